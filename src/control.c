@@ -1,1 +1,350 @@
-/* placeholder: control */
+/* The control socket server. */
+#include "sockvisor/control.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sockvisor/listener.h"
+#include "sockvisor/log.h"
+
+#define CONN_MAX 64
+#define OUT_MAX (16u << 20) /* a reply larger than this means something is wrong */
+
+struct SvCtlConn {
+        SvControl *ctl;
+        int fd;
+        sd_event_source *io;
+        CtlFramer in;
+        char *out;
+        size_t out_len, out_cap;
+        bool dispatched, finished, broken;
+        uid_t uid;
+        pid_t pid;
+        SvCtlDetach detach;
+        void *detach_data;
+        SvCtlConn *prev, *next;
+};
+
+struct SvControl {
+        sd_event *event;
+        int fd, lock_fd;
+        char *path;
+        sd_event_source *accept_src, *resume_src;
+        SvCtlDispatch dispatch;
+        void *userdata;
+        SvCtlConn *conns;
+        unsigned n_conns;
+};
+
+static void conn_free(SvCtlConn *c) {
+        SvControl *ctl = c->ctl;
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                ctl->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        ctl->n_conns--;
+        sd_event_source_disable_unref(c->io);
+        (void) safe_close(c->fd);
+        free(c->out);
+        free(c);
+}
+
+/* The client went away (or broke the protocol) before its command finished. */
+static void conn_drop(SvCtlConn *c) {
+        if (c->dispatched && !c->finished && c->detach)
+                c->detach(c, c->detach_data);
+        conn_free(c);
+}
+
+static void conn_append(SvCtlConn *c, CtlReplyKind kind, const char *fmt, va_list ap) {
+        char text[CTL_LINE_MAX];
+        char line[CTL_LINE_MAX];
+
+        if (c->broken)
+                return;
+        (void) vsnprintf(text, sizeof(text), fmt ? fmt : "", ap);
+        int n = ctl_reply_format(line, sizeof(line), kind, text);
+        if (n < 0)
+                return;
+        if (c->out_len + (size_t) n > c->out_cap) {
+                size_t cap = c->out_cap ? c->out_cap * 2 : 8192;
+                while (cap < c->out_len + (size_t) n)
+                        cap *= 2;
+                char *o = cap <= OUT_MAX ? realloc(c->out, cap) : NULL;
+                if (!o) {
+                        c->broken = true; /* the client is not reading: stop queueing for it */
+                        return;
+                }
+                c->out = o;
+                c->out_cap = cap;
+        }
+        memcpy(c->out + c->out_len, line, (size_t) n);
+        c->out_len += (size_t) n;
+}
+
+/* Writes what it can. Frees the connection (and returns false) only when may_free: a
+ * progress line must never free c under a caller that still holds it; a broken client is
+ * then noticed by the io handler (EPOLLHUP/EPOLLERR). */
+static bool conn_flush(SvCtlConn *c, bool may_free) {
+        while (c->out_len > 0 && !c->broken) {
+                ssize_t n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                break;
+                        c->broken = true;
+                        break;
+                }
+                memmove(c->out, c->out + n, c->out_len - (size_t) n);
+                c->out_len -= (size_t) n;
+        }
+        if (may_free && (c->broken || (c->finished && c->out_len == 0))) {
+                conn_drop(c);
+                return false;
+        }
+        (void) sd_event_source_set_io_events(c->io, (c->out_len ? EPOLLOUT : 0) | EPOLLIN | EPOLLRDHUP);
+        return true;
+}
+
+void sv_ctl_progress(SvCtlConn *c, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        conn_append(c, CTL_REPLY_PROGRESS, fmt, ap);
+        va_end(ap);
+        (void) conn_flush(c, false);
+}
+
+void sv_ctl_output(SvCtlConn *c, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        conn_append(c, CTL_REPLY_OUTPUT, fmt, ap);
+        va_end(ap);
+        /* flushed by finish or when the socket is writable: many rows go out in one send */
+}
+
+void sv_ctl_finish(SvCtlConn *c, bool ok, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        conn_append(c, ok ? CTL_REPLY_OK : CTL_REPLY_ERR, fmt, ap);
+        va_end(ap);
+        c->finished = true;
+        (void) conn_flush(c, true);
+}
+
+void sv_ctl_set_detach(SvCtlConn *c, SvCtlDetach cb, void *userdata) {
+        c->detach = cb;
+        c->detach_data = userdata;
+}
+
+static void conn_handle_line(SvCtlConn *c, const char *line, size_t len) {
+        CtlRequest *req = malloc(sizeof(CtlRequest));
+        SvDiag d = {};
+
+        if (!req) {
+                sv_ctl_finish(c, false, "out of memory");
+                return;
+        }
+        int r = ctl_request_parse(line, len, req, &d);
+        if (r == -EPROTONOSUPPORT)
+                sv_ctl_finish(c, false, "protocol version %u is not supported; this sockvisord speaks SOCKVISOR/%d "
+                              "(use the sockvisorctl of the same release)", req->version, CTL_PROTO_VERSION);
+        else if (r < 0)
+                sv_ctl_finish(c, false, "bad request: %s", d.msg);
+        else {
+                c->dispatched = true;
+                log_debug("control: uid %u pid %d: %s%s%s", (unsigned) c->uid, (int) c->pid, req->verb,
+                          req->n_args ? " " : "", req->n_args ? req->args[0] : "");
+                c->ctl->dispatch(c->ctl->userdata, c, req); /* may finish, and free, c */
+        }
+        free(req);
+}
+
+static int conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        SvCtlConn *c = userdata;
+
+        if (revents & EPOLLOUT && !conn_flush(c, true))
+                return 0;
+        if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLRDHUP | EPOLLERR)))
+                return 0;
+        if (c->dispatched) {
+                /* One request per connection: anything after it is ignored; a hangup means the
+                 * client is gone and nobody reads the rest. */
+                char sink[256];
+                ssize_t n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) || (revents & (EPOLLHUP | EPOLLERR)))
+                        conn_drop(c);
+                return 0;
+        }
+
+        size_t avail;
+        char *space = ctl_framer_space(&c->in, &avail);
+        ssize_t n = avail ? recv(fd, space, avail, MSG_DONTWAIT) : 0;
+        if (n < 0) {
+                if (errno != EAGAIN && errno != EINTR)
+                        conn_drop(c);
+                return 0;
+        }
+        if (n == 0 && avail) {
+                conn_drop(c); /* closed without a full request */
+                return 0;
+        }
+        ctl_framer_commit(&c->in, (size_t) n);
+        char *line;
+        size_t len;
+        int r = ctl_framer_next(&c->in, &line, &len);
+        if (r == -EMSGSIZE)
+                sv_ctl_finish(c, false, "request longer than %d bytes", CTL_LINE_MAX);
+        else if (r > 0)
+                conn_handle_line(c, line, len);
+        return 0;
+}
+
+static int resume_accept(sd_event_source *s, uint64_t usec, void *userdata) {
+        SvControl *ctl = userdata;
+        (void) sd_event_source_set_enabled(ctl->accept_src, SD_EVENT_ON);
+        return 0;
+}
+
+static void refuse(int fd, const char *why) {
+        char line[512];
+        int n = ctl_reply_format(line, sizeof(line), CTL_REPLY_ERR, why);
+        if (n > 0)
+                (void) !send(fd, line, (size_t) n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void) safe_close(fd);
+}
+
+static int control_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        SvControl *ctl = userdata;
+        struct ucred cred;
+        socklen_t clen = sizeof(cred);
+
+        int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (cfd < 0) {
+                if (errno == EMFILE || errno == ENFILE) {
+                        /* out of fds: pause accepting for a second rather than spin on a ready socket */
+                        log_warning("control: out of file descriptors, pausing accept for 1s");
+                        (void) sd_event_source_set_enabled(ctl->accept_src, SD_EVENT_OFF);
+                        ctl->resume_src = sd_event_source_disable_unref(ctl->resume_src);
+                        (void) sd_event_add_time_relative(ctl->event, &ctl->resume_src, CLOCK_MONOTONIC,
+                                                          USEC_PER_SEC, 0, resume_accept, ctl);
+                }
+                return 0;
+        }
+        if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+                refuse(cfd, "cannot read the peer's credentials");
+                return 0;
+        }
+        if (cred.uid != 0 && cred.uid != geteuid()) {
+                log_warning("control: refused uid %u (pid %d): only root and uid %u may control this daemon",
+                            (unsigned) cred.uid, (int) cred.pid, (unsigned) geteuid());
+                char why[128];
+                (void) snprintf(why, sizeof(why), "permission denied: uid %u may not control this sockvisord",
+                                (unsigned) cred.uid);
+                refuse(cfd, why);
+                return 0;
+        }
+        if (ctl->n_conns >= CONN_MAX) {
+                refuse(cfd, "too many control connections; try again");
+                return 0;
+        }
+
+        SvCtlConn *c = calloc(1, sizeof(SvCtlConn));
+        if (!c) {
+                refuse(cfd, "out of memory");
+                return 0;
+        }
+        c->ctl = ctl;
+        c->fd = cfd;
+        c->uid = cred.uid;
+        c->pid = cred.pid;
+        ctl_framer_init(&c->in);
+        if (sd_event_add_io(ctl->event, &c->io, cfd, EPOLLIN | EPOLLRDHUP, conn_io, c) < 0) {
+                free(c);
+                refuse(cfd, "cannot watch the connection");
+                return 0;
+        }
+        c->next = ctl->conns;
+        if (ctl->conns)
+                ctl->conns->prev = c;
+        ctl->conns = c;
+        ctl->n_conns++;
+        return 0;
+}
+
+/* mkdir -p for the socket's directory: /run/sockvisor may not exist yet. */
+static int make_parent_dirs(const char *path) {
+        char buf[sizeof(((struct sockaddr_un *) NULL)->sun_path)];
+        (void) snprintf(buf, sizeof(buf), "%s", path);
+        for (char *p = buf + 1; (p = strchr(p, '/')); p++) {
+                *p = '\0';
+                if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *p = '/';
+        }
+        return 0;
+}
+
+int sv_control_new(sd_event *e, const char *path, mode_t mode, SvCtlDispatch dispatch, void *userdata,
+                   SvControl **ret, SvDiag *d) {
+        SvControl *ctl = calloc(1, sizeof(SvControl));
+        int r;
+
+        if (!ctl)
+                return -ENOMEM;
+        ctl->fd = ctl->lock_fd = -EBADF;
+        ctl->event = e;
+        ctl->dispatch = dispatch;
+        ctl->userdata = userdata;
+        ctl->path = strdup(path);
+        if (!ctl->path) {
+                free(ctl);
+                return -ENOMEM;
+        }
+        r = make_parent_dirs(path);
+        if (r < 0) {
+                diag_set(d, 0, "control socket %s: cannot create its directory: %s", path, strerror(-r));
+                goto fail;
+        }
+        r = sv_unix_listener_open(path, mode, SOCK_STREAM, 64, true, &ctl->fd, &ctl->lock_fd, d);
+        if (r < 0) {
+                char msg[sizeof(d->msg)];
+                (void) snprintf(msg, sizeof(msg), "control socket: %s", d->msg);
+                (void) snprintf(d->msg, sizeof(d->msg), "%s", msg);
+                goto fail;
+        }
+        r = sd_event_add_io(e, &ctl->accept_src, ctl->fd, EPOLLIN, control_accept, ctl);
+        if (r < 0) {
+                diag_set(d, 0, "control socket %s: cannot watch it: %s", path, strerror(-r));
+                goto fail;
+        }
+        *ret = ctl;
+        return 0;
+fail:
+        sv_control_free(ctl);
+        return r;
+}
+
+SvControl *sv_control_free(SvControl *ctl) {
+        if (!ctl)
+                return NULL;
+        while (ctl->conns)
+                conn_drop(ctl->conns);
+        sd_event_source_disable_unref(ctl->accept_src);
+        sd_event_source_disable_unref(ctl->resume_src);
+        if (ctl->fd >= 0)
+                (void) unlink(ctl->path); /* ours: we hold its lock */
+        (void) safe_close(ctl->fd);
+        (void) safe_close(ctl->lock_fd);
+        free(ctl->path);
+        free(ctl);
+        return NULL;
+}

@@ -1,1 +1,211 @@
-/* placeholder: listener */
+/* Binding and holding listening sockets. */
+#include "sockvisor/listener.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <stddef.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* A one-line suggestion for a bind() failure. */
+static const char *bind_hint(int err, const SvAddr *a) {
+        switch (err) {
+        case EADDRINUSE:
+                return a->kind == SV_ADDR_UNIX ? "another process is bound to that name"
+                                               : "another process holds that port: see 'ss -ltnp' and stop it, or "
+                                                 "choose another port";
+        case EACCES:
+                return a->kind == SV_ADDR_UNIX ? "no permission to create the socket file in that directory"
+                                               : "ports below 1024 need root or CAP_NET_BIND_SERVICE";
+        case EADDRNOTAVAIL:
+                return "that address is not configured on any interface of this machine";
+        case ENOENT:
+                return "the directory does not exist";
+        default:
+                return NULL;
+        }
+}
+
+static int unix_path_prepare(const char *path, int *ret_lock_fd, SvDiag *d) {
+        char lockpath[sizeof(((struct sockaddr_un *) NULL)->sun_path) + 8];
+        struct stat st;
+
+        (void) snprintf(lockpath, sizeof(lockpath), "%s.lock", path);
+        int lfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (lfd < 0) {
+                int r = -errno;
+                diag_set(d, 0, "cannot create lock file %s: %s", lockpath, strerror(-r));
+                return r;
+        }
+        if (flock(lfd, LOCK_EX | LOCK_NB) < 0) {
+                int r = -errno;
+                (void) safe_close(lfd);
+                if (r == -EWOULDBLOCK)
+                        diag_set(d, 0, "%s is locked by another process (%s): is another sockvisord using it?",
+                                 path, lockpath);
+                else
+                        diag_set(d, 0, "cannot lock %s: %s", lockpath, strerror(-r));
+                return r == -EWOULDBLOCK ? -EBUSY : r;
+        }
+
+        if (lstat(path, &st) == 0) {
+                if (!S_ISSOCK(st.st_mode)) {
+                        (void) safe_close(lfd);
+                        diag_set(d, 0, "%s exists and is not a socket; remove it or choose another path", path);
+                        return -EEXIST;
+                }
+                /* A socket file may still have a listener behind it: probe before unlinking. */
+                int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+                struct sockaddr_un sun = { .sun_family = AF_UNIX };
+                strncpy(sun.sun_path, path, sizeof(sun.sun_path) - 1);
+                int cr = probe >= 0 ? connect(probe, (struct sockaddr *) &sun, sizeof(sun)) : -1;
+                int cerr = errno;
+                (void) safe_close(probe);
+                if (cr == 0 || cerr == EAGAIN || cerr == EINPROGRESS || cerr == EPROTOTYPE) {
+                        (void) safe_close(lfd);
+                        diag_set(d, 0,
+                                 "a live process is listening on %s; refusing to remove it (stop that process or "
+                                 "choose another path)",
+                                 path);
+                        return -EADDRINUSE;
+                }
+                if (unlink(path) < 0 && errno != ENOENT) {
+                        int r = -errno;
+                        (void) safe_close(lfd);
+                        diag_set(d, 0, "cannot remove stale socket file %s: %s", path, strerror(-r));
+                        return r;
+                }
+        }
+        *ret_lock_fd = lfd;
+        return 0;
+}
+
+static int open_socket(const char *what, const SvAddr *a, bool nonblock, int backlog, mode_t mode, int *ret_fd,
+                       SvDiag *d) {
+        char text[SV_ADDR_STRLEN];
+        int fd = socket(a->family, a->socktype | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
+        int r;
+
+        sv_addr_format(a, text, sizeof(text));
+        if (fd < 0) {
+                r = -errno;
+                diag_set(d, 0, "%s: cannot create a socket for %s: %s", what, text, strerror(-r));
+                return r;
+        }
+        if (a->family != AF_UNIX) {
+                int one = 1;
+                if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
+                        r = -errno;
+                        (void) safe_close(fd);
+                        diag_set(d, 0, "%s: cannot set SO_REUSEADDR on %s: %s", what, text, strerror(-r));
+                        return r;
+                }
+        }
+
+        mode_t old = 0;
+        bool path = a->family == AF_UNIX && !a->abstract;
+        if (path)
+                old = umask(~mode & 0777); /* the file is born with the right mode: no chmod race */
+        r = bind(fd, (const struct sockaddr *) &a->sa, a->salen) < 0 ? -errno : 0;
+        if (path)
+                (void) umask(old);
+        if (r < 0) {
+                const char *hint = bind_hint(-r, a);
+                (void) safe_close(fd);
+                diag_set(d, 0, "%s: cannot bind %s: %s%s%s", what, text, strerror(-r), hint ? "; " : "",
+                         hint ? hint : "");
+                return r;
+        }
+        if (a->socktype == SOCK_STREAM && listen(fd, backlog) < 0) {
+                r = -errno;
+                (void) safe_close(fd);
+                diag_set(d, 0, "%s: cannot listen on %s: %s", what, text, strerror(-r));
+                return r;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+int sv_unix_listener_open(const char *path, mode_t mode, int socktype, int backlog, bool nonblock,
+                          int *ret_fd, int *ret_lock_fd, SvDiag *d) {
+        SvAddr a = { .kind = SV_ADDR_UNIX, .family = AF_UNIX, .socktype = socktype };
+        struct sockaddr_un *sun = (struct sockaddr_un *) &a.sa;
+        int lfd = -EBADF, fd = -EBADF, r;
+
+        if (strlen(path) >= sizeof(sun->sun_path))
+                return diag_set(d, 0, "socket path %s is too long (at most %zu bytes)", path,
+                                sizeof(sun->sun_path) - 1);
+        sun->sun_family = AF_UNIX;
+        strcpy(sun->sun_path, path);
+        a.salen = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
+
+        r = unix_path_prepare(path, &lfd, d);
+        if (r < 0)
+                return r;
+        r = open_socket(path, &a, nonblock, backlog, mode, &fd, d);
+        if (r < 0) {
+                (void) safe_close(lfd);
+                return r;
+        }
+        *ret_fd = fd;
+        *ret_lock_fd = lfd;
+        return 0;
+}
+
+int sv_listener_open(const SvSocketConf *sc, SvListener *ret, SvDiag *d) {
+        char what[SV_NAME_MAX + 16];
+        int fd = -EBADF, lfd = -EBADF, r;
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof(ss);
+        struct stat st;
+        SvListener l = { .fd = -EBADF, .lock_fd = -EBADF };
+
+        (void) snprintf(what, sizeof(what), "socket '%s'", sc->name);
+        if (sc->addr.kind == SV_ADDR_UNIX && !sc->addr.abstract) {
+                const char *path = ((const struct sockaddr_un *) &sc->addr.sa)->sun_path;
+                r = unix_path_prepare(path, &lfd, d);
+                if (r < 0) {
+                        char msg[sizeof(d->msg)];
+                        (void) snprintf(msg, sizeof(msg), "%s: %s", what, d->msg);
+                        (void) snprintf(d->msg, sizeof(d->msg), "%s", msg);
+                        return r;
+                }
+                l.unlink_on_close = true;
+        }
+        r = open_socket(what, &sc->addr, !sc->blocking, sc->backlog, sc->mode, &fd, d);
+        if (r < 0) {
+                (void) safe_close(lfd);
+                return r;
+        }
+
+        l.addr = sc->addr;
+        if (getsockname(fd, (struct sockaddr *) &ss, &sslen) == 0 && sc->addr.family != AF_UNIX)
+                (void) sv_addr_from_sockaddr((struct sockaddr *) &ss, sslen, sc->addr.socktype, &l.addr);
+        if (fstat(fd, &st) == 0)
+                l.inode = st.st_ino;
+        l.name = strdup(sc->name);
+        if (!l.name) {
+                (void) safe_close(fd);
+                (void) safe_close(lfd);
+                return -ENOMEM;
+        }
+        l.fd = fd;
+        l.lock_fd = lfd;
+        *ret = l;
+        return 0;
+}
+
+void sv_listener_close(SvListener *l) {
+        if (l->unlink_on_close && l->fd >= 0)
+                (void) unlink(((struct sockaddr_un *) &l->addr.sa)->sun_path); /* still ours: we hold the lock */
+        l->fd = safe_close(l->fd);
+        l->lock_fd = safe_close(l->lock_fd);
+        free(l->name);
+        l->name = NULL;
+}

@@ -1,1 +1,109 @@
-/* placeholder: notify */
+/* The notify socket server. */
+#include "sockvisor/notify.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sockvisor/macro.h"
+
+int sv_notify_open(int *ret_fd, char *ret_name, size_t name_len) {
+        struct sockaddr_un sun = { .sun_family = AF_UNIX };
+        struct timespec ts;
+        int one = 1;
+
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        /* pid + a clock reading: unique even if a previous daemon with our pid left one behind */
+        int n = snprintf(sun.sun_path + 1, sizeof(sun.sun_path) - 1, "sockvisord/notify/%d/%llx", (int) getpid(),
+                         (unsigned long long) ts.tv_nsec ^ (unsigned long long) ts.tv_sec);
+        socklen_t len = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + 1 + (size_t) n);
+        if (bind(fd, (struct sockaddr *) &sun, len) < 0 ||
+            setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
+                int r = -errno;
+                (void) safe_close(fd);
+                return r;
+        }
+        int rcvbuf = 1 << 20; /* many workers may report at once */
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+        (void) snprintf(ret_name, name_len, "@%s", sun.sun_path + 1);
+        *ret_fd = fd;
+        return 0;
+}
+
+void sv_notify_parse(const char *buf, size_t len, SvNotifyMsg *ret) {
+        *ret = (SvNotifyMsg){};
+        for (const char *p = buf, *end = buf + len; p < end;) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                size_t n = nl ? (size_t) (nl - p) : (size_t) (end - p);
+                if (n == 7 && memcmp(p, "READY=1", 7) == 0)
+                        ret->ready = true;
+                else if (n == 10 && memcmp(p, "STOPPING=1", 10) == 0)
+                        ret->stopping = true;
+                else if (n == 11 && memcmp(p, "RELOADING=1", 11) == 0)
+                        ret->reloading = true;
+                else if (n >= 7 && memcmp(p, "STATUS=", 7) == 0) {
+                        size_t sl = n - 7 < sizeof(ret->status) - 1 ? n - 7 : sizeof(ret->status) - 1;
+                        memcpy(ret->status, p + 7, sl);
+                        ret->status[sl] = '\0';
+                        for (size_t i = 0; i < sl; i++)
+                                if ((unsigned char) ret->status[i] < 0x20)
+                                        ret->status[i] = ' ';
+                        ret->has_status = true;
+                } else if (n > 8 && n < 20 && memcmp(p, "MAINPID=", 8) == 0) {
+                        char num[16];
+                        memcpy(num, p + 8, n - 8);
+                        num[n - 8] = '\0';
+                        ret->mainpid = (pid_t) strtol(num, NULL, 10);
+                }
+                p += n + 1;
+        }
+}
+
+int sv_notify_recv(int fd, pid_t *ret_pid, SvNotifyMsg *ret) {
+        char buf[SV_NOTIFY_MSG_MAX];
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 16)];
+        } control;
+        struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+        struct msghdr mh = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = &control,
+                .msg_controllen = sizeof(control),
+        };
+        struct ucred *cred = NULL;
+
+        ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
+        if (n < 0)
+                return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+                if (c->cmsg_level != SOL_SOCKET)
+                        continue;
+                if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len == CMSG_LEN(sizeof(struct ucred)))
+                        cred = (struct ucred *) CMSG_DATA(c);
+                else if (c->cmsg_type == SCM_RIGHTS) {
+                        int *fds = (int *) CMSG_DATA(c);
+                        size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                        for (size_t i = 0; i < nfds; i++)
+                                (void) safe_close(fds[i]);
+                }
+        }
+        if (!cred || cred->pid <= 0)
+                return -EPROTO; /* no credentials: cannot tell who sent it */
+        if ((size_t) n > sizeof(buf) || (mh.msg_flags & MSG_TRUNC))
+                return -EMSGSIZE;
+        *ret_pid = cred->pid;
+        sv_notify_parse(buf, (size_t) n, ret);
+        return 1;
+}

@@ -1,1 +1,172 @@
-/* placeholder: sm */
+/* The instance state machine. The table says where each (state, event) goes; the few
+ * decisions that depend on policy (restart or not, ready or timed out) are named guards,
+ * resolved in one place below. */
+#include "sockvisor/sm.h"
+
+#include "sockvisor/macro.h"
+
+typedef enum Guard {
+        GUARD_NONE,
+        GUARD_EXIT,         /* exited on its own: backoff, exited or fatal */
+        GUARD_START_TIMER,  /* STARTING timer: startsecs passed (ready) or ready_timeout (stop) */
+} Guard;
+
+typedef struct Transition {
+        bool valid;
+        SmState to;
+        unsigned actions;
+        Guard guard;
+} Transition;
+
+#define T(to_, actions_) { .valid = true, .to = (to_), .actions = (actions_) }
+#define G(guard_) { .valid = true, .guard = (guard_) }
+#define START_ACTIONS (SM_ACT_SPAWN | SM_ACT_ARM_TIMER)
+#define STOP_ACTIONS (SM_ACT_SIGNAL_STOP | SM_ACT_ARM_TIMER)
+
+static const Transition table[_SM_STATE_MAX][_SM_EVENT_MAX] = {
+        [SM_STOPPED][SM_EV_START] = T(SM_STARTING, START_ACTIONS),
+
+        [SM_STARTING][SM_EV_SPAWN_FAILED] = G(GUARD_EXIT),
+        [SM_STARTING][SM_EV_READY] = T(SM_RUNNING, SM_ACT_DISARM_TIMER),
+        [SM_STARTING][SM_EV_EXIT] = G(GUARD_EXIT),
+        [SM_STARTING][SM_EV_STOP] = T(SM_STOPPING, STOP_ACTIONS),
+        [SM_STARTING][SM_EV_TIMEOUT] = G(GUARD_START_TIMER),
+
+        [SM_RUNNING][SM_EV_EXIT] = G(GUARD_EXIT),
+        [SM_RUNNING][SM_EV_STOP] = T(SM_STOPPING, STOP_ACTIONS),
+
+        [SM_BACKOFF][SM_EV_START] = T(SM_STARTING, START_ACTIONS),
+        [SM_BACKOFF][SM_EV_STOP] = T(SM_STOPPED, SM_ACT_DISARM_TIMER),
+        [SM_BACKOFF][SM_EV_TIMEOUT] = T(SM_STARTING, START_ACTIONS),
+
+        [SM_STOPPING][SM_EV_EXIT] = T(SM_STOPPED, SM_ACT_DISARM_TIMER),
+        [SM_STOPPING][SM_EV_SPAWN_FAILED] = T(SM_STOPPED, SM_ACT_DISARM_TIMER),
+        [SM_STOPPING][SM_EV_TIMEOUT] = T(SM_STOPPING, SM_ACT_SIGNAL_KILL),
+
+        [SM_EXITED][SM_EV_START] = T(SM_STARTING, START_ACTIONS),
+        [SM_EXITED][SM_EV_STOP] = T(SM_STOPPED, 0),
+
+        [SM_FATAL][SM_EV_START] = T(SM_STARTING, START_ACTIONS),
+        [SM_FATAL][SM_EV_STOP] = T(SM_STOPPED, 0),
+};
+
+static const char *const state_names[_SM_STATE_MAX] = {
+        [SM_STOPPED] = "STOPPED", [SM_STARTING] = "STARTING", [SM_RUNNING] = "RUNNING",
+        [SM_BACKOFF] = "BACKOFF", [SM_STOPPING] = "STOPPING", [SM_EXITED] = "EXITED",
+        [SM_FATAL] = "FATAL",
+};
+
+static const char *const event_names[_SM_EVENT_MAX] = {
+        [SM_EV_START] = "start",  [SM_EV_SPAWN_FAILED] = "spawn-failed", [SM_EV_READY] = "ready",
+        [SM_EV_EXIT] = "exit",    [SM_EV_STOP] = "stop",                 [SM_EV_TIMEOUT] = "timeout",
+};
+
+static const char *const outcome_names[] = {
+        [SM_OUTCOME_NONE] = "",
+        [SM_OUTCOME_READY_TIMEOUT] = "not ready in time",
+        [SM_OUTCOME_EXITED_EARLY] = "exited before it was ready",
+        [SM_OUTCOME_SPAWN_FAILED] = "could not be spawned",
+};
+
+const char *sm_state_to_string(SmState s) {
+        return s < _SM_STATE_MAX ? state_names[s] : "?";
+}
+
+const char *sm_event_to_string(SmEvent e) {
+        return e < _SM_EVENT_MAX ? event_names[e] : "?";
+}
+
+const char *sm_outcome_to_string(SmOutcome o) {
+        return o < ELEMENTSOF(outcome_names) ? outcome_names[o] : "?";
+}
+
+bool sm_state_has_process(SmState s) {
+        return s == SM_STARTING || s == SM_RUNNING || s == SM_STOPPING;
+}
+
+void sm_init(SmInstance *s, uint64_t now_usec) {
+        *s = (SmInstance){ .state = SM_STOPPED, .since_usec = now_usec };
+}
+
+uint64_t sm_backoff_delay(const SmPolicy *pol, unsigned n) {
+        uint64_t d = pol->backoff_usec;
+        for (unsigned i = 1; i < n && d < pol->backoff_max_usec; i++)
+                d *= 2;
+        return d < pol->backoff_max_usec ? d : pol->backoff_max_usec;
+}
+
+/* Resolves a guard into a plain transition. */
+static Transition resolve(const SmInstance *s, SmEvent ev, Guard g, const SmPolicy *pol, SmOutcome *outcome) {
+        switch (g) {
+        case GUARD_START_TIMER:
+                if (pol->ready == SV_READY_STARTED)
+                        return (Transition) T(SM_RUNNING, 0); /* alive for startsecs */
+                *outcome = SM_OUTCOME_READY_TIMEOUT;
+                return (Transition) T(SM_STOPPING, STOP_ACTIONS);
+        case GUARD_EXIT: {
+                bool early = s->state == SM_STARTING;
+                if (early)
+                        *outcome = ev == SM_EV_SPAWN_FAILED ? SM_OUTCOME_SPAWN_FAILED : SM_OUTCOME_EXITED_EARLY;
+                if (!pol->autorestart)
+                        return (Transition) T(SM_EXITED, SM_ACT_DISARM_TIMER);
+                if (early && s->failed_starts + 1 > pol->startretries)
+                        return (Transition) T(SM_FATAL, SM_ACT_DISARM_TIMER);
+                return (Transition) T(SM_BACKOFF, SM_ACT_ARM_TIMER);
+        }
+        case GUARD_NONE:
+                break;
+        }
+        return (Transition){ 0 };
+}
+
+void sm_step(SmInstance *s, SmEvent ev, uint64_t now_usec, const SmPolicy *pol, SmResult *ret) {
+        *ret = (SmResult){ .from = s->state, .to = s->state };
+        if (s->state >= _SM_STATE_MAX || ev >= _SM_EVENT_MAX)
+                return;
+
+        Transition t = table[s->state][ev];
+        if (!t.valid)
+                return;
+
+        SmOutcome outcome = SM_OUTCOME_NONE;
+        if (t.guard != GUARD_NONE)
+                t = resolve(s, ev, t.guard, pol, &outcome);
+
+        /* Count failed starts for the backoff; reaching RUNNING is the healthy state that resets it. */
+        if (t.to == SM_RUNNING)
+                s->failed_starts = 0;
+        else if (s->state == SM_STARTING && (ev == SM_EV_EXIT || ev == SM_EV_SPAWN_FAILED))
+                s->failed_starts++;
+
+        if (t.to == SM_STARTING)
+                s->outcome = SM_OUTCOME_NONE;
+        if (outcome != SM_OUTCOME_NONE)
+                s->outcome = outcome;
+
+        if (t.actions & SM_ACT_ARM_TIMER) {
+                uint64_t delay = 0;
+                switch (t.to) {
+                case SM_STARTING:
+                        delay = pol->ready == SV_READY_STARTED ? pol->startsecs_usec : pol->ready_timeout_usec;
+                        break;
+                case SM_STOPPING:
+                        delay = pol->stopwait_usec;
+                        break;
+                case SM_BACKOFF:
+                        /* a crash after being ready restarts at once; failed starts back off */
+                        delay = s->failed_starts ? sm_backoff_delay(pol, s->failed_starts) : 0;
+                        break;
+                default:
+                        break;
+                }
+                s->deadline_usec = now_usec + delay;
+        } else if (t.actions & SM_ACT_DISARM_TIMER || ev == SM_EV_TIMEOUT)
+                s->deadline_usec = 0; /* disarmed, or the one-shot timer just fired */
+
+        if (t.to != s->state)
+                s->since_usec = now_usec;
+        s->state = t.to;
+        ret->to = t.to;
+        ret->actions = t.actions;
+        ret->handled = true;
+}

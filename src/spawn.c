@@ -1,1 +1,186 @@
-/* placeholder: spawn */
+/* fork + exec of a worker. fork/exec rather than posix_spawn: LISTEN_PID must be the
+ * child's own pid, which only the child knows, as in systemd-socket-activate. */
+#include "sockvisor/spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sockvisor/macro.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+typedef enum SpawnStage {
+        STAGE_DUP,
+        STAGE_CHDIR,
+        STAGE_STDIN,
+        STAGE_EXEC,
+} SpawnStage;
+
+typedef struct SpawnError {
+        int stage;
+        int err;
+} SpawnError;
+
+int sv_find_executable(const char *argv0, char *const *envp, char **ret_path, SvDiag *d) {
+        if (strchr(argv0, '/')) {
+                char *p = strdup(argv0);
+                if (!p)
+                        return -ENOMEM;
+                *ret_path = p;
+                return 0;
+        }
+        const char *path = sv_env_get(envp, "PATH");
+        if (!path || !*path)
+                path = DEFAULT_PATH;
+
+        int last = -ENOENT;
+        for (const char *s = path; *s;) {
+                size_t n = strcspn(s, ":");
+                char buf[PATH_MAX];
+                if (n > 0 && (size_t) snprintf(buf, sizeof(buf), "%.*s/%s", (int) n, s, argv0) < sizeof(buf)) {
+                        struct stat st;
+                        if (stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
+                                if (access(buf, X_OK) == 0) {
+                                        char *p = strdup(buf);
+                                        if (!p)
+                                                return -ENOMEM;
+                                        *ret_path = p;
+                                        return 0;
+                                }
+                                last = -EACCES;
+                        }
+                }
+                s += n;
+                if (*s == ':')
+                        s++;
+        }
+        if (last == -EACCES)
+                diag_set(d, 0, "'%s' was found in PATH but is not executable", argv0);
+        else
+                diag_set(d, 0, "command '%s' not found in PATH=%s; write its absolute path in command=", argv0, path);
+        return last;
+}
+
+_noreturn_ static void child_fail(int errfd, SpawnStage stage) {
+        SpawnError e = { .stage = stage, .err = errno };
+        (void) !write(errfd, &e, sizeof(e));
+        _exit(127);
+}
+
+/* Runs in the child only; nothing here may allocate. */
+_noreturn_ static void child_exec(const SvSpawnRequest *req, const char *path, int errfd) {
+        sigset_t none;
+        size_t n = req->n_fds;
+        int base = 3 + (int) n;
+        int tmp[64];
+
+        (void) sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int sig = 1; sig < NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        (void) signal(sig, SIG_DFL);
+        (void) setpgid(0, 0);
+
+        /* The error pipe must survive the moves below: put it above the target range too. */
+        errfd = fcntl(errfd, F_DUPFD_CLOEXEC, base);
+        if (errfd < 0)
+                _exit(127);
+
+        if (req->directory && chdir(req->directory) < 0)
+                child_fail(errfd, STAGE_CHDIR);
+        if (req->stdin_fd >= 0 && req->stdin_fd != STDIN_FILENO && dup2(req->stdin_fd, STDIN_FILENO) < 0)
+                child_fail(errfd, STAGE_STDIN);
+
+        /* Pass 1: copy every socket above 3+n, so pass 2 can never overwrite one still needed. */
+        for (size_t i = 0; i < n; i++) {
+                tmp[i] = fcntl(req->fds[i], F_DUPFD_CLOEXEC, base);
+                if (tmp[i] < 0)
+                        child_fail(errfd, STAGE_DUP);
+        }
+        /* Pass 2: into place; dup2 clears CLOEXEC on the target only. */
+        for (size_t i = 0; i < n; i++)
+                if (dup2(tmp[i], 3 + (int) i) < 0)
+                        child_fail(errfd, STAGE_DUP);
+        /* Everything from 3+n up closes at exec, whatever a library forgot to mark. */
+        (void) syscall(__NR_close_range, (unsigned) base, ~0U, CLOSE_RANGE_CLOEXEC);
+
+        sv_worker_env_set_pid(req->env, getpid());
+        execve(path, req->argv, req->env->envp);
+        child_fail(errfd, STAGE_EXEC);
+}
+
+int sv_spawn(const SvSpawnRequest *req, pid_t *ret_pid, SvDiag *d) {
+        _cleanup_free_ char *path = NULL;
+        int pipefd[2];
+        int r;
+
+        if (req->n_fds > 64)
+                return diag_set(d, 0, "too many sockets for one worker (%zu, at most 64)", req->n_fds);
+        r = sv_find_executable(req->argv[0], req->env->envp, &path, d);
+        if (r < 0)
+                return r;
+        if (pipe2(pipefd, O_CLOEXEC) < 0) {
+                r = -errno;
+                diag_set(d, 0, "cannot create a pipe: %s", strerror(-r));
+                return r;
+        }
+
+        pid_t pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                (void) safe_close(pipefd[0]);
+                (void) safe_close(pipefd[1]);
+                diag_set(d, 0, "fork failed: %s", strerror(-r));
+                return r;
+        }
+        if (pid == 0) {
+                (void) close(pipefd[0]);
+                child_exec(req, path, pipefd[1]);
+        }
+
+        (void) safe_close(pipefd[1]);
+        SpawnError e;
+        ssize_t got;
+        do
+                got = read(pipefd[0], &e, sizeof(e)); /* EOF: the exec happened (the pipe was CLOEXEC) */
+        while (got < 0 && errno == EINTR);
+        (void) safe_close(pipefd[0]);
+
+        if (got == 0) {
+                *ret_pid = pid;
+                return 0;
+        }
+
+        /* The child reported a failure and is exiting: reap it here, it never reaches the loop. */
+        (void) waitpid(pid, NULL, 0);
+        if (got != (ssize_t) sizeof(e))
+                return diag_set(d, 0, "the child died before it could exec");
+        switch (e.stage) {
+        case STAGE_CHDIR:
+                diag_set(d, 0, "cannot change to directory %s: %s", req->directory, strerror(e.err));
+                break;
+        case STAGE_STDIN:
+                diag_set(d, 0, "cannot set up stdin: %s", strerror(e.err));
+                break;
+        case STAGE_DUP:
+                diag_set(d, 0, "cannot move the sockets to fd 3..: %s", strerror(e.err));
+                break;
+        default:
+                diag_set(d, 0, "cannot execute %s: %s", path, strerror(e.err));
+                break;
+        }
+        return e.err > 0 ? -e.err : -EIO;
+}

@@ -33,7 +33,7 @@ typedef struct SvAddr {
  * Rules:
  *  - tcp:// and udp:// take an IPv4 dotted quad or a bracketed IPv6 literal, then ':' and a
  *    decimal port 0..65535 (no sign, no leading '+', at most 5 digits). Host names are not
- *    resolved (the error says to write an address). "tcp://*:80" and "tcp://:80" are
+ *    resolved (the error says to write an address). a "*" host and an empty host (tcp://:80) are
  *    errors that suggest 0.0.0.0 or [::].
  *  - unix:/absolute/path (must start with '/', shorter than sizeof(sun_path)).
  *  - unix:@name for the abstract namespace (name non-empty, fits sun_path minus 1).

@@ -1,0 +1,82 @@
+/* Configuration: ini text -> validated model of the daemon, its sockets and programs. Pure. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sockvisor/addr.h"
+#include "sockvisor/diag.h"
+
+#define SV_NAME_MAX 48            /* socket and program names; inih truncates at 49 */
+#define SV_CONFIG_LINE_MAX 4096   /* longest physical line, '\n' included */
+#define SV_SOCKETS_MAX 256        /* [socket:…] sections */
+#define SV_PROGRAMS_MAX 1024      /* [program:…] sections */
+#define SV_PROGRAM_SOCKETS_MAX 64 /* sockets= entries of one program */
+#define SV_DEFAULT_CONTROL "/run/sockvisor/control.sock"
+#define SV_DEFAULT_CONFIG "/etc/sockvisor/sockvisor.ini"
+
+typedef enum SvReadyMode {
+        SV_READY_STARTED, /* ready once alive for startsecs (supervisord's RUNNING) */
+        SV_READY_NOTIFY,  /* ready when it sends READY=1 to $NOTIFY_SOCKET */
+        _SV_READY_MAX,
+} SvReadyMode;
+
+typedef struct SvSocketConf {
+        char *name;
+        char *listen; /* as written, for messages */
+        SvAddr addr;
+        int backlog;
+        bool blocking; /* hand out a blocking listener (default: non-blocking, as systemd) */
+        mode_t mode;   /* unix path sockets: permissions of the socket file */
+        unsigned line; /* line of the section header */
+} SvSocketConf;
+
+typedef struct SvProgramConf {
+        char *name;
+        char *command; /* as written */
+        char **argv;   /* split, no shell */
+        size_t n_sockets;
+        size_t *socket_idx; /* indexes into SvConfig.sockets, in sockets= order */
+        SvReadyMode ready;
+        uint64_t startsecs_usec;
+        uint64_t ready_timeout_usec;
+        int stopsignal;
+        uint64_t stopwait_usec;
+        char *directory;   /* NULL: the daemon's own */
+        char **environment; /* "KEY=value" strings, NULL-terminated (may be empty) */
+        unsigned line;
+} SvProgramConf;
+
+typedef struct SvConfig {
+        char *origin; /* file name used in messages */
+        char *control_path;
+        mode_t control_mode;
+        size_t n_sockets;
+        SvSocketConf *sockets;
+        size_t n_programs;
+        SvProgramConf *programs;
+} SvConfig;
+
+/* Parses and validates ini text. origin names the file in messages. On error returns
+ * -EINVAL (or -ENOMEM) and fills d: d->line is the line, d->msg reads
+ * "ORIGIN:LINE: [section] key: what was wrong; what would be valid". */
+int sv_config_parse_string(const char *text, const char *origin, SvConfig **ret, SvDiag *d);
+
+/* Reads path and parses it; an unreadable file is an error naming the path and errno. */
+int sv_config_parse_file(const char *path, SvConfig **ret, SvDiag *d);
+
+SvConfig *sv_config_free(SvConfig *c);
+static inline void sv_config_freep(SvConfig **c) {
+        *c = sv_config_free(*c);
+}
+
+/* Lookups by name; NULL / -1 when absent. */
+const SvProgramConf *sv_config_find_program(const SvConfig *c, const char *name);
+int sv_config_find_socket(const SvConfig *c, const char *name);
+
+const char *sv_ready_mode_to_string(SvReadyMode m);
+/* "TERM", "SIGTERM", "15" -> SIGTERM; -EINVAL when unknown. */
+int sv_signal_from_string(const char *s);
+/* "TERM" for SIGTERM; NULL when unknown. */
+const char *sv_signal_to_string(int sig);

@@ -1,0 +1,32 @@
+/* Listening sockets: bind once at start-up, hold until exit. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "sockvisor/addr.h"
+#include "sockvisor/config.h"
+#include "sockvisor/diag.h"
+
+typedef struct SvListener {
+        int fd;             /* CLOEXEC; the worker gets a dup at 3.. */
+        int lock_fd;        /* unix path sockets: flock on "<path>.lock" */
+        char *name;         /* [socket:NAME] */
+        SvAddr addr;        /* the address actually bound (port 0 resolved) */
+        ino_t inode;        /* socket inode, shown by status and used by tests */
+        bool unlink_on_close;
+} SvListener;
+
+/* Binds and listens as sc says: SO_REUSEADDR for inet, CLOEXEC, non-blocking unless
+ * sc->blocking. For unix path sockets: takes "<path>.lock" (so two daemons cannot fight
+ * over a path), refuses to unlink a path where a live process still listens, removes a
+ * stale socket file, and binds with the umask set so the file is born with sc->mode.
+ * Errors name the socket, the address, the reason and, where one is known, the fix. */
+int sv_listener_open(const SvSocketConf *sc, SvListener *ret, SvDiag *d);
+
+/* A unix stream listener for the daemon's own control socket, with the same hygiene. */
+int sv_unix_listener_open(const char *path, mode_t mode, int socktype, int backlog, bool nonblock,
+                          int *ret_fd, int *ret_lock_fd, SvDiag *d);
+
+/* Closes the socket; removes a unix socket file that this process created. */
+void sv_listener_close(SvListener *l);

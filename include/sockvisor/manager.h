@@ -1,0 +1,22 @@
+/* The manager: owns the held sockets, the programs and their instances; feeds events to
+ * the state machine and carries out its actions; runs restarts and control commands. */
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include "sockvisor/config.h"
+#include "sockvisor/diag.h"
+
+typedef struct SvManager SvManager;
+
+/* Binds every socket, opens the notify and control sockets. Takes ownership of config,
+ * also on failure. Errors say which socket or path failed and why. */
+int sv_manager_new(sd_event *e, SvConfig *config, SvManager **ret, SvDiag *d);
+
+/* Starts every program. */
+void sv_manager_start_all(SvManager *m);
+
+/* Stops every program gracefully; the event loop exits with 0 once none is left. */
+void sv_manager_shutdown(SvManager *m, const char *why);
+
+SvManager *sv_manager_free(SvManager *m);

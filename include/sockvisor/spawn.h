@@ -1,0 +1,30 @@
+/* Starting one worker: fork, reset the child, move its sockets to 3.., exec. */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "sockvisor/diag.h"
+#include "sockvisor/env.h"
+
+typedef struct SvSpawnRequest {
+        char *const *argv;     /* argv[0] is looked up in PATH when it has no '/' */
+        SvWorkerEnv *env;      /* LISTEN_PID is filled in by the child */
+        const int *fds;        /* the sockets, in the order they get 3, 4, ... */
+        size_t n_fds;
+        const char *directory; /* NULL: inherit */
+        int stdin_fd;          /* becomes fd 0 (normally /dev/null); stdout/stderr are inherited */
+} SvSpawnRequest;
+
+/* Forks and execs. The child unblocks every signal and resets every disposition (the
+ * daemon blocks them for sd-event and ignores SIGPIPE, and both are inherited), becomes
+ * its own process group, chdirs, moves the sockets to 3.. in two passes so no held fd is
+ * clobbered whatever its number, leaves every other fd to close on exec, sets LISTEN_PID
+ * and execs. Returns 0 with *ret_pid once the exec has happened (a CLOEXEC pipe reports
+ * failures from the child); on failure the child has been reaped and d says which step
+ * failed and why. */
+int sv_spawn(const SvSpawnRequest *req, pid_t *ret_pid, SvDiag *d);
+
+/* Finds argv0 in PATH (from envp, or a default). Returns 0 and a malloc'ed path, or
+ * -ENOENT/-EACCES with d saying where it looked. */
+int sv_find_executable(const char *argv0, char *const *envp, char **ret_path, SvDiag *d);
