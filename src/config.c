@@ -33,6 +33,8 @@ typedef struct Parser {
         const char *text;
         size_t pos, len;
         unsigned line; /* physical line most recently handed to inih */
+        const char *raw;  /* that line as written (inih edits its copy in place) */
+        size_t raw_len;
         bool failed;   /* diag is filled; stop everything */
         SvDiag *diag;
         SvConfig *cfg;
@@ -56,6 +58,14 @@ _printf_(3, 4) static int fail(Parser *p, unsigned line, const char *fmt, ...) {
         (void) vsnprintf(what, sizeof(what), fmt, ap);
         va_end(ap);
         p->failed = true;
+        /* inih cuts a value at " ;" (an inline comment): say so, or the error is a riddle */
+        const char *eq = line == p->line && p->raw ? memchr(p->raw, '=', p->raw_len) : NULL;
+        if (eq && (memmem(eq, p->raw_len - (size_t) (eq - p->raw), " ;", 2) ||
+                   memmem(eq, p->raw_len - (size_t) (eq - p->raw), "\t;", 2)))
+                return diag_set(p->diag, line,
+                                "%s:%u: %s (note: ' ;' starts a comment, so the value was cut there; write ';' "
+                                "without the space before it)",
+                                p->origin, line, what);
         if (line > 0)
                 return diag_set(p->diag, line, "%s:%u: %s", p->origin, line, what);
         return diag_set(p->diag, 0, "%s: %s", p->origin, what);
@@ -529,11 +539,15 @@ static char *ini_reader_cb(char *str, int num, void *stream) {
                      linelen - (nl ? 1 : 0), limit - 1);
                 return NULL;
         }
+        p->raw = start;
+        p->raw_len = linelen;
         memcpy(str, start, linelen);
         str[linelen] = '\0';
         p->pos += linelen;
 
         const char *s = str;
+        if (p->line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
+                s += 3; /* inih skips a UTF-8 BOM; so must we, or the first header goes unseen */
         while (*s == ' ' || *s == '\t')
                 s++;
         if (*s == '[') {

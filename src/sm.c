@@ -109,7 +109,7 @@ static Transition resolve(const SmInstance *s, SmEvent ev, Guard g, const SmPoli
                         *outcome = ev == SM_EV_SPAWN_FAILED ? SM_OUTCOME_SPAWN_FAILED : SM_OUTCOME_EXITED_EARLY;
                 if (!pol->autorestart)
                         return (Transition) T(SM_EXITED, SM_ACT_DISARM_TIMER);
-                if (early && s->failed_starts + 1 > pol->startretries)
+                if (early && s->failed_starts + 1 > pol->startretries) /* the first try and startretries retries failed */
                         return (Transition) T(SM_FATAL, SM_ACT_DISARM_TIMER);
                 return (Transition) T(SM_BACKOFF, SM_ACT_ARM_TIMER);
         }
@@ -133,7 +133,7 @@ void sm_step(SmInstance *s, SmEvent ev, uint64_t now_usec, const SmPolicy *pol, 
                 t = resolve(s, ev, t.guard, pol, &outcome);
 
         /* Count failed starts for the backoff; reaching RUNNING is the healthy state that resets it. */
-        if (t.to == SM_RUNNING)
+        if (t.to == SM_RUNNING || ev == SM_EV_START) /* an asked-for start gets a fresh set of retries */
                 s->failed_starts = 0;
         else if (s->state == SM_STARTING && (ev == SM_EV_EXIT || ev == SM_EV_SPAWN_FAILED))
                 s->failed_starts++;

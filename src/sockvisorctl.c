@@ -334,6 +334,13 @@ static int run(const char *path, const CtlCommand *cmd, char **args, size_t n_ar
                 return r;
 
         r = send_all(fd, req, req_len);
+        if (r == -EPIPE || r == -ECONNRESET) {
+                /* The daemon may refuse a client (wrong uid, too many connections) before it
+                 * reads the request: its reason is already waiting to be read. */
+                char peek;
+                if (recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
+                        return read_reply(fd, path, QUICK_TIMEOUT_MS);
+        }
         if (r < 0) {
                 fprintf(stderr, PROG ": cannot send the request to %s: %s\n", path, strerror(-r));
                 return r == -EPIPE || r == -ECONNRESET ? EXIT_UNAVAILABLE : EXIT_FAILED;

@@ -15,7 +15,7 @@ typedef enum SmState {
         SM_BACKOFF,  /* exited while starting or running; waiting to start again */
         SM_STOPPING, /* asked to stop (stopsignal sent); waiting for it to exit */
         SM_EXITED,   /* exited and not to be restarted */
-        SM_FATAL,    /* could not be started after startretries attempts */
+        SM_FATAL,    /* the first start and startretries retries all failed (as supervisord) */
         _SM_STATE_MAX,
 } SmState;
 
@@ -51,7 +51,7 @@ typedef struct SmPolicy {
         uint64_t ready_timeout_usec;
         uint64_t stopwait_usec;
         bool autorestart;       /* restart after an exit that nobody asked for */
-        unsigned startretries;  /* failed starts in a row before FATAL */
+        unsigned startretries;  /* retries after a failed first start before FATAL (supervisord's meaning) */
         uint64_t backoff_usec;  /* first backoff delay; doubles per failed start */
         uint64_t backoff_max_usec;
 } SmPolicy;

@@ -1,0 +1,94 @@
+/* sv-testworker: a worker for the end-to-end tests that reports what it was given.
+ *
+ *   sv-testworker FILE   writes one line per open fd to FILE ("fd N socket PORT|path|other
+ *                        TARGET") plus "env KEY=VALUE" for the activation variables and
+ *                        "pid N", sends READY=1, then waits for SIGTERM and exits 0.
+ *
+ * The fd list is taken first thing in main, before this program opens anything itself, so
+ * it shows exactly what the supervisor passed. No libsystemd: READY=1 is sent by hand, which
+ * also checks that NOTIFY_SOCKET works for programs that do not link it. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define FDS_MAX 256
+
+static void send_ready(void) {
+        const char *path = getenv("NOTIFY_SOCKET");
+        struct sockaddr_un sun = { .sun_family = AF_UNIX };
+        if (!path || !*path || strlen(path) >= sizeof(sun.sun_path))
+                return;
+        strcpy(sun.sun_path, path);
+        socklen_t len = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + strlen(path));
+        if (sun.sun_path[0] == '@')
+                sun.sun_path[0] = '\0';
+        else
+                len++;
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return;
+        (void) sendto(fd, "READY=1\nSTATUS=reporting", 24, MSG_NOSIGNAL, (struct sockaddr *) &sun, len);
+        close(fd);
+}
+
+int main(int argc, char **argv) {
+        int fds[FDS_MAX];
+        char targets[FDS_MAX][128];
+        size_t n = 0;
+
+        if (argc != 2) {
+                fprintf(stderr, "usage: sv-testworker FILE\n");
+                return 2;
+        }
+        /* Probe fds by number rather than opendir(), which would add one of its own. */
+        for (int fd = 0; fd < 1024 && n < FDS_MAX; fd++) {
+                if (fcntl(fd, F_GETFD) < 0)
+                        continue;
+                char link[64];
+                (void) snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+                ssize_t l = readlink(link, targets[n], sizeof(targets[n]) - 1);
+                targets[n][l > 0 ? l : 0] = '\0';
+                fds[n++] = fd;
+        }
+
+        char tmp[4096];
+        (void) snprintf(tmp, sizeof(tmp), "%s.tmp", argv[1]);
+        FILE *f = fopen(tmp, "we");
+        if (!f) {
+                perror("sv-testworker: fopen");
+                return 1;
+        }
+        fprintf(f, "pid %d\n", (int) getpid());
+        for (size_t i = 0; i < n; i++) {
+                struct sockaddr_storage ss;
+                socklen_t sl = sizeof(ss);
+                int fl = fcntl(fds[i], F_GETFL);
+                if (getsockname(fds[i], (struct sockaddr *) &ss, &sl) == 0 && ss.ss_family == AF_INET)
+                        fprintf(f, "fd %d port %u %s\n", fds[i], ntohs(((struct sockaddr_in *) &ss)->sin_port),
+                                fl >= 0 && (fl & O_NONBLOCK) ? "nonblock" : "block");
+                else
+                        fprintf(f, "fd %d other %s\n", fds[i], targets[i]);
+        }
+        const char *keys[] = { "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET", "SOCKVISOR_GENERATION" };
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+                fprintf(f, "env %s=%s\n", keys[i], getenv(keys[i]) ? getenv(keys[i]) : "");
+        sigset_t blocked;
+        (void) sigprocmask(SIG_SETMASK, NULL, &blocked);
+        fprintf(f, "sigterm-blocked %d\n", sigismember(&blocked, SIGTERM));
+        if (fclose(f) != 0 || rename(tmp, argv[1]) < 0) {
+                perror("sv-testworker: write");
+                return 1;
+        }
+        send_ready();
+        for (;;)
+                pause(); /* SIGTERM's default action ends us: that is the test of the reset mask */
+}
