@@ -25,8 +25,16 @@ typedef enum SectionKind {
         SECTION_PROGRAM,
 } SectionKind;
 
-/* Which keys a section has seen, to catch duplicates. One bit per key of the tables below. */
+/* Which keys a section has seen, to catch duplicates. One bit per key of the tables below;
+ * bit 31 of Parser.daemon_seen marks "[sockvisord] seen", so a table has at most 31 keys. */
 typedef uint32_t KeySet;
+
+/* What a [program:…] section leaves for validate(), which runs once every section is known. */
+typedef struct ProgramPending {
+        char *socket_list;         /* sockets= as written, NULL when absent */
+        unsigned socket_list_line; /* its line */
+        unsigned surge_line;       /* line of restart_surge=, 0 when absent */
+} ProgramPending;
 
 typedef struct Parser {
         const char *origin;
@@ -43,9 +51,7 @@ typedef struct Parser {
         char section[SV_NAME_MAX + 16];
         KeySet seen;
         KeySet daemon_seen;
-        /* per program: its sockets= text, resolved after every section is known */
-        char **socket_lists;
-        unsigned *socket_list_lines;
+        ProgramPending *pending; /* one per program, parallel to cfg->programs */
 } Parser;
 
 _printf_(3, 4) static int fail(Parser *p, unsigned line, const char *fmt, ...) {
@@ -121,6 +127,16 @@ static bool name_is_valid(const char *s, size_t len) {
         return true;
 }
 
+static const char *const autorestart_table[_SV_AUTORESTART_MAX] = {
+        [SV_AUTORESTART_FALSE] = "false",
+        [SV_AUTORESTART_UNEXPECTED] = "unexpected",
+        [SV_AUTORESTART_TRUE] = "true",
+};
+
+const char *sv_autorestart_to_string(SvAutorestart a) {
+        return a >= 0 && a < _SV_AUTORESTART_MAX ? autorestart_table[a] : NULL;
+}
+
 /* ---- value parsers: each returns 0 or fails with what would be valid ---- */
 
 static int parse_bool(const char *v, bool *ret) {
@@ -156,6 +172,80 @@ static int parse_uint(const char *v, unsigned long min, unsigned long max, unsig
                 return -EINVAL;
         *ret = n;
         return 0;
+}
+
+/* A decimal integer with an optional '-', no blanks, no '+'. */
+static int parse_int(const char *v, long min, long max, long *ret) {
+        char *end;
+        const char *digits = v[0] == '-' ? v + 1 : v;
+        if (!isdigit((unsigned char) *digits))
+                return -EINVAL;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (errno || *end || n < min || n > max)
+                return -EINVAL;
+        *ret = n;
+        return 0;
+}
+
+/* exitcodes = 0, 2 (supervisord's syntax): 1 to SV_EXITCODES_MAX codes of 0..255, each once. */
+static int parse_exitcodes(Parser *p, const char *v, SvProgramConf *pr) {
+        int codes[SV_EXITCODES_MAX];
+        size_t n = 0;
+        const char *s = v;
+
+        for (;;) {
+                s += strspn(s, " \t");
+                size_t len = strcspn(s, ",");
+                while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+                        len--;
+                char item[16];
+                unsigned long code;
+                if (len == 0 || len >= sizeof(item))
+                        goto bad;
+                memcpy(item, s, len);
+                item[len] = '\0';
+                if (parse_uint(item, 0, 255, &code) < 0)
+                        goto bad;
+                if (n >= SV_EXITCODES_MAX)
+                        return fail(p, p->line, "%s exitcodes: '%s' lists more than %d exit codes", p->section, v,
+                                    SV_EXITCODES_MAX);
+                for (size_t i = 0; i < n; i++)
+                        if (codes[i] == (int) code)
+                                return fail(p, p->line, "%s exitcodes: '%s' lists %lu twice; list each code once",
+                                            p->section, v, code);
+                codes[n++] = (int) code;
+                s += strcspn(s, ",");
+                if (*s == '\0')
+                        break;
+                s++; /* the comma: something must follow it */
+        }
+        memcpy(pr->exitcodes, codes, n * sizeof(codes[0]));
+        pr->n_exitcodes = n;
+        return 0;
+bad:
+        return fail(p, p->line,
+                    "%s exitcodes: cannot parse '%s'; expected exit codes from 0 to 255 separated by commas, "
+                    "e.g. exitcodes = 0, 2",
+                    p->section, v);
+}
+
+/* user = / group = : a name or a numeric id. Resolved by the daemon when it starts a worker. */
+static bool id_is_valid(const char *v) {
+        size_t len = strlen(v);
+        if (len == 0 || len > 32)
+                return false;
+        for (size_t i = 0; i < len; i++)
+                if (!isalnum((unsigned char) v[i]) && !strchr("_.-", v[i]))
+                        return false;
+        if (strspn(v, "0123456789") == len) { /* a numeric id: (uid_t) -1 means "unchanged" */
+                unsigned long long id;
+                errno = 0;
+                id = strtoull(v, NULL, 10);
+                if (errno || id >= UINT32_MAX)
+                        return false;
+        }
+        return true;
 }
 
 /* environment = KEY=value,OTHER="quoted, value" (supervisord's syntax). */
@@ -242,8 +332,60 @@ oom:
 
 static const char *const daemon_keys[] = { "control", "control_mode" };
 static const char *const socket_keys[] = { "listen", "backlog", "blocking", "mode" };
-static const char *const program_keys[] = { "command", "sockets", "ready", "startsecs", "ready_timeout",
-                                            "stopsignal", "stopwaitsecs", "directory", "environment" };
+/* In the order a reader thinks of them: what runs, when it is up, how it stops, as whom. */
+typedef enum ProgramKey {
+        PK_COMMAND,
+        PK_SOCKETS,
+        PK_NUMPROCS,
+        PK_RESTART_SURGE,
+        PK_READY,
+        PK_STARTSECS,
+        PK_READY_TIMEOUT,
+        PK_STARTRETRIES,
+        PK_AUTOSTART,
+        PK_AUTORESTART,
+        PK_EXITCODES,
+        PK_STOPSIGNAL,
+        PK_STOPWAITSECS,
+        PK_STOPASGROUP,
+        PK_KILLASGROUP,
+        PK_PRIORITY,
+        PK_DIRECTORY,
+        PK_USER,
+        PK_GROUP,
+        PK_UMASK,
+        PK_ENVIRONMENT,
+        PK_CLEARENV,
+        _PK_MAX,
+} ProgramKey;
+
+static const char *const program_keys[_PK_MAX] = {
+        [PK_COMMAND] = "command",
+        [PK_SOCKETS] = "sockets",
+        [PK_NUMPROCS] = "numprocs",
+        [PK_RESTART_SURGE] = "restart_surge",
+        [PK_READY] = "ready",
+        [PK_STARTSECS] = "startsecs",
+        [PK_READY_TIMEOUT] = "ready_timeout",
+        [PK_STARTRETRIES] = "startretries",
+        [PK_AUTOSTART] = "autostart",
+        [PK_AUTORESTART] = "autorestart",
+        [PK_EXITCODES] = "exitcodes",
+        [PK_STOPSIGNAL] = "stopsignal",
+        [PK_STOPWAITSECS] = "stopwaitsecs",
+        [PK_STOPASGROUP] = "stopasgroup",
+        [PK_KILLASGROUP] = "killasgroup",
+        [PK_PRIORITY] = "priority",
+        [PK_DIRECTORY] = "directory",
+        [PK_USER] = "user",
+        [PK_GROUP] = "group",
+        [PK_UMASK] = "umask",
+        [PK_ENVIRONMENT] = "environment",
+        [PK_CLEARENV] = "clearenv",
+};
+
+_Static_assert(ELEMENTSOF(daemon_keys) <= 31 && ELEMENTSOF(socket_keys) <= 31 && ELEMENTSOF(program_keys) <= 31,
+               "KeySet has one bit per key, and bit 31 marks [sockvisord]");
 
 static void join_keys(const char *const *keys, size_t n, char *buf, size_t len) {
         size_t o = 0;
@@ -318,18 +460,14 @@ static int begin_section(Parser *p, const char *name, size_t len) {
         if (c->n_programs >= SV_PROGRAMS_MAX)
                 return fail(p, p->line, "too many [program:…] sections; at most %d", SV_PROGRAMS_MAX);
         SvProgramConf *pr = realloc(c->programs, (c->n_programs + 1) * sizeof(*pr));
-        char **lists = realloc(p->socket_lists, (c->n_programs + 1) * sizeof(char *));
-        if (lists)
-                p->socket_lists = lists;
-        unsigned *lines = realloc(p->socket_list_lines, (c->n_programs + 1) * sizeof(unsigned));
-        if (lines)
-                p->socket_list_lines = lines;
+        ProgramPending *pending = realloc(p->pending, (c->n_programs + 1) * sizeof(*pending));
+        if (pending)
+                p->pending = pending;
         if (pr)
                 c->programs = pr;
-        if (!pr || !lists || !lines)
+        if (!pr || !pending)
                 return p->failed = true, -ENOMEM;
-        p->socket_lists[c->n_programs] = NULL;
-        p->socket_list_lines[c->n_programs] = 0;
+        p->pending[c->n_programs] = (ProgramPending){};
         pr = &c->programs[c->n_programs];
         *pr = (SvProgramConf){
                 .ready = SV_READY_STARTED,
@@ -337,6 +475,18 @@ static int begin_section(Parser *p, const char *name, size_t len) {
                 .ready_timeout_usec = 30 * USEC_PER_SEC,
                 .stopsignal = SIGTERM,
                 .stopwait_usec = 10 * USEC_PER_SEC,
+                .clearenv = false,
+                .numprocs = 1,
+                .restart_surge = 1,
+                .autostart = true,
+                .autorestart = SV_AUTORESTART_UNEXPECTED,
+                .n_exitcodes = 1,
+                .exitcodes = { 0 },
+                .startretries = 3,
+                .stopasgroup = false,
+                .killasgroup = false,
+                .umask = -1,
+                .priority = 999,
                 .line = p->line,
         };
         pr->name = strndup(n, nlen);
@@ -408,39 +558,87 @@ static int handle_socket_key(Parser *p, int k, const char *key, const char *v) {
         return 0;
 }
 
+static int bad_bool(Parser *p, const char *key, const char *v) {
+        return fail(p, p->line, "%s %s: '%s' is not a boolean; use yes or no (also true/false, on/off, 1/0)",
+                    p->section, key, v);
+}
+
 static int handle_program_key(Parser *p, int k, const char *key, const char *v) {
         SvProgramConf *pr = &p->cfg->programs[p->index];
         SvDiag d = {};
+        unsigned long n;
+        long l;
+        mode_t m;
+        bool b;
         int r;
 
-        switch (k) {
-        case 0: /* command */
+        switch ((ProgramKey) k) {
+        case PK_COMMAND:
                 r = sv_cmdline_split(v, &pr->argv, &d);
                 if (r == -ENOMEM)
                         return p->failed = true, r;
                 if (r < 0)
                         return fail(p, p->line, "%s command: %s", p->section, d.msg);
                 return set_string(p, &pr->command, v);
-        case 1: /* sockets: resolved once every [socket:…] is known */
-                p->socket_list_lines[p->index] = p->line;
-                return set_string(p, &p->socket_lists[p->index], v);
-        case 2: /* ready */
-                for (int m = 0; m < _SV_READY_MAX; m++)
-                        if (strcmp(v, ready_mode_table[m]) == 0)
-                                return pr->ready = (SvReadyMode) m, 0;
+        case PK_SOCKETS: /* resolved once every [socket:…] is known */
+                p->pending[p->index].socket_list_line = p->line;
+                return set_string(p, &p->pending[p->index].socket_list, v);
+        case PK_NUMPROCS:
+                if (parse_uint(v, 1, SV_NUMPROCS_MAX, &n) < 0)
+                        return fail(p, p->line, "%s numprocs: '%s' is not a number from 1 to %d", p->section, v,
+                                    SV_NUMPROCS_MAX);
+                pr->numprocs = (unsigned) n;
+                return 0;
+        case PK_RESTART_SURGE: /* checked against numprocs once the section is complete */
+                if (parse_uint(v, 1, SV_NUMPROCS_MAX, &n) < 0)
+                        return fail(p, p->line,
+                                    "%s restart_surge: '%s' is not a number from 1 to numprocs (how many new "
+                                    "instances start before old ones drain)",
+                                    p->section, v);
+                pr->restart_surge = (unsigned) n;
+                p->pending[p->index].surge_line = p->line;
+                return 0;
+        case PK_READY:
+                for (int i = 0; i < _SV_READY_MAX; i++)
+                        if (strcmp(v, ready_mode_table[i]) == 0)
+                                return pr->ready = (SvReadyMode) i, 0;
                 return fail(p, p->line,
                             "%s ready: '%s' is not a readiness mode; use notify (the program sends READY=1) or "
                             "started (ready once alive for startsecs)",
                             p->section, v);
-        case 3: /* startsecs */
+        case PK_STARTSECS:
                 if (sv_duration_parse(v, &pr->startsecs_usec) < 0)
                         return bad_duration(p, key, v);
                 return 0;
-        case 4: /* ready_timeout */
+        case PK_READY_TIMEOUT:
                 if (sv_duration_parse(v, &pr->ready_timeout_usec) < 0 || pr->ready_timeout_usec == 0)
                         return bad_duration(p, key, v);
                 return 0;
-        case 5: /* stopsignal */
+        case PK_STARTRETRIES:
+                if (parse_uint(v, 0, 100, &n) < 0)
+                        return fail(p, p->line,
+                                    "%s startretries: '%s' is not a number from 0 to 100 (retries after a failed "
+                                    "first start)",
+                                    p->section, v);
+                pr->startretries = (unsigned) n;
+                return 0;
+        case PK_AUTOSTART:
+                if (parse_bool(v, &pr->autostart) < 0)
+                        return bad_bool(p, key, v);
+                return 0;
+        case PK_AUTORESTART:
+                /* supervisord's values; like supervisord, any boolean word means true or false */
+                if (strcasecmp(v, "unexpected") == 0)
+                        return pr->autorestart = SV_AUTORESTART_UNEXPECTED, 0;
+                if (parse_bool(v, &b) == 0)
+                        return pr->autorestart = b ? SV_AUTORESTART_TRUE : SV_AUTORESTART_FALSE, 0;
+                return fail(p, p->line,
+                            "%s autorestart: '%s' is not valid; use unexpected (restart unless the exit code is in "
+                            "exitcodes), true (always) or false (never)",
+                            p->section, v);
+        case PK_EXITCODES:
+                return parse_exitcodes(p, v, pr);
+        case PK_STOPSIGNAL:
                 r = sv_signal_from_string(v);
                 if (r < 0 || r == SIGKILL || r == SIGSTOP)
                         return fail(p, p->line,
@@ -449,17 +647,53 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
                                     p->section, v);
                 pr->stopsignal = r;
                 return 0;
-        case 6: /* stopwaitsecs */
+        case PK_STOPWAITSECS:
                 if (sv_duration_parse(v, &pr->stopwait_usec) < 0)
                         return bad_duration(p, key, v);
                 return 0;
-        case 7: /* directory */
+        case PK_STOPASGROUP: /* implies killasgroup: see validate() */
+                if (parse_bool(v, &pr->stopasgroup) < 0)
+                        return bad_bool(p, key, v);
+                return 0;
+        case PK_KILLASGROUP:
+                if (parse_bool(v, &pr->killasgroup) < 0)
+                        return bad_bool(p, key, v);
+                return 0;
+        case PK_PRIORITY:
+                if (parse_int(v, -999999, 999999, &l) < 0)
+                        return fail(p, p->line,
+                                    "%s priority: '%s' is not a number from -999999 to 999999 (lower starts first; "
+                                    "the default is 999)",
+                                    p->section, v);
+                pr->priority = (int) l;
+                return 0;
+        case PK_DIRECTORY:
                 if (v[0] != '/')
                         return fail(p, p->line, "%s directory: '%s' is not an absolute path", p->section, v);
                 return set_string(p, &pr->directory, v);
-        case 8: /* environment */
+        case PK_USER:
+        case PK_GROUP:
+                if (!id_is_valid(v))
+                        return fail(p, p->line,
+                                    "%s %s: '%s' is not a %s name or id; use 1 to 32 letters, digits, '_', '.' or "
+                                    "'-' (e.g. %s = www-data), or a number below 4294967295",
+                                    p->section, key, v, key, key);
+                return set_string(p, k == PK_USER ? &pr->user : &pr->group, v);
+        case PK_UMASK:
+                if (parse_mode(v, &m) < 0 || m > 0777)
+                        return fail(p, p->line, "%s umask: '%s' is not an octal umask from 0 to 0777; e.g. 022",
+                                    p->section, v);
+                pr->umask = (int) m;
+                return 0;
+        case PK_ENVIRONMENT:
                 pr->environment = sv_strv_free(pr->environment);
                 return parse_environment(p, v, &pr->environment);
+        case PK_CLEARENV:
+                if (parse_bool(v, &pr->clearenv) < 0)
+                        return bad_bool(p, key, v);
+                return 0;
+        case _PK_MAX:
+                break;
         }
         return 0;
 }
@@ -621,11 +855,18 @@ static int validate(Parser *p) {
                         if (!pr->environment)
                                 return p->failed = true, -ENOMEM;
                 }
-                if (p->socket_lists[i]) {
-                        int r = resolve_sockets(p, pr, p->socket_lists[i], p->socket_list_lines[i]);
+                if (p->pending[i].socket_list) {
+                        int r = resolve_sockets(p, pr, p->pending[i].socket_list, p->pending[i].socket_list_line);
                         if (r < 0)
                                 return r;
                 }
+                if (pr->restart_surge > pr->numprocs)
+                        return fail(p, p->pending[i].surge_line,
+                                    "[program:%s] restart_surge: restart_surge = %u is more than numprocs = %u; at "
+                                    "most numprocs new instances start before old ones drain",
+                                    pr->name, pr->restart_surge, pr->numprocs);
+                if (pr->stopasgroup) /* as supervisord: a group asked to stop is killed as a group too */
+                        pr->killasgroup = true;
         }
         if (!c->control_path) {
                 c->control_path = strdup(SV_DEFAULT_CONTROL);
@@ -677,11 +918,10 @@ int sv_config_parse_string(const char *text, const char *origin, SvConfig **ret,
 
         if (p.failed && r >= 0)
                 r = -EINVAL;
-        if (p.socket_lists)
+        if (p.pending)
                 for (size_t i = 0; i < c->n_programs; i++)
-                        free(p.socket_lists[i]);
-        free(p.socket_lists);
-        free(p.socket_list_lines);
+                        free(p.pending[i].socket_list);
+        free(p.pending);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(c);
@@ -737,6 +977,8 @@ SvConfig *sv_config_free(SvConfig *c) {
                 sv_strv_free(pr->argv);
                 free(pr->socket_idx);
                 free(pr->directory);
+                free(pr->user);
+                free(pr->group);
                 sv_strv_free(pr->environment);
         }
         free(c->programs);
@@ -758,4 +1000,51 @@ int sv_config_find_socket(const SvConfig *c, const char *name) {
                 if (strcmp(c->sockets[i].name, name) == 0)
                         return (int) i;
         return -1;
+}
+
+/* ---- comparison, for reload ---- */
+
+static bool streq_ptr(const char *a, const char *b) {
+        return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* NULL and an empty list are the same environment. */
+static bool strv_equal(char *const *a, char *const *b) {
+        size_t i = 0;
+        for (; a && b && a[i] && b[i]; i++)
+                if (strcmp(a[i], b[i]) != 0)
+                        return false;
+        return !(a && a[i]) && !(b && b[i]);
+}
+
+bool sv_program_conf_equal(const SvConfig *ca, const SvProgramConf *a, const SvConfig *cb, const SvProgramConf *b) {
+        if (!streq_ptr(a->name, b->name) || !streq_ptr(a->command, b->command))
+                return false;
+        if (a->n_sockets != b->n_sockets)
+                return false;
+        for (size_t i = 0; i < a->n_sockets; i++)
+                if (!streq_ptr(ca->sockets[a->socket_idx[i]].name, cb->sockets[b->socket_idx[i]].name))
+                        return false;
+        if (a->ready != b->ready || a->startsecs_usec != b->startsecs_usec ||
+            a->ready_timeout_usec != b->ready_timeout_usec || a->stopsignal != b->stopsignal ||
+            a->stopwait_usec != b->stopwait_usec)
+                return false;
+        if (!streq_ptr(a->directory, b->directory) || !strv_equal(a->environment, b->environment) ||
+            a->clearenv != b->clearenv)
+                return false;
+        if (a->numprocs != b->numprocs || a->restart_surge != b->restart_surge || a->autostart != b->autostart ||
+            a->autorestart != b->autorestart || a->startretries != b->startretries)
+                return false;
+        if (a->n_exitcodes != b->n_exitcodes || a->n_exitcodes > SV_EXITCODES_MAX ||
+            memcmp(a->exitcodes, b->exitcodes, a->n_exitcodes * sizeof(a->exitcodes[0])) != 0)
+                return false;
+        if (a->stopasgroup != b->stopasgroup || a->killasgroup != b->killasgroup)
+                return false;
+        return streq_ptr(a->user, b->user) && streq_ptr(a->group, b->group) && a->umask == b->umask &&
+               a->priority == b->priority; /* line is where it was written, not how it runs */
+}
+
+bool sv_socket_conf_equal(const SvSocketConf *a, const SvSocketConf *b) {
+        return streq_ptr(a->listen, b->listen) && a->backlog == b->backlog && a->blocking == b->blocking &&
+               a->mode == b->mode;
 }

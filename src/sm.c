@@ -95,24 +95,37 @@ uint64_t sm_backoff_delay(const SmPolicy *pol, unsigned n) {
         return d < pol->backoff_max_usec ? d : pol->backoff_max_usec;
 }
 
+/* An exit counts as a failed start while starting, and also soon after being ready: a
+ * worker that sends READY=1 and dies at once must back off, not respawn in a busy loop. */
+static bool exit_is_early(const SmInstance *s, SmEvent ev, uint64_t now_usec, const SmPolicy *pol) {
+        if (ev != SM_EV_EXIT && ev != SM_EV_SPAWN_FAILED)
+                return false;
+        if (s->state == SM_STARTING)
+                return true;
+        return s->state == SM_RUNNING && now_usec - s->started_usec < pol->startsecs_usec;
+}
+
 /* Resolves a guard into a plain transition. */
-static Transition resolve(const SmInstance *s, SmEvent ev, Guard g, const SmPolicy *pol, SmOutcome *outcome) {
+static Transition resolve(const SmInstance *s, SmEvent ev, Guard g, bool early, const SmPolicy *pol,
+                          SmOutcome *outcome) {
         switch (g) {
         case GUARD_START_TIMER:
                 if (pol->ready == SV_READY_STARTED)
                         return (Transition) T(SM_RUNNING, 0); /* alive for startsecs */
                 *outcome = SM_OUTCOME_READY_TIMEOUT;
                 return (Transition) T(SM_STOPPING, STOP_ACTIONS);
-        case GUARD_EXIT: {
-                bool early = s->state == SM_STARTING;
-                if (early)
+        case GUARD_EXIT:
+                if (s->state == SM_STARTING) {
                         *outcome = ev == SM_EV_SPAWN_FAILED ? SM_OUTCOME_SPAWN_FAILED : SM_OUTCOME_EXITED_EARLY;
-                if (!pol->autorestart)
+                        /* supervisord: failed starts are retried whatever autorestart says */
+                        if (!pol->retry_starts)
+                                return (Transition) T(SM_EXITED, SM_ACT_DISARM_TIMER);
+                } else if (!pol->autorestart) /* it was ready: autorestart= decides */
                         return (Transition) T(SM_EXITED, SM_ACT_DISARM_TIMER);
-                if (early && s->failed_starts + 1 > pol->startretries) /* the first try and startretries retries failed */
+                /* an early death counts as a failed start: backoff, and FATAL when retries run out */
+                if (early && s->failed_starts + 1 > pol->startretries)
                         return (Transition) T(SM_FATAL, SM_ACT_DISARM_TIMER);
                 return (Transition) T(SM_BACKOFF, SM_ACT_ARM_TIMER);
-        }
         case GUARD_NONE:
                 break;
         }
@@ -129,14 +142,21 @@ void sm_step(SmInstance *s, SmEvent ev, uint64_t now_usec, const SmPolicy *pol, 
                 return;
 
         SmOutcome outcome = SM_OUTCOME_NONE;
-        if (t.guard != GUARD_NONE)
-                t = resolve(s, ev, t.guard, pol, &outcome);
+        bool early = exit_is_early(s, ev, now_usec, pol);
+        Guard guard = t.guard;
+        if (guard != GUARD_NONE)
+                t = resolve(s, ev, guard, early, pol, &outcome);
 
-        /* Count failed starts for the backoff; reaching RUNNING is the healthy state that resets it. */
-        if (t.to == SM_RUNNING || ev == SM_EV_START) /* an asked-for start gets a fresh set of retries */
+        /* Failed starts in a row drive the backoff. An asked-for start gets a fresh set of
+         * retries; an exit after a healthy run (alive for startsecs) resets the count. */
+        if (ev == SM_EV_START)
                 s->failed_starts = 0;
-        else if (s->state == SM_STARTING && (ev == SM_EV_EXIT || ev == SM_EV_SPAWN_FAILED))
+        else if (guard == GUARD_EXIT && early)
                 s->failed_starts++;
+        else if (guard == GUARD_EXIT)
+                s->failed_starts = 0; /* an exit while stopping is neither */
+        if (t.to == SM_STARTING)
+                s->started_usec = now_usec;
 
         if (t.to == SM_STARTING)
                 s->outcome = SM_OUTCOME_NONE;

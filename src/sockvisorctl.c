@@ -48,7 +48,7 @@ static const CtlCommand commands[] = {
         { "start", 1, SIZE_MAX, false, "NAME...|all", "start app", "start programs" },
         { "stop", 1, SIZE_MAX, false, "NAME...|all", "stop app", "stop programs (waits for them to drain)" },
         { "restart", 1, SIZE_MAX, false, "NAME...|all", "restart app", "replace programs with no dropped connections" },
-        { "pid", 0, 1, true, "[NAME]", "pid app", "print the daemon's pid, or a program's pids" },
+        { "pid", 0, SIZE_MAX, true, "[NAME...|all]", "pid app", "print the daemon's pid, or the pids of programs' instances" },
         { "signal", 2, SIZE_MAX, true, "SIG NAME...", "signal HUP app", "send a signal to programs" },
         { "reload", 0, 0, false, "", "reload", "re-read the configuration and apply the difference" },
         { "shutdown", 0, 0, false, "", "shutdown", "stop every program and exit the daemon" },

@@ -49,8 +49,8 @@ static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *
 }
 
 static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        log_warning("SIGHUP received: reloading the configuration is not supported by this version yet; "
-                    "restart sockvisord to apply a changed file");
+        log_info("SIGHUP received");
+        sv_manager_reload(userdata);
         return 0;
 }
 
@@ -131,7 +131,7 @@ int main(int argc, char **argv) {
         }
 
         SvManager *m = NULL;
-        r = sv_manager_new(e, config, &m, &d);
+        r = sv_manager_new(e, config_path, config, &m, &d);
         if (r < 0) {
                 log_error("%s", d.msg);
                 sd_notifyf(0, "STATUS=failed to start: %s", d.msg);

@@ -3,6 +3,8 @@
 #include "sockvisor/spawn.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <stdint.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +26,7 @@
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 typedef enum SpawnStage {
+        STAGE_CREDS,
         STAGE_DUP,
         STAGE_CHDIR,
         STAGE_STDIN,
@@ -33,6 +37,75 @@ typedef struct SpawnError {
         int stage;
         int err;
 } SpawnError;
+
+static int parse_id(const char *s, unsigned long *ret) {
+        char *end;
+        if (!*s || strspn(s, "0123456789") != strlen(s))
+                return -EINVAL;
+        errno = 0;
+        *ret = strtoul(s, &end, 10);
+        return errno || *ret >= (unsigned long) UINT32_MAX ? -ERANGE : 0;
+}
+
+int sv_creds_resolve(const char *user, const char *group, SvCreds *ret, SvDiag *d) {
+        SvCreds c = {};
+        unsigned long id;
+        struct passwd *pw;
+
+        errno = 0;
+        pw = parse_id(user, &id) == 0 ? getpwuid((uid_t) id) : getpwnam(user);
+        if (!pw && parse_id(user, &id) != 0)
+                return diag_set(d, 0, "user '%s' does not exist on this machine (getent passwd %s)", user, user);
+        c.uid = pw ? pw->pw_uid : (uid_t) id;
+        c.gid = pw ? pw->pw_gid : (gid_t) id; /* a bare uid with no passwd entry: its own gid */
+        c.name = strdup(pw ? pw->pw_name : user);
+        c.home = strdup(pw ? pw->pw_dir : "/");
+        if (!c.name || !c.home) {
+                sv_creds_done(&c);
+                return -ENOMEM;
+        }
+        if (group) {
+                struct group *gr = parse_id(group, &id) == 0 ? getgrgid((gid_t) id) : getgrnam(group);
+                if (!gr && parse_id(group, &id) != 0) {
+                        sv_creds_done(&c);
+                        return diag_set(d, 0, "group '%s' does not exist on this machine (getent group %s)", group,
+                                        group);
+                }
+                c.gid = gr ? gr->gr_gid : (gid_t) id;
+        }
+        if (geteuid() != 0 && (c.uid != geteuid() || c.gid != getegid())) {
+                sv_creds_done(&c);
+                return diag_set(d, 0,
+                                "cannot run as user '%s'%s%s: sockvisord runs as uid %u, and only root may switch users "
+                                "(run sockvisord as root, or remove user=/group=)",
+                                user, group ? " group " : "", group ? group : "", (unsigned) geteuid());
+        }
+        /* The supplementary groups initgroups() would set, looked up now rather than in the child. */
+        int n = 32;
+        for (int tries = 0; tries < 8; tries++) {
+                gid_t *g = realloc(c.groups, (size_t) n * sizeof(gid_t));
+                if (!g) {
+                        sv_creds_done(&c);
+                        return -ENOMEM;
+                }
+                c.groups = g;
+                int want = n;
+                if (getgrouplist(c.name, c.gid, c.groups, &want) >= 0) {
+                        c.n_groups = (size_t) want;
+                        break;
+                }
+                n = want > n ? want : n * 2;
+        }
+        *ret = c;
+        return 0;
+}
+
+void sv_creds_done(SvCreds *c) {
+        free(c->groups);
+        free(c->name);
+        free(c->home);
+        *c = (SvCreds){};
+}
 
 int sv_find_executable(const char *argv0, char *const *envp, char **ret_path, SvDiag *d) {
         if (strchr(argv0, '/')) {
@@ -99,6 +172,13 @@ _noreturn_ static void child_exec(const SvSpawnRequest *req, const char *path, i
         if (errfd < 0)
                 _exit(127);
 
+        if (req->umask >= 0)
+                (void) umask((mode_t) req->umask);
+        /* groups before gid before uid: each step needs the privileges the next one drops */
+        if (req->creds && (setgroups(req->creds->n_groups, req->creds->groups) < 0 ||
+                           setresgid(req->creds->gid, req->creds->gid, req->creds->gid) < 0 ||
+                           setresuid(req->creds->uid, req->creds->uid, req->creds->uid) < 0))
+                child_fail(errfd, STAGE_CREDS);
         if (req->directory && chdir(req->directory) < 0)
                 child_fail(errfd, STAGE_CHDIR);
         if (req->stdin_fd >= 0 && req->stdin_fd != STDIN_FILENO && dup2(req->stdin_fd, STDIN_FILENO) < 0)
@@ -169,6 +249,10 @@ int sv_spawn(const SvSpawnRequest *req, pid_t *ret_pid, SvDiag *d) {
         if (got != (ssize_t) sizeof(e))
                 return diag_set(d, 0, "the child died before it could exec");
         switch (e.stage) {
+        case STAGE_CREDS:
+                diag_set(d, 0, "cannot switch to uid %u gid %u: %s", (unsigned) req->creds->uid,
+                         (unsigned) req->creds->gid, strerror(e.err));
+                break;
         case STAGE_CHDIR:
                 diag_set(d, 0, "cannot change to directory %s: %s", req->directory, strerror(e.err));
                 break;

@@ -22,6 +22,16 @@ typedef enum SvReadyMode {
         _SV_READY_MAX,
 } SvReadyMode;
 
+typedef enum SvAutorestart {
+        SV_AUTORESTART_FALSE,      /* never restart after an exit from RUNNING */
+        SV_AUTORESTART_UNEXPECTED, /* restart unless the exit code is in exitcodes (supervisord's default) */
+        SV_AUTORESTART_TRUE,       /* always restart */
+        _SV_AUTORESTART_MAX,
+} SvAutorestart;
+
+#define SV_NUMPROCS_MAX 256
+#define SV_EXITCODES_MAX 32
+
 typedef struct SvSocketConf {
         char *name;
         char *listen; /* as written, for messages */
@@ -45,6 +55,20 @@ typedef struct SvProgramConf {
         uint64_t stopwait_usec;
         char *directory;   /* NULL: the daemon's own */
         char **environment; /* "KEY=value" strings, NULL-terminated (may be empty) */
+        bool clearenv;      /* start from an empty environment (PATH kept) instead of the daemon's */
+        unsigned numprocs;  /* instances NAME:0..N-1 (just NAME when 1); default 1 */
+        unsigned restart_surge; /* new instances started ahead of draining old ones; 1..numprocs, default 1 */
+        bool autostart;     /* start with the daemon; default true */
+        SvAutorestart autorestart; /* default unexpected */
+        size_t n_exitcodes;
+        int exitcodes[SV_EXITCODES_MAX]; /* expected exit codes; default {0} */
+        unsigned startretries;  /* retries after a failed first start; default 3 */
+        bool stopasgroup;   /* stopsignal goes to the whole process group */
+        bool killasgroup;   /* SIGKILL goes to the whole process group (implied by stopasgroup) */
+        char *user;         /* NULL: the daemon's user */
+        char *group;        /* NULL: the user's primary group */
+        int umask;          /* -1: inherit */
+        int priority;       /* start order, low first; stop in reverse; default 999 */
         unsigned line;
 } SvProgramConf;
 
@@ -76,6 +100,14 @@ const SvProgramConf *sv_config_find_program(const SvConfig *c, const char *name)
 int sv_config_find_socket(const SvConfig *c, const char *name);
 
 const char *sv_ready_mode_to_string(SvReadyMode m);
+const char *sv_autorestart_to_string(SvAutorestart a);
+
+/* True when the two programs would run the same way (every key equal); reload restarts
+ * a program whose configuration changed and leaves an equal one untouched. Socket
+ * references compare by socket name, so the caller also checks the sockets themselves. */
+bool sv_program_conf_equal(const SvConfig *ca, const SvProgramConf *a, const SvConfig *cb, const SvProgramConf *b);
+/* True when a socket would be bound the same way (listen, backlog, blocking, mode). */
+bool sv_socket_conf_equal(const SvSocketConf *a, const SvSocketConf *b);
 /* "TERM", "SIGTERM", "15" -> SIGTERM; -EINVAL when unknown. */
 int sv_signal_from_string(const char *s);
 /* "TERM" for SIGTERM; NULL when unknown. */

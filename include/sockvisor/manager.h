@@ -11,7 +11,11 @@ typedef struct SvManager SvManager;
 
 /* Binds every socket, opens the notify and control sockets. Takes ownership of config,
  * also on failure. Errors say which socket or path failed and why. */
-int sv_manager_new(sd_event *e, SvConfig *config, SvManager **ret, SvDiag *d);
+int sv_manager_new(sd_event *e, const char *config_path, SvConfig *config, SvManager **ret, SvDiag *d);
+
+/* Re-reads the config file and applies the difference (SIGHUP). A file with errors
+ * changes nothing; the error is logged. */
+void sv_manager_reload(SvManager *m);
 
 /* Starts every program. */
 void sv_manager_start_all(SvManager *m);

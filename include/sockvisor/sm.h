@@ -50,7 +50,9 @@ typedef struct SmPolicy {
         uint64_t startsecs_usec;
         uint64_t ready_timeout_usec;
         uint64_t stopwait_usec;
-        bool autorestart;       /* restart after an exit that nobody asked for */
+        bool autorestart;       /* restart after this exit from a healthy run (the caller applies
+                                 * autorestart= and exitcodes= to the exit status) */
+        bool retry_starts;      /* retry failed starts with backoff (else EXITED: a restart's candidate) */
         unsigned startretries;  /* retries after a failed first start before FATAL (supervisord's meaning) */
         uint64_t backoff_usec;  /* first backoff delay; doubles per failed start */
         uint64_t backoff_max_usec;
@@ -60,6 +62,7 @@ typedef struct SmInstance {
         SmState state;
         uint64_t since_usec;    /* when it entered state */
         uint64_t deadline_usec; /* when the armed timer fires; 0 = none */
+        uint64_t started_usec;  /* when it last entered STARTING: "healthy" is alive for startsecs */
         unsigned failed_starts; /* consecutive exits before ready */
         SmOutcome outcome;
 } SmInstance;

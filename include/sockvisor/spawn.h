@@ -7,6 +7,21 @@
 #include "sockvisor/diag.h"
 #include "sockvisor/env.h"
 
+/* Who a worker runs as, resolved in the parent (NSS lookups are not for a forked child). */
+typedef struct SvCreds {
+        uid_t uid;
+        gid_t gid;
+        size_t n_groups;
+        gid_t *groups; /* supplementary groups, as initgroups() would set them */
+        char *name;    /* user name, for USER and LOGNAME */
+        char *home;    /* for HOME */
+} SvCreds;
+
+/* Resolves user (a name or a number) and group (NULL: the user's primary group). The
+ * daemon must be root to switch to another user; errors say so. */
+int sv_creds_resolve(const char *user, const char *group, SvCreds *ret, SvDiag *d);
+void sv_creds_done(SvCreds *c);
+
 typedef struct SvSpawnRequest {
         char *const *argv;     /* argv[0] is looked up in PATH when it has no '/' */
         SvWorkerEnv *env;      /* LISTEN_PID is filled in by the child */
@@ -14,6 +29,8 @@ typedef struct SvSpawnRequest {
         size_t n_fds;
         const char *directory; /* NULL: inherit */
         int stdin_fd;          /* becomes fd 0 (normally /dev/null); stdout/stderr are inherited */
+        const SvCreds *creds;  /* NULL: keep the daemon's user */
+        int umask;             /* -1: inherit */
 } SvSpawnRequest;
 
 /* Forks and execs. The child unblocks every signal and resets every disposition (the

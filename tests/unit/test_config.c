@@ -117,6 +117,24 @@ static void check_long_command(size_t len) {
 
 /* ---- a full, valid file ---- */
 
+/* The defaults of the keys supervisord also has (numprocs … clearenv). */
+static void check_program_defaults(const SvProgramConf *p) {
+        assert_int_equal(p->numprocs, 1);
+        assert_int_equal(p->restart_surge, 1);
+        assert_true(p->autostart);
+        assert_int_equal(p->autorestart, SV_AUTORESTART_UNEXPECTED);
+        assert_int_equal(p->n_exitcodes, 1);
+        assert_int_equal(p->exitcodes[0], 0);
+        assert_int_equal(p->startretries, 3);
+        assert_false(p->stopasgroup);
+        assert_false(p->killasgroup);
+        assert_null(p->user);
+        assert_null(p->group);
+        assert_int_equal(p->umask, -1);
+        assert_int_equal(p->priority, 999);
+        assert_false(p->clearenv);
+}
+
 static void check_full(const SvConfig *c) {
         assert_string_equal(c->control_path, "/tmp/sockvisor-test/control.sock");
         assert_int_equal(c->control_mode, 0660);
@@ -179,10 +197,26 @@ static void check_full(const SvConfig *c) {
         assert_string_equal(app->environment[2], "EMPTY=");
         assert_string_equal(app->environment[3], "SINGLE=a,b");
         assert_null(app->environment[4]);
+        assert_int_equal(app->numprocs, 4);
+        assert_int_equal(app->restart_surge, 2);
+        assert_int_equal(app->startretries, 0);
+        assert_false(app->autostart);
+        assert_int_equal(app->autorestart, SV_AUTORESTART_TRUE);
+        assert_int_equal(app->n_exitcodes, 3);
+        assert_int_equal(app->exitcodes[0], 0);
+        assert_int_equal(app->exitcodes[1], 2);
+        assert_int_equal(app->exitcodes[2], 75);
+        assert_true(app->stopasgroup);
+        assert_true(app->killasgroup); /* "killasgroup = no" is overridden by stopasgroup */
+        assert_int_equal(app->priority, -5);
+        assert_string_equal(app->user, "www-data");
+        assert_string_equal(app->group, "33");
+        assert_int_equal(app->umask, 027);
+        assert_true(app->clearenv);
 
         const SvProgramConf *min = &c->programs[1];
         assert_string_equal(min->name, "minimal");
-        assert_int_equal(min->line, 33);
+        assert_int_equal(min->line, 46);
         assert_int_equal(sv_strv_length(min->argv), 1);
         assert_string_equal(min->argv[0], "/bin/true");
         assert_int_equal(min->n_sockets, 0);
@@ -194,6 +228,7 @@ static void check_full(const SvConfig *c) {
         assert_null(min->directory);
         assert_non_null(min->environment); /* empty, but NULL-terminated and usable */
         assert_null(min->environment[0]);
+        check_program_defaults(min);
 }
 
 static void test_full_file(void **state) {
@@ -229,6 +264,7 @@ static void test_defaults(void **state) {
         assert_int_equal(p->n_sockets, 0);
         assert_non_null(p->environment);
         assert_null(p->environment[0]);
+        check_program_defaults(p);
 }
 
 static void test_daemon_section_alone(void **state) {
@@ -353,8 +389,9 @@ static void test_error_inline_comment_hint(void **state) {
 
 static void test_error_unknown_key(void **state) {
         expect_error_at("[program:p]\ncommand = /bin/true\nfoo = 1\n", 3, "'foo'",
-                        "command, sockets, ready, startsecs, ready_timeout, stopsignal, stopwaitsecs, directory, "
-                        "environment");
+                        "command, sockets, numprocs, restart_surge, ready, startsecs, ready_timeout, "
+                        "startretries, autostart, autorestart, exitcodes, stopsignal, stopwaitsecs, stopasgroup, "
+                        "killasgroup, priority, directory, user, group, umask, environment, clearenv");
         expect_error_at("[socket:s]\nlisten = unix:/s\nreuseport = yes\n", 3, "reuseport",
                         "listen, backlog, blocking, mode");
         expect_error_at("[sockvisord]\n\ncontrol_path = /x\n", 3, "control_path", "control, control_mode");
@@ -696,6 +733,441 @@ static void test_file_with_nul(void **state) {
         assert_non_null(strstr(d.msg, "NUL"));
 }
 
+/* ---- the supervisord keys: numprocs … clearenv ---- */
+
+/* Parses "[program:p]\ncommand = /bin/p\nKEY = VALUE\n" and returns the config. */
+static SvConfig *parse_key(const char *key, const char *value) {
+        _cleanup_free_ char *t = xasprintf("[program:p]\ncommand = /bin/p\n%s = %s\n", key, value);
+        return parse_ok(t);
+}
+
+static void test_program_keys_values(void **state) {
+        static const struct {
+                const char *v;
+                unsigned n;
+        } numprocs[] = { { "1", 1 }, { "2", 2 }, { "256", 256 }, { "007", 7 } };
+        for (size_t i = 0; i < ELEMENTSOF(numprocs); i++) {
+                _cleanup_(sv_config_freep) SvConfig *c = parse_key("numprocs", numprocs[i].v);
+                assert_int_equal(c->programs[0].numprocs, numprocs[i].n);
+                assert_int_equal(c->programs[0].restart_surge, 1);
+        }
+        static const struct {
+                const char *v;
+                unsigned n;
+        } retries[] = { { "0", 0 }, { "1", 1 }, { "3", 3 }, { "100", 100 } };
+        for (size_t i = 0; i < ELEMENTSOF(retries); i++) {
+                _cleanup_(sv_config_freep) SvConfig *c = parse_key("startretries", retries[i].v);
+                assert_int_equal(c->programs[0].startretries, retries[i].n);
+        }
+        static const struct {
+                const char *v;
+                bool b;
+        } bools[] = { { "yes", true }, { "no", false }, { "true", true }, { "FALSE", false },
+                      { "On", true },  { "off", false }, { "1", true },   { "0", false } };
+        for (size_t i = 0; i < ELEMENTSOF(bools); i++) {
+                _cleanup_(sv_config_freep) SvConfig *a = parse_key("autostart", bools[i].v);
+                _cleanup_(sv_config_freep) SvConfig *k = parse_key("killasgroup", bools[i].v);
+                _cleanup_(sv_config_freep) SvConfig *s = parse_key("stopasgroup", bools[i].v);
+                _cleanup_(sv_config_freep) SvConfig *e = parse_key("clearenv", bools[i].v);
+                assert_int_equal(a->programs[0].autostart, bools[i].b);
+                assert_int_equal(k->programs[0].killasgroup, bools[i].b);
+                assert_false(k->programs[0].stopasgroup);
+                assert_int_equal(s->programs[0].stopasgroup, bools[i].b);
+                assert_int_equal(s->programs[0].killasgroup, bools[i].b); /* implied */
+                assert_int_equal(e->programs[0].clearenv, bools[i].b);
+        }
+        static const struct {
+                const char *v;
+                SvAutorestart a;
+        } autorestart[] = {
+                { "true", SV_AUTORESTART_TRUE },     { "false", SV_AUTORESTART_FALSE },
+                { "unexpected", SV_AUTORESTART_UNEXPECTED }, { "Unexpected", SV_AUTORESTART_UNEXPECTED },
+                { "yes", SV_AUTORESTART_TRUE },      { "off", SV_AUTORESTART_FALSE }, /* supervisord takes these too */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(autorestart); i++) {
+                _cleanup_(sv_config_freep) SvConfig *c = parse_key("autorestart", autorestart[i].v);
+                assert_int_equal(c->programs[0].autorestart, autorestart[i].a);
+        }
+        static const struct {
+                const char *v;
+                int n;
+        } priority[] = { { "0", 0 },           { "-1", -1 },          { "999", 999 },  { "-999999", -999999 },
+                         { "999999", 999999 }, { "-0", 0 },           { "0010", 10 } };
+        for (size_t i = 0; i < ELEMENTSOF(priority); i++) {
+                _cleanup_(sv_config_freep) SvConfig *c = parse_key("priority", priority[i].v);
+                assert_int_equal(c->programs[0].priority, priority[i].n);
+        }
+        static const struct {
+                const char *v;
+                int m;
+        } umask[] = { { "0", 0 }, { "000", 0 }, { "022", 022 }, { "22", 022 }, { "0777", 0777 }, { "077", 077 } };
+        for (size_t i = 0; i < ELEMENTSOF(umask); i++) {
+                _cleanup_(sv_config_freep) SvConfig *c = parse_key("umask", umask[i].v);
+                assert_int_equal(c->programs[0].umask, umask[i].m);
+        }
+        static const char *const ids[] = { "www-data", "root", "0", "1000", "a.b_c-D9", "_apt",
+                                           "4294967294", "abcdefghijklmnopqrstuvwxyz012345" /* 32 */ };
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
+                _cleanup_(sv_config_freep) SvConfig *u = parse_key("user", ids[i]);
+                _cleanup_(sv_config_freep) SvConfig *g = parse_key("group", ids[i]);
+                assert_string_equal(u->programs[0].user, ids[i]);
+                assert_null(u->programs[0].group);
+                assert_string_equal(g->programs[0].group, ids[i]);
+                assert_null(g->programs[0].user);
+        }
+}
+
+static void test_program_keys_errors(void **state) {
+        static const struct {
+                const char *key;
+                const char *values[12];
+        } bad[] = {
+                { "numprocs", { "0", "257", "-1", "x", "", "1.5", "+2", "2x", "99999999999999999999" } },
+                { "restart_surge", { "0", "-1", "x", "", "257", "1.5", "+1" } },
+                { "startretries", { "-1", "101", "x", "", "3x", "1e2" } },
+                { "autostart", { "maybe", "", "2", "yess", "unexpected" } },
+                { "stopasgroup", { "maybe", "", "2", "-1" } },
+                { "killasgroup", { "maybe", "", "2", "y" } },
+                { "clearenv", { "maybe", "", "2", "nope" } },
+                { "autorestart", { "sometimes", "", "unexpectedly", "2", "always", "never" } },
+                { "exitcodes", { "", "256", "-1", "0,", ",0", "0,,1", "a", "0 1", "1.0", "0;1", "+1",
+                                 "99999999999999999999" } },
+                { "priority", { "1000000", "-1000000", "x", "", "+1", "1.5", "--1", "- 1", "99999999999999999999" } },
+                { "user", { "", "a b", "a:b", "root!", "abcdefghijklmnopqrstuvwxyz0123456" /* 33 */, "4294967295",
+                            "99999999999999999999", "us/er", "ü" } },
+                { "group", { "", "a b", "a:b", "wheel!", "abcdefghijklmnopqrstuvwxyz0123456", "4294967295" } },
+                { "umask", { "01000", "8", "-1", "", "rw", "0x12", "1777", "0o22", "u=rwx" } },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                for (size_t j = 0; j < ELEMENTSOF(bad[i].values) && bad[i].values[j]; j++) {
+                        /* a comment line before the key: the line number is the key's, not the section's */
+                        _cleanup_free_ char *t = xasprintf("[program:p]\ncommand = /bin/p\n; c\n%s = %s\n",
+                                                           bad[i].key, bad[i].values[j]);
+                        _cleanup_free_ char *key = xasprintf("[program:p] %s", bad[i].key);
+                        _cleanup_free_ char *value = xasprintf("'%s'", bad[i].values[j]);
+                        expect_error_at(t, 4, key, value);
+                }
+        /* what would be valid is part of each message */
+        expect_error_at("[program:p]\ncommand = /bin/p\nnumprocs = 0\n", 3, "'0'", "1 to 256");
+        expect_error_at("[program:p]\ncommand = /bin/p\nautorestart = x\n", 3, "'x'", "unexpected");
+        expect_error_at("[program:p]\ncommand = /bin/p\nexitcodes = 256\n", 3, "'256'", "0 to 255");
+        expect_error_at("[program:p]\ncommand = /bin/p\nstartretries = 101\n", 3, "'101'", "0 to 100");
+        expect_error_at("[program:p]\ncommand = /bin/p\npriority = 1000000\n", 3, "'1000000'", "-999999 to 999999");
+        expect_error_at("[program:p]\ncommand = /bin/p\numask = 1777\n", 3, "'1777'", "0777");
+        expect_error_at("[program:p]\ncommand = /bin/p\nuser = a b\n", 3, "'a b'", "32");
+        /* each new key, set twice */
+        static const char *const keys[] = { "numprocs = 1",    "restart_surge = 1", "autostart = yes",
+                                            "autorestart = true", "exitcodes = 0",  "startretries = 1",
+                                            "stopasgroup = no", "killasgroup = no", "user = u",
+                                            "group = g",         "umask = 022",      "priority = 1",
+                                            "clearenv = no" };
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                _cleanup_free_ char *t = xasprintf("[program:p]\ncommand = /bin/p\n%s\n%s\n", keys[i], keys[i]);
+                _cleanup_free_ char *key = xasprintf("[program:p] %.*s", (int) strcspn(keys[i], " "), keys[i]);
+                expect_error_at(t, 4, key, "set twice");
+        }
+        /* and they belong to [program:…] only */
+        expect_error("[socket:s]\nlisten = unix:/s\nnumprocs = 2\n", 3, "'numprocs'");
+        expect_error("[sockvisord]\nuser = root\n", 2, "'user'");
+}
+
+static void test_restart_surge(void **state) {
+        static const char *const msg = "restart_surge = 4 is more than numprocs = 3; at most numprocs new instances "
+                                       "start before old ones drain";
+        /* the error is on the restart_surge line, whichever comes first */
+        expect_error_at("[program:p]\ncommand = /bin/p\nrestart_surge = 4\nnumprocs = 3\n", 3,
+                        "[program:p] restart_surge", msg);
+        expect_error_at("[program:p]\ncommand = /bin/p\nnumprocs = 3\n\n; c\nrestart_surge = 4\n", 6,
+                        "[program:p] restart_surge", msg);
+        /* numprocs defaults to 1 */
+        expect_error_at("[program:p]\ncommand = /bin/p\nrestart_surge = 2\n", 3, "restart_surge = 2",
+                        "numprocs = 1");
+        /* the line of the right program when several set it */
+        expect_error_at("[program:a]\ncommand = /bin/a\nnumprocs = 2\nrestart_surge = 2\n"
+                        "[program:b]\ncommand = /bin/b\nrestart_surge = 3\nnumprocs = 2\n"
+                        "[program:c]\ncommand = /bin/c\nrestart_surge = 1\n",
+                        7, "[program:b] restart_surge", "restart_surge = 3 is more than numprocs = 2");
+        /* an earlier, unrelated error still wins over this check */
+        expect_error("[program:p]\ncommand = /bin/p\nrestart_surge = 4\nnumprocs = x\n", 4, "numprocs");
+
+        _cleanup_(sv_config_freep) SvConfig *c = parse_ok("[program:p]\ncommand = /bin/p\nrestart_surge = 3\n"
+                                                          "numprocs = 3\n"
+                                                          "[program:q]\ncommand = /bin/q\nnumprocs = 256\n"
+                                                          "restart_surge = 256\n"
+                                                          "[program:r]\ncommand = /bin/r\nnumprocs = 5\n");
+        assert_int_equal(c->programs[0].numprocs, 3);
+        assert_int_equal(c->programs[0].restart_surge, 3);
+        assert_int_equal(c->programs[1].numprocs, 256);
+        assert_int_equal(c->programs[1].restart_surge, 256);
+        assert_int_equal(c->programs[2].numprocs, 5);
+        assert_int_equal(c->programs[2].restart_surge, 1);
+}
+
+static void test_stopasgroup_implies_killasgroup(void **state) {
+        _cleanup_(sv_config_freep) SvConfig *c = parse_ok("[program:a]\ncommand = /bin/a\nstopasgroup = true\n"
+                                                          "[program:b]\ncommand = /bin/b\nkillasgroup = no\n"
+                                                          "stopasgroup = yes\n"
+                                                          "[program:c]\ncommand = /bin/c\nstopasgroup = yes\n"
+                                                          "killasgroup = no\n"
+                                                          "[program:d]\ncommand = /bin/d\nkillasgroup = yes\n"
+                                                          "[program:e]\ncommand = /bin/e\nstopasgroup = no\n");
+        for (size_t i = 0; i < 3; i++) {
+                assert_true(c->programs[i].stopasgroup);
+                assert_true(c->programs[i].killasgroup); /* whatever killasgroup says, and in any order */
+        }
+        assert_false(c->programs[3].stopasgroup); /* the other way round: no */
+        assert_true(c->programs[3].killasgroup);
+        assert_false(c->programs[4].stopasgroup);
+        assert_false(c->programs[4].killasgroup);
+}
+
+static void test_exitcodes(void **state) {
+        static const struct {
+                const char *v;
+                size_t n;
+                int codes[4];
+        } ok[] = {
+                { "0", 1, { 0 } },
+                { "2", 1, { 2 } },
+                { "255", 1, { 255 } },
+                { "0,2", 2, { 0, 2 } },
+                { "0, 2", 2, { 0, 2 } },
+                { "1 ,2 , 3", 3, { 1, 2, 3 } },
+                { "3,\t1", 2, { 3, 1 } }, /* order as written */
+                { "  7  ", 1, { 7 } },
+                { "0,1,2,255", 4, { 0, 1, 2, 255 } },
+                { "010", 1, { 10 } }, /* decimal, as supervisord */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
+                _cleanup_(sv_config_freep) SvConfig *c = parse_key("exitcodes", ok[i].v);
+                const SvProgramConf *p = &c->programs[0];
+                assert_int_equal(p->n_exitcodes, ok[i].n);
+                for (size_t j = 0; j < ok[i].n; j++)
+                        assert_int_equal(p->exitcodes[j], ok[i].codes[j]);
+        }
+
+        /* SV_EXITCODES_MAX (32) entries are fine, 33 are not */
+        char list[512] = "";
+        size_t o = 0;
+        for (int i = 0; i < SV_EXITCODES_MAX; i++)
+                o += (size_t) snprintf(list + o, sizeof(list) - o, "%s%d", i ? ", " : "", i * 7);
+        {
+                _cleanup_(sv_config_freep) SvConfig *c = parse_key("exitcodes", list);
+                const SvProgramConf *p = &c->programs[0];
+                assert_int_equal(p->n_exitcodes, SV_EXITCODES_MAX);
+                for (int i = 0; i < SV_EXITCODES_MAX; i++)
+                        assert_int_equal(p->exitcodes[i], i * 7);
+        }
+        (void) snprintf(list + o, sizeof(list) - o, ", 250");
+        _cleanup_free_ char *t = xasprintf("[program:p]\ncommand = /bin/p\nexitcodes = %s\n", list);
+        expect_error_at(t, 3, "[program:p] exitcodes", "more than 32");
+
+        expect_error_at("[program:p]\ncommand = /bin/p\nexitcodes = 256\n", 3, "[program:p] exitcodes", "'256'");
+        expect_error_at("[program:p]\ncommand = /bin/p\nexitcodes =\n", 3, "[program:p] exitcodes", "''");
+        expect_error_at("[program:p]\ncommand = /bin/p\nexitcodes = 0, 255, 256\n", 3, "exitcodes", "'0, 255, 256'");
+        /* a code listed twice is a mistake, as a socket listed twice is */
+        expect_error_at("[program:p]\ncommand = /bin/p\nexitcodes = 0, 2, 0\n", 3, "exitcodes", "0 twice");
+}
+
+/* ---- comparison, for reload ---- */
+
+/* text with the first occurrence of from replaced by to (which may be empty: a line removed) */
+static char *replace_once(const char *text, const char *from, const char *to) {
+        const char *at = strstr(text, from);
+        if (!at)
+                print_error("'%s' is not in the base text\n", from);
+        assert_non_null(at);
+        return xasprintf("%.*s%s%s", (int) (at - text), text, to, at + strlen(from));
+}
+
+static const char equal_base[] = "[socket:a]\nlisten = unix:/a\n"
+                                 "[socket:b]\nlisten = unix:/b\n"
+                                 "[program:p]\n"
+                                 "command = /bin/p x\n"
+                                 "sockets = a, b\n"
+                                 "numprocs = 3\n"
+                                 "restart_surge = 2\n"
+                                 "ready = notify\n"
+                                 "startsecs = 2s\n"
+                                 "ready_timeout = 10s\n"
+                                 "startretries = 5\n"
+                                 "autostart = no\n"
+                                 "autorestart = true\n"
+                                 "exitcodes = 0, 2\n"
+                                 "stopsignal = INT\n"
+                                 "stopwaitsecs = 5\n"
+                                 "stopasgroup = no\n"
+                                 "killasgroup = yes\n"
+                                 "priority = 10\n"
+                                 "directory = /srv\n"
+                                 "user = u\n"
+                                 "group = g\n"
+                                 "umask = 022\n"
+                                 "environment = A=1,B=2\n"
+                                 "clearenv = yes\n";
+
+static bool programs_equal(const char *ta, const char *tb) {
+        _cleanup_(sv_config_freep) SvConfig *a = parse_ok(ta);
+        _cleanup_(sv_config_freep) SvConfig *b = parse_ok(tb);
+        assert_int_equal(a->n_programs, 1);
+        assert_int_equal(b->n_programs, 1);
+        bool ab = sv_program_conf_equal(a, &a->programs[0], b, &b->programs[0]);
+        bool ba = sv_program_conf_equal(b, &b->programs[0], a, &a->programs[0]);
+        assert_int_equal(ab, ba); /* symmetric */
+        return ab;
+}
+
+static void test_program_conf_equal(void **state) {
+        /* two parses of the same text; and a program equals itself */
+        assert_true(programs_equal(equal_base, equal_base));
+        {
+                _cleanup_(sv_config_freep) SvConfig *c = parse_ok(equal_base);
+                assert_true(sv_program_conf_equal(c, &c->programs[0], c, &c->programs[0]));
+        }
+
+        /* one line changed, added or removed: each field on its own */
+        static const struct {
+                const char *from, *to;
+        } differ[] = {
+                { "[program:p]\n", "[program:q]\n" },
+                { "command = /bin/p x\n", "command = /bin/p y\n" },
+                { "command = /bin/p x\n", "command = /bin/p  x \"\"\n" },
+                { "sockets = a, b\n", "sockets = b, a\n" }, /* order matters: fd 3 and fd 4 swap */
+                { "sockets = a, b\n", "sockets = a\n" },
+                { "sockets = a, b\n", "" },
+                { "numprocs = 3\n", "numprocs = 2\n" },
+                { "restart_surge = 2\n", "restart_surge = 1\n" },
+                { "ready = notify\n", "ready = started\n" },
+                { "startsecs = 2s\n", "startsecs = 3s\n" },
+                { "ready_timeout = 10s\n", "ready_timeout = 11s\n" },
+                { "startretries = 5\n", "startretries = 6\n" },
+                { "autostart = no\n", "autostart = yes\n" },
+                { "autorestart = true\n", "autorestart = unexpected\n" },
+                { "autorestart = true\n", "autorestart = false\n" },
+                { "exitcodes = 0, 2\n", "exitcodes = 0, 3\n" },
+                { "exitcodes = 0, 2\n", "exitcodes = 0\n" },
+                { "exitcodes = 0, 2\n", "exitcodes = 0, 2, 3\n" },
+                { "exitcodes = 0, 2\n", "exitcodes = 2, 0\n" },
+                { "stopsignal = INT\n", "stopsignal = TERM\n" },
+                { "stopwaitsecs = 5\n", "stopwaitsecs = 6\n" },
+                { "stopasgroup = no\n", "stopasgroup = yes\n" },
+                { "killasgroup = yes\n", "killasgroup = no\n" },
+                { "priority = 10\n", "priority = -10\n" },
+                { "directory = /srv\n", "directory = /srv2\n" },
+                { "directory = /srv\n", "" },
+                { "user = u\n", "user = v\n" },
+                { "user = u\n", "" },
+                { "group = g\n", "group = h\n" },
+                { "group = g\n", "" },
+                { "umask = 022\n", "umask = 027\n" },
+                { "umask = 022\n", "" },
+                { "umask = 022\n", "umask = 0\n" },
+                { "environment = A=1,B=2\n", "environment = A=1\n" },
+                { "environment = A=1,B=2\n", "environment = B=2,A=1\n" },
+                { "environment = A=1,B=2\n", "environment = A=1,B=3\n" },
+                { "environment = A=1,B=2\n", "environment = A=1,B=2,C=\n" },
+                { "environment = A=1,B=2\n", "" },
+                { "clearenv = yes\n", "clearenv = no\n" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(differ); i++) {
+                _cleanup_free_ char *t = replace_once(equal_base, differ[i].from, differ[i].to);
+                if (programs_equal(equal_base, t))
+                        print_error("'%s' -> '%s' compares equal\n", differ[i].from, differ[i].to);
+                assert_false(programs_equal(equal_base, t));
+        }
+
+        /* written differently, meaning the same: equal (values compare, not text) */
+        static const struct {
+                const char *from, *to;
+        } same[] = {
+                { "startsecs = 2s\n", "startsecs = 2000ms\n" },
+                { "stopwaitsecs = 5\n", "stopwaitsecs = 5s\n" },
+                { "autostart = no\n", "autostart = off\n" },
+                { "umask = 022\n", "umask = 22\n" },
+                { "stopsignal = INT\n", "stopsignal = SIGINT\n" },
+                { "sockets = a, b\n", "sockets = a b\n" },
+                { "exitcodes = 0, 2\n", "exitcodes = 0,2\n" },
+                { "environment = A=1,B=2\n", "environment = A=1, B=\"2\"\n" },
+                { "killasgroup = yes\n", "killasgroup = yes ; a comment\n" },
+                { "priority = 10\n", "priority = 010\n" },
+                { "[program:p]\n", "; moved down a line\n[program:p]\n" }, /* line is not compared */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(same); i++) {
+                _cleanup_free_ char *t = replace_once(equal_base, same[i].from, same[i].to);
+                if (!programs_equal(equal_base, t))
+                        print_error("'%s' -> '%s' compares different\n", same[i].from, same[i].to);
+                assert_true(programs_equal(equal_base, t));
+        }
+
+        /* stopasgroup = yes makes killasgroup = yes whether or not it was written */
+        assert_true(programs_equal("[program:p]\ncommand = /bin/p\nstopasgroup = yes\n",
+                                   "[program:p]\ncommand = /bin/p\nstopasgroup = yes\nkillasgroup = yes\n"));
+        /* defaults equal their explicit spelling */
+        assert_true(programs_equal("[program:p]\ncommand = /bin/p\n",
+                                   "[program:p]\ncommand = /bin/p\nnumprocs = 1\nrestart_surge = 1\n"
+                                   "autostart = yes\nautorestart = unexpected\nexitcodes = 0\nstartretries = 3\n"
+                                   "stopasgroup = no\nkillasgroup = no\npriority = 999\nclearenv = no\n"
+                                   "environment =\n"));
+}
+
+static void test_program_conf_equal_sockets_by_name(void **state) {
+        /* the sockets are declared in another order, so the indexes differ, but the names match */
+        _cleanup_(sv_config_freep) SvConfig *a = parse_ok("[socket:x]\nlisten = unix:/x\n[socket:y]\nlisten = unix:/y\n"
+                                                          "[program:p]\ncommand = /bin/p\nsockets = x, y\n");
+        _cleanup_(sv_config_freep) SvConfig *b = parse_ok("[socket:y]\nlisten = unix:/y\n[socket:z]\nlisten = unix:/z\n"
+                                                          "[socket:x]\nlisten = unix:/other\n"
+                                                          "[program:p]\ncommand = /bin/p\nsockets = x, y\n");
+        _cleanup_(sv_config_freep) SvConfig *c = parse_ok("[socket:x]\nlisten = unix:/x\n[socket:y]\nlisten = unix:/y\n"
+                                                          "[program:p]\ncommand = /bin/p\nsockets = y, x\n");
+        assert_int_equal(a->programs[0].socket_idx[0], 0);
+        assert_int_equal(b->programs[0].socket_idx[0], 2);
+        assert_true(sv_program_conf_equal(a, &a->programs[0], b, &b->programs[0]));
+        assert_true(sv_program_conf_equal(b, &b->programs[0], a, &a->programs[0]));
+        /* the same indexes naming other sockets, or the same names in another order: different */
+        assert_false(sv_program_conf_equal(a, &a->programs[0], c, &c->programs[0]));
+        assert_false(sv_program_conf_equal(c, &c->programs[0], b, &b->programs[0]));
+        /* a socket's own settings are not the program's business: sv_socket_conf_equal's */
+        assert_false(sv_socket_conf_equal(&a->sockets[0], &b->sockets[2]));
+        assert_true(sv_socket_conf_equal(&a->sockets[1], &b->sockets[0]));
+}
+
+static void test_socket_conf_equal(void **state) {
+        static const char base[] = "[socket:s]\nlisten = tcp://127.0.0.1:80\nbacklog = 10\nblocking = yes\nmode = 0600\n";
+        _cleanup_(sv_config_freep) SvConfig *a = parse_ok(base);
+        _cleanup_(sv_config_freep) SvConfig *a2 = parse_ok(base);
+        assert_true(sv_socket_conf_equal(&a->sockets[0], &a2->sockets[0]));
+        assert_true(sv_socket_conf_equal(&a->sockets[0], &a->sockets[0]));
+
+        /* the name does not matter, nor the line */
+        _cleanup_free_ char *renamed = replace_once(base, "[socket:s]\n", "\n[socket:other]\n");
+        _cleanup_(sv_config_freep) SvConfig *r = parse_ok(renamed);
+        assert_true(sv_socket_conf_equal(&a->sockets[0], &r->sockets[0]));
+        _cleanup_free_ char *spelled = replace_once(base, "blocking = yes\n", "blocking = 1\n");
+        _cleanup_(sv_config_freep) SvConfig *sp = parse_ok(spelled);
+        assert_true(sv_socket_conf_equal(&a->sockets[0], &sp->sockets[0]));
+
+        static const struct {
+                const char *from, *to;
+        } differ[] = {
+                { "listen = tcp://127.0.0.1:80\n", "listen = tcp://127.0.0.1:81\n" },
+                { "listen = tcp://127.0.0.1:80\n", "listen = tcp://[::1]:80\n" },
+                { "listen = tcp://127.0.0.1:80\n", "listen = udp://127.0.0.1:80\n" },
+                { "backlog = 10\n", "backlog = 11\n" },
+                { "backlog = 10\n", "" },
+                { "blocking = yes\n", "blocking = no\n" },
+                { "mode = 0600\n", "mode = 0660\n" },
+                { "mode = 0600\n", "" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(differ); i++) {
+                _cleanup_free_ char *t = replace_once(base, differ[i].from, differ[i].to);
+                _cleanup_(sv_config_freep) SvConfig *b = parse_ok(t);
+                if (sv_socket_conf_equal(&a->sockets[0], &b->sockets[0]))
+                        print_error("'%s' -> '%s' compares equal\n", differ[i].from, differ[i].to);
+                assert_false(sv_socket_conf_equal(&a->sockets[0], &b->sockets[0]));
+                assert_false(sv_socket_conf_equal(&b->sockets[0], &a->sockets[0]));
+        }
+}
+
 /* ---- signals and lookups ---- */
 
 static void test_signals(void **state) {
@@ -760,6 +1232,11 @@ static void test_lookups(void **state) {
         assert_string_equal(sv_ready_mode_to_string(SV_READY_STARTED), "started");
         assert_string_equal(sv_ready_mode_to_string(SV_READY_NOTIFY), "notify");
         assert_null(sv_ready_mode_to_string(_SV_READY_MAX));
+        assert_string_equal(sv_autorestart_to_string(SV_AUTORESTART_FALSE), "false");
+        assert_string_equal(sv_autorestart_to_string(SV_AUTORESTART_UNEXPECTED), "unexpected");
+        assert_string_equal(sv_autorestart_to_string(SV_AUTORESTART_TRUE), "true");
+        assert_null(sv_autorestart_to_string(_SV_AUTORESTART_MAX));
+        assert_null(sv_autorestart_to_string((SvAutorestart) -1));
         assert_null(sv_config_free(NULL));
 }
 
@@ -866,6 +1343,14 @@ int main(void) {
                 cmocka_unit_test(test_error_cross_section),
                 cmocka_unit_test(test_error_syntax),
                 cmocka_unit_test(test_error_no_diag),
+                cmocka_unit_test(test_program_keys_values),
+                cmocka_unit_test(test_program_keys_errors),
+                cmocka_unit_test(test_restart_surge),
+                cmocka_unit_test(test_stopasgroup_implies_killasgroup),
+                cmocka_unit_test(test_exitcodes),
+                cmocka_unit_test(test_program_conf_equal),
+                cmocka_unit_test(test_program_conf_equal_sockets_by_name),
+                cmocka_unit_test(test_socket_conf_equal),
                 cmocka_unit_test(test_long_command),
                 cmocka_unit_test(test_long_other_values),
                 cmocka_unit_test(test_line_too_long),

@@ -44,6 +44,7 @@ static const SmPolicy policy_restart = {
         .ready_timeout_usec = 30 * SEC,
         .stopwait_usec = 10 * SEC,
         .autorestart = true,
+        .retry_starts = true,
         .startretries = 3,
         .backoff_usec = 1 * SEC,
         .backoff_max_usec = 60 * SEC,
@@ -352,6 +353,23 @@ static void test_spawn_failed_is_failed_start(void **state) {
         assert_true(s.deadline_usec == T0 + 1 + 1 * SEC);
 }
 
+static void test_failed_starts_retry_without_autorestart(void **state) {
+        SmPolicy pol = policy_restart;
+        SmInstance s;
+        uint64_t now = T0;
+
+        pol.autorestart = false; /* autorestart=false (or an expected exit code) */
+        sm_init(&s, 0);
+        step(&s, SM_EV_START, now, &pol, SM_STARTING, START_ACTS);
+        /* supervisord retries failed starts whatever autorestart says */
+        step(&s, SM_EV_EXIT, ++now, &pol, SM_BACKOFF, SM_ACT_ARM_TIMER);
+        step(&s, SM_EV_TIMEOUT, now = s.deadline_usec, &pol, SM_STARTING, START_ACTS);
+        step(&s, SM_EV_TIMEOUT, now += pol.startsecs_usec, &pol, SM_RUNNING, 0);
+        /* but an exit after a healthy run is final */
+        step(&s, SM_EV_EXIT, now += 5 * SEC, &pol, SM_EXITED, SM_ACT_DISARM_TIMER);
+        assert_true(s.deadline_usec == 0);
+}
+
 static void test_exit_while_running_restarts_at_once(void **state) {
         SmInstance s;
         uint64_t now = T0;
@@ -364,7 +382,7 @@ static void test_exit_while_running_restarts_at_once(void **state) {
         assert_int_equal(s.failed_starts, 2);
         step(&s, SM_EV_TIMEOUT, now = s.deadline_usec, &policy_restart, SM_STARTING, START_ACTS);
         step(&s, SM_EV_TIMEOUT, now += SEC, &policy_restart, SM_RUNNING, 0);
-        assert_int_equal(s.failed_starts, 0); /* ready: healthy again */
+        assert_int_equal(s.failed_starts, 2); /* ready, but only a healthy run clears the count */
 
         now += 3600 * SEC;
         step(&s, SM_EV_EXIT, now, &policy_restart, SM_BACKOFF, SM_ACT_ARM_TIMER);
@@ -373,14 +391,23 @@ static void test_exit_while_running_restarts_at_once(void **state) {
         assert_int_equal(s.outcome, SM_OUTCOME_NONE); /* not an early exit */
         step(&s, SM_EV_TIMEOUT, now, &policy_restart, SM_STARTING, START_ACTS);
 
-        /* and with READY=1 as the way into RUNNING */
+        /* READY=1 and death at once: a failed start, backed off, not a busy respawn loop */
+        step(&s, SM_EV_READY, ++now, &policy_restart, SM_RUNNING, SM_ACT_DISARM_TIMER);
         step(&s, SM_EV_EXIT, ++now, &policy_restart, SM_BACKOFF, SM_ACT_ARM_TIMER);
         assert_int_equal(s.failed_starts, 1);
+        assert_true(s.deadline_usec == now + policy_restart.backoff_usec);
         step(&s, SM_EV_TIMEOUT, now = s.deadline_usec, &policy_restart, SM_STARTING, START_ACTS);
         step(&s, SM_EV_READY, ++now, &policy_restart, SM_RUNNING, SM_ACT_DISARM_TIMER);
-        assert_int_equal(s.failed_starts, 0);
         step(&s, SM_EV_EXIT, ++now, &policy_restart, SM_BACKOFF, SM_ACT_ARM_TIMER);
+        assert_int_equal(s.failed_starts, 2);
+        assert_true(s.deadline_usec == now + 2 * policy_restart.backoff_usec);
+        /* a run of startsecs after READY=1 is healthy: the next exit restarts at once */
+        step(&s, SM_EV_TIMEOUT, now = s.deadline_usec, &policy_restart, SM_STARTING, START_ACTS);
+        step(&s, SM_EV_READY, ++now, &policy_restart, SM_RUNNING, SM_ACT_DISARM_TIMER);
+        now += policy_restart.startsecs_usec;
+        step(&s, SM_EV_EXIT, now, &policy_restart, SM_BACKOFF, SM_ACT_ARM_TIMER);
         assert_true(s.deadline_usec == now);
+        assert_int_equal(s.failed_starts, 0);
 }
 
 static void test_no_autorestart_exits(void **state) {
@@ -530,6 +557,7 @@ int main(void) {
                 cmocka_unit_test(test_fatal_after_startretries),
                 cmocka_unit_test(test_spawn_failed_is_failed_start),
                 cmocka_unit_test(test_exit_while_running_restarts_at_once),
+                cmocka_unit_test(test_failed_starts_retry_without_autorestart),
                 cmocka_unit_test(test_no_autorestart_exits),
                 cmocka_unit_test(test_stop_paths),
                 cmocka_unit_test(test_fatal_start_rearms),
