@@ -662,5 +662,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "demo pid %ld generation %s exiting after %s: served %" PRIu64 " requests\n",
                 (long) getpid(), server.generation, strsignal(server.drain_signal), server.served);
         (void) sd_notify(0, "STATUS=exited");
+        free(pconn);
+        free(pfds);
+        free(server.listen_fds);
         return 0;
 }

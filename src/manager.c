@@ -983,7 +983,8 @@ static void known_programs(SvManager *m, char *buf, size_t len) {
 
 /* Resolves NAME... or "all" into programs; answers the client and returns -EINVAL on an
  * unknown name, so a typo never half-applies a command. */
-static int resolve_names(SvManager *m, SvCtlConn *c, char *const *args, size_t n, Program ***ret, size_t *ret_n) {
+static int resolve_names_full(SvManager *m, SvCtlConn *c, char *const *args, size_t n, bool with_removed,
+                              Program ***ret, size_t *ret_n) {
         bool all = n == 0 || (n == 1 && strcmp(args[0], "all") == 0);
         size_t cap = all ? m->n_progs : n;
         Program **v = calloc(cap ? cap : 1, sizeof(Program *));
@@ -995,7 +996,7 @@ static int resolve_names(SvManager *m, SvCtlConn *c, char *const *args, size_t n
         }
         if (all) {
                 for (size_t q = 0; q < m->n_progs; q++)
-                        if (!m->progs[q]->removed)
+                        if (!m->progs[q]->removed || with_removed)
                                 v[nv++] = m->progs[q];
         } else
                 for (size_t k = 0; k < n; k++) {
@@ -1016,6 +1017,10 @@ static int resolve_names(SvManager *m, SvCtlConn *c, char *const *args, size_t n
         *ret = v;
         *ret_n = nv;
         return 0;
+}
+
+static int resolve_names(SvManager *m, SvCtlConn *c, char *const *args, size_t n, Program ***ret, size_t *ret_n) {
+        return resolve_names_full(m, c, args, n, false, ret, ret_n);
 }
 
 static void format_sockets(const Program *p, char *buf, size_t len) {
@@ -1059,10 +1064,11 @@ static void cmd_status(SvManager *m, SvCtlConn *c, const CtlRequest *req) {
         size_t n;
         int w = 7;
 
-        if (resolve_names(m, c, req->args, req->n_args, &v, &n) < 0)
+        /* programs a reload removed stay visible, marked, until they have stopped */
+        if (resolve_names_full(m, c, req->args, req->n_args, true, &v, &n) < 0)
                 return;
         for (size_t q = 0; q < n; q++) {
-                int l = (int) strlen(v[q]->name) + 10;
+                int l = (int) strlen(v[q]->name) + 14;
                 w = l > w ? l : w;
         }
         sv_ctl_output(c, "%-*s %-9s %-8s %-4s %-8s %-28s %s", w, "PROGRAM", "STATE", "PID", "GEN", "UPTIME", "SOCKETS",
@@ -1074,9 +1080,9 @@ static void cmd_status(SvManager *m, SvCtlConn *c, const CtlRequest *req) {
                 bool multi = p->n > 1 || p->conf->numprocs > 1;
                 for (unsigned k = 0; k < p->n; k++) {
                         if (multi)
-                                (void) snprintf(name, sizeof(name), "%s:%u", p->name, k);
+                                (void) snprintf(name, sizeof(name), "%s:%u%s", p->name, k, p->removed ? " (removed)" : "");
                         else
-                                (void) snprintf(name, sizeof(name), "%s", p->name);
+                                (void) snprintf(name, sizeof(name), "%s%s", p->name, p->removed ? " (removed)" : "");
                         status_row(m, c, w, name, p->cur[k], sockets);
                 }
                 for (unsigned k = 0; k < p->cap; k++)
@@ -1088,6 +1094,18 @@ static void cmd_status(SvManager *m, SvCtlConn *c, const CtlRequest *req) {
                         (void) snprintf(name, sizeof(name), "%s (old)", INAME(d));
                         status_row(m, c, w, name, d, sockets);
                 }
+        }
+        sv_ctl_finish(c, true, NULL);
+}
+
+/* Every socket held, with what the port doctor and reload tests need: fd, inode, users. */
+static void cmd_sockets(SvManager *m, SvCtlConn *c) {
+        sv_ctl_output(c, "%-16s %-40s %-5s %-10s %-5s %s", "SOCKET", "ADDRESS", "FD", "INODE", "REFS", "STATE");
+        for (HeldSocket *h = m->socks; h; h = h->next) {
+                char a[SV_ADDR_STRLEN];
+                sv_ctl_output(c, "%-16s %-40s %-5d %-10lu %-5u %s", h->l.name, sv_addr_format(&h->l.addr, a, sizeof(a)),
+                              h->l.fd, (unsigned long) h->l.inode, h->refs,
+                              h->configured ? "listening" : "retired (a draining generation still uses it)");
         }
         sv_ctl_finish(c, true, NULL);
 }
@@ -1589,6 +1607,8 @@ static void on_request(void *userdata, SvCtlConn *c, const CtlRequest *req) {
                 cmd_signal(m, c, req);
         else if (strcmp(v, "reload") == 0)
                 manager_reload(m, c);
+        else if (strcmp(v, "sockets") == 0)
+                cmd_sockets(m, c);
         else if (strcmp(v, "version") == 0)
                 sv_ctl_finish(c, true, "sockvisord %s (protocol %d)", SV_VERSION, CTL_PROTO_VERSION);
         else if (strcmp(v, "shutdown") == 0) {
@@ -1597,7 +1617,7 @@ static void on_request(void *userdata, SvCtlConn *c, const CtlRequest *req) {
         } else
                 sv_ctl_finish(c, false,
                               "unknown command '%s'; this sockvisord knows: status, start, stop, restart, pid, signal, "
-                              "reload, version, shutdown",
+                              "sockets, reload, version, shutdown",
                               v);
 }
 

@@ -50,6 +50,7 @@ static const CtlCommand commands[] = {
         { "restart", 1, SIZE_MAX, false, "NAME...|all", "restart app", "replace programs with no dropped connections" },
         { "pid", 0, SIZE_MAX, true, "[NAME...|all]", "pid app", "print the daemon's pid, or the pids of programs' instances" },
         { "signal", 2, SIZE_MAX, true, "SIG NAME...", "signal HUP app", "send a signal to programs" },
+        { "sockets", 0, 0, true, "", "sockets", "list the held sockets: address, fd, inode, users" },
         { "reload", 0, 0, false, "", "reload", "re-read the configuration and apply the difference" },
         { "shutdown", 0, 0, false, "", "shutdown", "stop every program and exit the daemon" },
         { "version", 0, 0, true, "", "version", "print the client's and the daemon's versions" },
