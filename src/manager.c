@@ -869,8 +869,10 @@ static void program_settle(Program *p) {
                                 if (p->job_kind == JOB_START) {
                                         if (s == SM_FATAL || s == SM_EXITED) {
                                                 failed = true;
-                                                (void) snprintf(why, sizeof(why), "%s could not be started (%s); state %s",
-                                                                INAME(i), i->exit_text[0] ? i->exit_text : i->error,
+                                                const char *who = p->n > 1 ? INAME(i) : "";
+                                                (void) snprintf(why, sizeof(why), "%s%scould not be started (%s); state %s",
+                                                                who, *who ? " " : "",
+                                                                i->exit_text[0] ? i->exit_text : i->error,
                                                                 sm_state_to_string(s));
                                         } else if (s != SM_RUNNING)
                                                 settled = false;
