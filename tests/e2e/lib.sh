@@ -25,6 +25,8 @@ die() { log "FATAL: $*"; exit 1; }
 
 cleanup() {
         local rc=$?
+        set +e
+        kill_tracked
         for pid in "${STARTED_PIDS[@]}" $DAEMON_PID; do
                 kill -KILL "$pid" 2>/dev/null || true
         done
@@ -71,8 +73,9 @@ stop_daemon() {
         DAEMON_PID=
 }
 
-# Children of a pid, with their state letter: "PID STATE" per line.
-children_of() { ps -o pid=,stat= --ppid "$1" | awk '{ print $1, substr($2, 1, 1) }'; }
+# Children of a pid, with their state letter: "PID STATE" per line (none: empty, not an
+# error, or set -e would end the script at "z=$(zombies_of ...)").
+children_of() { { ps -o pid=,stat= --ppid "$1" || true; } | awk '{ print $1, substr($2, 1, 1) }'; }
 
 zombies_of() { children_of "$1" | awk '$2 == "Z" { print $1 }'; }
 
@@ -89,6 +92,64 @@ wait_for_file() {
                 sleep 0.1
         done
         return 1
+}
+
+# --- status, transitions and process helpers ---
+# `status` as "NAME STATE PID GEN" lines, whatever the name column looks like ("app",
+# "app:1", "app (new)" -> "app_(new)"): the state is the first field that is a state name.
+status_rows() { # [NAME...]
+        ctl status "$@" 2>/dev/null | awk '{
+                for (k = 1; k <= NF; k++)
+                        if ($k ~ /^(STOPPED|STARTING|RUNNING|BACKOFF|STOPPING|EXITED|FATAL)$/) break
+                if (k > NF - 2) next
+                name = $1
+                for (q = 2; q < k; q++) name = name "_" $q
+                print name, $k, $(k + 1), $(k + 2) }'
+}
+state_of() { status_rows "$1" | awk -v n="$1" '$1 == n { print $2; exit }'; }
+# Polls (bounded) until NAME is in one of STATES; STATE holds the last state seen.
+wait_state() { # NAME SECONDS STATE...
+        local name=$1 tenths=$(($2 * 10)) s
+        shift 2
+        for _ in $(seq 1 "$tenths"); do
+                STATE=$(state_of "$name")
+                for s in "$@"; do [ "$STATE" = "$s" ] && return 0; done
+                sleep 0.1
+        done
+        return 1
+}
+# "SECONDS FROM TO" for each logged transition "NAME[gen G pid P]: FROM -> TO (cause)".
+transitions() { # NAME
+        grep -E "^[0-9:.]+ sockvisord: $1\[gen [0-9]+( pid [0-9]+)?\]: [A-Z]+ -> [A-Z]+ " "$T/daemon.log" |
+                awk '{ split($1, t, ":"); s = t[1] * 3600 + t[2] * 60 + t[3]
+                       for (k = 1; k < NF; k++) if ($k == "->") { print s, $(k - 1), $(k + 1); break } }'
+}
+# How many times NAME was started (transitions into STARTING).
+tries() { transitions "$1" | awk '$3 == "STARTING"' | wc -l; }
+# Reaped, not just dead: a zombie still has its /proc entry.
+gone() { [ ! -e "/proc/$1" ]; }
+wait_gone() { # PID SECONDS
+        for _ in $(seq 1 $(($2 * 10))); do gone "$1" && return 0; sleep 0.1; done
+        return 1
+}
+ms_now() { date +%s%3N; }
+report_field() { awk -v k="$2" '$1 == k { print $2; exit }' "$1" 2>/dev/null; } # FILE KEY
+# Workers and their children outlive a daemon killed by cleanup(): on exit, kill what we
+# tracked while /proc says it is still our worker, and whatever runs with our $T in its
+# command line (only this test's processes have it).
+TRACKED=()
+track() { TRACKED+=("$@"); }
+kill_tracked() {
+        local p f
+        for p in "${TRACKED[@]}"; do
+                grep -qaE "sv-testworker|sockvisor-demo" "/proc/$p/cmdline" 2>/dev/null && kill -KILL "$p" 2>/dev/null
+        done
+        for f in /proc/[0-9]*/cmdline; do
+                p=${f#/proc/}
+                p=${p%/cmdline}
+                [ "$p" != $$ ] && [ "$p" != "$BASHPID" ] && grep -qaF "$T/" "$f" 2>/dev/null && kill -KILL "$p" 2>/dev/null
+        done
+        return 0
 }
 
 finish() {

@@ -1,8 +1,16 @@
 /* sv-testworker: a worker for the end-to-end tests that reports what it was given.
  *
- *   sv-testworker FILE   writes one line per open fd to FILE ("fd N socket PORT|path|other
- *                        TARGET") plus "env KEY=VALUE" for the activation variables and
- *                        "pid N", sends READY=1, then waits for SIGTERM and exits 0.
+ *   sv-testworker [OPTIONS] FILE
+ *                        writes one line per open fd to FILE ("fd N socket PORT|path|other
+ *                        TARGET") plus "env KEY=VALUE" for the activation variables,
+ *                        "pid N" and "umask NNNN", sends READY=1, then waits for SIGTERM
+ *                        and dies of it.
+ *
+ *   --ignore-term        SIGTERM is ignored (set before FILE appears): only SIGKILL ends us
+ *   --fork-grandchild    fork a child first that stays in our process group, is reported
+ *                        as "grandchild PID", and pauses until a signal kills it
+ *   --exit N             exit with status N right after writing FILE (no READY=1)
+ *   --no-ready           never send READY=1
  *
  * The fd list is taken first thing in main, before this program opens anything itself, so
  * it shows exactly what the supervisor passed. No libsystemd: READY=1 is sent by hand, which
@@ -12,11 +20,13 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -40,15 +50,38 @@ static void send_ready(void) {
         close(fd);
 }
 
+static int usage(void) {
+        fprintf(stderr, "usage: sv-testworker [--ignore-term] [--fork-grandchild] [--exit N] [--no-ready] FILE\n");
+        return 2;
+}
+
 int main(int argc, char **argv) {
         int fds[FDS_MAX];
         char targets[FDS_MAX][128];
         size_t n = 0;
+        bool ignore_term = false, grandchild = false, ready = true;
+        int exit_status = -1;
+        int a = 1;
 
-        if (argc != 2) {
-                fprintf(stderr, "usage: sv-testworker FILE\n");
-                return 2;
+        for (; a < argc && strncmp(argv[a], "--", 2) == 0; a++) {
+                if (strcmp(argv[a], "--ignore-term") == 0)
+                        ignore_term = true;
+                else if (strcmp(argv[a], "--fork-grandchild") == 0)
+                        grandchild = true;
+                else if (strcmp(argv[a], "--no-ready") == 0)
+                        ready = false;
+                else if (strcmp(argv[a], "--exit") == 0 && a + 1 < argc) {
+                        char *end;
+                        long v = strtol(argv[++a], &end, 10);
+                        if (*end || end == argv[a] || v < 0 || v > 255)
+                                return usage();
+                        exit_status = (int) v;
+                } else
+                        return usage();
         }
+        if (a != argc - 1)
+                return usage();
+        const char *file = argv[a];
         /* Probe fds by number rather than opendir(), which would add one of its own. */
         for (int fd = 0; fd < 1024 && n < FDS_MAX; fd++) {
                 if (fcntl(fd, F_GETFD) < 0)
@@ -60,14 +93,33 @@ int main(int argc, char **argv) {
                 fds[n++] = fd;
         }
 
+        /* Before the report is opened, so the grandchild holds nothing of it. It keeps our
+         * process group (no setsid) and the default dispositions, and waits to be killed. */
+        pid_t gpid = 0;
+        if (grandchild) {
+                gpid = fork();
+                if (gpid < 0) {
+                        perror("sv-testworker: fork");
+                        return 1;
+                }
+                if (gpid == 0)
+                        for (;;)
+                                pause();
+        }
+
         char tmp[4096];
-        (void) snprintf(tmp, sizeof(tmp), "%s.tmp", argv[1]);
+        (void) snprintf(tmp, sizeof(tmp), "%s.tmp", file);
         FILE *f = fopen(tmp, "we");
         if (!f) {
                 perror("sv-testworker: fopen");
                 return 1;
         }
         fprintf(f, "pid %d\n", (int) getpid());
+        if (gpid > 0)
+                fprintf(f, "grandchild %d\n", (int) gpid);
+        mode_t mask = umask(0);
+        (void) umask(mask);
+        fprintf(f, "umask %04o\n", (unsigned) mask);
         for (size_t i = 0; i < n; i++) {
                 struct sockaddr_storage ss;
                 socklen_t sl = sizeof(ss);
@@ -84,11 +136,21 @@ int main(int argc, char **argv) {
         sigset_t blocked;
         (void) sigprocmask(SIG_SETMASK, NULL, &blocked);
         fprintf(f, "sigterm-blocked %d\n", sigismember(&blocked, SIGTERM));
-        if (fclose(f) != 0 || rename(tmp, argv[1]) < 0) {
+        if (fclose(f) != 0) {
                 perror("sv-testworker: write");
                 return 1;
         }
-        send_ready();
+        /* Before the report appears, so whoever sees it can count on SIGTERM being ignored. */
+        if (ignore_term)
+                (void) signal(SIGTERM, SIG_IGN);
+        if (rename(tmp, file) < 0) {
+                perror("sv-testworker: rename");
+                return 1;
+        }
+        if (exit_status >= 0)
+                return exit_status;
+        if (ready)
+                send_ready();
         for (;;)
                 pause(); /* SIGTERM's default action ends us: that is the test of the reset mask */
 }
