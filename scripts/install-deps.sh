@@ -7,6 +7,8 @@ packages=(
         libsystemd-dev libinih-dev       # sd-event/sd-daemon, the ini parser
         libcmocka-dev                    # unit tests
         curl procps                      # end-to-end tests: an independent HTTP client, ps
+        systemd                          # systemd-socket-activate, systemd-analyze verify
+        debootstrap systemd-container    # a real systemd as PID 1 in systemd-nspawn (tests)
 )
 missing=()
 for p in "${packages[@]}"; do

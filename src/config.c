@@ -77,6 +77,12 @@ _printf_(3, 4) static int fail(Parser *p, unsigned line, const char *fmt, ...) {
         return diag_set(p->diag, 0, "%s: %s", p->origin, what);
 }
 
+static const char *const log_to_table[_SV_LOG_TO_MAX] = {
+        [SV_LOG_TO_AUTO] = "auto",
+        [SV_LOG_TO_JOURNAL] = "journal",
+        [SV_LOG_TO_STDERR] = "stderr",
+};
+
 static const char *const ready_mode_table[_SV_READY_MAX] = {
         [SV_READY_STARTED] = "started",
         [SV_READY_NOTIFY] = "notify",
@@ -330,7 +336,7 @@ oom:
 
 /* ---- sections ---- */
 
-static const char *const daemon_keys[] = { "control", "control_mode" };
+static const char *const daemon_keys[] = { "control", "control_mode", "log" };
 static const char *const socket_keys[] = { "listen", "backlog", "blocking", "mode" };
 /* In the order a reader thinks of them: what runs, when it is up, how it stops, as whom. */
 typedef enum ProgramKey {
@@ -356,6 +362,7 @@ typedef enum ProgramKey {
         PK_UMASK,
         PK_ENVIRONMENT,
         PK_CLEARENV,
+        PK_OUTPUT,
         _PK_MAX,
 } ProgramKey;
 
@@ -382,6 +389,7 @@ static const char *const program_keys[_PK_MAX] = {
         [PK_UMASK] = "umask",
         [PK_ENVIRONMENT] = "environment",
         [PK_CLEARENV] = "clearenv",
+        [PK_OUTPUT] = "output",
 };
 
 _Static_assert(ELEMENTSOF(daemon_keys) <= 31 && ELEMENTSOF(socket_keys) <= 31 && ELEMENTSOF(program_keys) <= 31,
@@ -527,6 +535,14 @@ static int handle_daemon_key(Parser *p, int k, const char *key, const char *v) {
                 if (parse_mode(v, &c->control_mode) < 0)
                         return fail(p, p->line, "%s control_mode: '%s' is not an octal mode; e.g. 0600", p->section, v);
                 return 0;
+        case 2: /* log */
+                for (int t = 0; t < _SV_LOG_TO_MAX; t++)
+                        if (strcmp(v, log_to_table[t]) == 0)
+                                return c->log_to = (SvLogTo) t, 0;
+                return fail(p, p->line,
+                            "%s log: '%s' is not a log target; use auto (the journal under systemd, else stderr), "
+                            "journal or stderr",
+                            p->section, v);
         }
         return 0;
 }
@@ -691,6 +707,17 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
         case PK_CLEARENV:
                 if (parse_bool(v, &pr->clearenv) < 0)
                         return bad_bool(p, key, v);
+                return 0;
+        case PK_OUTPUT:
+                if (strcmp(v, "inherit") == 0)
+                        pr->output_journal = false;
+                else if (strcmp(v, "journal") == 0)
+                        pr->output_journal = true;
+                else
+                        return fail(p, p->line,
+                                    "%s output: '%s' is not an output; use inherit (sockvisord's own stdout and stderr) "
+                                    "or journal (the journal, with the program's name as identifier)",
+                                    p->section, v);
                 return 0;
         case _PK_MAX:
                 break;
@@ -1030,7 +1057,7 @@ bool sv_program_conf_equal(const SvConfig *ca, const SvProgramConf *a, const SvC
             a->stopwait_usec != b->stopwait_usec)
                 return false;
         if (!streq_ptr(a->directory, b->directory) || !strv_equal(a->environment, b->environment) ||
-            a->clearenv != b->clearenv)
+            a->clearenv != b->clearenv || a->output_journal != b->output_journal)
                 return false;
         if (a->numprocs != b->numprocs || a->restart_surge != b->restart_surge || a->autostart != b->autostart ||
             a->autorestart != b->autorestart || a->startretries != b->startretries)

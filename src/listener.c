@@ -201,6 +201,53 @@ int sv_listener_open(const SvSocketConf *sc, SvListener *ret, SvDiag *d) {
         return 0;
 }
 
+int sv_listener_adopt(const SvSocketConf *sc, int fd, SvListener *ret, SvDiag *d) {
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof(ss);
+        int type = 0, family = 0, acc = 0;
+        socklen_t il = sizeof(int);
+        char want[SV_ADDR_STRLEN], got[SV_ADDR_STRLEN];
+        SvAddr a;
+        struct stat st;
+
+        sv_addr_format(&sc->addr, want, sizeof(want));
+        if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+                return diag_set(d, 0, "socket '%s': the fd passed in as '%s' is not a socket; expected %s", sc->name,
+                                sc->name, want);
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &il) < 0 ||
+            getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &il) < 0 ||
+            getsockname(fd, (struct sockaddr *) &ss, &sslen) < 0) {
+                int r = -errno;
+                diag_set(d, 0, "socket '%s': cannot inspect the fd passed in: %s", sc->name, strerror(-r));
+                return r;
+        }
+        bool known = sv_addr_from_sockaddr((struct sockaddr *) &ss, sslen, type, &a) == 0;
+        if (known)
+                sv_addr_format(&a, got, sizeof(got));
+        else
+                (void) snprintf(got, sizeof(got), "a socket of family %d, type %d", family, type);
+        if (!known || type != sc->addr.socktype || family != sc->addr.family || !sv_addr_equal(&a, &sc->addr))
+                return diag_set(d, 0,
+                                "socket '%s': the service manager passed %s under this name, but listen = %s; make "
+                                "the socket unit (ListenStream=/ListenDatagram=, FileDescriptorName=) and the config "
+                                "agree (after changing listen=, 'systemctl stop sockvisord' flushes its fd store)",
+                                sc->name, got, want);
+        if (type == SOCK_STREAM && (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &il) < 0 || !acc))
+                return diag_set(d, 0, "socket '%s': the fd passed in for %s is not listening", sc->name, want);
+
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0) /* a file status flag shared with the service manager's copy, as it should be */
+                (void) fcntl(fd, F_SETFL, sc->blocking ? fl & ~O_NONBLOCK : fl | O_NONBLOCK);
+        (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
+
+        SvListener l = { .fd = fd, .lock_fd = -EBADF, .addr = a, .inode = st.st_ino, .adopted = true };
+        l.name = strdup(sc->name);
+        if (!l.name)
+                return -ENOMEM;
+        *ret = l;
+        return 0;
+}
+
 void sv_listener_close(SvListener *l) {
         if (l->unlink_on_close && l->fd >= 0)
                 (void) unlink(((struct sockaddr_un *) &l->addr.sa)->sun_path); /* still ours: we hold the lock */

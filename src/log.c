@@ -8,11 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <systemd/sd-journal.h>
 #include <time.h>
 
 static const char *log_ident = "sockvisord";
-static bool log_to_journal;
+static bool stderr_is_journal; /* JOURNAL_STREAM names our stderr */
+static bool log_to_journal;    /* send structured entries with sd_journal_send */
 static bool log_debug_enabled;
+
+typedef struct LogCtx {
+        const char *program, *instance;
+        pid_t pid;
+        unsigned gen;
+} LogCtx;
 
 void sv_log_init(const char *ident, bool debug) {
         const char *js = getenv("JOURNAL_STREAM");
@@ -22,17 +30,44 @@ void sv_log_init(const char *ident, bool debug) {
         log_ident = ident;
         log_debug_enabled = debug;
         if (js && sscanf(js, "%lu:%lu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0)
-                log_to_journal = st.st_dev == dev && st.st_ino == ino;
+                stderr_is_journal = st.st_dev == dev && st.st_ino == ino;
+        log_to_journal = stderr_is_journal;
 }
 
-static void log_va(int level, int err, const char *fmt, va_list ap) {
+void sv_log_set_target(SvLogTarget t) {
+        log_to_journal = t == SV_LOG_JOURNAL || (t == SV_LOG_AUTO && stderr_is_journal);
+}
+
+static void log_va(int level, int err, const LogCtx *ctx, const char *fmt, va_list ap) {
         char msg[2048];
         int saved = errno;
 
         if (level == LOG_DEBUG && !log_debug_enabled)
                 return;
         (void) vsnprintf(msg, sizeof(msg), fmt, ap);
-        if (log_to_journal)
+        if (log_to_journal) {
+                char full[2300];
+                (void) snprintf(full, sizeof(full), "%s%s%s", msg, err ? ": " : "", err ? strerror(err) : "");
+                int r;
+                if (ctx && ctx->pid > 0)
+                        r = sd_journal_send("MESSAGE=%s", full, "PRIORITY=%i", level, "SYSLOG_IDENTIFIER=%s", log_ident,
+                                            "SOCKVISOR_PROGRAM=%s", ctx->program, "SOCKVISOR_INSTANCE=%s", ctx->instance,
+                                            "SOCKVISOR_GENERATION=%u", ctx->gen, "SOCKVISOR_PID=%d", (int) ctx->pid,
+                                            NULL);
+                else if (ctx)
+                        r = sd_journal_send("MESSAGE=%s", full, "PRIORITY=%i", level, "SYSLOG_IDENTIFIER=%s", log_ident,
+                                            "SOCKVISOR_PROGRAM=%s", ctx->program, "SOCKVISOR_INSTANCE=%s", ctx->instance,
+                                            "SOCKVISOR_GENERATION=%u", ctx->gen, NULL);
+                else
+                        r = sd_journal_send("MESSAGE=%s", full, "PRIORITY=%i", level, "SYSLOG_IDENTIFIER=%s", log_ident,
+                                            NULL);
+                if (r >= 0) {
+                        errno = saved;
+                        return;
+                }
+                /* no journal after all: fall through to stderr */
+        }
+        if (stderr_is_journal)
                 fprintf(stderr, "<%d>%s%s%s\n", level, msg, err ? ": " : "", err ? strerror(err) : "");
         else {
                 struct timespec ts;
@@ -49,10 +84,19 @@ static void log_va(int level, int err, const char *fmt, va_list ap) {
         errno = saved;
 }
 
+void sv_log_instance(int level, const char *program, const char *instance, pid_t pid, unsigned gen, const char *fmt,
+                     ...) {
+        LogCtx ctx = { .program = program, .instance = instance, .pid = pid, .gen = gen };
+        va_list ap;
+        va_start(ap, fmt);
+        log_va(level, 0, &ctx, fmt, ap);
+        va_end(ap);
+}
+
 void sv_log(int level, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        log_va(level, 0, fmt, ap);
+        log_va(level, 0, NULL, fmt, ap);
         va_end(ap);
 }
 
@@ -60,7 +104,7 @@ int sv_log_errno(int level, int err, const char *fmt, ...) {
         va_list ap;
         err = err < 0 ? -err : err;
         va_start(ap, fmt);
-        log_va(level, err, fmt, ap);
+        log_va(level, err, NULL, fmt, ap);
         va_end(ap);
         return -err;
 }

@@ -15,10 +15,14 @@
  * when no configuration names it and no instance that was given it is alive. */
 #include "sockvisor/manager.h"
 
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +173,13 @@ struct SvManager {
         SvControl *control;
         int devnull_fd;
         bool shutting_down;
+        bool started;    /* autostart done: READY=1 may follow */
+        bool ready_sent; /* READY=1 told to the service manager */
+        char last_status[256];
+        /* fds passed in by the service manager (LISTEN_FDS), until start-up has used them */
+        int *passed_fds;
+        char **passed_names;
+        size_t n_passed;
 };
 
 static uint64_t now_usec(SvManager *m) {
@@ -209,6 +220,69 @@ static HeldSocket *held_find(SvManager *m, const char *name) {
                 if (h->configured && strcmp(h->l.name, name) == 0)
                         return h;
         return NULL;
+}
+
+/* ---- the service manager: fd store, readiness, status ---- */
+
+/* Keeps a copy of the socket in systemd's fd store (FileDescriptorStoreMax=), under its
+ * section name, so that a restart of sockvisord itself gets it back in LISTEN_FDS. */
+static void fdstore_put(HeldSocket *h) {
+        char msg[SV_NAME_MAX + 32];
+        (void) snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", h->l.name);
+        int r = sd_pid_notify_with_fds(0, 0, msg, &h->l.fd, 1);
+        if (r > 0)
+                log_debug("socket '%s': stored in the service manager's fd store", h->l.name);
+        else if (r < 0)
+                sv_log_errno(LOG_WARNING, r, "socket '%s': cannot store it in the service manager's fd store", h->l.name);
+}
+
+static void fdstore_remove(const char *name) {
+        (void) sd_notifyf(0, "FDSTOREREMOVE=1\nFDNAME=%s", name);
+}
+
+/* Autostarted programs have settled (ready, or given up): what READY=1 waits for. */
+static bool manager_settled(SvManager *m) {
+        for (size_t q = 0; q < m->n_progs; q++) {
+                Program *p = m->progs[q];
+                if (!p->conf->autostart || p->removed)
+                        continue;
+                for (unsigned k = 0; k < p->n; k++) {
+                        SmState st = p->cur[k] ? p->cur[k]->sm.state : SM_STOPPED;
+                        if (st == SM_STARTING || st == SM_BACKOFF)
+                                return false;
+                }
+        }
+        return true;
+}
+
+/* Keeps STATUS= current, and sends READY=1 once start-up has settled. */
+static void manager_report(SvManager *m) {
+        unsigned running = 0, total = 0, failed = 0, sockets = 0;
+        char status[256];
+
+        for (size_t q = 0; q < m->n_progs; q++)
+                for (unsigned k = 0; k < m->progs[q]->n; k++) {
+                        Instance *i = m->progs[q]->cur[k];
+                        total++;
+                        running += i && i->sm.state == SM_RUNNING;
+                        failed += i && (i->sm.state == SM_FATAL || i->sm.state == SM_BACKOFF);
+                }
+        for (HeldSocket *h = m->socks; h; h = h->next)
+                sockets += h->configured;
+        (void) snprintf(status, sizeof(status), "%s%u of %u instances running%s%.0u%s, %u sockets held",
+                        m->shutting_down ? "stopping: " : "", running, total, failed ? ", " : "", failed,
+                        failed ? " failing" : "", sockets);
+        if (m->started && !m->ready_sent && manager_settled(m)) {
+                m->ready_sent = true;
+                (void) sd_notifyf(0, "READY=1\nSTATUS=%s", status);
+                (void) snprintf(m->last_status, sizeof(m->last_status), "%s", status);
+                log_info("ready: %s", status);
+                return;
+        }
+        if (strcmp(status, m->last_status) != 0) {
+                (void) snprintf(m->last_status, sizeof(m->last_status), "%s", status);
+                (void) sd_notifyf(0, "STATUS=%s", status);
+        }
 }
 
 /* ---- jobs: a waiting control command ---- */
@@ -300,6 +374,12 @@ static const char *instance_label(const Instance *i, char *buf, size_t len) {
         return buf;
 }
 #define LABEL(i) instance_label((i), (char[128]){}, 128)
+
+/* Logs about one instance: "app:1[gen 2 pid 42]: ..." and, in the journal, fields to
+ * filter on (SOCKVISOR_PROGRAM=app, SOCKVISOR_INSTANCE=app:1, SOCKVISOR_PID=42, ...). */
+#define ilog(level, i, fmt, ...)                                                                        \
+        sv_log_instance((level), (i)->prog->name, INAME(i), (i)->pid, (i)->gen, "%s: " fmt, LABEL(i),    \
+                        ##__VA_ARGS__)
 
 static Instance *instance_new(Program *p, unsigned index, unsigned gen, const SvProgramConf *conf, CfgRef *cr) {
         SvManager *m = p->m;
@@ -403,7 +483,7 @@ static int instance_spawn(Instance *i) {
                 r = sv_creds_resolve(c->user ? c->user : "0", c->group, &creds, &d);
                 if (r < 0) {
                         (void) snprintf(i->error, sizeof(i->error), "%s", d.msg);
-                        log_error("%s: cannot start: %s", LABEL(i), d.msg);
+                        ilog(LOG_ERR, i, "cannot start: %s", d.msg);
                         return r;
                 }
         }
@@ -436,7 +516,18 @@ static int instance_spawn(Instance *i) {
                 (void) snprintf(i->error, sizeof(i->error), "out of memory building the environment");
                 return r;
         }
+        /* output = journal: a stream to journald under the program's name, for this worker only */
+        int out_fd = -EBADF;
+        if (c->output_journal) {
+                out_fd = sd_journal_stream_fd(p->name, LOG_INFO, 1);
+                if (out_fd < 0)
+                        ilog(LOG_WARNING, i, "cannot open a journal stream (%s); its output goes to sockvisord's",
+                             strerror(-out_fd));
+                else
+                        (void) fcntl(out_fd, F_SETFD, FD_CLOEXEC);
+        }
         SvSpawnRequest req = {
+                .output_fd = out_fd,
                 .argv = c->argv,
                 .env = &env,
                 .fds = fds,
@@ -447,11 +538,12 @@ static int instance_spawn(Instance *i) {
                 .umask = c->umask,
         };
         r = sv_spawn(&req, &pid, &d);
+        (void) safe_close(out_fd);
         sv_worker_env_done(&env);
         sv_creds_done(&creds);
         if (r < 0) {
                 (void) snprintf(i->error, sizeof(i->error), "%s", d.msg);
-                log_error("%s: cannot start: %s", LABEL(i), d.msg);
+                ilog(LOG_ERR, i, "cannot start: %s", d.msg);
                 return r;
         }
         /* Right after fork, before the loop runs again: a child without a source is never reaped. */
@@ -465,7 +557,7 @@ static int instance_spawn(Instance *i) {
         i->pid = pid;
         i->error[0] = i->status[0] = i->exit_text[0] = '\0';
         i->spawned_usec = now_usec(m);
-        log_info("%s: started: %s", LABEL(i), c->command);
+        ilog(LOG_INFO, i, "started: %s", c->command);
         return 0;
 }
 
@@ -484,7 +576,7 @@ static void instance_arm_timer(Instance *i) {
                 (void) sd_event_source_set_enabled(i->timer, SD_EVENT_ONESHOT);
         } else if (sd_event_add_time(m->event, &i->timer, CLOCK_MONOTONIC, i->sm.deadline_usec, USEC_PER_MSEC,
                                      on_timer, i) < 0)
-                log_error("%s: cannot arm a timer; the instance may wait forever", LABEL(i));
+                ilog(LOG_ERR, i, "cannot arm a timer; the instance may wait forever");
 }
 
 static bool program_on_transition(Program *p, Instance *i, const SmResult *res);
@@ -498,11 +590,11 @@ static void instance_feed(Instance *i, SmEvent ev, const char *cause) {
 
         sm_step(&i->sm, ev, now_usec(p->m), &pol, &res);
         if (!res.handled) {
-                log_debug("%s: %s ignored in state %s", LABEL(i), sm_event_to_string(ev), sm_state_to_string(res.from));
+                ilog(LOG_DEBUG, i, "%s ignored in state %s", sm_event_to_string(ev), sm_state_to_string(res.from));
                 return;
         }
         if (res.from != res.to)
-                log_info("%s: %s -> %s (%s)", LABEL(i), sm_state_to_string(res.from), sm_state_to_string(res.to),
+                ilog(LOG_INFO, i, "%s -> %s (%s)", sm_state_to_string(res.from), sm_state_to_string(res.to),
                          cause);
 
         if (res.actions & SM_ACT_DISARM_TIMER && i->timer)
@@ -512,7 +604,7 @@ static void instance_feed(Instance *i, SmEvent ev, const char *cause) {
                 instance_signal(i, i->conf->stopsignal, i->conf->stopasgroup);
         }
         if (res.actions & SM_ACT_SIGNAL_KILL) {
-                log_warning("%s: still running %s after SIG%s; sending SIGKILL%s", LABEL(i),
+                ilog(LOG_WARNING, i, "still running %s after SIG%s; sending SIGKILL%s",
                             DUR(i->conf->stopwait_usec), signame(i->conf->stopsignal),
                             i->conf->killasgroup ? " to its process group" : "");
                 instance_signal(i, SIGKILL, i->conf->killasgroup);
@@ -522,10 +614,10 @@ static void instance_feed(Instance *i, SmEvent ev, const char *cause) {
         if (res.actions & SM_ACT_ARM_TIMER)
                 instance_arm_timer(i);
         if (res.to == SM_BACKOFF && res.from != SM_BACKOFF && i->sm.deadline_usec > now_usec(p->m))
-                log_info("%s: retrying in %s (failed starts in a row: %u of %u allowed retries)", LABEL(i),
+                ilog(LOG_INFO, i, "retrying in %s (failed starts in a row: %u of %u allowed retries)",
                          DUR(i->sm.deadline_usec - now_usec(p->m)), i->sm.failed_starts, i->conf->startretries);
         if (res.to == SM_FATAL)
-                log_error("%s: gave up after %u failed starts in a row; 'sockvisorctl start %s' tries again", LABEL(i),
+                ilog(LOG_ERR, i, "gave up after %u failed starts in a row; 'sockvisorctl start %s' tries again",
                           i->sm.failed_starts, p->name);
 
         if (!program_on_transition(p, i, &res))
@@ -548,7 +640,7 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
                                 si->si_code == CLD_DUMPED ? ", core dumped" : "");
         (void) snprintf(cause, sizeof(cause), "exited with %s", i->exit_text);
         i->child = sd_event_source_disable_unref(i->child);
-        log_info("%s: %s after %s", LABEL(i), cause, DUR(now_usec(i->prog->m) - i->spawned_usec));
+        ilog(LOG_INFO, i, "%s after %s", cause, DUR(now_usec(i->prog->m) - i->spawned_usec));
         /* With killasgroup, what the worker left behind in its group goes with it when it
          * was being stopped: a stop means the whole service. */
         if (i->sm.state == SM_STOPPING && i->conf->killasgroup)
@@ -890,6 +982,7 @@ static void program_settle(Program *p) {
         }
         if (m->shutting_down || p->removed)
                 manager_check_idle(m);
+        manager_report(m);
 }
 
 /* ---- notify and orphans ---- */
@@ -931,7 +1024,7 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 if (msg.has_status)
                         (void) snprintf(i->status, sizeof(i->status), "%s", msg.status);
                 if (msg.stopping)
-                        log_debug("%s: STOPPING=1", LABEL(i));
+                        ilog(LOG_DEBUG, i, "STOPPING=1");
                 if (msg.ready)
                         instance_feed(i, SM_EV_READY, "READY=1");
         }
@@ -1314,7 +1407,17 @@ static int manager_apply(SvManager *m, SvConfig *cfg, SvCtlConn *c, SvDiag *d) {
                                 r = -ENOMEM;
                                 break;
                         }
-                        r = sv_listener_open(sc, &nh->l, d);
+                        /* at start-up, a socket the service manager passed in under this name is used as it is */
+                        int passed = -1;
+                        for (size_t q = 0; !m->cr && q < m->n_passed && passed < 0; q++)
+                                if (m->passed_fds[q] >= 0 && strcmp(m->passed_names[q], sc->name) == 0)
+                                        passed = (int) q;
+                        if (passed >= 0) {
+                                r = sv_listener_adopt(sc, m->passed_fds[passed], &nh->l, d);
+                                if (r == 0)
+                                        m->passed_fds[passed] = -EBADF; /* ours now */
+                        } else
+                                r = sv_listener_open(sc, &nh->l, d);
                         if (r < 0) {
                                 free(nh);
                                 break;
@@ -1356,6 +1459,7 @@ static int manager_apply(SvManager *m, SvConfig *cfg, SvCtlConn *c, SvDiag *d) {
                 } else if (idx < 0 || plan[idx] == SOCK_BIND) {
                         h->configured = false;
                         h->retiring = true;
+                        fdstore_remove(h->l.name); /* a re-addressed one is stored anew below */
                         if (c)
                                 sv_ctl_progress(c, "socket %s: %s; the old one closes once no generation uses it",
                                                 h->l.name, idx >= 0 ? "new address" : "removed");
@@ -1367,8 +1471,15 @@ static int manager_apply(SvManager *m, SvConfig *cfg, SvCtlConn *c, SvDiag *d) {
                         bound[k]->configured = true;
                         bound[k]->next = m->socks;
                         m->socks = bound[k];
-                        log_info("socket '%s': listening on %s (fd %d)", bound[k]->l.name,
-                                 sv_addr_format(&bound[k]->l.addr, a, sizeof(a)), bound[k]->l.fd);
+                        if (bound[k]->l.adopted)
+                                log_info("socket '%s': adopted fd %d from the service manager (%s, inode %lu): not bound "
+                                         "again",
+                                         bound[k]->l.name, bound[k]->l.fd, sv_addr_format(&bound[k]->l.addr, a, sizeof(a)),
+                                         (unsigned long) bound[k]->l.inode);
+                        else
+                                log_info("socket '%s': listening on %s (fd %d)", bound[k]->l.name,
+                                         sv_addr_format(&bound[k]->l.addr, a, sizeof(a)), bound[k]->l.fd);
+                        fdstore_put(bound[k]);
                         if (c)
                                 sv_ctl_progress(c, "socket %s: bound %s", bound[k]->l.name, cfg->sockets[k].listen);
                 }
@@ -1433,6 +1544,10 @@ static int manager_apply(SvManager *m, SvConfig *cfg, SvCtlConn *c, SvDiag *d) {
                         p->n = npc->numprocs;
                 }
         }
+
+        sv_log_set_target(cfg->log_to == SV_LOG_TO_JOURNAL ? SV_LOG_JOURNAL
+                          : cfg->log_to == SV_LOG_TO_STDERR ? SV_LOG_STDERR
+                                                            : SV_LOG_AUTO);
 
         /* Swap the configuration before new programs start: they look their sockets up in it. */
         CfgRef *old_cr = m->cr;
@@ -1560,11 +1675,16 @@ static void manager_reload(SvManager *m, SvCtlConn *c) {
                         return;
                 }
         log_info("reloading %s", m->config_path);
+        (void) sd_notifyf(0, "RELOADING=1\nSTATUS=reloading %s\nMONOTONIC_USEC=%" PRIu64, m->config_path,
+                          now_usec(m));
         r = sv_config_parse_file(m->config_path, &cfg, &d);
         if (r >= 0)
                 r = resolve_users(cfg, &d);
         if (r < 0) {
                 cfg = sv_config_free(cfg);
+                (void) sd_notify(0, "READY=1");
+                m->last_status[0] = '\0'; /* STATUS= below says how things are */
+                manager_report(m);
                 log_error("reload failed, nothing changed: %s", d.msg);
                 if (c)
                         sv_ctl_finish(c, false, "%s (nothing changed)", d.msg);
@@ -1576,6 +1696,9 @@ static void manager_reload(SvManager *m, SvCtlConn *c) {
                         sv_ctl_progress(c, "note: control= and control_mode= take effect when sockvisord restarts");
         }
         r = manager_apply(m, cfg, c, &d);
+        (void) sd_notify(0, "READY=1");
+        m->last_status[0] = '\0';
+        manager_report(m);
         if (r < 0) {
                 log_error("reload failed, nothing changed: %s", d.msg);
                 if (c)
@@ -1625,13 +1748,60 @@ static void on_request(void *userdata, SvCtlConn *c, const CtlRequest *req) {
 
 /* ---- set-up and tear-down ---- */
 
-int sv_manager_new(sd_event *e, const char *config_path, SvConfig *config, SvManager **ret, SvDiag *d) {
+/* Passed fds no [socket:] claimed: a socket unit with no section, or a duplicate (the same
+ * socket from both a socket unit and the fd store). Closed, with a word for the first kind. */
+static void passed_close_unused(SvManager *m) {
+        for (size_t q = 0; q < m->n_passed; q++) {
+                if (m->passed_fds[q] < 0)
+                        continue;
+                struct stat st;
+                HeldSocket *h = held_find(m, m->passed_names[q]);
+                if (h && fstat(m->passed_fds[q], &st) == 0 && st.st_ino == h->l.inode)
+                        log_debug("fd %d: '%s' passed in twice (socket unit and fd store); one is enough",
+                                  m->passed_fds[q], m->passed_names[q]);
+                else if (h)
+                        log_warning("fd %d: a second, different socket was passed in as '%s'; using the first, closing "
+                                    "this one",
+                                    m->passed_fds[q], m->passed_names[q]);
+                else {
+                        log_warning("fd %d: passed in as '%s', but no [socket:%s] section names it; closing it (add the "
+                                    "section, or drop the socket unit)",
+                                    m->passed_fds[q], m->passed_names[q], m->passed_names[q]);
+                        fdstore_remove(m->passed_names[q]);
+                }
+                m->passed_fds[q] = safe_close(m->passed_fds[q]);
+        }
+        free(m->passed_fds);
+        free(m->passed_names);
+        m->passed_fds = NULL;
+        m->passed_names = NULL;
+        m->n_passed = 0;
+}
+
+int sv_manager_new(sd_event *e, const char *config_path, SvConfig *config, int n_passed, char **passed_names,
+                   SvManager **ret, SvDiag *d) {
         SvManager *m = calloc(1, sizeof(SvManager));
         int r;
 
         if (!m) {
                 sv_config_free(config);
                 return -ENOMEM;
+        }
+        if (n_passed > 0) {
+                m->passed_fds = calloc((size_t) n_passed, sizeof(int));
+                m->passed_names = calloc((size_t) n_passed, sizeof(char *));
+                if (!m->passed_fds || !m->passed_names) {
+                        free(m->passed_fds);
+                        free(m->passed_names);
+                        free(m);
+                        sv_config_free(config);
+                        return -ENOMEM;
+                }
+                for (int k = 0; k < n_passed; k++) {
+                        m->passed_fds[k] = SD_LISTEN_FDS_START + k;
+                        m->passed_names[k] = passed_names && passed_names[k] ? passed_names[k] : "unknown";
+                }
+                m->n_passed = (size_t) n_passed;
         }
         m->event = sd_event_ref(e);
         m->notify_fd = m->devnull_fd = -EBADF;
@@ -1657,9 +1827,10 @@ int sv_manager_new(sd_event *e, const char *config_path, SvConfig *config, SvMan
                 diag_set(d, 0, "cannot open /dev/null: %s", strerror(-r));
                 goto fail;
         }
-        r = manager_apply(m, config, NULL, d); /* binds every socket; takes config */
+        r = manager_apply(m, config, NULL, d); /* binds (or adopts) every socket; takes config */
         if (r < 0)
                 goto fail;
+        passed_close_unused(m);
 
         r = sv_notify_open(&m->notify_fd, m->notify_name, sizeof(m->notify_name));
         if (r < 0) {
@@ -1688,6 +1859,8 @@ void sv_manager_start_all(SvManager *m) {
         for (size_t q = 0; q < m->n_progs; q++) /* priority order */
                 if (m->progs[q]->conf->autostart)
                         program_start_instances(m->progs[q], "sockvisord started");
+        m->started = true;
+        manager_report(m); /* READY=1 at once when nothing needs to become ready */
 }
 
 void sv_manager_shutdown(SvManager *m, const char *why) {
@@ -1697,6 +1870,7 @@ void sv_manager_shutdown(SvManager *m, const char *why) {
         }
         log_info("%s: stopping every program, highest priority first", why);
         m->shutting_down = true;
+        (void) sd_notify(0, "STOPPING=1\nSTATUS=stopping every program");
         for (size_t q = 0; q < m->n_progs; q++) {
                 Program *p = m->progs[q];
                 program_job_done(p, false, "sockvisord is shutting down");
@@ -1728,6 +1902,10 @@ SvManager *sv_manager_free(SvManager *m) {
         sd_event_source_disable_unref(m->gc_src);
         (void) safe_close(m->notify_fd);
         (void) safe_close(m->devnull_fd);
+        for (size_t q = 0; q < m->n_passed; q++)
+                (void) safe_close(m->passed_fds[q]);
+        free(m->passed_fds);
+        free(m->passed_names);
         cfgref_unref(m->cr);
         free(m->config_path);
         sd_event_unref(m->event);

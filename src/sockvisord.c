@@ -43,7 +43,6 @@ static void ensure_stdio(void) {
 
 static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         SvManager *m = userdata;
-        sd_notify(0, "STOPPING=1");
         sv_manager_shutdown(m, si->ssi_signo == SIGINT ? "SIGINT received" : "SIGTERM received");
         return 0;
 }
@@ -130,8 +129,19 @@ int main(int argc, char **argv) {
                 return EX_OSERR;
         }
 
+        /* Sockets from systemd (socket units, or our own fd store after a restart). Unset, so
+         * nothing we start mistakes them for its own. */
+        char **passed_names = NULL;
+        int n_passed = sd_listen_fds_with_names(1, &passed_names);
+        if (n_passed < 0) {
+                sv_log_errno(LOG_WARNING, n_passed, "cannot read LISTEN_FDS; binding every socket");
+                n_passed = 0;
+        }
         SvManager *m = NULL;
-        r = sv_manager_new(e, config_path, config, &m, &d);
+        r = sv_manager_new(e, config_path, config, n_passed, passed_names, &m, &d);
+        for (int k = 0; passed_names && passed_names[k]; k++)
+                free(passed_names[k]);
+        free(passed_names);
         if (r < 0) {
                 log_error("%s", d.msg);
                 sd_notifyf(0, "STATUS=failed to start: %s", d.msg);
@@ -143,9 +153,8 @@ int main(int argc, char **argv) {
         (void) sd_event_add_signal(e, NULL, SIGHUP, on_hup, m);
         (void) sd_event_set_watchdog(e, true);
 
-        sv_manager_start_all(m);
-        sd_notify(0, "READY=1\nSTATUS=running");
-        log_info("sockvisord %s ready (pid %d)", SV_VERSION, (int) getpid());
+        log_info("sockvisord %s running (pid %d)", SV_VERSION, (int) getpid());
+        sv_manager_start_all(m); /* READY=1 follows once the programs are ready */
 
         r = sd_event_loop(e);
         if (r < 0)

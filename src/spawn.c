@@ -183,6 +183,8 @@ _noreturn_ static void child_exec(const SvSpawnRequest *req, const char *path, i
                 child_fail(errfd, STAGE_CHDIR);
         if (req->stdin_fd >= 0 && req->stdin_fd != STDIN_FILENO && dup2(req->stdin_fd, STDIN_FILENO) < 0)
                 child_fail(errfd, STAGE_STDIN);
+        if (req->output_fd >= 0 && (dup2(req->output_fd, STDOUT_FILENO) < 0 || dup2(req->output_fd, STDERR_FILENO) < 0))
+                child_fail(errfd, STAGE_STDIN);
 
         /* Pass 1: copy every socket above 3+n, so pass 2 can never overwrite one still needed. */
         for (size_t i = 0; i < n; i++) {

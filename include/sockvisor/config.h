@@ -56,6 +56,7 @@ typedef struct SvProgramConf {
         char *directory;   /* NULL: the daemon's own */
         char **environment; /* "KEY=value" strings, NULL-terminated (may be empty) */
         bool clearenv;      /* start from an empty environment (PATH kept) instead of the daemon's */
+        bool output_journal; /* stdout and stderr to the journal (output = journal), else inherited */
         unsigned numprocs;  /* instances NAME:0..N-1 (just NAME when 1); default 1 */
         unsigned restart_surge; /* new instances started ahead of draining old ones; 1..numprocs, default 1 */
         bool autostart;     /* start with the daemon; default true */
@@ -72,8 +73,16 @@ typedef struct SvProgramConf {
         unsigned line;
 } SvProgramConf;
 
+typedef enum SvLogTo {
+        SV_LOG_TO_AUTO,
+        SV_LOG_TO_JOURNAL,
+        SV_LOG_TO_STDERR,
+        _SV_LOG_TO_MAX,
+} SvLogTo;
+
 typedef struct SvConfig {
         char *origin; /* file name used in messages */
+        SvLogTo log_to; /* [sockvisord] log= */
         char *control_path;
         mode_t control_mode;
         size_t n_sockets;

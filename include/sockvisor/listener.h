@@ -15,6 +15,7 @@ typedef struct SvListener {
         SvAddr addr;        /* the address actually bound (port 0 resolved) */
         ino_t inode;        /* socket inode, shown by status and used by tests */
         bool unlink_on_close;
+        bool adopted;       /* passed in by the service manager, not bound by us */
 } SvListener;
 
 /* Binds and listens as sc says: SO_REUSEADDR for inet, CLOEXEC, non-blocking unless
@@ -23,6 +24,12 @@ typedef struct SvListener {
  * stale socket file, and binds with the umask set so the file is born with sc->mode.
  * Errors name the socket, the address, the reason and, where one is known, the fix. */
 int sv_listener_open(const SvSocketConf *sc, SvListener *ret, SvDiag *d);
+
+/* Uses fd, passed in by the service manager (LISTEN_FDS, matched by name), instead of
+ * binding: checks that it is a socket of sc's type and family, bound to sc's address, and
+ * listening (stream); sets non-blocking as sc says. Takes fd on success only. A mismatch
+ * is an error saying what the fd is and what the config expects. */
+int sv_listener_adopt(const SvSocketConf *sc, int fd, SvListener *ret, SvDiag *d);
 
 /* A unix stream listener for the daemon's own control socket, with the same hygiene. */
 int sv_unix_listener_open(const char *path, mode_t mode, int socktype, int backlog, bool nonblock,

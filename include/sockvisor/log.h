@@ -3,11 +3,24 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <syslog.h>
 
 #include "sockvisor/macro.h"
 
+typedef enum SvLogTarget {
+        SV_LOG_AUTO,    /* the journal when stderr is the journal (JOURNAL_STREAM), else stderr */
+        SV_LOG_JOURNAL, /* sd_journal_send, with structured fields */
+        SV_LOG_STDERR,
+} SvLogTarget;
+
 void sv_log_init(const char *ident, bool debug);
+/* Where lines go from now on (the config's [sockvisord] log=). */
+void sv_log_set_target(SvLogTarget t);
+/* A line about one worker: in the journal it carries SOCKVISOR_PROGRAM, SOCKVISOR_INSTANCE,
+ * SOCKVISOR_PID and SOCKVISOR_GENERATION fields. */
+void sv_log_instance(int level, const char *program, const char *instance, pid_t pid, unsigned gen, const char *fmt,
+                     ...) _printf_(6, 7);
 void sv_log(int level, const char *fmt, ...) _printf_(2, 3);
 /* Logs with ": strerror(err)" appended and returns -|err|. */
 int sv_log_errno(int level, int err, const char *fmt, ...) _printf_(3, 4);

@@ -10,8 +10,11 @@
 typedef struct SvManager SvManager;
 
 /* Binds every socket, opens the notify and control sockets. Takes ownership of config,
- * also on failure. Errors say which socket or path failed and why. */
-int sv_manager_new(sd_event *e, const char *config_path, SvConfig *config, SvManager **ret, SvDiag *d);
+ * also on failure. n_passed fds at 3.. (LISTEN_FDS, named by passed_names) are sockets the
+ * service manager passed in: one whose name matches a [socket:NAME] is used instead of
+ * binding; the rest are closed. Errors say which socket or path failed and why. */
+int sv_manager_new(sd_event *e, const char *config_path, SvConfig *config, int n_passed, char **passed_names,
+                   SvManager **ret, SvDiag *d);
 
 /* Re-reads the config file and applies the difference (SIGHUP). A file with errors
  * changes nothing; the error is logged. */

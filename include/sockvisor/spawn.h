@@ -28,7 +28,8 @@ typedef struct SvSpawnRequest {
         const int *fds;        /* the sockets, in the order they get 3, 4, ... */
         size_t n_fds;
         const char *directory; /* NULL: inherit */
-        int stdin_fd;          /* becomes fd 0 (normally /dev/null); stdout/stderr are inherited */
+        int stdin_fd;          /* becomes fd 0 (normally /dev/null) */
+        int output_fd;         /* >= 0: becomes fds 1 and 2 (a journal stream); -1: inherited */
         const SvCreds *creds;  /* NULL: keep the daemon's user */
         int umask;             /* -1: inherit */
 } SvSpawnRequest;

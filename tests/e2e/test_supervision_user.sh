@@ -18,6 +18,11 @@ NGROUPS=$(id -G nobody | tr ' ' '\n' | sort -n | tr '\n' ' ')
 # The worker writes its report as nobody: the directory must be reachable and its own.
 chmod 755 "$T"
 mkdir "$T/w"
+# nobody must be able to execute the worker: the build tree may sit under a 0700
+# directory (a fresh clone in a mktemp dir, /root), so run a copy from our own dir.
+cp "$TESTWORKER" "$T/sv-testworker"
+chmod 755 "$T/sv-testworker"
+TESTWORKER=$T/sv-testworker
 chown "$NUID:$NGID" "$T/w"
 PORT=$("$FREEPORT")
 cat >"$T/sockvisor.ini" <<EOF2

@@ -377,6 +377,25 @@ static void test_error_unknown_section(void **state) {
         expect_error_at("\n\n[service:x]\n", 3, "[service:x]", "[program:NAME]");
 }
 
+static void test_log_and_output(void **state) {
+        SvConfig *c = parse_ok("[sockvisord]\nlog = journal\n[program:p]\ncommand = /bin/true\noutput = journal\n"
+                               "[program:q]\ncommand = /bin/true\n");
+        assert_int_equal(c->log_to, SV_LOG_TO_JOURNAL);
+        assert_true(c->programs[0].output_journal);
+        assert_false(c->programs[1].output_journal); /* default: inherit */
+        assert_false(sv_program_conf_equal(c, &c->programs[0], c, &c->programs[1]) &&
+                     c->programs[0].output_journal != c->programs[1].output_journal);
+        sv_config_free(c);
+        c = parse_ok("[sockvisord]\nlog = stderr\n");
+        assert_int_equal(c->log_to, SV_LOG_TO_STDERR);
+        sv_config_free(c);
+        c = parse_ok("[sockvisord]\ncontrol = /x.sock\n");
+        assert_int_equal(c->log_to, SV_LOG_TO_AUTO);
+        sv_config_free(c);
+        expect_error_at("[sockvisord]\nlog = syslog\n", 2, "log: 'syslog'", "auto");
+        expect_error_at("[program:p]\ncommand = /bin/true\noutput = file\n", 3, "output: 'file'", "journal");
+}
+
 static void test_error_inline_comment_hint(void **state) {
         /* inih cuts "a ;; b" at " ;": the error must say why the quote looks unterminated */
         expect_error_at("[program:p]\ncommand = /bin/sh -c 'a ;; b'\n", 2, "unterminated", "' ;' starts a comment");
@@ -1335,6 +1354,7 @@ int main(void) {
                 cmocka_unit_test(test_error_unknown_section),
                 cmocka_unit_test(test_error_unknown_key),
                 cmocka_unit_test(test_error_inline_comment_hint),
+                cmocka_unit_test(test_log_and_output),
                 cmocka_unit_test(test_error_outside_section),
                 cmocka_unit_test(test_error_duplicate_key),
                 cmocka_unit_test(test_error_duplicate_section),
