@@ -1130,14 +1130,81 @@ static void format_sockets(const Program *p, char *buf, size_t len) {
                 (void) snprintf(buf, len, "-");
 }
 
-static void status_row(SvManager *m, SvCtlConn *c, int w, const char *name, const Instance *i, const char *sockets) {
-        char pid[16] = "-", uptime[32] = "-", buf[320] = "";
+/* Process groups of every process, read once per status: a worker leads its own group, so
+ * its forked helpers (and daemonized grandchildren) are counted with it. */
+typedef struct PgidTable {
+        pid_t *pgids;
+        size_t n;
+} PgidTable;
+
+static int pid_cmp(const void *a, const void *b) {
+        pid_t x = *(const pid_t *) a, y = *(const pid_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+static void pgid_table_load(PgidTable *t) {
+        DIR *d = opendir("/proc");
+        size_t cap = 0;
+        struct dirent *de;
+
+        *t = (PgidTable){};
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                char path[64], buf[512];
+                if (de->d_name[0] < '1' || de->d_name[0] > '9')
+                        continue;
+                (void) snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                ssize_t n = read(fd, buf, sizeof(buf) - 1);
+                (void) close(fd);
+                if (n <= 0)
+                        continue;
+                buf[n] = '\0';
+                const char *rp = strrchr(buf, ')'); /* the command name may hold spaces and parens */
+                int pgrp;
+                char state;
+                int ppid;
+                if (!rp || sscanf(rp + 1, " %c %d %d", &state, &ppid, &pgrp) != 3 || state == 'Z')
+                        continue;
+                if (t->n == cap) {
+                        size_t nc = cap ? cap * 2 : 256;
+                        pid_t *np = realloc(t->pgids, nc * sizeof(pid_t));
+                        if (!np)
+                                break;
+                        t->pgids = np;
+                        cap = nc;
+                }
+                t->pgids[t->n++] = (pid_t) pgrp;
+        }
+        closedir(d);
+        qsort(t->pgids, t->n, sizeof(pid_t), pid_cmp);
+}
+
+static unsigned pgid_table_count(const PgidTable *t, pid_t pgid) {
+        pid_t *hit = t->n ? bsearch(&pgid, t->pgids, t->n, sizeof(pid_t), pid_cmp) : NULL;
+        if (!hit)
+                return 0;
+        pid_t *lo = hit, *hi = hit;
+        while (lo > t->pgids && lo[-1] == pgid)
+                lo--;
+        while (hi + 1 < t->pgids + t->n && hi[1] == pgid)
+                hi++;
+        return (unsigned) (hi - lo + 1);
+}
+
+static void status_row(SvManager *m, SvCtlConn *c, int w, const char *name, const Instance *i, const char *sockets,
+                       const PgidTable *groups) {
+        char pid[16] = "-", uptime[32] = "-", buf[320] = "", procs[16] = "-";
         uint64_t now = now_usec(m);
         const char *extra = "";
 
         if (i && i->pid > 0) {
                 (void) snprintf(pid, sizeof(pid), "%d", (int) i->pid);
                 sv_duration_format(now - i->spawned_usec, uptime, sizeof(uptime));
+                (void) snprintf(procs, sizeof(procs), "%u", pgid_table_count(groups, i->pid));
         }
         if (i && i->sm.state == SM_BACKOFF) {
                 (void) snprintf(buf, sizeof(buf), "retry in %s after %s",
@@ -1150,8 +1217,8 @@ static void status_row(SvManager *m, SvCtlConn *c, int w, const char *name, cons
                 extra = buf;
         } else if (i && i->status[0])
                 extra = i->status;
-        sv_ctl_output(c, "%-*s %-9s %-8s %-4u %-8s %-28s %s", w, name, i ? sm_state_to_string(i->sm.state) : "STOPPED",
-                      pid, i ? i->gen : 0, uptime, sockets, extra);
+        sv_ctl_output(c, "%-*s %-9s %-8s %-4u %-8s %-5s %-28s %s", w, name,
+                      i ? sm_state_to_string(i->sm.state) : "STOPPED", pid, i ? i->gen : 0, uptime, procs, sockets, extra);
 }
 
 static void cmd_status(SvManager *m, SvCtlConn *c, const CtlRequest *req) {
@@ -1166,8 +1233,10 @@ static void cmd_status(SvManager *m, SvCtlConn *c, const CtlRequest *req) {
                 int l = (int) strlen(v[q]->name) + 14;
                 w = l > w ? l : w;
         }
-        sv_ctl_output(c, "%-*s %-9s %-8s %-4s %-8s %-28s %s", w, "PROGRAM", "STATE", "PID", "GEN", "UPTIME", "SOCKETS",
-                      "STATUS");
+        PgidTable groups;
+        pgid_table_load(&groups);
+        sv_ctl_output(c, "%-*s %-9s %-8s %-4s %-8s %-5s %-28s %s", w, "PROGRAM", "STATE", "PID", "GEN", "UPTIME", "PROCS",
+                      "SOCKETS", "STATUS");
         for (size_t q = 0; q < n; q++) {
                 Program *p = v[q];
                 char sockets[512], name[96];
@@ -1178,18 +1247,19 @@ static void cmd_status(SvManager *m, SvCtlConn *c, const CtlRequest *req) {
                                 (void) snprintf(name, sizeof(name), "%s:%u%s", p->name, k, p->removed ? " (removed)" : "");
                         else
                                 (void) snprintf(name, sizeof(name), "%s%s", p->name, p->removed ? " (removed)" : "");
-                        status_row(m, c, w, name, p->cur[k], sockets);
+                        status_row(m, c, w, name, p->cur[k], sockets, &groups);
                 }
                 for (unsigned k = 0; k < p->cap; k++)
                         if (p->cand[k]) {
                                 (void) snprintf(name, sizeof(name), "%s (new)", INAME(p->cand[k]));
-                                status_row(m, c, w, name, p->cand[k], sockets);
+                                status_row(m, c, w, name, p->cand[k], sockets, &groups);
                         }
                 for (Instance *d = p->draining; d; d = d->next) {
                         (void) snprintf(name, sizeof(name), "%s (old)", INAME(d));
-                        status_row(m, c, w, name, d, sockets);
+                        status_row(m, c, w, name, d, sockets, &groups);
                 }
         }
+        free(groups.pgids);
         sv_ctl_finish(c, true, NULL);
 }
 

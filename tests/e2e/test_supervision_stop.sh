@@ -65,6 +65,8 @@ g=$(report_field "$T/group.report" grandchild)
 [ -n "$g" ] && [ "$(ps -o pgid= -p "$g" | tr -d ' ')" = "$w" ] &&
         pass "worker $w leads its own process group; grandchild $g is in it" ||
         fail "grandchild '$g' is not in process group $w (pgid $(ps -o pgid= -p "$g" 2>/dev/null))"
+procs=$(ctl status group | awk '$1 == "group" { print $6 }')
+[ "$procs" = 2 ] && pass "status counts 2 processes in its group (PROCS)" || fail "status PROCS for group is '$procs', expected 2"
 t0=$(ms_now)
 rc=0
 ctl stop group >"$T/stop2.out" 2>&1 || rc=$?
