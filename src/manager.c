@@ -269,8 +269,13 @@ static void manager_report(SvManager *m) {
                 }
         for (HeldSocket *h = m->socks; h; h = h->next)
                 sockets += h->configured;
-        (void) snprintf(status, sizeof(status), "%s%u of %u instances running%s%.0u%s, %u sockets held",
-                        m->shutting_down ? "stopping: " : "", running, total, failed ? ", " : "", failed,
+        char rolling[96] = "";
+        for (size_t q = 0; q < m->n_progs && !rolling[0]; q++)
+                if (m->progs[q]->rolling)
+                        (void) snprintf(rolling, sizeof(rolling), "restarting %s (generation %u); ", m->progs[q]->name,
+                                        m->progs[q]->roll_gen);
+        (void) snprintf(status, sizeof(status), "%s%s%u of %u instances running%s%.0u%s, %u sockets held",
+                        m->shutting_down ? "stopping: " : "", rolling, running, total, failed ? ", " : "", failed,
                         failed ? " failing" : "", sockets);
         if (m->started && !m->ready_sent && manager_settled(m)) {
                 m->ready_sent = true;
@@ -1549,7 +1554,8 @@ static int manager_apply(SvManager *m, SvConfig *cfg, SvCtlConn *c, SvDiag *d) {
                         else
                                 log_info("socket '%s': listening on %s (fd %d)", bound[k]->l.name,
                                          sv_addr_format(&bound[k]->l.addr, a, sizeof(a)), bound[k]->l.fd);
-                        fdstore_put(bound[k]);
+                        if (!bound[k]->l.adopted) /* an adopted one is in systemd's hands already */
+                                fdstore_put(bound[k]);
                         if (c)
                                 sv_ctl_progress(c, "socket %s: bound %s", bound[k]->l.name, cfg->sockets[k].listen);
                 }
