@@ -160,6 +160,7 @@ listen = tcp://127.0.0.1:8081
 command = sockvisor-demo
 sockets = api
 ready = notify
+output = journal
 EOF
 "$SOCKVISORD" -t -c "$CONF" >"$W/t.out" 2>&1 || fail "sockvisord -t rejects the changed config: $(cat "$W/t.out")"
 rc=0
@@ -171,6 +172,18 @@ check "api RUNNING ($(status_of api))" wait_running api 5
 check "demo untouched by the reload (generation 2: $(status_of demo))" [ "$(status_of demo | awk '{ print $3 }')" = 2 ]
 check "still active after the reload ($(prop ActiveState))" [ "$(prop ActiveState)" = active ]
 check "same MainPID after the reload ($MAIN1 -> $(prop MainPID))" [ "$(prop MainPID)" = "$MAIN1" ]
+
+# --- journal: sockvisord's lines carry fields; output = journal streams a program's output ---
+api_pid=$(timeout 10 sockvisorctl pid api 2>/dev/null | head -n 1)
+journalctl --sync 2>/dev/null || true
+fields=$(journalctl --no-pager -o verbose SOCKVISOR_PROGRAM=demo 2>/dev/null)
+check "sockvisord's log lines about demo carry SOCKVISOR_PROGRAM, SOCKVISOR_PID and PRIORITY" \
+        grep -q 'SOCKVISOR_PID=' <<<"$fields"
+grep -q 'PRIORITY=' <<<"$fields" || fail "no PRIORITY= field on sockvisord's entries"
+grep -q 'SOCKVISOR_GENERATION=' <<<"$fields" || fail "no SOCKVISOR_GENERATION= field on sockvisord's entries"
+api_out=$(journalctl --no-pager -o cat SYSLOG_IDENTIFIER=api 2>/dev/null)
+check "api's own stderr is in the journal under identifier 'api' (output = journal)" \
+        grep -q "demo pid ${api_pid:-x} generation" <<<"$api_out"
 
 # --- 4. restart of sockvisord itself under load ---
 log "4. systemctl restart sockvisord under load"
