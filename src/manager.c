@@ -35,6 +35,7 @@
 
 #include "sockvisor/cmdline.h"
 #include "sockvisor/control.h"
+#include "sockvisor/doctor.h"
 #include "sockvisor/duration.h"
 #include "sockvisor/env.h"
 #include "sockvisor/listener.h"
@@ -1431,6 +1432,19 @@ static void sort_programs(SvManager *m) {
         qsort(m->progs, m->n_progs, sizeof(Program *), priority_cmp);
 }
 
+/* The port doctor's diagnosis of a bind that failed with EADDRINUSE: who holds the port,
+ * why, and the fix, to the log and to the client that asked for the reload. */
+static void explain_addr_in_use(const SvAddr *addr, SvCtlConn *c) {
+        _cleanup_free_ char *text = NULL;
+        if (sv_doctor_explain(addr, &text) < 0 || !text)
+                return;
+        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+                log_error("%s", line);
+                if (c)
+                        sv_ctl_progress(c, "%s", line);
+        }
+}
+
 /* What a reload will do to each socket of the new config. */
 typedef enum SockPlan {
         SOCK_KEEP,   /* same listen line: same fd, never re-bound */
@@ -1493,6 +1507,8 @@ static int manager_apply(SvManager *m, SvConfig *cfg, SvCtlConn *c, SvDiag *d) {
                                         m->passed_fds[passed] = -EBADF; /* ours now */
                         } else
                                 r = sv_listener_open(sc, &nh->l, d);
+                        if (r == -EADDRINUSE)
+                                explain_addr_in_use(&sc->addr, c);
                         if (r < 0) {
                                 free(nh);
                                 break;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "sockvisor/ctlproto.h"
+#include "sockvisor/doctor.h"
 #include "sockvisor/macro.h"
 
 #define PROG "sockvisorctl"
@@ -54,6 +55,8 @@ static const CtlCommand commands[] = {
         { "reload", 0, 0, false, "", "reload", "re-read the configuration and apply the difference" },
         { "shutdown", 0, 0, false, "", "shutdown", "stop every program and exit the daemon" },
         { "version", 0, 0, true, "", "version", "print the client's and the daemon's versions" },
+        { "why", 1, 2, true, "[--json] ADDRESS|PORT", "why 8080",
+          "who holds an address, why a bind fails, and the fix (no daemon needed)" },
 };
 
 static const char *arg_socket = NULL;
@@ -313,6 +316,56 @@ static int read_reply(int fd, const char *path, int timeout_ms) {
         }
 }
 
+/* "why": the port doctor, run here (it needs no daemon). */
+static int run_why(char **args, size_t n_args) {
+        const char *target = NULL;
+        bool json = false;
+        SvDoctorQuery q;
+        SvDoctorFacts f;
+        SvDoctorReport rep = { 0 };
+        SvDiag d = { 0 };
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        for (size_t i = 0; i < n_args; i++) {
+                if (strcmp(args[i], "--json") == 0)
+                        json = true;
+                else if (args[i][0] == '-' && args[i][1] != '\0')
+                        return usage_error("why: unknown option '%s'; expected [--json] ADDRESS|PORT", args[i]);
+                else if (target)
+                        return usage_error("why: one address at a time, got '%s' and '%s'", target, args[i]);
+                else
+                        target = args[i];
+        }
+        if (!target)
+                return usage_error("why: expects an address or a port, e.g. '" PROG " why 8080' or '" PROG
+                                   " why tcp://127.0.0.1:8080'");
+        if (sv_doctor_query_parse(target, &q, &d) < 0)
+                return usage_error("why: %s", d.msg);
+
+        r = sv_doctor_gather(&q, &f, &d);
+        if (r < 0) {
+                fprintf(stderr, PROG ": why: %s\n", d.msg);
+                return EXIT_FAILED;
+        }
+        r = sv_doctor_diagnose(&f, &rep);
+        if (r >= 0)
+                text = json ? sv_doctor_format_json(&f, &rep) : sv_doctor_format_text(&f, &rep);
+        sv_doctor_report_done(&rep);
+        sv_doctor_facts_done(&f);
+        if (!text) {
+                fprintf(stderr, PROG ": why: out of memory\n");
+                return EXIT_FAILED;
+        }
+        if (fputs(text, stdout) == EOF || fflush(stdout) == EOF) {
+                if (errno == EPIPE)
+                        return EXIT_OK;
+                fprintf(stderr, PROG ": cannot write the output: %s\n", strerror(errno));
+                return EXIT_FAILED;
+        }
+        return EXIT_OK;
+}
+
 static int run(const char *path, const CtlCommand *cmd, char **args, size_t n_args) {
         _cleanup_close_ int fd = -EBADF;
         char req[CTL_LINE_MAX];
@@ -424,5 +477,7 @@ int main(int argc, char *argv[]) {
                 return usage_error("'%s' expects %s, e.g. '" PROG " %s'", cmd->name, cmd->args_help, cmd->example);
         }
 
+        if (strcmp(cmd->name, "why") == 0) /* answered here: it needs no daemon */
+                return run_why(argv + optind + 1, n_args);
         return run(path, cmd, argv + optind + 1, n_args);
 }

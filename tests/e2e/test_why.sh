@@ -1,0 +1,130 @@
+#!/bin/bash
+# The port doctor: each reason for "Address already in use" reproduced for real on
+# 127.0.0.1 (or a unix path in $T), and `sockvisorctl why` must name it, its holder and the
+# fix: another listener, TIME_WAIT left by a server that closed first (with and without
+# SO_REUSEADDR, checked against a real bind), a child still holding an accepted connection,
+# a stale unix socket file versus a live one, and sockvisord's own bind failure.
+. "$(dirname "$0")/lib.sh"
+
+WHYTOOL=$BUILD/tests/sv-whytool
+[ -x "$WHYTOOL" ] || die "$WHYTOOL is missing (tests/CMakeLists.txt: add_executable(sv-whytool tools/whytool.c))"
+why() { "$SOCKVISORCTL" -s "$T/no-daemon.sock" why "$@"; } # never needs a daemon
+
+# Starts a holder in the background; waits (bounded) for its ready file; HOLDER = its pid
+# (or the pid it wrote, for "child").
+hold() { # NAME ARGS...
+        local name=$1
+        shift
+        "$WHYTOOL" -t 60 -o "$T/$name.ready" "$@" &
+        STARTED_PIDS+=($!)
+        LAST_BG=$!
+        wait_for_file "$T/$name.ready" || die "sv-whytool $* did not get ready"
+        HOLDER=$(cat "$T/$name.ready")
+}
+stop() { kill -KILL "$@" 2>/dev/null || true; for p in "$@"; do wait "$p" 2>/dev/null || true; done; }
+
+ports=($("$FREEPORT" -n 6))
+P_LISTEN=${ports[0]} P_TW=${ports[1]} P_TWR=${ports[2]} P_CHILD=${ports[3]} P_DAEMON=${ports[4]} P_FREE=${ports[5]}
+
+# --- another process listens on the port ---
+hold listener listen tcp "$P_LISTEN"
+out=$(why "$P_LISTEN")
+grep -q "pid $HOLDER (.*sv-whytool .*listen tcp $P_LISTEN)" <<<"$out" && grep -q "fix: stop pid $HOLDER (kill $HOLDER)" <<<"$out" &&
+        pass "a listener on the port: named with its pid and command" || fail "listener: $out"
+out=$(why "tcp://0.0.0.0:$P_LISTEN")
+grep -q "every address" <<<"$out" && grep -q "pid $HOLDER" <<<"$out" &&
+        pass "0.0.0.0 against 127.0.0.1: the wildcard conflict is explained" || fail "wildcard: $out"
+out=$(why --json "tcp://127.0.0.1:$P_LISTEN")
+grep -q "\"kind\":\"listener\"" <<<"$out" && grep -q "\"pids\":\[$HOLDER\]" <<<"$out" && grep -q '"in_use":true' <<<"$out" &&
+        pass "--json: listener, pid, in_use" || fail "--json: $out"
+out=$(why "tcp://127.0.0.2:$P_LISTEN")
+grep -q "is free" <<<"$out" && pass "127.0.0.2 on the same port is free (no overlap)" || fail "other address: $out"
+stop "$LAST_BG"
+
+# --- TIME_WAIT left by a server that closes first, without SO_REUSEADDR ---
+"$WHYTOOL" -t 30 closefirst "$P_TW" 300
+bind_out=$("$WHYTOOL" trybind "$P_TW" || true)
+bind_reuse_out=$("$WHYTOOL" -r trybind "$P_TW" || true)
+out=$(why "tcp://127.0.0.1:$P_TW")
+n=$(grep -oE '[0-9]+ closed connections' <<<"$out" | awk '{ print $1 }')
+log "plain bind: $bind_out; with SO_REUSEADDR: $bind_reuse_out"
+[ "$bind_out" = "bind: Address already in use" ] && [ "${n:-0}" -ge 250 ] && grep -q "TIME_WAIT" <<<"$out" &&
+        grep -q "will NOT get past" <<<"$out" && [ "$bind_reuse_out" = "bind: Address already in use" ] &&
+        pass "TIME_WAIT without SO_REUSEADDR: $n counted, SO_REUSEADDR correctly said not to help" ||
+        fail "TIME_WAIT (no reuse): $out"
+out=$(why --json "tcp://127.0.0.1:$P_TW")
+grep -q '"kind":"time_wait"' <<<"$out" && grep -q '"reuseaddr_helps":false' <<<"$out" &&
+        pass "--json: time_wait, reuseaddr_helps false" || fail "--json TIME_WAIT: $out"
+
+# --- the same, by a server that set SO_REUSEADDR ---
+"$WHYTOOL" -r -t 30 closefirst "$P_TWR" 300
+bind_out=$("$WHYTOOL" trybind "$P_TWR" || true)
+bind_reuse_out=$("$WHYTOOL" -r trybind "$P_TWR" || true)
+out=$(why "$P_TWR")
+n=$(grep -oE '[0-9]+ closed connections' <<<"$out" | awk '{ print $1 }')
+log "plain bind: $bind_out; with SO_REUSEADDR: $bind_reuse_out"
+[ "$bind_out" = "bind: Address already in use" ] && [ "${n:-0}" -ge 250 ] &&
+        grep -q "fix: set SO_REUSEADDR" <<<"$out" && [ "$bind_reuse_out" = "bind: ok" ] &&
+        pass "TIME_WAIT with SO_REUSEADDR: $n counted, SO_REUSEADDR correctly said to help" ||
+        fail "TIME_WAIT (reuse): $out"
+grep -qE "goes in [0-9]+ s" <<<"$out" && pass "the longest TIME_WAIT timer is shown" || fail "timer: $out"
+
+# --- a child keeps an accepted connection after the listener exited ---
+hold child child "$P_CHILD"
+CHILD=$HOLDER
+out=$(why "tcp://127.0.0.1:$P_CHILD")
+grep -q "pid $CHILD (.*sv-whytool.*) still holds 1 connection" <<<"$out" && grep -q "no listener left" <<<"$out" &&
+        grep -q "kill $CHILD" <<<"$out" &&
+        pass "a child holding a connection is named (pid $CHILD)" || fail "child: $out"
+stop "$CHILD" "$LAST_BG"
+
+# --- unix: a stale socket file and a live listener are told apart ---
+"$WHYTOOL" -o "$T/stale.ready" stale "$T/stale.sock"
+out=$(why "unix:$T/stale.sock")
+grep -q "stale socket file" <<<"$out" && grep -q "rm $T/stale.sock" <<<"$out" &&
+        pass "a stale unix socket file: remove it" || fail "stale unix: $out"
+hold unix unix "$T/live.sock"
+out=$(why "unix:$T/live.sock")
+grep -q "pid $HOLDER (.*sv-whytool" <<<"$out" && grep -q "listens on unix:$T/live.sock" <<<"$out" &&
+        ! grep -q stale <<<"$out" && pass "a live unix listener: its pid" || fail "live unix: $out"
+stop "$LAST_BG"
+out=$(why "unix:$T/live.sock")
+grep -q "stale socket file" <<<"$out" && pass "the same file once its listener died: stale" || fail "after death: $out"
+
+# --- a free port, and usage errors ---
+out=$(why "$P_FREE")
+grep -q "is free" <<<"$out" && pass "a free port is said to be free" || fail "free: $out"
+rc=0
+out=$(why 0 2>&1) || rc=$?
+[ "$rc" = 64 ] && grep -q "port 0" <<<"$out" && pass "why 0 is a usage error (64)" || fail "why 0 (rc $rc): $out"
+
+# --- without privileges a holder may be invisible: said plainly ---
+if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
+        hold listener2 listen tcp "$P_LISTEN"
+        chmod 755 "$T"
+        out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$SOCKVISORCTL" why "$P_LISTEN" 2>&1 || true)
+        grep -q "cannot see" <<<"$out" && grep -q "run as root" <<<"$out" &&
+                pass "as nobody: the holder is said to be invisible, with what to do" || fail "as nobody: $out"
+        stop "$LAST_BG"
+else
+        log "skip: not root or no setpriv: invisible holders not tried"
+fi
+
+# --- sockvisord's own EADDRINUSE prints the diagnosis ---
+hold busy listen tcp "$P_DAEMON"
+cat >"$T/busy.ini" <<EOF
+[sockvisord]
+control = $CTL
+[socket:web]
+listen = tcp://127.0.0.1:$P_DAEMON
+[program:app]
+command = $DEMO
+sockets = web
+EOF
+rc=0
+out=$(timeout 10 "$SOCKVISORD" -c "$T/busy.ini" 2>&1) || rc=$?
+[ "$rc" = 71 ] && grep -q "pid $HOLDER (.*sv-whytool" <<<"$out" && grep -q "fix: stop pid $HOLDER" <<<"$out" &&
+        pass "sockvisord's bind failure names the holder and the fix" || fail "sockvisord on a taken port (rc $rc): $out"
+stop "$LAST_BG"
+
+finish
