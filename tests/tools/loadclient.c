@@ -40,6 +40,7 @@ typedef struct Options {
         long timeout_ms;
         const char *path;
         const char *stopfile;
+        bool keepalive;                 /* -k: HTTP/1.1 requests on persistent connections */
 } Options;
 
 /* Per-thread results, merged by main after join: no sharing on the hot path but the
@@ -65,6 +66,7 @@ static size_t n_pids;
 static bool pids_overflow;
 static uint64_t errno_counts[ERRNO_MAX];
 static uint64_t bad_replies;
+static uint64_t reconnects;             /* -k: connections (re)opened after the first */
 static char first_bad_reply[81];
 
 static uint64_t now_us(void)
@@ -79,11 +81,17 @@ static void usage(FILE *f)
 {
         fprintf(f,
                 "usage: sv-loadclient -p PORT [-H 127.0.0.1] [-c CONCURRENCY=16] [-d SECONDS=5]\n"
-                "                     [-t TIMEOUT_MS=5000] [-P PATH=/] [-r STOPFILE]\n"
+                "                     [-t TIMEOUT_MS=5000] [-P PATH=/] [-r STOPFILE] [-k]\n"
                 "Each of CONCURRENCY threads sends 'GET PATH HTTP/1.0' on a new connection, reads\n"
                 "to EOF and checks for 'HTTP/1.1 200' and 'pid=N', until SECONDS have passed or\n"
                 "STOPFILE exists. Prints one summary line; exit 0 if all requests succeeded,\n"
-                "1 if any failed (or none succeeded), 2 on usage error.\n");
+                "1 if any failed (or none succeeded), 2 on usage error. gap_ms is the longest stretch\n"
+                "of the run (start and end included) without a successful request.\n"
+                "-k: keep-alive: 'GET PATH HTTP/1.1' on a persistent connection per thread, reply\n"
+                "read by Content-Length; a new connection after 'Connection: close'. A reused\n"
+                "connection that the server closed before answering (no byte of reply) is retried\n"
+                "once on a new connection, as HTTP clients do for idempotent requests. The summary\n"
+                "line then ends with ' reconnects=N'.\n");
 }
 
 static int parse_long(char opt, const char *s, long min, long max, long *ret)
@@ -287,9 +295,172 @@ done:
         return out;
 }
 
+/* Reads the head of a reply into buf (up to its end), then the body by Content-Length.
+ * *got: bytes received at all (0 = the server closed or reset before answering).
+ * Returns the outcome; *close_after when the server asked to close. */
+static enum outcome ka_read_reply(int fd, uint64_t deadline, char *buf, size_t cap, size_t *ret_len,
+                                  size_t *got, bool *close_after)
+{
+        size_t len = 0, head = 0, body_len = 0;
+        const char *cl, *end;
+        int r;
+
+        *got = 0;
+        for (;;) {
+                ssize_t n;
+
+                if ((end = memmem(buf, len, "\r\n\r\n", 4))) {
+                        head = (size_t) (end + 4 - buf);
+                        break;
+                }
+                if (len == cap)
+                        return OUT_SHORT;
+                r = set_timeouts(fd, deadline);
+                if (r < 0)
+                        return fail_errno(-r);
+                n = recv(fd, buf + len, cap - len, 0);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return fail_errno(errno);
+                }
+                if (n == 0) {
+                        record_errno(PSEUDO_SHORT);
+                        return OUT_SHORT;
+                }
+                len += (size_t) n;
+                *got += (size_t) n;
+        }
+        cl = memmem(buf, head, "Content-Length:", 15);
+        if (!cl)
+                cl = memmem(buf, head, "content-length:", 15);
+        if (!cl) {
+                note_bad_reply(buf, len);
+                record_errno(PSEUDO_SHORT);
+                return OUT_SHORT;
+        }
+        body_len = (size_t) strtoul(cl + 15, NULL, 10);
+        if (head + body_len > cap) {
+                note_bad_reply(buf, len);
+                record_errno(PSEUDO_SHORT);
+                return OUT_SHORT;
+        }
+        while (len < head + body_len) {
+                ssize_t n;
+
+                r = set_timeouts(fd, deadline);
+                if (r < 0)
+                        return fail_errno(-r);
+                n = recv(fd, buf + len, head + body_len - len, 0);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return fail_errno(errno);
+                }
+                if (n == 0) {
+                        record_errno(PSEUDO_SHORT);
+                        return OUT_SHORT;
+                }
+                len += (size_t) n;
+                *got += (size_t) n;
+        }
+        *close_after = memmem(buf, head, "Connection: close", 17) != NULL ||
+                       memmem(buf, head, "connection: close", 17) != NULL;
+        *ret_len = len;
+        return OUT_OK;
+}
+
+/* -k: one HTTP/1.1 request on the thread's persistent connection *kfd (-1: none yet). */
+static enum outcome do_request_ka(int *kfd, uint64_t *ret_lat_us)
+{
+        char buf[REPLY_KEEP];
+        uint64_t t0 = now_us(), deadline = t0 + (uint64_t) opts.timeout_ms * 1000u;
+        enum outcome out = OUT_OTHER;
+
+        for (int attempt = 0; attempt < 2; attempt++) {
+                bool reused = *kfd >= 0, close_after = false;
+                size_t off = 0, len = 0, got = 0;
+                long pid;
+                int r;
+
+                if (!reused) {
+                        int fd = socket(opts.addr.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+                        if (fd < 0)
+                                return fail_errno(errno);
+                        r = set_timeouts(fd, deadline);
+                        if (r < 0) {
+                                (void) close(fd);
+                                return fail_errno(-r);
+                        }
+                        while (connect(fd, &opts.addr.sa, opts.addr_len) < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                out = fail_errno(errno);
+                                (void) close(fd);
+                                return out;
+                        }
+                        *kfd = fd;
+                }
+                r = set_timeouts(*kfd, deadline);
+                if (r < 0)
+                        out = fail_errno(-r);
+                while (r >= 0 && off < request_len) {
+                        ssize_t n = send(*kfd, request + off, request_len - off, MSG_NOSIGNAL);
+
+                        if (n < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                r = -errno;
+                                break;
+                        }
+                        off += (size_t) n;
+                }
+                if (r >= 0)
+                        out = ka_read_reply(*kfd, deadline, buf, sizeof(buf), &len, &got, &close_after);
+                else if (!reused)
+                        out = fail_errno(-r);
+                if (r < 0 || out != OUT_OK) {
+                        (void) close(*kfd);
+                        *kfd = -1;
+                        /* The server closed an idle persistent connection as we reused it:
+                         * retry once on a new connection. Not on a fresh one, nor once any
+                         * byte of the reply came. */
+                        if (reused && got == 0 && (r < 0 || out == OUT_SHORT || out == OUT_RESET)) {
+                                pthread_mutex_lock(&lock);
+                                reconnects++;
+                                if (r >= 0 && out == OUT_SHORT && errno_counts[PSEUDO_SHORT] > 0)
+                                        errno_counts[PSEUDO_SHORT]--;
+                                else if (r >= 0 && out == OUT_RESET && errno_counts[ECONNRESET] > 0)
+                                        errno_counts[ECONNRESET]--;
+                                pthread_mutex_unlock(&lock);
+                                continue;
+                        }
+                        return out;
+                }
+                pid = reply_pid(buf, len);
+                if (len < 12 || memcmp(buf, "HTTP/1.1 200", 12) != 0 || pid < 0) {
+                        record_errno(PSEUDO_SHORT);
+                        note_bad_reply(buf, len);
+                        (void) close(*kfd);
+                        *kfd = -1;
+                        return OUT_SHORT;
+                }
+                if (close_after) {
+                        (void) close(*kfd);
+                        *kfd = -1;
+                }
+                *ret_lat_us = now_us() - t0;
+                note_success(pid);
+                return OUT_OK;
+        }
+        return out;
+}
+
 static void *worker_main(void *arg)
 {
         Worker *w = arg;
+        int kfd = -1;
 
         while (now_us() < end_us) {
                 uint64_t lat = 0;
@@ -297,7 +468,7 @@ static void *worker_main(void *arg)
 
                 if (opts.stopfile && access(opts.stopfile, F_OK) == 0)
                         break;
-                o = do_request(&lat);
+                o = opts.keepalive ? do_request_ka(&kfd, &lat) : do_request(&lat);
                 w->counts[o]++;
                 if (o != OUT_OK)
                         continue;
@@ -314,6 +485,8 @@ static void *worker_main(void *arg)
                 }
                 w->lat_us[w->n_lat++] = lat > UINT32_MAX ? UINT32_MAX : (uint32_t) lat;
         }
+        if (kfd >= 0)
+                (void) close(kfd);
         return NULL;
 }
 
@@ -346,7 +519,7 @@ static int parse_args(int argc, char **argv)
         opts.timeout_ms = 5000;
         opts.path = "/";
 
-        while ((c = getopt(argc, argv, "p:H:c:d:t:P:r:h")) != -1) {
+        while ((c = getopt(argc, argv, "p:H:c:d:t:P:r:kh")) != -1) {
                 switch (c) {
                 case 'p':
                         if (parse_long('p', optarg, 1, 65535, &port) < 0)
@@ -377,6 +550,9 @@ static int parse_args(int argc, char **argv)
                         break;
                 case 'r':
                         opts.stopfile = optarg;
+                        break;
+                case 'k':
+                        opts.keepalive = true;
                         break;
                 case 'h':
                         usage(stdout);
@@ -409,7 +585,8 @@ static int parse_args(int argc, char **argv)
                 return -EINVAL;
         }
 
-        request_len = (size_t) snprintf(request, sizeof(request), "GET %s HTTP/1.0\r\nHost: x\r\n\r\n", opts.path);
+        request_len = (size_t) snprintf(request, sizeof(request), "GET %s HTTP/1.%c\r\nHost: x\r\n\r\n", opts.path,
+                                        opts.keepalive ? '1' : '0');
         if (request_len >= sizeof(request)) {
                 fprintf(stderr, "sv-loadclient: -P: path longer than %zu bytes\n", sizeof(request) - 32);
                 return -EINVAL;
@@ -469,16 +646,29 @@ int main(int argc, char **argv)
         failed = counts[OUT_REFUSED] + counts[OUT_RESET] + counts[OUT_TIMEOUT] +
                  counts[OUT_SHORT] + counts[OUT_OTHER];
         requests = counts[OUT_OK] + failed;
-        /* No success at all: the whole run was one gap. */
+        /* No success at all: the whole run was one gap. Otherwise the stretch from the last
+         * success to the end of the run counts too (a service that went down for good), as
+         * the one before the first success does. */
+        if (first_ok_us) {
+                uint64_t fin = now_us();
+
+                if (fin > end_us)
+                        fin = end_us;
+                if (fin > last_ok_us && fin - last_ok_us > max_gap_us)
+                        max_gap_us = fin - last_ok_us;
+        }
         gap_us = first_ok_us ? max_gap_us : now_us() - start_us;
 
         printf("requests=%" PRIu64 " ok=%" PRIu64 " failed=%" PRIu64 " refused=%" PRIu64
                " reset=%" PRIu64 " timeout=%" PRIu64 " short=%" PRIu64 " other=%" PRIu64
-               " pids=%zu p50_us=%" PRIu32 " p99_us=%" PRIu32 " max_us=%" PRIu32 " gap_ms=%" PRIu64 "\n",
+               " pids=%zu p50_us=%" PRIu32 " p99_us=%" PRIu32 " max_us=%" PRIu32 " gap_ms=%" PRIu64,
                requests, counts[OUT_OK], failed, counts[OUT_REFUSED], counts[OUT_RESET],
                counts[OUT_TIMEOUT], counts[OUT_SHORT], counts[OUT_OTHER], n_pids,
                percentile(lat, n_lat, 50), percentile(lat, n_lat, 99),
                n_lat ? lat[n_lat - 1] : 0, gap_us / 1000u);
+        if (opts.keepalive)     /* appended only with -k: the line without it is unchanged */
+                printf(" reconnects=%" PRIu64, reconnects);
+        printf("\n");
         (void) fflush(stdout);
 
         for (int e = 0; e < ERRNO_MAX; e++) {
