@@ -711,6 +711,15 @@ static Program *program_new(SvManager *m, const SvProgramConf *conf, CfgRef *cr)
         return p;
 }
 
+/* Points the program at conf, owned by cr (referenced before the old one is dropped, so
+ * the same cr works too). Running instances keep the config they started with. */
+static void program_set_conf(Program *p, const SvProgramConf *conf, CfgRef *cr) {
+        cfgref_ref(cr);
+        cfgref_unref(p->cr);
+        p->conf = conf;
+        p->cr = cr;
+}
+
 static void program_free(Program *p) {
         for (unsigned k = 0; k < p->cap; k++) {
                 instance_free(p->cur[k]);
@@ -807,10 +816,8 @@ static void roll_finish(Program *p) {
                         program_drain(p, old, "numprocs lowered", false);
                 }
         p->n = p->roll_n;
-        p->conf = p->roll_conf;
-        cfgref_unref(p->cr);
-        p->cr = p->roll_cr;
-        p->roll_cr = NULL;
+        program_set_conf(p, p->roll_conf, p->roll_cr);
+        p->roll_cr = cfgref_unref(p->roll_cr);
 }
 
 /* A candidate is ready: it takes its index, and the instance it replaces drains. */
@@ -1603,9 +1610,7 @@ static int manager_apply(SvManager *m, SvConfig *cfg, SvCtlConn *c, SvDiag *d) {
                             !program_uses_changed_socket(cfg, npc, plan);
                 if (same) {
                         unchanged++;
-                        p->conf = npc; /* equal content: the running instances keep their own copy */
-                        cfgref_unref(p->cr);
-                        p->cr = cfgref_ref(cr);
+                        program_set_conf(p, npc, cr); /* equal content */
                         continue;
                 }
                 changed++;
@@ -1621,15 +1626,11 @@ static int manager_apply(SvManager *m, SvConfig *cfg, SvCtlConn *c, SvDiag *d) {
                         if (c)
                                 sv_ctl_progress(c, "program %s: changed, autostart=false; stopping it", p->name);
                         program_stop_instances(p, "configuration changed, autostart=false");
-                        p->conf = npc;
-                        cfgref_unref(p->cr);
-                        p->cr = cfgref_ref(cr);
+                        program_set_conf(p, npc, cr);
                 } else {
                         if (c)
                                 sv_ctl_progress(c, "program %s: changed (not running)", p->name);
-                        p->conf = npc;
-                        cfgref_unref(p->cr);
-                        p->cr = cfgref_ref(cr);
+                        program_set_conf(p, npc, cr);
                         (void) program_grow(p, npc->numprocs);
                         for (unsigned k = npc->numprocs; k < p->n; k++)
                                 p->cur[k] = instance_free(p->cur[k]);
