@@ -316,9 +316,7 @@ int sv_control_new(sd_event *e, const char *path, mode_t mode, SvCtlDispatch dis
         }
         r = sv_unix_listener_open(path, mode, SOCK_STREAM, 64, true, &ctl->fd, &ctl->lock_fd, d);
         if (r < 0) {
-                char msg[sizeof(d->msg)];
-                (void) snprintf(msg, sizeof(msg), "control socket: %s", d->msg);
-                (void) snprintf(d->msg, sizeof(d->msg), "%s", msg);
+                diag_prefix(d, "control socket");
                 goto fail;
         }
         r = sd_event_add_io(e, &ctl->accept_src, ctl->fd, EPOLLIN, control_accept, ctl);

@@ -14,3 +14,11 @@ int diag_set(SvDiag *d, unsigned line, const char *fmt, ...) {
         }
         return -EINVAL;
 }
+
+void diag_prefix(SvDiag *d, const char *prefix) {
+        char msg[sizeof(d->msg)];
+        if (!d)
+                return;
+        (void) snprintf(msg, sizeof(msg), "%s: %s", prefix, d->msg);
+        (void) snprintf(d->msg, sizeof(d->msg), "%s", msg);
+}

@@ -171,9 +171,7 @@ int sv_listener_open(const SvSocketConf *sc, SvListener *ret, SvDiag *d) {
                 const char *path = ((const struct sockaddr_un *) &sc->addr.sa)->sun_path;
                 r = unix_path_prepare(path, &lfd, d);
                 if (r < 0) {
-                        char msg[sizeof(d->msg)];
-                        (void) snprintf(msg, sizeof(msg), "%s: %s", what, d->msg);
-                        (void) snprintf(d->msg, sizeof(d->msg), "%s", msg);
+                        diag_prefix(d, what);
                         return r;
                 }
                 l.unlink_on_close = true;

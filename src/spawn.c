@@ -30,6 +30,7 @@ typedef enum SpawnStage {
         STAGE_DUP,
         STAGE_CHDIR,
         STAGE_STDIN,
+        STAGE_OUTPUT,
         STAGE_EXEC,
 } SpawnStage;
 
@@ -184,7 +185,7 @@ _noreturn_ static void child_exec(const SvSpawnRequest *req, const char *path, i
         if (req->stdin_fd >= 0 && req->stdin_fd != STDIN_FILENO && dup2(req->stdin_fd, STDIN_FILENO) < 0)
                 child_fail(errfd, STAGE_STDIN);
         if (req->output_fd >= 0 && (dup2(req->output_fd, STDOUT_FILENO) < 0 || dup2(req->output_fd, STDERR_FILENO) < 0))
-                child_fail(errfd, STAGE_STDIN);
+                child_fail(errfd, STAGE_OUTPUT);
 
         /* Pass 1: copy every socket above 3+n, so pass 2 can never overwrite one still needed. */
         for (size_t i = 0; i < n; i++) {
@@ -260,6 +261,9 @@ int sv_spawn(const SvSpawnRequest *req, pid_t *ret_pid, SvDiag *d) {
                 break;
         case STAGE_STDIN:
                 diag_set(d, 0, "cannot set up stdin: %s", strerror(e.err));
+                break;
+        case STAGE_OUTPUT:
+                diag_set(d, 0, "cannot connect stdout and stderr to the journal stream: %s", strerror(e.err));
                 break;
         case STAGE_DUP:
                 diag_set(d, 0, "cannot move the sockets to fd 3..: %s", strerror(e.err));
