@@ -1,0 +1,14 @@
+#!/bin/bash
+# The pure core makes no effect of its own: every socket, process, signal and service
+# manager call goes through the supervisor's ops table, so the simulator can drive the
+# very code the daemon runs. This fails when libsv_core.a needs such a symbol.
+set -euo pipefail
+lib=${1:?usage: $0 libsv_core.a}
+forbidden='^(socket|socketpair|bind|listen|connect|accept4?|send(to|msg)?|recv(from|msg)?|fork|vfork|clone|execve?|execvpe?|posix_spawnp?|kill|killpg|waitpid|waitid|wait|open|openat|opendir|chmod|fchmod|fchmodat|unlink|setsockopt|epoll_.*|signalfd|timerfd_.*|sd_.*)$'
+bad=$(nm -u "$lib" | awk '$1 == "U" { print $2 }' | sort -u | grep -E "$forbidden" || true)
+if [ -n "$bad" ]; then
+        echo "libsv_core.a must stay pure, but it calls:" $bad
+        for s in $bad; do nm -A "$lib" 2>/dev/null | awk -v s="$s" '$2 == "U" && $3 == s { print "  " $1 }'; done
+        exit 1
+fi
+echo "libsv_core.a: $(nm -u "$lib" | awk '$1 == "U"' | sort -u | wc -l) undefined symbols, none of them a socket, process, signal or sd_* call"
