@@ -1,0 +1,39 @@
+/* The control verbs: one table that sockvisorctl checks arguments against and that
+ * sockvisord dispatches on, so the two can never disagree on what exists. Pure. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum SvVerb {
+        SV_VERB_STATUS,
+        SV_VERB_START,
+        SV_VERB_STOP,
+        SV_VERB_RESTART,
+        SV_VERB_PID,
+        SV_VERB_SIGNAL,
+        SV_VERB_SOCKETS,
+        SV_VERB_RELOAD,
+        SV_VERB_SHUTDOWN,
+        SV_VERB_VERSION,
+        SV_VERB_WHY, /* answered by sockvisorctl itself: no daemon needed */
+        _SV_VERB_MAX,
+} SvVerb;
+
+typedef struct SvVerbInfo {
+        const char *name;
+        size_t min_args;
+        size_t max_args; /* SIZE_MAX: no limit but the protocol's */
+        bool quick;      /* answered at once; a daemon silent this long is stuck */
+        bool local;      /* run by sockvisorctl, never sent to the daemon */
+        const char *args_help;
+        const char *example; /* shown when the arguments are wrong */
+        const char *help;
+} SvVerbInfo;
+
+/* The verb named name, or NULL. */
+const SvVerbInfo *sv_verb_find(const char *name, SvVerb *ret_verb);
+const SvVerbInfo *sv_verb_info(SvVerb v);
+/* "status, start, stop, ..." of the verbs the daemon answers (local ones left out when
+ * daemon_only). */
+void sv_verbs_list(char *buf, size_t len, bool daemon_only);

@@ -1,0 +1,153 @@
+/* The supervisor: owns the held sockets, the programs and their instances, the jobs
+ * (control commands that wait) and the reload; feeds events to the instance state
+ * machine (sm) and the rolling-restart table (rollout) and carries out what they return.
+ *
+ * It is pure in the sense that matters for testing: every effect (time, spawn, signal,
+ * timers, sockets, replies to clients, the service manager, logging) goes through the
+ * SvOps table it is given. The daemon passes ops built on sd-event and real syscalls
+ * (src/daemon/loop.c); the simulator (tests/sim) passes a virtual clock and simulated
+ * processes, and drives this very code for millions of steps.
+ *
+ * Rules the ops must keep, so the supervisor never re-enters itself:
+ *  - no op calls back into an sv_supervisor_* entry point; results come back as return
+ *    values, and later events (an exit, a timer, READY=1) arrive as new entry calls;
+ *  - spawn() watches the child before it returns (a child nobody watches is never reaped);
+ *  - arm(id, t) replaces the instance's one timer; arm(id, 0) disarms it.
+ *
+ * Instances are named by SvInstanceId, never reused while the supervisor lives: an exit or
+ * a timer that arrives for an instance that is gone is a logged no-op. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sockvisor/addr.h"
+#include "sockvisor/config.h"
+#include "sockvisor/ctlproto.h"
+#include "sockvisor/diag.h"
+#include "sockvisor/notify.h"
+#include "sockvisor/sm.h"
+
+typedef struct SvSupervisor SvSupervisor;
+typedef uint64_t SvInstanceId; /* 0 = none */
+typedef uint64_t SvConnId;     /* a control client; 0 = none (SIGHUP, start-up) */
+
+/* One worker to start. Pointers are valid for the duration of the call only. */
+typedef struct SvSpawnSpec {
+        SvInstanceId id;
+        const char *program;  /* "app" */
+        const char *instance; /* "app", or "app:1" with numprocs > 1 */
+        unsigned generation;
+        const SvProgramConf *conf; /* argv, environment, user, directory, umask, output */
+        const int *fds;            /* the held sockets it gets, in the order of 3, 4, ... */
+        char *const *fd_names;     /* LISTEN_FDNAMES, same order */
+        size_t n_fds;
+} SvSpawnSpec;
+
+/* A held socket as the supervisor sees it; handle is the ops' own object. */
+typedef struct SvSocketInfo {
+        void *handle;
+        int fd;
+        unsigned long inode;
+        bool adopted; /* passed in by the service manager, not bound by us */
+        char address[SV_ADDR_STRLEN];
+} SvSocketInfo;
+
+/* Who a log line is about: the journal gets these as SOCKVISOR_* fields. */
+typedef struct SvLogWho {
+        const char *program;  /* NULL: the daemon itself */
+        const char *instance; /* "app:1" */
+        pid_t pid;
+        unsigned generation;
+} SvLogWho;
+
+typedef struct SvOps {
+        uint64_t (*now)(void *ctx); /* CLOCK_MONOTONIC, in microseconds */
+        /* Starts a worker; on failure fills d ("cannot exec ...: No such file") and
+         * returns a negative errno. */
+        int (*spawn)(void *ctx, const SvSpawnSpec *spec, pid_t *ret_pid, SvDiag *d);
+        /* Sends sig to pid, or to its process group (it leads its own) when group. */
+        void (*signal)(void *ctx, pid_t pid, int sig, bool group);
+        void (*arm)(void *ctx, SvInstanceId id, uint64_t at_usec);
+        /* Binds (or, at start-up, adopts from the service manager) the socket sc says. */
+        int (*socket_open)(void *ctx, const SvSocketConf *sc, bool startup, SvSocketInfo *ret, SvDiag *d);
+        /* Same address, other backlog/blocking/mode: applied to the socket we hold. */
+        int (*socket_adjust)(void *ctx, const SvSocketInfo *si, const SvSocketConf *sc, SvDiag *d);
+        /* No longer configured (it may still serve draining generations). */
+        void (*socket_retire)(void *ctx, const SvSocketInfo *si);
+        void (*socket_close)(void *ctx, SvSocketInfo *si);
+        /* One reply line to a control client; after OK/ERR the client is done. */
+        void (*reply)(void *ctx, SvConnId conn, CtlReplyKind kind, const char *text);
+        /* For status: how many processes are in each process group. */
+        void (*count_procs)(void *ctx, const pid_t *pgids, size_t n, unsigned *ret_counts);
+        /* "READY=1\nSTATUS=..." to the service manager (sd_notify). */
+        void (*service_manager)(void *ctx, const char *assignments);
+        void (*log)(void *ctx, int level, const SvLogWho *who, const char *text);
+        void (*set_log_target)(void *ctx, SvLogTo target);
+        /* The shutdown is complete: leave the event loop with this status. */
+        void (*exit)(void *ctx, int status);
+} SvOps;
+
+int sv_supervisor_new(const SvOps *ops, void *ctx, SvSupervisor **ret);
+SvSupervisor *sv_supervisor_free(SvSupervisor *s);
+
+/* Start-up: binds (or adopts) every socket and creates the programs; takes cfg, also on
+ * failure, in which case nothing is held. */
+int sv_supervisor_load(SvSupervisor *s, SvConfig *cfg, SvDiag *d);
+/* Starts the autostart programs, in priority order; READY=1 once they have settled. */
+void sv_supervisor_start_all(SvSupervisor *s);
+
+/* Events from the world. */
+void sv_supervisor_exited(SvSupervisor *s, SvInstanceId id, int si_code, int si_status);
+void sv_supervisor_timer(SvSupervisor *s, SvInstanceId id);
+void sv_supervisor_notify(SvSupervisor *s, pid_t pid, const SvNotifyMsg *m);
+
+/* A control command. Every command is answered (ops->reply ... OK or ERR) within its
+ * documented bound; the answer may come from a later event. */
+void sv_supervisor_command(SvSupervisor *s, SvConnId conn, const CtlRequest *req);
+/* The client hung up: its job goes on, unanswered. */
+void sv_supervisor_conn_closed(SvSupervisor *s, SvConnId conn);
+
+/* Reload: when a reload may not run now (a job or rollout is under way, shutting down),
+ * returns -EBUSY with d saying why. Call before reading the file. */
+int sv_supervisor_reload_check(const SvSupervisor *s, SvDiag *d);
+/* Applies next (parsed, users checked): binds new sockets first (a failure changes
+ * nothing), then adds, removes, rolls or stops programs as the reload plan says. Takes
+ * next. conn (or 0) hears progress and, once what the reload started has come up or
+ * failed, the verdict: ERR naming every program that did not come up. */
+void sv_supervisor_reload(SvSupervisor *s, SvConnId conn, SvConfig *next);
+
+/* Stops every program, highest priority first; then ops->exit(0). */
+void sv_supervisor_shutdown(SvSupervisor *s, const char *why);
+
+/* A worker of ours (current, candidate or draining): orphan reaping leaves it alone. */
+bool sv_supervisor_owns_pid(const SvSupervisor *s, pid_t pid);
+/* The configuration running now (NULL before load). */
+const SvConfig *sv_supervisor_config(const SvSupervisor *s);
+
+/* Introspection, for the simulator's invariants and for tests. */
+typedef struct SvProgramView {
+        const char *name;
+        const SvProgramConf *conf; /* current configuration */
+        unsigned n;                /* indexes in use */
+        bool removed;              /* dropped by a reload, stopping */
+        bool rolling;              /* a rollout is under way */
+        unsigned rollout_gen;      /* its generation, when rolling */
+        unsigned rollout_target;   /* its numprocs, when rolling */
+        bool has_job;
+        unsigned processes;        /* instances with a process (pid > 0) */
+        unsigned current_running;  /* current instances in RUNNING */
+        unsigned candidates, draining;
+        SmState state[SV_NUMPROCS_MAX]; /* of the current instance per index (STOPPED when none) */
+} SvProgramView;
+
+size_t sv_supervisor_n_programs(const SvSupervisor *s);
+void sv_supervisor_program_view(const SvSupervisor *s, size_t idx, SvProgramView *ret);
+/* Held sockets, configured or retired but still used by a draining generation. */
+size_t sv_supervisor_n_sockets(const SvSupervisor *s);
+/* Jobs not yet answered. */
+size_t sv_supervisor_n_jobs(const SvSupervisor *s);
+/* Every instance the supervisor tracks, wherever it is. */
+size_t sv_supervisor_n_instances(const SvSupervisor *s);
