@@ -7,6 +7,9 @@
 #include "sockvisor/diag.h"
 #include "sockvisor/env.h"
 
+/* PATH for a worker that has none (clearenv = yes), and for looking its command up. */
+#define SV_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 /* Who a worker runs as, resolved in the parent (NSS lookups are not for a forked child). */
 typedef struct SvCreds {
         uid_t uid;

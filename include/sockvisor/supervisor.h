@@ -27,7 +27,7 @@
 #include "sockvisor/config.h"
 #include "sockvisor/ctlproto.h"
 #include "sockvisor/diag.h"
-#include "sockvisor/notify.h"
+#include "sockvisor/notifymsg.h"
 #include "sockvisor/sm.h"
 
 typedef struct SvSupervisor SvSupervisor;

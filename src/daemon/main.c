@@ -7,22 +7,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sysexits.h>
-#include <systemd/sd-daemon.h>
-#include <systemd/sd-event.h>
 #include <unistd.h>
 
 #include "sockvisor/config.h"
+#include "sockvisor/daemon.h"
 #include "sockvisor/log.h"
-#include "sockvisor/manager.h"
+#include "sockvisor/process.h"
+#include "sockvisor/reloadplan.h"
 
 static void usage(FILE *f) {
         fprintf(f,
                 "Usage: sockvisord [-c FILE] [-t] [-d]\n"
                 "Hold listening sockets and run programs on them with zero-downtime restarts.\n\n"
                 "  -c, --config FILE  configuration file (default %s)\n"
-                "  -t, --check        check the configuration and exit\n"
+                "  -t, --check        check the configuration as start-up would, and exit\n"
                 "  -d, --debug        log debug messages\n"
                 "  -h, --help         show this help\n"
                 "  -V, --version      show the version\n\n"
@@ -41,15 +40,22 @@ static void ensure_stdio(void) {
                 }
 }
 
-static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        SvManager *m = userdata;
-        sv_manager_shutdown(m, si->ssi_signo == SIGINT ? "SIGINT received" : "SIGTERM received");
-        return 0;
-}
-
-static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        log_info("SIGHUP received");
-        sv_manager_reload(userdata);
+/* Everything start-up checks before it binds: the file, its users and groups, and the
+ * plan of applying it to an empty runtime. A failure is a configuration error (78). */
+static int config_load(const char *path, SvConfig **ret, SvDiag *d) {
+        SvConfig *cfg = NULL;
+        SvReloadPlan plan = {};
+        int r = sv_config_parse_file(path, &cfg, d);
+        if (r >= 0)
+                r = sv_config_check_users(cfg, d);
+        if (r >= 0)
+                r = sv_reload_plan(&(SvRuntimeView){}, cfg, &plan, d);
+        sv_reload_plan_done(&plan);
+        if (r < 0) {
+                sv_config_free(cfg);
+                return r;
+        }
+        *ret = cfg;
         return 0;
 }
 
@@ -95,7 +101,7 @@ int main(int argc, char **argv) {
 
         SvConfig *config = NULL;
         SvDiag d = { 0 };
-        if (sv_config_parse_file(config_path, &config, &d) < 0) {
+        if (config_load(config_path, &config, &d) < 0) {
                 fprintf(stderr, "sockvisord: %s\n", d.msg);
                 return EX_CONFIG;
         }
@@ -117,50 +123,19 @@ int main(int argc, char **argv) {
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
+                sv_config_free(config);
                 sv_log_errno(LOG_ERR, errno, "cannot block signals");
                 return EX_OSERR;
         }
 
-        sd_event *e = NULL;
-        int r = sd_event_default(&e);
-        if (r < 0) {
-                sv_config_free(config);
-                sv_log_errno(LOG_ERR, r, "cannot create the event loop");
-                return EX_OSERR;
-        }
-
-        /* Sockets from systemd (socket units, or our own fd store after a restart). Unset, so
-         * nothing we start mistakes them for its own. */
-        char **passed_names = NULL;
-        int n_passed = sd_listen_fds_with_names(1, &passed_names);
-        if (n_passed < 0) {
-                sv_log_errno(LOG_WARNING, n_passed, "cannot read LISTEN_FDS; binding every socket");
-                n_passed = 0;
-        }
-        SvManager *m = NULL;
-        r = sv_manager_new(e, config_path, config, n_passed, passed_names, &m, &d);
-        for (int k = 0; passed_names && passed_names[k]; k++)
-                free(passed_names[k]);
-        free(passed_names);
+        SvDaemon *daemon = NULL;
+        int r = sv_daemon_new(config_path, config, &daemon, &d);
         if (r < 0) {
                 log_error("%s", d.msg);
-                sd_notifyf(0, "STATUS=failed to start: %s", d.msg);
-                sd_event_unref(e);
                 return EX_OSERR;
         }
-        (void) sd_event_add_signal(e, NULL, SIGTERM, on_term, m);
-        (void) sd_event_add_signal(e, NULL, SIGINT, on_term, m);
-        (void) sd_event_add_signal(e, NULL, SIGHUP, on_hup, m);
-        (void) sd_event_set_watchdog(e, true);
-
-        log_info("sockvisord %s running (pid %d)", SV_VERSION, (int) getpid());
-        sv_manager_start_all(m); /* READY=1 follows once the programs are ready */
-
-        r = sd_event_loop(e);
-        if (r < 0)
-                sv_log_errno(LOG_ERR, r, "event loop failed");
-        sv_manager_free(m);
-        sd_event_unref(e);
+        r = sv_daemon_run(daemon);
+        sv_daemon_free(daemon);
         log_info("sockvisord stopped");
-        return r < 0 ? 1 : 0;
+        return r;
 }

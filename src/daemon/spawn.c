@@ -23,7 +23,7 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 
 typedef enum SpawnStage {
         STAGE_CREDS,
@@ -118,7 +118,7 @@ int sv_find_executable(const char *argv0, char *const *envp, char **ret_path, Sv
         }
         const char *path = sv_env_get(envp, "PATH");
         if (!path || !*path)
-                path = DEFAULT_PATH;
+                path = SV_DEFAULT_PATH;
 
         int last = -ENOENT;
         for (const char *s = path; *s;) {

@@ -1,0 +1,491 @@
+/* The event loop: the only file that knows sd-event. It implements the supervisor's SvOps
+ * with real syscalls (fork/exec through process.c, kill, sd-event timers and child
+ * sources, listener.c sockets, control.c replies) and turns what the kernel tells it
+ * (child exits, timers, READY=1 datagrams, control requests, signals) into supervisor
+ * entry calls. No decision is taken here. */
+#include "sockvisor/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+#include "sockvisor/control.h"
+#include "sockvisor/ctlverbs.h"
+#include "sockvisor/doctor.h"
+#include "sockvisor/listener.h"
+#include "sockvisor/log.h"
+#include "sockvisor/notify.h"
+#include "sockvisor/process.h"
+#include "sockvisor/procfs.h"
+#include "sockvisor/servicemgr.h"
+#include "sockvisor/supervisor.h"
+
+/* A child source or a timer, by instance id. */
+typedef struct Watch {
+        SvDaemon *d;
+        SvInstanceId id;
+        pid_t pid;
+        sd_event_source *src;
+        struct Watch *next;
+} Watch;
+
+struct SvDaemon {
+        sd_event *event;
+        char *config_path;
+        SvSupervisor *sup;
+        SvControl *control;
+        SvPassedFds passed;
+        Watch *children, *timers;
+        int notify_fd, devnull_fd;
+        char notify_name[108];
+        sd_event_source *notify_src, *sigchld_src, *term_src, *int_src, *hup_src;
+};
+
+static Watch **watch_find(Watch **list, SvInstanceId id) {
+        for (Watch **pp = list; *pp; pp = &(*pp)->next)
+                if ((*pp)->id == id)
+                        return pp;
+        return NULL;
+}
+
+static void watch_drop(Watch **pp) {
+        Watch *w = *pp;
+        *pp = w->next;
+        sd_event_source_disable_unref(w->src);
+        free(w);
+}
+
+/* ---- SvOps ---- */
+
+static uint64_t op_now(void *ctx) {
+        SvDaemon *d = ctx;
+        uint64_t t = 0;
+        if (sd_event_now(d->event, CLOCK_MONOTONIC, &t) < 0)
+                (void) sd_event_now(d->event, CLOCK_MONOTONIC, &t);
+        return t;
+}
+
+static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        Watch *w = userdata;
+        SvDaemon *d = w->d;
+        SvInstanceId id = w->id;
+        int code = si->si_code, status = si->si_status;
+        Watch **pp = watch_find(&d->children, id);
+        if (pp)
+                watch_drop(pp); /* reaped by sd-event: the source has done its job */
+        sv_supervisor_exited(d->sup, id, code, status);
+        return 0;
+}
+
+static int op_spawn(void *ctx, const SvSpawnSpec *spec, pid_t *ret_pid, SvDiag *diag) {
+        SvDaemon *d = ctx;
+        Watch *w = calloc(1, sizeof(Watch));
+        pid_t pid;
+        if (!w)
+                return diag_set(diag, 0, "out of memory"), -ENOMEM;
+        int r = sv_process_spawn(spec, d->notify_name, d->devnull_fd, &pid, diag);
+        if (r < 0) {
+                free(w);
+                return r;
+        }
+        /* Right after fork, before the loop runs again: a child without a source is never reaped. */
+        *w = (Watch){ .d = d, .id = spec->id, .pid = pid };
+        r = sd_event_add_child(d->event, &w->src, pid, WEXITED, on_child, w);
+        if (r < 0) {
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                free(w);
+                return diag_set(diag, 0, "cannot watch the child: %s", strerror(-r)), r;
+        }
+        w->next = d->children;
+        d->children = w;
+        *ret_pid = pid;
+        return 0;
+}
+
+static void op_signal(void *ctx, pid_t pid, int sig, bool group) {
+        if (pid <= 0)
+                return;
+        if (kill(group ? -pid : pid, sig) < 0 && errno != ESRCH) {
+                const char *name = sv_signal_to_string(sig);
+                sv_log_errno(LOG_WARNING, errno, "cannot send SIG%s to %s %d", name ? name : "?",
+                             group ? "process group" : "pid", (int) pid);
+        }
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Watch *w = userdata;
+        sv_supervisor_timer(w->d->sup, w->id);
+        return 0;
+}
+
+static void op_arm(void *ctx, SvInstanceId id, uint64_t at_usec) {
+        SvDaemon *d = ctx;
+        Watch **pp = watch_find(&d->timers, id);
+        if (at_usec == 0) {
+                if (pp)
+                        watch_drop(pp);
+                return;
+        }
+        if (pp) {
+                (void) sd_event_source_set_time((*pp)->src, at_usec);
+                (void) sd_event_source_set_enabled((*pp)->src, SD_EVENT_ONESHOT);
+                return;
+        }
+        Watch *w = calloc(1, sizeof(Watch));
+        if (!w || sd_event_add_time(d->event, &w->src, CLOCK_MONOTONIC, at_usec, USEC_PER_MSEC, on_timer, w) < 0) {
+                free(w);
+                log_error("instance %" PRIu64 ": cannot arm a timer; it may wait until the next command", id);
+                return;
+        }
+        w->d = d;
+        w->id = id;
+        w->next = d->timers;
+        d->timers = w;
+}
+
+/* The port doctor's diagnosis of an EADDRINUSE, to the log and into the error. */
+static void explain_addr_in_use(const SvAddr *addr, SvDiag *diag) {
+        _cleanup_free_ char *text = NULL;
+        if (sv_doctor_explain(addr, &text) < 0 || !text)
+                return;
+        size_t o = strlen(diag->msg);
+        char *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                log_error("%s", line);
+                if (o + 3 < sizeof(diag->msg))
+                        o += (size_t) snprintf(diag->msg + o, sizeof(diag->msg) - o, "; %s", line);
+        }
+}
+
+static int op_socket_open(void *ctx, const SvSocketConf *sc, bool startup, SvSocketInfo *ret, SvDiag *diag) {
+        SvDaemon *d = ctx;
+        SvListener *l = calloc(1, sizeof(SvListener));
+        int r;
+        if (!l)
+                return diag_set(diag, sc->line, "socket '%s': out of memory", sc->name), -ENOMEM;
+        int fd = startup ? sv_passed_take(&d->passed, sc->name) : -EBADF;
+        if (fd >= 0) {
+                r = sv_listener_adopt(sc, fd, l, diag);
+                if (r < 0)
+                        (void) safe_close(fd);
+        } else
+                r = sv_listener_open(sc, l, diag);
+        if (r == -EADDRINUSE)
+                explain_addr_in_use(&sc->addr, diag);
+        if (r < 0) {
+                free(l);
+                return r;
+        }
+        if (!l->adopted) /* an adopted one is in systemd's hands already */
+                sv_servicemgr_fdstore_put(l->fd, l->name);
+        *ret = (SvSocketInfo){ .handle = l, .fd = l->fd, .inode = (unsigned long) l->inode, .adopted = l->adopted };
+        sv_addr_format(&l->addr, ret->address, sizeof(ret->address));
+        return 0;
+}
+
+static int op_socket_adjust(void *ctx, const SvSocketInfo *si, const SvSocketConf *sc, SvDiag *diag) {
+        return sv_listener_adjust(si->handle, sc, diag);
+}
+
+static void op_socket_retire(void *ctx, const SvSocketInfo *si) {
+        const SvListener *l = si->handle;
+        sv_servicemgr_fdstore_remove(l->name); /* a re-addressed one is stored anew */
+}
+
+static void op_socket_close(void *ctx, SvSocketInfo *si) {
+        SvListener *l = si->handle;
+        if (!l)
+                return;
+        sv_listener_close(l);
+        free(l);
+        si->handle = NULL;
+}
+
+static void op_reply(void *ctx, SvConnId conn, CtlReplyKind kind, const char *text) {
+        SvDaemon *d = ctx;
+        SvCtlConn *c = d->control ? sv_control_find(d->control, conn) : NULL;
+        if (c)
+                sv_ctl_reply(c, kind, text);
+}
+
+static void op_count_procs(void *ctx, const pid_t *pgids, size_t n, unsigned *ret_counts) {
+        sv_procfs_count_groups(pgids, n, ret_counts);
+}
+
+static void op_service_manager(void *ctx, const char *assignments) {
+        sv_servicemgr_notify(assignments);
+}
+
+static void op_log(void *ctx, int level, const SvLogWho *who, const char *text) {
+        if (who && who->program)
+                sv_log_instance(level, who->program, who->instance, who->pid, who->generation, "%s", text);
+        else
+                sv_log(level, "%s", text);
+}
+
+static void op_set_log_target(void *ctx, SvLogTo to) {
+        sv_log_set_target(to == SV_LOG_TO_JOURNAL  ? SV_LOG_JOURNAL
+                          : to == SV_LOG_TO_STDERR ? SV_LOG_STDERR
+                                                   : SV_LOG_AUTO);
+}
+
+static void op_exit(void *ctx, int status) {
+        SvDaemon *d = ctx;
+        (void) sd_event_exit(d->event, status);
+}
+
+static const SvOps daemon_ops = {
+        .now = op_now,
+        .spawn = op_spawn,
+        .signal = op_signal,
+        .arm = op_arm,
+        .socket_open = op_socket_open,
+        .socket_adjust = op_socket_adjust,
+        .socket_retire = op_socket_retire,
+        .socket_close = op_socket_close,
+        .reply = op_reply,
+        .count_procs = op_count_procs,
+        .service_manager = op_service_manager,
+        .log = op_log,
+        .set_log_target = op_set_log_target,
+        .exit = op_exit,
+};
+
+/* ---- what the world tells us ---- */
+
+static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        SvDaemon *d = userdata;
+        for (int budget = 64; budget > 0; budget--) { /* bounded: other sources get their turn */
+                SvNotifyMsg msg;
+                pid_t pid;
+                int r = sv_notify_recv(fd, &pid, &msg);
+                if (r == 0)
+                        break;
+                if (r < 0) {
+                        log_debug("notify: dropped a message: %s", strerror(-r));
+                        continue;
+                }
+                sv_supervisor_notify(d->sup, pid, &msg);
+        }
+        return 0;
+}
+
+/* We are a child subreaper: a worker's orphaned descendants become our children. Reap
+ * those (never a watched worker: its child source does that, and needs the status). */
+static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        SvDaemon *d = userdata;
+        pid_t kids[1024];
+        int n = sv_procfs_children(kids, ELEMENTSOF(kids));
+        for (int k = 0; k < n; k++) {
+                bool watched = false;
+                for (const Watch *w = d->children; w && !watched; w = w->next)
+                        watched = w->pid == kids[k];
+                if (watched || sv_supervisor_owns_pid(d->sup, kids[k]))
+                        continue;
+                int status;
+                if (waitpid(kids[k], &status, WNOHANG) == kids[k])
+                        log_info("reaped pid %d, orphaned by a worker (%s %d)", (int) kids[k],
+                                 WIFEXITED(status) ? "status" : "signal",
+                                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+        }
+        return 0;
+}
+
+/* reload and SIGHUP: read the file, check it as start-up does, hand it to the supervisor. */
+static void daemon_reload(SvDaemon *d, SvConnId conn) {
+        SvConfig *cfg = NULL;
+        SvDiag diag = {};
+        SvCtlConn *c = conn ? sv_control_find(d->control, conn) : NULL;
+
+        if (sv_supervisor_reload_check(d->sup, &diag) < 0) {
+                log_warning("reload refused: %s", diag.msg);
+                if (c)
+                        sv_ctl_reply(c, CTL_REPLY_ERR, diag.msg);
+                return;
+        }
+        log_info("reloading %s", d->config_path);
+        char msg[512];
+        (void) snprintf(msg, sizeof(msg), "RELOADING=1\nSTATUS=reloading %s\nMONOTONIC_USEC=%" PRIu64, d->config_path,
+                        op_now(d));
+        sv_servicemgr_notify(msg);
+        int r = sv_config_parse_file(d->config_path, &cfg, &diag);
+        if (r >= 0)
+                r = sv_config_check_users(cfg, &diag);
+        if (r < 0) {
+                cfg = sv_config_free(cfg);
+                sv_servicemgr_notify("READY=1");
+                log_error("reload failed, nothing changed: %s", diag.msg);
+                if (c)
+                        sv_ctl_finish(c, false, "%s (nothing changed)", diag.msg);
+                return;
+        }
+        sv_supervisor_reload(d->sup, conn, cfg);
+        sv_servicemgr_notify("READY=1");
+}
+
+static void on_request(void *userdata, SvCtlConn *c, const CtlRequest *req) {
+        SvDaemon *d = userdata;
+        SvVerb verb;
+        const SvVerbInfo *vi = sv_verb_find(req->verb, &verb);
+
+        if (vi && verb == SV_VERB_RELOAD && req->n_args == 0)
+                daemon_reload(d, sv_ctl_conn_id(c));
+        else if (vi && verb == SV_VERB_PID && req->n_args == 0)
+                sv_ctl_finish(c, true, "%d", (int) getpid());
+        else
+                sv_supervisor_command(d->sup, sv_ctl_conn_id(c), req);
+}
+
+static void on_hangup(void *userdata, uint64_t id) {
+        SvDaemon *d = userdata;
+        if (d->sup)
+                sv_supervisor_conn_closed(d->sup, id);
+}
+
+static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        SvDaemon *d = userdata;
+        sv_supervisor_shutdown(d->sup, si->ssi_signo == SIGINT ? "SIGINT received" : "SIGTERM received");
+        return 0;
+}
+
+static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        log_info("SIGHUP received");
+        daemon_reload(userdata, 0);
+        return 0;
+}
+
+/* Passed fds no [socket:] claimed: a socket unit with no section, or a duplicate (the same
+ * socket from both a socket unit and the fd store). Closed, with a word for the first kind. */
+static void passed_close_unused(SvDaemon *d) {
+        const SvConfig *cfg = sv_supervisor_config(d->sup);
+        for (size_t q = 0; q < d->passed.n; q++) {
+                int fd = d->passed.fds[q];
+                const char *name = d->passed.names[q];
+                if (fd < 0)
+                        continue;
+                if (cfg && sv_config_find_socket(cfg, name) >= 0)
+                        log_debug("fd %d: '%s' passed in twice (socket unit and fd store, or a second socket); using "
+                                  "the first",
+                                  fd, name);
+                else {
+                        log_warning("fd %d: passed in as '%s', but no [socket:%s] section names it; closing it (add the "
+                                    "section, or drop the socket unit)",
+                                    fd, name, name);
+                        sv_servicemgr_fdstore_remove(name);
+                }
+        }
+        sv_passed_done(&d->passed);
+}
+
+int sv_daemon_new(const char *config_path, SvConfig *config, SvDaemon **ret, SvDiag *diag) {
+        SvDaemon *d = calloc(1, sizeof(SvDaemon));
+        int r;
+
+        if (!d) {
+                sv_config_free(config);
+                return -ENOMEM;
+        }
+        d->notify_fd = d->devnull_fd = -EBADF;
+        sv_servicemgr_passed(&d->passed);
+        r = sd_event_default(&d->event);
+        if (r < 0) {
+                sv_config_free(config);
+                diag_set(diag, 0, "cannot create the event loop: %s", strerror(-r));
+                goto fail;
+        }
+        d->config_path = strdup(config_path);
+        d->devnull_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (!d->config_path || d->devnull_fd < 0) {
+                r = d->config_path ? -errno : -ENOMEM;
+                sv_config_free(config);
+                diag_set(diag, 0, "cannot open /dev/null: %s", strerror(-r));
+                goto fail;
+        }
+        /* Orphaned descendants of workers are reparented to us, and reaped, instead of init. */
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+                sv_log_errno(LOG_WARNING, errno, "cannot become a child subreaper; orphans of workers go to init");
+
+        r = sv_supervisor_new(&daemon_ops, d, &d->sup);
+        if (r < 0) {
+                sv_config_free(config);
+                diag_set(diag, 0, "out of memory");
+                goto fail;
+        }
+        r = sv_supervisor_load(d->sup, config, diag); /* binds (or adopts) every socket; takes config */
+        if (r < 0)
+                goto fail;
+        passed_close_unused(d);
+
+        r = sv_notify_open(&d->notify_fd, d->notify_name, sizeof(d->notify_name));
+        if (r < 0) {
+                diag_set(diag, 0, "cannot open the notify socket: %s", strerror(-r));
+                goto fail;
+        }
+        r = sd_event_add_io(d->event, &d->notify_src, d->notify_fd, EPOLLIN, on_notify, d);
+        if (r >= 0)
+                r = sd_event_add_signal(d->event, &d->sigchld_src, SIGCHLD, on_sigchld, d);
+        if (r >= 0)
+                r = sd_event_add_signal(d->event, &d->term_src, SIGTERM, on_term, d);
+        if (r >= 0)
+                r = sd_event_add_signal(d->event, &d->int_src, SIGINT, on_term, d);
+        if (r >= 0)
+                r = sd_event_add_signal(d->event, &d->hup_src, SIGHUP, on_hup, d);
+        if (r < 0) {
+                diag_set(diag, 0, "cannot set up the event loop: %s", strerror(-r));
+                goto fail;
+        }
+        (void) sd_event_set_watchdog(d->event, true);
+        const SvConfig *cfg = sv_supervisor_config(d->sup);
+        r = sv_control_new(d->event, cfg->control_path, cfg->control_mode, on_request, d, &d->control, diag);
+        if (r < 0)
+                goto fail;
+        sv_control_set_hangup(d->control, on_hangup);
+        log_info("control socket: %s", cfg->control_path);
+        *ret = d;
+        return 0;
+fail:
+        sv_daemon_free(d);
+        return r;
+}
+
+int sv_daemon_run(SvDaemon *d) {
+        log_info("sockvisord %s running (pid %d)", SV_VERSION, (int) getpid());
+        sv_supervisor_start_all(d->sup); /* READY=1 follows once the programs are ready */
+        int r = sd_event_loop(d->event);
+        if (r < 0)
+                sv_log_errno(LOG_ERR, r, "event loop failed");
+        return r < 0 ? 1 : r;
+}
+
+SvDaemon *sv_daemon_free(SvDaemon *d) {
+        if (!d)
+                return NULL;
+        d->control = sv_control_free(d->control); /* first: its hang-ups reach the supervisor */
+        d->sup = sv_supervisor_free(d->sup);
+        while (d->children)
+                watch_drop(&d->children);
+        while (d->timers)
+                watch_drop(&d->timers);
+        sd_event_source_disable_unref(d->notify_src);
+        sd_event_source_disable_unref(d->sigchld_src);
+        sd_event_source_disable_unref(d->term_src);
+        sd_event_source_disable_unref(d->int_src);
+        sd_event_source_disable_unref(d->hup_src);
+        (void) safe_close(d->notify_fd);
+        (void) safe_close(d->devnull_fd);
+        sv_passed_done(&d->passed);
+        free(d->config_path);
+        sd_event_unref(d->event);
+        free(d);
+        return NULL;
+}
