@@ -40,6 +40,7 @@ typedef struct SvSocketConf {
         bool blocking; /* hand out a blocking listener (default: non-blocking, as systemd) */
         mode_t mode;   /* unix path sockets: permissions of the socket file */
         unsigned line; /* line of the section header */
+        unsigned listen_line; /* line of listen= */
 } SvSocketConf;
 
 typedef struct SvProgramConf {

@@ -145,23 +145,23 @@ int config_begin_section(Parser *p, const char *name, size_t len) {
         bool is_program = colon && (size_t) (colon - name) == strlen("program") && memcmp(name, "program", 7) == 0;
         if (!is_socket && !is_program)
                 return config_fail(p, p->line,
-                            "unknown section [%.*s]; valid sections are [sockvisord], [socket:NAME] and "
-                            "[program:NAME]",
-                            (int) len, name);
+                                   "unknown section [%.*s]; valid sections are [sockvisord], [socket:NAME] and "
+                                   "[program:NAME]",
+                                   (int) len, name);
 
         const char *n = colon + 1;
         size_t nlen = len - (size_t) (n - name);
         if (!name_is_valid(n, nlen))
                 return config_fail(p, p->line,
-                            "invalid name '%.*s' in [%.*s]; a name is 1 to %d characters of letters, digits, "
-                            "'_', '.' and '-'",
-                            (int) nlen, n, (int) len, name, SV_NAME_MAX);
+                                   "invalid name '%.*s' in [%.*s]; a name is 1 to %d characters of letters, digits, "
+                                   "'_', '.' and '-'",
+                                   (int) nlen, n, (int) len, name, SV_NAME_MAX);
 
         if (is_socket) {
                 for (size_t i = 0; i < c->n_sockets; i++)
                         if (strlen(c->sockets[i].name) == nlen && memcmp(c->sockets[i].name, n, nlen) == 0)
                                 return config_fail(p, p->line, "[socket:%.*s] is defined twice (first on line %u)",
-                                            (int) nlen, n, c->sockets[i].line);
+                                                   (int) nlen, n, c->sockets[i].line);
                 if (c->n_sockets >= SV_SOCKETS_MAX)
                         return config_fail(p, p->line, "too many [socket:…] sections; at most %d", SV_SOCKETS_MAX);
                 SvSocketConf *s = realloc(c->sockets, (c->n_sockets + 1) * sizeof(*s));
@@ -181,7 +181,7 @@ int config_begin_section(Parser *p, const char *name, size_t len) {
         for (size_t i = 0; i < c->n_programs; i++)
                 if (strlen(c->programs[i].name) == nlen && memcmp(c->programs[i].name, n, nlen) == 0)
                         return config_fail(p, p->line, "[program:%.*s] is defined twice (first on line %u)", (int) nlen,
-                                    n, c->programs[i].line);
+                                           n, c->programs[i].line);
         if (c->n_programs >= SV_PROGRAMS_MAX)
                 return config_fail(p, p->line, "too many [program:…] sections; at most %d", SV_PROGRAMS_MAX);
         SvProgramConf *pr = realloc(c->programs, (c->n_programs + 1) * sizeof(*pr));
@@ -232,9 +232,9 @@ static int set_string(Parser *p, char **field, const char *v) {
 
 static int bad_duration(Parser *p, const char *key, const char *v) {
         return config_fail(p, p->line,
-                    "%s %s: invalid duration '%s'; expected a whole number with an optional unit ms, s, m or h "
-                    "(e.g. 500ms, 30s, 2m; a bare number is seconds, at most 24h)",
-                    p->section, key, v);
+                           "%s %s: invalid duration '%s'; expected a whole number with an optional unit ms, s, m or h "
+                           "(e.g. 500ms, 30s, 2m; a bare number is seconds, at most 24h)",
+                           p->section, key, v);
 }
 
 static int handle_daemon_key(Parser *p, int k, const char *key, const char *v) {
@@ -243,10 +243,10 @@ static int handle_daemon_key(Parser *p, int k, const char *key, const char *v) {
         case 0: /* control */
                 if (v[0] != '/')
                         return config_fail(p, p->line, "%s control: '%s' is not an absolute path; e.g. control = %s",
-                                    p->section, v, SV_DEFAULT_CONTROL);
+                                           p->section, v, SV_DEFAULT_CONTROL);
                 if (strlen(v) >= sizeof(((struct sockaddr_un *) NULL)->sun_path))
                         return config_fail(p, p->line, "%s control: path '%s' is longer than %zu bytes, the limit for unix sockets",
-                                    p->section, v, sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1);
+                                           p->section, v, sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1);
                 return set_string(p, &c->control_path, v);
         case 1: /* control_mode */
                 if (config_parse_mode(v, &c->control_mode) < 0)
@@ -257,9 +257,9 @@ static int handle_daemon_key(Parser *p, int k, const char *key, const char *v) {
                         if (strcmp(v, log_to_table[t]) == 0)
                                 return c->log_to = (SvLogTo) t, 0;
                 return config_fail(p, p->line,
-                            "%s log: '%s' is not a log target; use auto (the journal under systemd, else stderr), "
-                            "journal or stderr",
-                            p->section, v);
+                                   "%s log: '%s' is not a log target; use auto (the journal under systemd, else stderr), "
+                                   "journal or stderr",
+                                   p->section, v);
         }
         return 0;
 }
@@ -273,6 +273,7 @@ static int handle_socket_key(Parser *p, int k, const char *key, const char *v) {
         case 0: /* listen */
                 if (sv_addr_parse(v, &s->addr, &d) < 0)
                         return config_fail(p, p->line, "%s listen: %s", p->section, d.msg);
+                s->listen_line = p->line;
                 return set_string(p, &s->listen, v);
         case 1: /* backlog */
                 if (config_parse_uint(v, 1, 65535, &n) < 0)
@@ -293,7 +294,7 @@ static int handle_socket_key(Parser *p, int k, const char *key, const char *v) {
 
 static int bad_bool(Parser *p, const char *key, const char *v) {
         return config_fail(p, p->line, "%s %s: '%s' is not a boolean; use yes or no (also true/false, on/off, 1/0)",
-                    p->section, key, v);
+                           p->section, key, v);
 }
 
 static int handle_program_key(Parser *p, int k, const char *key, const char *v) {
@@ -319,15 +320,15 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
         case PK_NUMPROCS:
                 if (config_parse_uint(v, 1, SV_NUMPROCS_MAX, &n) < 0)
                         return config_fail(p, p->line, "%s numprocs: '%s' is not a number from 1 to %d", p->section, v,
-                                    SV_NUMPROCS_MAX);
+                                           SV_NUMPROCS_MAX);
                 pr->numprocs = (unsigned) n;
                 return 0;
         case PK_RESTART_SURGE: /* checked against numprocs once the section is complete */
                 if (config_parse_uint(v, 1, SV_NUMPROCS_MAX, &n) < 0)
                         return config_fail(p, p->line,
-                                    "%s restart_surge: '%s' is not a number from 1 to numprocs (how many new "
-                                    "instances start before old ones drain)",
-                                    p->section, v);
+                                           "%s restart_surge: '%s' is not a number from 1 to numprocs (how many new "
+                                           "instances start before old ones drain)",
+                                           p->section, v);
                 pr->restart_surge = (unsigned) n;
                 p->pending[p->index].surge_line = p->line;
                 return 0;
@@ -336,9 +337,9 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
                         if (strcmp(v, ready_mode_table[i]) == 0)
                                 return pr->ready = (SvReadyMode) i, 0;
                 return config_fail(p, p->line,
-                            "%s ready: '%s' is not a readiness mode; use notify (the program sends READY=1) or "
-                            "started (ready once alive for startsecs)",
-                            p->section, v);
+                                   "%s ready: '%s' is not a readiness mode; use notify (the program sends READY=1) or "
+                                   "started (ready once alive for startsecs)",
+                                   p->section, v);
         case PK_STARTSECS:
                 if (sv_duration_parse(v, &pr->startsecs_usec) < 0)
                         return bad_duration(p, key, v);
@@ -350,9 +351,9 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
         case PK_STARTRETRIES:
                 if (config_parse_uint(v, 0, 100, &n) < 0)
                         return config_fail(p, p->line,
-                                    "%s startretries: '%s' is not a number from 0 to 100 (retries after a failed "
-                                    "first start)",
-                                    p->section, v);
+                                           "%s startretries: '%s' is not a number from 0 to 100 (retries after a failed "
+                                           "first start)",
+                                           p->section, v);
                 pr->startretries = (unsigned) n;
                 return 0;
         case PK_AUTOSTART:
@@ -366,18 +367,18 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
                 if (config_parse_bool(v, &b) == 0)
                         return pr->autorestart = b ? SV_AUTORESTART_TRUE : SV_AUTORESTART_FALSE, 0;
                 return config_fail(p, p->line,
-                            "%s autorestart: '%s' is not valid; use unexpected (restart unless the exit code is in "
-                            "exitcodes), true (always) or false (never)",
-                            p->section, v);
+                                   "%s autorestart: '%s' is not valid; use unexpected (restart unless the exit code is in "
+                                   "exitcodes), true (always) or false (never)",
+                                   p->section, v);
         case PK_EXITCODES:
                 return config_parse_exitcodes(p, v, pr);
         case PK_STOPSIGNAL:
                 r = sv_signal_from_string(v);
                 if (r < 0 || r == SIGKILL || r == SIGSTOP)
                         return config_fail(p, p->line,
-                                    "%s stopsignal: '%s' is not a signal a worker can handle; use TERM, INT, QUIT, "
-                                    "HUP, USR1 or USR2",
-                                    p->section, v);
+                                           "%s stopsignal: '%s' is not a signal a worker can handle; use TERM, INT, QUIT, "
+                                           "HUP, USR1 or USR2",
+                                           p->section, v);
                 pr->stopsignal = r;
                 return 0;
         case PK_STOPWAITSECS:
@@ -395,9 +396,9 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
         case PK_PRIORITY:
                 if (config_parse_int(v, -999999, 999999, &l) < 0)
                         return config_fail(p, p->line,
-                                    "%s priority: '%s' is not a number from -999999 to 999999 (lower starts first; "
-                                    "the default is 999)",
-                                    p->section, v);
+                                           "%s priority: '%s' is not a number from -999999 to 999999 (lower starts first; "
+                                           "the default is 999)",
+                                           p->section, v);
                 pr->priority = (int) l;
                 return 0;
         case PK_DIRECTORY:
@@ -408,14 +409,14 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
         case PK_GROUP:
                 if (!config_id_is_valid(v))
                         return config_fail(p, p->line,
-                                    "%s %s: '%s' is not a %s name or id; use 1 to 32 letters, digits, '_', '.' or "
-                                    "'-' (e.g. %s = www-data), or a number below 4294967295",
-                                    p->section, key, v, key, key);
+                                           "%s %s: '%s' is not a %s name or id; use 1 to 32 letters, digits, '_', '.' or "
+                                           "'-' (e.g. %s = www-data), or a number below 4294967295",
+                                           p->section, key, v, key, key);
                 return set_string(p, k == PK_USER ? &pr->user : &pr->group, v);
         case PK_UMASK:
                 if (config_parse_mode(v, &m) < 0 || m > 0777)
                         return config_fail(p, p->line, "%s umask: '%s' is not an octal umask from 0 to 0777; e.g. 022",
-                                    p->section, v);
+                                           p->section, v);
                 pr->umask = (int) m;
                 return 0;
         case PK_ENVIRONMENT:
@@ -432,9 +433,9 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
                         pr->output_journal = true;
                 else
                         return config_fail(p, p->line,
-                                    "%s output: '%s' is not an output; use inherit (sockvisord's own stdout and stderr) "
-                                    "or journal (the journal, with the program's name as identifier)",
-                                    p->section, v);
+                                           "%s output: '%s' is not an output; use inherit (sockvisord's own stdout and stderr) "
+                                           "or journal (the journal, with the program's name as identifier)",
+                                           p->section, v);
                 return 0;
         case _PK_MAX:
                 break;
@@ -455,7 +456,7 @@ static int ini_handler_cb(void *user, const char *section, const char *key, cons
         switch (p->kind) {
         case SECTION_NONE:
                 config_fail(p, p->line, "'%s' is outside any section; put it under [sockvisord], [socket:NAME] or [program:NAME]",
-                     key);
+                            key);
                 return 0;
         case SECTION_DAEMON:
                 keys = daemon_keys, n_keys = ELEMENTSOF(daemon_keys);
@@ -530,7 +531,7 @@ int sv_config_parse_string(const char *text, const char *origin, SvConfig **ret,
                 r = -ENOMEM;
         else if (!p.failed && r > 0)
                 r = config_fail(&p, (unsigned) r,
-                         "syntax error; expected '[section]', 'key = value' or a comment starting with ';' or '#'");
+                                "syntax error; expected '[section]', 'key = value' or a comment starting with ';' or '#'");
         else if (!p.failed)
                 r = config_validate(&p);
         else

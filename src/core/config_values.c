@@ -115,11 +115,11 @@ int config_parse_exitcodes(Parser *p, const char *v, SvProgramConf *pr) {
                         goto bad;
                 if (n >= SV_EXITCODES_MAX)
                         return config_fail(p, p->line, "%s exitcodes: '%s' lists more than %d exit codes", p->section, v,
-                                    SV_EXITCODES_MAX);
+                                           SV_EXITCODES_MAX);
                 for (size_t i = 0; i < n; i++)
                         if (codes[i] == (int) code)
                                 return config_fail(p, p->line, "%s exitcodes: '%s' lists %lu twice; list each code once",
-                                            p->section, v, code);
+                                                   p->section, v, code);
                 codes[n++] = (int) code;
                 s += strcspn(s, ",");
                 if (*s == '\0')
@@ -131,9 +131,9 @@ int config_parse_exitcodes(Parser *p, const char *v, SvProgramConf *pr) {
         return 0;
 bad:
         return config_fail(p, p->line,
-                    "%s exitcodes: cannot parse '%s'; expected exit codes from 0 to 255 separated by commas, "
-                    "e.g. exitcodes = 0, 2",
-                    p->section, v);
+                           "%s exitcodes: cannot parse '%s'; expected exit codes from 0 to 255 separated by commas, "
+                           "e.g. exitcodes = 0, 2",
+                           p->section, v);
 }
 
 /* user = / group = : a name or a numeric id. Resolved by the daemon when it starts a worker. */
@@ -225,9 +225,9 @@ int config_parse_environment(Parser *p, const char *v, char ***ret) {
 bad:
         sv_strv_free(env);
         return config_fail(p, p->line,
-                    "%s environment: cannot parse '%s' near '%.20s'; expected KEY=value pairs separated "
-                    "by commas, e.g. environment = PORT=8080,GREETING=\"hello, world\"",
-                    p->section, v, s);
+                           "%s environment: cannot parse '%s' near '%.20s'; expected KEY=value pairs separated "
+                           "by commas, e.g. environment = PORT=8080,GREETING=\"hello, world\"",
+                           p->section, v, s);
 oom:
         sv_strv_free(env);
         p->failed = true;
