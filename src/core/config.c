@@ -169,7 +169,8 @@ int config_begin_section(Parser *p, const char *name, size_t len) {
                         return p->failed = true, -ENOMEM;
                 c->sockets = s;
                 s = &c->sockets[c->n_sockets];
-                *s = (SvSocketConf){ .backlog = 4096, .mode = 0666, .line = p->line };
+                /* blocking by default, as systemd hands out its sockets (NonBlocking=false) */
+                *s = (SvSocketConf){ .backlog = 4096, .blocking = true, .mode = 0666, .line = p->line };
                 s->name = strndup(n, nlen);
                 if (!s->name)
                         return p->failed = true, -ENOMEM;

@@ -167,7 +167,7 @@ static void check_full(const SvConfig *c) {
         assert_int_equal(dns->addr.socktype, SOCK_DGRAM);
         assert_int_equal(sv_addr_port(&dns->addr), 53);
         assert_int_equal(dns->backlog, 4096); /* defaults */
-        assert_false(dns->blocking);
+        assert_true(dns->blocking); /* blocking by default, as systemd */
         assert_int_equal(dns->mode, 0666);
         assert_int_equal(dns->line, 19);
 
@@ -252,7 +252,7 @@ static void test_defaults(void **state) {
         assert_int_equal(c->control_mode, 0600);
         assert_int_equal(c->sockets[0].backlog, 4096);
         assert_int_equal(c->sockets[0].mode, 0666);
-        assert_false(c->sockets[0].blocking);
+        assert_true(c->sockets[0].blocking); /* as systemd: NonBlocking=false */
         assert_true(c->sockets[0].addr.abstract);
         const SvProgramConf *p = &c->programs[0];
         assert_int_equal(p->ready, SV_READY_STARTED);
