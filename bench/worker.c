@@ -464,6 +464,17 @@ int main(int argc, char **argv)
         if (listen_fd < 0)
                 return 1;
         (void) fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
+        /* The loop below polls, then accepts. On a blocking listener shared with another
+         * generation (the default under sockvisord and systemd), a connection the other one
+         * took leaves us asleep in accept() until the next client, deaf to SIGTERM. Like
+         * libuv, Go and gunicorn, make it non-blocking (the flag is the socket's, for every
+         * holder); accepted sockets do not inherit it. */
+        {
+                int fl = fcntl(listen_fd, F_GETFL);
+
+                if (fl >= 0 && !(fl & O_NONBLOCK))
+                        (void) fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK);
+        }
         unsetenv("LISTEN_FDS");
         unsetenv("LISTEN_PID");
         unsetenv("LISTEN_FDNAMES");

@@ -121,10 +121,12 @@ static void on_sigalrm(int sig)
 
 /* A blocking listener shared with another process can wake us in poll() and then hand
  * the connection to the other process, leaving us asleep in accept() until the next
- * client arrives (the nginx stall). We may not set O_NONBLOCK on it, as that flag is
- * shared with every holder, so a repeating interval timer interrupts accept() instead:
- * a lost race costs at most ACCEPT_GUARD_US. It repeats so that an expiry just before
- * accept() blocks is followed by another. */
+ * client arrives (the nginx stall). main() sets O_NONBLOCK on our listeners, as libuv,
+ * Go and gunicorn do; but the flag is shared with every holder, and sockvisord sets it
+ * back to the socket's blocking= on reload, so when we find a listener blocking anyway a
+ * repeating interval timer interrupts accept() instead: a lost race costs at most
+ * ACCEPT_GUARD_US. It repeats so that an expiry just before accept() blocks is followed
+ * by another. */
 static void accept_guard_arm(void)
 {
         const struct itimerval it = {
@@ -347,7 +349,6 @@ static void accept_ready(int lfd)
 
                 if (blocking)
                         accept_guard_arm();
-                /* O_NONBLOCK goes on the accepted socket only, never on the shared listener. */
                 fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 err = errno;
                 if (blocking)
@@ -561,8 +562,14 @@ int main(int argc, char **argv)
                 fprintf(stderr, "sockvisor-demo: out of memory\n");
                 return 1;
         }
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
                 server.listen_fds[i] = SD_LISTEN_FDS_START + i;
+                /* sockvisord and systemd hand out blocking listeners by default; an event loop
+                 * wants them non-blocking (see accept_guard_arm), for every holder alike. */
+                int fl = fcntl(server.listen_fds[i], F_GETFL);
+                if (fl >= 0 && !(fl & O_NONBLOCK))
+                        (void) fcntl(server.listen_fds[i], F_SETFL, fl | O_NONBLOCK);
+        }
         for (size_t i = 0; i < MAX_CONNS; i++)
                 server.conns[i].fd = -1;
 

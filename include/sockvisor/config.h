@@ -37,9 +37,10 @@ typedef struct SvSocketConf {
         char *listen; /* as written, for messages */
         SvAddr addr;
         int backlog;
-        bool blocking; /* hand out a blocking listener (default: non-blocking, as systemd) */
+        bool blocking; /* hand out a blocking listener (default yes, as systemd: NonBlocking=false) */
         mode_t mode;   /* unix path sockets: permissions of the socket file */
         unsigned line; /* line of the section header */
+        unsigned listen_line; /* line of listen= */
 } SvSocketConf;
 
 typedef struct SvProgramConf {

@@ -1,81 +1,20 @@
-/* The config parser: inih glue, per-key parsing and cross-section validation.
- *
- * inih's handler gets no line number and, in the Debian build, splits lines longer than
- * its buffer. So we feed it through our own reader, which counts physical lines, rejects
- * over-long ones instead of letting them be truncated, and sees section headers itself
- * (inih does not report a section that has no keys, nor a truncated long name). */
+/* The config schema: sections, their keys and defaults, the inih glue and the public
+ * entry points. The reader (config_reader.c) feeds inih and sees section headers; value
+ * syntax is in config_values.c; checks across sections in config_check.c. */
 #include "sockvisor/config.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
+#include "config_internal.h"
 #include "sockvisor/cmdline.h"
 #include "sockvisor/duration.h"
-
-typedef enum SectionKind {
-        SECTION_NONE, /* keys before any [section] */
-        SECTION_DAEMON,
-        SECTION_SOCKET,
-        SECTION_PROGRAM,
-} SectionKind;
-
-/* Which keys a section has seen, to catch duplicates. One bit per key of the tables below;
- * bit 31 of Parser.daemon_seen marks "[sockvisord] seen", so a table has at most 31 keys. */
-typedef uint32_t KeySet;
-
-/* What a [program:…] section leaves for validate(), which runs once every section is known. */
-typedef struct ProgramPending {
-        char *socket_list;         /* sockets= as written, NULL when absent */
-        unsigned socket_list_line; /* its line */
-        unsigned surge_line;       /* line of restart_surge=, 0 when absent */
-} ProgramPending;
-
-typedef struct Parser {
-        const char *origin;
-        const char *text;
-        size_t pos, len;
-        unsigned line; /* physical line most recently handed to inih */
-        const char *raw;  /* that line as written (inih edits its copy in place) */
-        size_t raw_len;
-        bool failed;   /* diag is filled; stop everything */
-        SvDiag *diag;
-        SvConfig *cfg;
-        SectionKind kind;
-        size_t index; /* into cfg->sockets or cfg->programs */
-        char section[SV_NAME_MAX + 16];
-        KeySet seen;
-        KeySet daemon_seen;
-        ProgramPending *pending; /* one per program, parallel to cfg->programs */
-} Parser;
-
-_printf_(3, 4) static int fail(Parser *p, unsigned line, const char *fmt, ...) {
-        char what[sizeof(p->diag->msg)];
-        va_list ap;
-
-        if (p->failed)
-                return -EINVAL; /* keep the first error */
-        va_start(ap, fmt);
-        (void) vsnprintf(what, sizeof(what), fmt, ap);
-        va_end(ap);
-        p->failed = true;
-        /* inih cuts a value at " ;" (an inline comment): say so, or the error is a riddle */
-        const char *eq = line == p->line && p->raw ? memchr(p->raw, '=', p->raw_len) : NULL;
-        if (eq && (memmem(eq, p->raw_len - (size_t) (eq - p->raw), " ;", 2) ||
-                   memmem(eq, p->raw_len - (size_t) (eq - p->raw), "\t;", 2)))
-                return diag_set(p->diag, line,
-                                "%s:%u: %s (note: ' ;' starts a comment, so the value was cut there; write ';' "
-                                "without the space before it)",
-                                p->origin, line, what);
-        if (line > 0)
-                return diag_set(p->diag, line, "%s:%u: %s", p->origin, line, what);
-        return diag_set(p->diag, 0, "%s: %s", p->origin, what);
-}
 
 static const char *const log_to_table[_SV_LOG_TO_MAX] = {
         [SV_LOG_TO_AUTO] = "auto",
@@ -90,38 +29,6 @@ static const char *const ready_mode_table[_SV_READY_MAX] = {
 
 const char *sv_ready_mode_to_string(SvReadyMode m) {
         return m >= 0 && m < _SV_READY_MAX ? ready_mode_table[m] : NULL;
-}
-
-static const struct {
-        const char *name;
-        int sig;
-} signal_table[] = {
-        { "HUP", SIGHUP },   { "INT", SIGINT },   { "QUIT", SIGQUIT }, { "KILL", SIGKILL },
-        { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "TERM", SIGTERM }, { "CONT", SIGCONT },
-        { "STOP", SIGSTOP }, { "WINCH", SIGWINCH }, { "ABRT", SIGABRT }, { "ALRM", SIGALRM },
-};
-
-int sv_signal_from_string(const char *s) {
-        if (!s || !*s)
-                return -EINVAL;
-        if (strncasecmp(s, "SIG", 3) == 0)
-                s += 3;
-        for (size_t i = 0; i < ELEMENTSOF(signal_table); i++)
-                if (strcasecmp(s, signal_table[i].name) == 0)
-                        return signal_table[i].sig;
-        char *end;
-        errno = 0;
-        long n = strtol(s, &end, 10);
-        if (errno == 0 && *end == '\0' && end != s && n > 0 && n < NSIG)
-                return (int) n;
-        return -EINVAL;
-}
-
-const char *sv_signal_to_string(int sig) {
-        for (size_t i = 0; i < ELEMENTSOF(signal_table); i++)
-                if (signal_table[i].sig == sig)
-                        return signal_table[i].name;
-        return NULL;
 }
 
 static bool name_is_valid(const char *s, size_t len) {
@@ -143,196 +50,6 @@ const char *sv_autorestart_to_string(SvAutorestart a) {
         return a >= 0 && a < _SV_AUTORESTART_MAX ? autorestart_table[a] : NULL;
 }
 
-/* ---- value parsers: each returns 0 or fails with what would be valid ---- */
-
-static int parse_bool(const char *v, bool *ret) {
-        static const char *const yes[] = { "yes", "true", "on", "1" };
-        static const char *const no[] = { "no", "false", "off", "0" };
-        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
-                if (strcasecmp(v, yes[i]) == 0)
-                        return *ret = true, 0;
-                if (strcasecmp(v, no[i]) == 0)
-                        return *ret = false, 0;
-        }
-        return -EINVAL;
-}
-
-static int parse_mode(const char *v, mode_t *ret) {
-        char *end;
-        if (!*v || strspn(v, "01234567") != strlen(v))
-                return -EINVAL;
-        unsigned long m = strtoul(v, &end, 8);
-        if (m > 07777)
-                return -EINVAL;
-        *ret = (mode_t) m;
-        return 0;
-}
-
-static int parse_uint(const char *v, unsigned long min, unsigned long max, unsigned long *ret) {
-        char *end;
-        if (!*v || !isdigit((unsigned char) *v))
-                return -EINVAL;
-        errno = 0;
-        unsigned long n = strtoul(v, &end, 10);
-        if (errno || *end || n < min || n > max)
-                return -EINVAL;
-        *ret = n;
-        return 0;
-}
-
-/* A decimal integer with an optional '-', no blanks, no '+'. */
-static int parse_int(const char *v, long min, long max, long *ret) {
-        char *end;
-        const char *digits = v[0] == '-' ? v + 1 : v;
-        if (!isdigit((unsigned char) *digits))
-                return -EINVAL;
-        errno = 0;
-        long n = strtol(v, &end, 10);
-        if (errno || *end || n < min || n > max)
-                return -EINVAL;
-        *ret = n;
-        return 0;
-}
-
-/* exitcodes = 0, 2 (supervisord's syntax): 1 to SV_EXITCODES_MAX codes of 0..255, each once. */
-static int parse_exitcodes(Parser *p, const char *v, SvProgramConf *pr) {
-        int codes[SV_EXITCODES_MAX];
-        size_t n = 0;
-        const char *s = v;
-
-        for (;;) {
-                s += strspn(s, " \t");
-                size_t len = strcspn(s, ",");
-                while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-                        len--;
-                char item[16];
-                unsigned long code;
-                if (len == 0 || len >= sizeof(item))
-                        goto bad;
-                memcpy(item, s, len);
-                item[len] = '\0';
-                if (parse_uint(item, 0, 255, &code) < 0)
-                        goto bad;
-                if (n >= SV_EXITCODES_MAX)
-                        return fail(p, p->line, "%s exitcodes: '%s' lists more than %d exit codes", p->section, v,
-                                    SV_EXITCODES_MAX);
-                for (size_t i = 0; i < n; i++)
-                        if (codes[i] == (int) code)
-                                return fail(p, p->line, "%s exitcodes: '%s' lists %lu twice; list each code once",
-                                            p->section, v, code);
-                codes[n++] = (int) code;
-                s += strcspn(s, ",");
-                if (*s == '\0')
-                        break;
-                s++; /* the comma: something must follow it */
-        }
-        memcpy(pr->exitcodes, codes, n * sizeof(codes[0]));
-        pr->n_exitcodes = n;
-        return 0;
-bad:
-        return fail(p, p->line,
-                    "%s exitcodes: cannot parse '%s'; expected exit codes from 0 to 255 separated by commas, "
-                    "e.g. exitcodes = 0, 2",
-                    p->section, v);
-}
-
-/* user = / group = : a name or a numeric id. Resolved by the daemon when it starts a worker. */
-static bool id_is_valid(const char *v) {
-        size_t len = strlen(v);
-        if (len == 0 || len > 32)
-                return false;
-        for (size_t i = 0; i < len; i++)
-                if (!isalnum((unsigned char) v[i]) && !strchr("_.-", v[i]))
-                        return false;
-        if (strspn(v, "0123456789") == len) { /* a numeric id: (uid_t) -1 means "unchanged" */
-                unsigned long long id;
-                errno = 0;
-                id = strtoull(v, NULL, 10);
-                if (errno || id >= UINT32_MAX)
-                        return false;
-        }
-        return true;
-}
-
-/* environment = KEY=value,OTHER="quoted, value" (supervisord's syntax). */
-static int parse_environment(Parser *p, const char *v, char ***ret) {
-        char **env = NULL;
-        size_t n = 0;
-        const char *s = v;
-
-        while (*s) {
-                while (*s == ' ' || *s == '\t')
-                        s++;
-                const char *key = s;
-                if (!(isalpha((unsigned char) *s) || *s == '_'))
-                        goto bad;
-                while (isalnum((unsigned char) *s) || *s == '_')
-                        s++;
-                size_t keylen = (size_t) (s - key);
-                if (*s != '=')
-                        goto bad;
-                s++;
-                char *val = malloc(strlen(s) + 1);
-                if (!val)
-                        goto oom;
-                size_t vl = 0;
-                if (*s == '"' || *s == '\'') {
-                        char q = *s++;
-                        while (*s && *s != q)
-                                val[vl++] = *s++;
-                        if (*s != q) {
-                                free(val);
-                                goto bad;
-                        }
-                        s++;
-                } else {
-                        while (*s && *s != ',')
-                                val[vl++] = *s++;
-                        while (vl > 0 && (val[vl - 1] == ' ' || val[vl - 1] == '\t'))
-                                vl--;
-                }
-                val[vl] = '\0';
-                while (*s == ' ' || *s == '\t')
-                        s++;
-                if (*s == ',')
-                        s++;
-                else if (*s) {
-                        free(val);
-                        goto bad;
-                }
-
-                char **nenv = realloc(env, (n + 2) * sizeof(char *));
-                if (!nenv) {
-                        free(val);
-                        goto oom;
-                }
-                env = nenv;
-                if (asprintf(&env[n], "%.*s=%s", (int) keylen, key, val) < 0) {
-                        free(val);
-                        env[n] = NULL;
-                        goto oom;
-                }
-                free(val);
-                env[++n] = NULL;
-        }
-        if (!env) {
-                env = calloc(1, sizeof(char *));
-                if (!env)
-                        goto oom;
-        }
-        *ret = env;
-        return 0;
-bad:
-        sv_strv_free(env);
-        return fail(p, p->line,
-                    "%s environment: cannot parse '%s' near '%.20s'; expected KEY=value pairs separated "
-                    "by commas, e.g. environment = PORT=8080,GREETING=\"hello, world\"",
-                    p->section, v, s);
-oom:
-        sv_strv_free(env);
-        p->failed = true;
-        return -ENOMEM;
-}
 
 /* ---- sections ---- */
 
@@ -409,7 +126,7 @@ static int key_index(const char *const *keys, size_t n, const char *key) {
         return -1;
 }
 
-static int begin_section(Parser *p, const char *name, size_t len) {
+int config_begin_section(Parser *p, const char *name, size_t len) {
         SvConfig *c = p->cfg;
         const char *colon = memchr(name, ':', len);
 
@@ -418,7 +135,7 @@ static int begin_section(Parser *p, const char *name, size_t len) {
 
         if (len == strlen("sockvisord") && memcmp(name, "sockvisord", len) == 0) {
                 if (p->daemon_seen & (1u << 31))
-                        return fail(p, p->line, "[sockvisord] appears twice; merge the two sections");
+                        return config_fail(p, p->line, "[sockvisord] appears twice; merge the two sections");
                 p->daemon_seen |= 1u << 31;
                 p->kind = SECTION_DAEMON;
                 return 0;
@@ -427,32 +144,33 @@ static int begin_section(Parser *p, const char *name, size_t len) {
         bool is_socket = colon && (size_t) (colon - name) == strlen("socket") && memcmp(name, "socket", 6) == 0;
         bool is_program = colon && (size_t) (colon - name) == strlen("program") && memcmp(name, "program", 7) == 0;
         if (!is_socket && !is_program)
-                return fail(p, p->line,
-                            "unknown section [%.*s]; valid sections are [sockvisord], [socket:NAME] and "
-                            "[program:NAME]",
-                            (int) len, name);
+                return config_fail(p, p->line,
+                                   "unknown section [%.*s]; valid sections are [sockvisord], [socket:NAME] and "
+                                   "[program:NAME]",
+                                   (int) len, name);
 
         const char *n = colon + 1;
         size_t nlen = len - (size_t) (n - name);
         if (!name_is_valid(n, nlen))
-                return fail(p, p->line,
-                            "invalid name '%.*s' in [%.*s]; a name is 1 to %d characters of letters, digits, "
-                            "'_', '.' and '-'",
-                            (int) nlen, n, (int) len, name, SV_NAME_MAX);
+                return config_fail(p, p->line,
+                                   "invalid name '%.*s' in [%.*s]; a name is 1 to %d characters of letters, digits, "
+                                   "'_', '.' and '-'",
+                                   (int) nlen, n, (int) len, name, SV_NAME_MAX);
 
         if (is_socket) {
                 for (size_t i = 0; i < c->n_sockets; i++)
                         if (strlen(c->sockets[i].name) == nlen && memcmp(c->sockets[i].name, n, nlen) == 0)
-                                return fail(p, p->line, "[socket:%.*s] is defined twice (first on line %u)",
-                                            (int) nlen, n, c->sockets[i].line);
+                                return config_fail(p, p->line, "[socket:%.*s] is defined twice (first on line %u)",
+                                                   (int) nlen, n, c->sockets[i].line);
                 if (c->n_sockets >= SV_SOCKETS_MAX)
-                        return fail(p, p->line, "too many [socket:…] sections; at most %d", SV_SOCKETS_MAX);
+                        return config_fail(p, p->line, "too many [socket:…] sections; at most %d", SV_SOCKETS_MAX);
                 SvSocketConf *s = realloc(c->sockets, (c->n_sockets + 1) * sizeof(*s));
                 if (!s)
                         return p->failed = true, -ENOMEM;
                 c->sockets = s;
                 s = &c->sockets[c->n_sockets];
-                *s = (SvSocketConf){ .backlog = 4096, .mode = 0666, .line = p->line };
+                /* blocking by default, as systemd hands out its sockets (NonBlocking=false) */
+                *s = (SvSocketConf){ .backlog = 4096, .blocking = true, .mode = 0666, .line = p->line };
                 s->name = strndup(n, nlen);
                 if (!s->name)
                         return p->failed = true, -ENOMEM;
@@ -463,10 +181,10 @@ static int begin_section(Parser *p, const char *name, size_t len) {
 
         for (size_t i = 0; i < c->n_programs; i++)
                 if (strlen(c->programs[i].name) == nlen && memcmp(c->programs[i].name, n, nlen) == 0)
-                        return fail(p, p->line, "[program:%.*s] is defined twice (first on line %u)", (int) nlen,
-                                    n, c->programs[i].line);
+                        return config_fail(p, p->line, "[program:%.*s] is defined twice (first on line %u)", (int) nlen,
+                                           n, c->programs[i].line);
         if (c->n_programs >= SV_PROGRAMS_MAX)
-                return fail(p, p->line, "too many [program:…] sections; at most %d", SV_PROGRAMS_MAX);
+                return config_fail(p, p->line, "too many [program:…] sections; at most %d", SV_PROGRAMS_MAX);
         SvProgramConf *pr = realloc(c->programs, (c->n_programs + 1) * sizeof(*pr));
         ProgramPending *pending = realloc(p->pending, (c->n_programs + 1) * sizeof(*pending));
         if (pending)
@@ -514,10 +232,10 @@ static int set_string(Parser *p, char **field, const char *v) {
 }
 
 static int bad_duration(Parser *p, const char *key, const char *v) {
-        return fail(p, p->line,
-                    "%s %s: invalid duration '%s'; expected a whole number with an optional unit ms, s, m or h "
-                    "(e.g. 500ms, 30s, 2m; a bare number is seconds, at most 24h)",
-                    p->section, key, v);
+        return config_fail(p, p->line,
+                           "%s %s: invalid duration '%s'; expected a whole number with an optional unit ms, s, m or h "
+                           "(e.g. 500ms, 30s, 2m; a bare number is seconds, at most 24h)",
+                           p->section, key, v);
 }
 
 static int handle_daemon_key(Parser *p, int k, const char *key, const char *v) {
@@ -525,24 +243,24 @@ static int handle_daemon_key(Parser *p, int k, const char *key, const char *v) {
         switch (k) {
         case 0: /* control */
                 if (v[0] != '/')
-                        return fail(p, p->line, "%s control: '%s' is not an absolute path; e.g. control = %s",
-                                    p->section, v, SV_DEFAULT_CONTROL);
+                        return config_fail(p, p->line, "%s control: '%s' is not an absolute path; e.g. control = %s",
+                                           p->section, v, SV_DEFAULT_CONTROL);
                 if (strlen(v) >= sizeof(((struct sockaddr_un *) NULL)->sun_path))
-                        return fail(p, p->line, "%s control: path '%s' is longer than %zu bytes, the limit for unix sockets",
-                                    p->section, v, sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1);
+                        return config_fail(p, p->line, "%s control: path '%s' is longer than %zu bytes, the limit for unix sockets",
+                                           p->section, v, sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1);
                 return set_string(p, &c->control_path, v);
         case 1: /* control_mode */
-                if (parse_mode(v, &c->control_mode) < 0)
-                        return fail(p, p->line, "%s control_mode: '%s' is not an octal mode; e.g. 0600", p->section, v);
+                if (config_parse_mode(v, &c->control_mode) < 0)
+                        return config_fail(p, p->line, "%s control_mode: '%s' is not an octal mode; e.g. 0600", p->section, v);
                 return 0;
         case 2: /* log */
                 for (int t = 0; t < _SV_LOG_TO_MAX; t++)
                         if (strcmp(v, log_to_table[t]) == 0)
                                 return c->log_to = (SvLogTo) t, 0;
-                return fail(p, p->line,
-                            "%s log: '%s' is not a log target; use auto (the journal under systemd, else stderr), "
-                            "journal or stderr",
-                            p->section, v);
+                return config_fail(p, p->line,
+                                   "%s log: '%s' is not a log target; use auto (the journal under systemd, else stderr), "
+                                   "journal or stderr",
+                                   p->section, v);
         }
         return 0;
 }
@@ -555,28 +273,29 @@ static int handle_socket_key(Parser *p, int k, const char *key, const char *v) {
         switch (k) {
         case 0: /* listen */
                 if (sv_addr_parse(v, &s->addr, &d) < 0)
-                        return fail(p, p->line, "%s listen: %s", p->section, d.msg);
+                        return config_fail(p, p->line, "%s listen: %s", p->section, d.msg);
+                s->listen_line = p->line;
                 return set_string(p, &s->listen, v);
         case 1: /* backlog */
-                if (parse_uint(v, 1, 65535, &n) < 0)
-                        return fail(p, p->line, "%s backlog: '%s' is not a number from 1 to 65535", p->section, v);
+                if (config_parse_uint(v, 1, 65535, &n) < 0)
+                        return config_fail(p, p->line, "%s backlog: '%s' is not a number from 1 to 65535", p->section, v);
                 s->backlog = (int) n;
                 return 0;
         case 2: /* blocking */
-                if (parse_bool(v, &s->blocking) < 0)
-                        return fail(p, p->line, "%s blocking: '%s' is not a boolean; use yes or no", p->section, v);
+                if (config_parse_bool(v, &s->blocking) < 0)
+                        return config_fail(p, p->line, "%s blocking: '%s' is not a boolean; use yes or no", p->section, v);
                 return 0;
         case 3: /* mode */
-                if (parse_mode(v, &s->mode) < 0)
-                        return fail(p, p->line, "%s mode: '%s' is not an octal mode; e.g. 0660", p->section, v);
+                if (config_parse_mode(v, &s->mode) < 0)
+                        return config_fail(p, p->line, "%s mode: '%s' is not an octal mode; e.g. 0660", p->section, v);
                 return 0;
         }
         return 0;
 }
 
 static int bad_bool(Parser *p, const char *key, const char *v) {
-        return fail(p, p->line, "%s %s: '%s' is not a boolean; use yes or no (also true/false, on/off, 1/0)",
-                    p->section, key, v);
+        return config_fail(p, p->line, "%s %s: '%s' is not a boolean; use yes or no (also true/false, on/off, 1/0)",
+                           p->section, key, v);
 }
 
 static int handle_program_key(Parser *p, int k, const char *key, const char *v) {
@@ -594,23 +313,23 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
                 if (r == -ENOMEM)
                         return p->failed = true, r;
                 if (r < 0)
-                        return fail(p, p->line, "%s command: %s", p->section, d.msg);
+                        return config_fail(p, p->line, "%s command: %s", p->section, d.msg);
                 return set_string(p, &pr->command, v);
         case PK_SOCKETS: /* resolved once every [socket:…] is known */
                 p->pending[p->index].socket_list_line = p->line;
                 return set_string(p, &p->pending[p->index].socket_list, v);
         case PK_NUMPROCS:
-                if (parse_uint(v, 1, SV_NUMPROCS_MAX, &n) < 0)
-                        return fail(p, p->line, "%s numprocs: '%s' is not a number from 1 to %d", p->section, v,
-                                    SV_NUMPROCS_MAX);
+                if (config_parse_uint(v, 1, SV_NUMPROCS_MAX, &n) < 0)
+                        return config_fail(p, p->line, "%s numprocs: '%s' is not a number from 1 to %d", p->section, v,
+                                           SV_NUMPROCS_MAX);
                 pr->numprocs = (unsigned) n;
                 return 0;
         case PK_RESTART_SURGE: /* checked against numprocs once the section is complete */
-                if (parse_uint(v, 1, SV_NUMPROCS_MAX, &n) < 0)
-                        return fail(p, p->line,
-                                    "%s restart_surge: '%s' is not a number from 1 to numprocs (how many new "
-                                    "instances start before old ones drain)",
-                                    p->section, v);
+                if (config_parse_uint(v, 1, SV_NUMPROCS_MAX, &n) < 0)
+                        return config_fail(p, p->line,
+                                           "%s restart_surge: '%s' is not a number from 1 to numprocs (how many new "
+                                           "instances start before old ones drain)",
+                                           p->section, v);
                 pr->restart_surge = (unsigned) n;
                 p->pending[p->index].surge_line = p->line;
                 return 0;
@@ -618,10 +337,10 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
                 for (int i = 0; i < _SV_READY_MAX; i++)
                         if (strcmp(v, ready_mode_table[i]) == 0)
                                 return pr->ready = (SvReadyMode) i, 0;
-                return fail(p, p->line,
-                            "%s ready: '%s' is not a readiness mode; use notify (the program sends READY=1) or "
-                            "started (ready once alive for startsecs)",
-                            p->section, v);
+                return config_fail(p, p->line,
+                                   "%s ready: '%s' is not a readiness mode; use notify (the program sends READY=1) or "
+                                   "started (ready once alive for startsecs)",
+                                   p->section, v);
         case PK_STARTSECS:
                 if (sv_duration_parse(v, &pr->startsecs_usec) < 0)
                         return bad_duration(p, key, v);
@@ -631,81 +350,81 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
                         return bad_duration(p, key, v);
                 return 0;
         case PK_STARTRETRIES:
-                if (parse_uint(v, 0, 100, &n) < 0)
-                        return fail(p, p->line,
-                                    "%s startretries: '%s' is not a number from 0 to 100 (retries after a failed "
-                                    "first start)",
-                                    p->section, v);
+                if (config_parse_uint(v, 0, 100, &n) < 0)
+                        return config_fail(p, p->line,
+                                           "%s startretries: '%s' is not a number from 0 to 100 (retries after a failed "
+                                           "first start)",
+                                           p->section, v);
                 pr->startretries = (unsigned) n;
                 return 0;
         case PK_AUTOSTART:
-                if (parse_bool(v, &pr->autostart) < 0)
+                if (config_parse_bool(v, &pr->autostart) < 0)
                         return bad_bool(p, key, v);
                 return 0;
         case PK_AUTORESTART:
                 /* supervisord's values; like supervisord, any boolean word means true or false */
                 if (strcasecmp(v, "unexpected") == 0)
                         return pr->autorestart = SV_AUTORESTART_UNEXPECTED, 0;
-                if (parse_bool(v, &b) == 0)
+                if (config_parse_bool(v, &b) == 0)
                         return pr->autorestart = b ? SV_AUTORESTART_TRUE : SV_AUTORESTART_FALSE, 0;
-                return fail(p, p->line,
-                            "%s autorestart: '%s' is not valid; use unexpected (restart unless the exit code is in "
-                            "exitcodes), true (always) or false (never)",
-                            p->section, v);
+                return config_fail(p, p->line,
+                                   "%s autorestart: '%s' is not valid; use unexpected (restart unless the exit code is in "
+                                   "exitcodes), true (always) or false (never)",
+                                   p->section, v);
         case PK_EXITCODES:
-                return parse_exitcodes(p, v, pr);
+                return config_parse_exitcodes(p, v, pr);
         case PK_STOPSIGNAL:
                 r = sv_signal_from_string(v);
                 if (r < 0 || r == SIGKILL || r == SIGSTOP)
-                        return fail(p, p->line,
-                                    "%s stopsignal: '%s' is not a signal a worker can handle; use TERM, INT, QUIT, "
-                                    "HUP, USR1 or USR2",
-                                    p->section, v);
+                        return config_fail(p, p->line,
+                                           "%s stopsignal: '%s' is not a signal a worker can handle; use TERM, INT, QUIT, "
+                                           "HUP, USR1 or USR2",
+                                           p->section, v);
                 pr->stopsignal = r;
                 return 0;
         case PK_STOPWAITSECS:
                 if (sv_duration_parse(v, &pr->stopwait_usec) < 0)
                         return bad_duration(p, key, v);
                 return 0;
-        case PK_STOPASGROUP: /* implies killasgroup: see validate() */
-                if (parse_bool(v, &pr->stopasgroup) < 0)
+        case PK_STOPASGROUP: /* implies killasgroup: see config_validate() */
+                if (config_parse_bool(v, &pr->stopasgroup) < 0)
                         return bad_bool(p, key, v);
                 return 0;
         case PK_KILLASGROUP:
-                if (parse_bool(v, &pr->killasgroup) < 0)
+                if (config_parse_bool(v, &pr->killasgroup) < 0)
                         return bad_bool(p, key, v);
                 return 0;
         case PK_PRIORITY:
-                if (parse_int(v, -999999, 999999, &l) < 0)
-                        return fail(p, p->line,
-                                    "%s priority: '%s' is not a number from -999999 to 999999 (lower starts first; "
-                                    "the default is 999)",
-                                    p->section, v);
+                if (config_parse_int(v, -999999, 999999, &l) < 0)
+                        return config_fail(p, p->line,
+                                           "%s priority: '%s' is not a number from -999999 to 999999 (lower starts first; "
+                                           "the default is 999)",
+                                           p->section, v);
                 pr->priority = (int) l;
                 return 0;
         case PK_DIRECTORY:
                 if (v[0] != '/')
-                        return fail(p, p->line, "%s directory: '%s' is not an absolute path", p->section, v);
+                        return config_fail(p, p->line, "%s directory: '%s' is not an absolute path", p->section, v);
                 return set_string(p, &pr->directory, v);
         case PK_USER:
         case PK_GROUP:
-                if (!id_is_valid(v))
-                        return fail(p, p->line,
-                                    "%s %s: '%s' is not a %s name or id; use 1 to 32 letters, digits, '_', '.' or "
-                                    "'-' (e.g. %s = www-data), or a number below 4294967295",
-                                    p->section, key, v, key, key);
+                if (!config_id_is_valid(v))
+                        return config_fail(p, p->line,
+                                           "%s %s: '%s' is not a %s name or id; use 1 to 32 letters, digits, '_', '.' or "
+                                           "'-' (e.g. %s = www-data), or a number below 4294967295",
+                                           p->section, key, v, key, key);
                 return set_string(p, k == PK_USER ? &pr->user : &pr->group, v);
         case PK_UMASK:
-                if (parse_mode(v, &m) < 0 || m > 0777)
-                        return fail(p, p->line, "%s umask: '%s' is not an octal umask from 0 to 0777; e.g. 022",
-                                    p->section, v);
+                if (config_parse_mode(v, &m) < 0 || m > 0777)
+                        return config_fail(p, p->line, "%s umask: '%s' is not an octal umask from 0 to 0777; e.g. 022",
+                                           p->section, v);
                 pr->umask = (int) m;
                 return 0;
         case PK_ENVIRONMENT:
                 pr->environment = sv_strv_free(pr->environment);
-                return parse_environment(p, v, &pr->environment);
+                return config_parse_environment(p, v, &pr->environment);
         case PK_CLEARENV:
-                if (parse_bool(v, &pr->clearenv) < 0)
+                if (config_parse_bool(v, &pr->clearenv) < 0)
                         return bad_bool(p, key, v);
                 return 0;
         case PK_OUTPUT:
@@ -714,16 +433,17 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
                 else if (strcmp(v, "journal") == 0)
                         pr->output_journal = true;
                 else
-                        return fail(p, p->line,
-                                    "%s output: '%s' is not an output; use inherit (sockvisord's own stdout and stderr) "
-                                    "or journal (the journal, with the program's name as identifier)",
-                                    p->section, v);
+                        return config_fail(p, p->line,
+                                           "%s output: '%s' is not an output; use inherit (sockvisord's own stdout and stderr) "
+                                           "or journal (the journal, with the program's name as identifier)",
+                                           p->section, v);
                 return 0;
         case _PK_MAX:
                 break;
         }
         return 0;
 }
+
 
 /* inih handler: nonzero means "go on". Our own convention stops here. */
 static int ini_handler_cb(void *user, const char *section, const char *key, const char *value) {
@@ -736,8 +456,8 @@ static int ini_handler_cb(void *user, const char *section, const char *key, cons
 
         switch (p->kind) {
         case SECTION_NONE:
-                fail(p, p->line, "'%s' is outside any section; put it under [sockvisord], [socket:NAME] or [program:NAME]",
-                     key);
+                config_fail(p, p->line, "'%s' is outside any section; put it under [sockvisord], [socket:NAME] or [program:NAME]",
+                            key);
                 return 0;
         case SECTION_DAEMON:
                 keys = daemon_keys, n_keys = ELEMENTSOF(daemon_keys);
@@ -756,11 +476,11 @@ static int ini_handler_cb(void *user, const char *section, const char *key, cons
         if (k < 0) {
                 char valid[512];
                 join_keys(keys, n_keys, valid, sizeof(valid));
-                fail(p, p->line, "%s: unknown key '%s'; valid keys here are: %s", p->section, key, valid);
+                config_fail(p, p->line, "%s: unknown key '%s'; valid keys here are: %s", p->section, key, valid);
                 return 0;
         }
         if (p->seen & (1u << k)) {
-                fail(p, p->line, "%s %s: set twice in one section; keep one", p->section, key);
+                config_fail(p, p->line, "%s %s: set twice in one section; keep one", p->section, key);
                 return 0;
         }
         p->seen |= 1u << k;
@@ -777,131 +497,6 @@ static int ini_handler_cb(void *user, const char *section, const char *key, cons
         return r < 0 ? 0 : 1;
 }
 
-/* fgets-like reader for inih that counts lines and watches section headers. */
-static char *ini_reader_cb(char *str, int num, void *stream) {
-        Parser *p = stream;
-
-        if (p->failed || p->pos >= p->len)
-                return NULL;
-
-        const char *start = p->text + p->pos;
-        const char *nl = memchr(start, '\n', p->len - p->pos);
-        size_t linelen = nl ? (size_t) (nl - start) + 1 : p->len - p->pos;
-        p->line++;
-
-        if (memchr(start, '\0', linelen)) {
-                fail(p, p->line, "contains a NUL byte; the file must be text");
-                return NULL;
-        }
-        /* inih needs room for the line and its NUL; one byte less and it would split it. */
-        if (linelen + 1 > (size_t) num || linelen > SV_CONFIG_LINE_MAX) {
-                size_t limit = (size_t) num - 1 < SV_CONFIG_LINE_MAX ? (size_t) num - 1 : SV_CONFIG_LINE_MAX;
-                fail(p, p->line, "line is %zu bytes long; the limit is %zu (nothing was truncated: shorten it)",
-                     linelen - (nl ? 1 : 0), limit - 1);
-                return NULL;
-        }
-        p->raw = start;
-        p->raw_len = linelen;
-        memcpy(str, start, linelen);
-        str[linelen] = '\0';
-        p->pos += linelen;
-
-        const char *s = str;
-        if (p->line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
-                s += 3; /* inih skips a UTF-8 BOM; so must we, or the first header goes unseen */
-        while (*s == ' ' || *s == '\t')
-                s++;
-        if (*s == '[') {
-                const char *end = strchr(s, ']');
-                if (!end) {
-                        fail(p, p->line, "section header '%.*s' has no closing ']'", (int) strcspn(s, "\r\n"), s);
-                        return NULL;
-                }
-                if (begin_section(p, s + 1, (size_t) (end - s - 1)) < 0)
-                        return NULL;
-        }
-        return str;
-}
-
-/* Turns "a, b c" into socket indexes, once every section is known. */
-static int resolve_sockets(Parser *p, SvProgramConf *pr, const char *list, unsigned line) {
-        SvConfig *c = p->cfg;
-        char section[SV_NAME_MAX + 16];
-        (void) snprintf(section, sizeof(section), "[program:%s]", pr->name);
-
-        pr->socket_idx = calloc(SV_PROGRAM_SOCKETS_MAX, sizeof(size_t));
-        if (!pr->socket_idx)
-                return p->failed = true, -ENOMEM;
-
-        const char *s = list;
-        while (*s) {
-                s += strspn(s, " \t,");
-                size_t n = strcspn(s, " \t,");
-                if (n == 0)
-                        break;
-                int idx = -1;
-                for (size_t i = 0; i < c->n_sockets; i++)
-                        if (strlen(c->sockets[i].name) == n && memcmp(c->sockets[i].name, s, n) == 0)
-                                idx = (int) i;
-                if (idx < 0) {
-                        char known[1024] = "";
-                        size_t o = 0;
-                        for (size_t i = 0; i < c->n_sockets && o < sizeof(known); i++)
-                                o += (size_t) snprintf(known + o, sizeof(known) - o, "%s%s", i ? ", " : "",
-                                                       c->sockets[i].name);
-                        return fail(p, line, "%s sockets: no [socket:%.*s] is defined; %s%s", section, (int) n, s,
-                                    c->n_sockets ? "defined sockets: " : "add a [socket:NAME] section with a listen= line",
-                                    known);
-                }
-                for (size_t j = 0; j < pr->n_sockets; j++)
-                        if (pr->socket_idx[j] == (size_t) idx)
-                                return fail(p, line, "%s sockets: '%.*s' is listed twice", section, (int) n, s);
-                if (pr->n_sockets >= SV_PROGRAM_SOCKETS_MAX)
-                        return fail(p, line, "%s sockets: more than %d sockets", section, SV_PROGRAM_SOCKETS_MAX);
-                pr->socket_idx[pr->n_sockets++] = (size_t) idx;
-                s += n;
-        }
-        return 0;
-}
-
-static int validate(Parser *p) {
-        SvConfig *c = p->cfg;
-
-        for (size_t i = 0; i < c->n_sockets; i++)
-                if (!c->sockets[i].listen)
-                        return fail(p, c->sockets[i].line,
-                                    "[socket:%s] has no listen= line; e.g. listen = tcp://127.0.0.1:8080",
-                                    c->sockets[i].name);
-        for (size_t i = 0; i < c->n_programs; i++) {
-                SvProgramConf *pr = &c->programs[i];
-                if (!pr->command)
-                        return fail(p, pr->line, "[program:%s] has no command= line; e.g. command = /usr/bin/server",
-                                    pr->name);
-                if (!pr->environment) {
-                        pr->environment = calloc(1, sizeof(char *));
-                        if (!pr->environment)
-                                return p->failed = true, -ENOMEM;
-                }
-                if (p->pending[i].socket_list) {
-                        int r = resolve_sockets(p, pr, p->pending[i].socket_list, p->pending[i].socket_list_line);
-                        if (r < 0)
-                                return r;
-                }
-                if (pr->restart_surge > pr->numprocs)
-                        return fail(p, p->pending[i].surge_line,
-                                    "[program:%s] restart_surge: restart_surge = %u is more than numprocs = %u; at "
-                                    "most numprocs new instances start before old ones drain",
-                                    pr->name, pr->restart_surge, pr->numprocs);
-                if (pr->stopasgroup) /* as supervisord: a group asked to stop is killed as a group too */
-                        pr->killasgroup = true;
-        }
-        if (!c->control_path) {
-                c->control_path = strdup(SV_DEFAULT_CONTROL);
-                if (!c->control_path)
-                        return p->failed = true, -ENOMEM;
-        }
-        return 0;
-}
 
 int sv_config_parse_string(const char *text, const char *origin, SvConfig **ret, SvDiag *d) {
         _cleanup_(sv_config_freep) SvConfig *c = calloc(1, sizeof(SvConfig));
@@ -932,14 +527,14 @@ int sv_config_parse_string(const char *text, const char *origin, SvConfig **ret,
         ini_allow_multiline = false;
         ini_stop_on_first_error = true;
 
-        r = ini_parse_stream(ini_reader_cb, &p, ini_handler_cb, &p);
+        r = ini_parse_stream(config_reader_cb, &p, ini_handler_cb, &p);
         if (!p.failed && r == -2)
                 r = -ENOMEM;
         else if (!p.failed && r > 0)
-                r = fail(&p, (unsigned) r,
-                         "syntax error; expected '[section]', 'key = value' or a comment starting with ';' or '#'");
+                r = config_fail(&p, (unsigned) r,
+                                "syntax error; expected '[section]', 'key = value' or a comment starting with ';' or '#'");
         else if (!p.failed)
-                r = validate(&p);
+                r = config_validate(&p);
         else
                 r = -EINVAL;
 
@@ -1029,49 +624,3 @@ int sv_config_find_socket(const SvConfig *c, const char *name) {
         return -1;
 }
 
-/* ---- comparison, for reload ---- */
-
-static bool streq_ptr(const char *a, const char *b) {
-        return a == b || (a && b && strcmp(a, b) == 0);
-}
-
-/* NULL and an empty list are the same environment. */
-static bool strv_equal(char *const *a, char *const *b) {
-        size_t i = 0;
-        for (; a && b && a[i] && b[i]; i++)
-                if (strcmp(a[i], b[i]) != 0)
-                        return false;
-        return !(a && a[i]) && !(b && b[i]);
-}
-
-bool sv_program_conf_equal(const SvConfig *ca, const SvProgramConf *a, const SvConfig *cb, const SvProgramConf *b) {
-        if (!streq_ptr(a->name, b->name) || !streq_ptr(a->command, b->command))
-                return false;
-        if (a->n_sockets != b->n_sockets)
-                return false;
-        for (size_t i = 0; i < a->n_sockets; i++)
-                if (!streq_ptr(ca->sockets[a->socket_idx[i]].name, cb->sockets[b->socket_idx[i]].name))
-                        return false;
-        if (a->ready != b->ready || a->startsecs_usec != b->startsecs_usec ||
-            a->ready_timeout_usec != b->ready_timeout_usec || a->stopsignal != b->stopsignal ||
-            a->stopwait_usec != b->stopwait_usec)
-                return false;
-        if (!streq_ptr(a->directory, b->directory) || !strv_equal(a->environment, b->environment) ||
-            a->clearenv != b->clearenv || a->output_journal != b->output_journal)
-                return false;
-        if (a->numprocs != b->numprocs || a->restart_surge != b->restart_surge || a->autostart != b->autostart ||
-            a->autorestart != b->autorestart || a->startretries != b->startretries)
-                return false;
-        if (a->n_exitcodes != b->n_exitcodes || a->n_exitcodes > SV_EXITCODES_MAX ||
-            memcmp(a->exitcodes, b->exitcodes, a->n_exitcodes * sizeof(a->exitcodes[0])) != 0)
-                return false;
-        if (a->stopasgroup != b->stopasgroup || a->killasgroup != b->killasgroup)
-                return false;
-        return streq_ptr(a->user, b->user) && streq_ptr(a->group, b->group) && a->umask == b->umask &&
-               a->priority == b->priority; /* line is where it was written, not how it runs */
-}
-
-bool sv_socket_conf_equal(const SvSocketConf *a, const SvSocketConf *b) {
-        return streq_ptr(a->listen, b->listen) && a->backlog == b->backlog && a->blocking == b->blocking &&
-               a->mode == b->mode;
-}

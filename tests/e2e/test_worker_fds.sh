@@ -1,7 +1,7 @@
 #!/bin/bash
 # What a worker is given: exactly stdio and its sockets, at 3.. in sockets= order (the
 # reverse of the daemon's own fd order, so a one-pass dup2 would clobber one), the
-# activation variables, non-blocking listeners unless blocking = yes, and an unblocked
+# activation variables, blocking listeners unless blocking = no (as systemd), and an unblocked
 # signal mask. Checked for the first generation and again after a restart.
 . "$(dirname "$0")/lib.sh"
 
@@ -17,7 +17,7 @@ listen = tcp://127.0.0.1:$PA
 listen = tcp://127.0.0.1:$PB
 [socket:c]
 listen = tcp://127.0.0.1:$PC
-blocking = yes
+blocking = no
 [socket:d]
 listen = tcp://127.0.0.1:$PD
 
@@ -40,8 +40,8 @@ check_report() { # GENERATION
         [ "$(awk '$1 == "fd" && $3 == "port" { print $2 ":" $4 }' "$r" | tr '\n' ' ')" = "3:$PD 4:$PC 5:$PB 6:$PA " ] &&
                 pass "gen $gen: fds 3..6 are sockets d, c, b, a" || fail "gen $gen: sockets in the wrong order: $(grep port "$r" | tr '\n' ';')"
         grep -q "^fd 0 other /dev/null" "$r" && pass "gen $gen: stdin is /dev/null" || fail "gen $gen: stdin is not /dev/null"
-        grep -q "^fd 4 port $PC block$" "$r" && grep -q "^fd 3 port $PD nonblock$" "$r" &&
-                pass "gen $gen: non-blocking by default, blocking where asked" || fail "gen $gen: wrong O_NONBLOCK flags"
+        grep -q "^fd 4 port $PC nonblock$" "$r" && grep -q "^fd 3 port $PD block$" "$r" &&
+                pass "gen $gen: blocking by default, non-blocking where asked" || fail "gen $gen: wrong O_NONBLOCK flags"
         grep -qx "env LISTEN_FDS=4" "$r" && grep -qx "env LISTEN_FDNAMES=d:c:b:a" "$r" && grep -qx "env LISTEN_PID=$pid" "$r" &&
                 grep -qx "env SOCKVISOR_GENERATION=$gen" "$r" && grep -q "^env NOTIFY_SOCKET=@" "$r" &&
                 pass "gen $gen: LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID=$pid, NOTIFY_SOCKET set" ||

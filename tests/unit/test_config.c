@@ -167,7 +167,7 @@ static void check_full(const SvConfig *c) {
         assert_int_equal(dns->addr.socktype, SOCK_DGRAM);
         assert_int_equal(sv_addr_port(&dns->addr), 53);
         assert_int_equal(dns->backlog, 4096); /* defaults */
-        assert_false(dns->blocking);
+        assert_true(dns->blocking); /* blocking by default, as systemd */
         assert_int_equal(dns->mode, 0666);
         assert_int_equal(dns->line, 19);
 
@@ -252,7 +252,7 @@ static void test_defaults(void **state) {
         assert_int_equal(c->control_mode, 0600);
         assert_int_equal(c->sockets[0].backlog, 4096);
         assert_int_equal(c->sockets[0].mode, 0666);
-        assert_false(c->sockets[0].blocking);
+        assert_true(c->sockets[0].blocking); /* as systemd: NonBlocking=false */
         assert_true(c->sockets[0].addr.abstract);
         const SvProgramConf *p = &c->programs[0];
         assert_int_equal(p->ready, SV_READY_STARTED);
@@ -750,6 +750,181 @@ static void test_file_with_nul(void **state) {
         assert_null(c);
         assert_non_null(strstr(d.msg, path));
         assert_non_null(strstr(d.msg, "NUL"));
+}
+
+/* ---- what the reader refuses rather than misread ---- */
+
+static void test_lone_cr(void **state) {
+        /* a CR-only file (old Mac line endings): one "line" that inih would take as a comment */
+        expect_error_at("; sockvisor\r[socket:s]\rlisten = unix:/s\r[program:p]\rcommand = /bin/p\r", 1,
+                        "lone carriage return (CR)", "LF line endings");
+        expect_error_at("[socket:s]\rlisten = unix:/s\r", 1, "lone carriage return", "LF line endings");
+        /* one lone CR in an otherwise LF (or CRLF) file, on the line where it is */
+        expect_error("[socket:s]\nlisten = unix:/s\n[program:p]\rcommand = /bin/p\n", 3, "lone carriage return");
+        expect_error("[socket:s]\r\nlisten = unix:/s\r\ncommand = /bin/a\rb\r\n", 3, "lone carriage return");
+        expect_error("[program:p]\ncommand = /bin/p\r\r\n", 2, "lone carriage return");
+        /* a CR at the very end of the file is followed by no LF either */
+        expect_error("[socket:s]\nlisten = unix:/s\r", 2, "lone carriage return");
+}
+
+static void test_crlf_mixed(void **state) {
+        /* CRLF and LF lines mixed, comments after a CRLF header, a CRLF line with no LF after it */
+        _cleanup_(sv_config_freep) SvConfig *c = parse_ok("[socket:s] ; web\r\nlisten = unix:/s ; path\r\n"
+                                                          "[program:p]\r\n"
+                                                          "command = /bin/echo a\n"
+                                                          "sockets = s\r\n"
+                                                          "stopsignal = INT");
+        assert_string_equal(c->sockets[0].listen, "unix:/s");
+        assert_string_equal(c->programs[0].command, "/bin/echo a");
+        assert_string_equal(c->programs[0].argv[1], "a");
+        assert_int_equal(c->programs[0].n_sockets, 1);
+        assert_int_equal(c->programs[0].stopsignal, SIGINT);
+        assert_int_equal(c->programs[0].line, 3);
+        /* the CR of CRLF is no part of a value, even a quoted one */
+        _cleanup_(sv_config_freep) SvConfig *c2 = parse_ok("[program:p]\r\ncommand = /bin/echo 'x'\r\n");
+        assert_string_equal(c2->programs[0].argv[1], "x");
+        /* and a long CRLF line gets the same limit as an LF one: CR and LF count */
+        size_t words, last;
+        _cleanup_free_ char *line = command_line_of(SV_CONFIG_LINE_MAX - 2, &words, &last);
+        _cleanup_free_ char *t = xasprintf("[program:p]\r\n%s\r\n", line);
+        _cleanup_(sv_config_freep) SvConfig *c3 = parse_ok(t);
+        assert_int_equal(strlen(c3->programs[0].argv[words]), last);
+}
+
+static void test_header_trailing_text(void **state) {
+        expect_error_at("[program:a] junk\ncommand = /bin/a\n", 1, "[program:a]", "'junk'");
+        expect_error("[socket:s]\nlisten = unix:/s\n[program:a]junk\ncommand = /bin/a\n", 3, "after ']'");
+        expect_error("[program:a]]\ncommand = /bin/a\n", 1, "after ']'");
+        expect_error("[program:a] [program:b]\ncommand = /bin/a\n", 1, "after ']'");
+        expect_error("[program:a] x ; comment\r\ncommand = /bin/a\r\n", 1, "after ']'");
+        /* blanks and comments after ']' are fine, with LF or CRLF */
+        static const char *const ok[] = { "[program:a]", "[program:a]  ", "[program:a]\t", "[program:a] ; c",
+                                          "[program:a];c", "[program:a] # c", "[program:a]#c", "  [program:a] \t;x" };
+        for (size_t i = 0; i < ELEMENTSOF(ok); i++)
+                for (int crlf = 0; crlf < 2; crlf++) {
+                        _cleanup_free_ char *t = xasprintf("%s%s command = /bin/a\n", ok[i], crlf ? "\r\n" : "\n");
+                        _cleanup_(sv_config_freep) SvConfig *c = parse_ok(t);
+                        assert_int_equal(c->n_programs, 1);
+                        assert_string_equal(c->programs[0].name, "a");
+                }
+}
+
+static void test_control_chars(void **state) {
+        /* a form feed before '[' hid the header from us but not from inih: keys moved section */
+        expect_error_at("[program:p]\ncommand = /bin/p\n\f[socket:s]\nlisten = unix:/s\n", 3,
+                        "control character 0x0c (form feed)", "remove it");
+        expect_error_at("[socket:s]\nlisten = unix:/s\n[program:p]\ncommand = /bin/p\n\n\n\f[program:q]\n"
+                        "command = /bin/q\n",
+                        7, "0x0c (form feed)", "remove it");
+        expect_error_at("[program:p]\ncommand = /bin/p\x7f\n", 2, "0x7f (delete)", "remove it");
+        expect_error_at("[program:p]\ncommand = /bin/p\x1b[0m\n", 2, "0x1b (escape)", "remove it");
+        expect_error_at("[program:p]\ncommand = /bin/p\v\n", 2, "0x0b (vertical tab)", "remove it");
+        expect_error_at("[program:p]\x08\ncommand = /bin/p\n", 1, "0x08 (backspace)", NULL);
+        expect_error_at("; comment \x01\n[program:p]\ncommand = /bin/p\n", 1, "control character 0x01", NULL);
+        /* every one of them, anywhere: in a comment, a key, a value */
+        for (int ch = 1; ch < 0x80; ch++) {
+                if (ch >= 0x20 && ch != 0x7f)
+                        continue;
+                if (ch == '\t' || ch == '\n' || ch == '\r')
+                        continue;
+                char needle[32];
+                (void) snprintf(needle, sizeof(needle), "control character 0x%02x", (unsigned) ch);
+                _cleanup_free_ char *t1 = xasprintf("[program:p]\ncommand = /bin/p %c\n", ch);
+                expect_error(t1, 2, needle);
+                _cleanup_free_ char *t2 = xasprintf("[program:p]\n# %c\ncommand = /bin/p\n", ch);
+                expect_error(t2, 2, needle);
+                _cleanup_free_ char *t3 = xasprintf("%c[program:p]\ncommand = /bin/p\n", ch);
+                expect_error(t3, 1, needle);
+        }
+        /* TAB stays allowed, and so do UTF-8 bytes >= 0x80 */
+        _cleanup_(sv_config_freep) SvConfig *c = parse_ok("[program:p]\n\tcommand\t=\t/bin/echo h\xc3\xa9llo \xe2\x9c\x93\n"
+                                                          "; caf\xc3\xa9\n");
+        assert_string_equal(c->programs[0].argv[1], "h\xc3\xa9llo");
+        assert_string_equal(c->programs[0].argv[2], "\xe2\x9c\x93");
+}
+
+/* ---- two sockets that cannot both be bound ---- */
+
+static const char *const addr_conflicts[][2] = {
+        { "tcp://127.0.0.1:8080", "tcp://127.0.0.1:8080" },
+        { "tcp://0.0.0.0:8080", "tcp://0.0.0.0:8080" },
+        { "tcp://0.0.0.0:8080", "tcp://127.0.0.1:8080" },
+        { "tcp://127.0.0.1:8080", "tcp://0.0.0.0:8080" },
+        { "udp://0.0.0.0:53", "udp://10.1.2.3:53" },
+        { "tcp://[::1]:8080", "tcp://[::1]:8080" },
+        { "tcp://[::]:8080", "tcp://[::1]:8080" },
+        { "tcp://[::1]:8080", "tcp://[::]:8080" },
+        { "tcp://[::]:8080", "tcp://127.0.0.1:8080" }, /* IPv6 sockets are dual-stack */
+        { "tcp://127.0.0.1:8080", "tcp://[::]:8080" },
+        { "tcp://[::]:8080", "tcp://0.0.0.0:8080" },
+        { "tcp://0.0.0.0:8080", "tcp://[::]:8080" },
+        { "udp://[::]:53", "udp://192.0.2.1:53" },
+        { "tcp://[::ffff:127.0.0.1]:8080", "tcp://127.0.0.1:8080" }, /* an IPv4-mapped address is the IPv4 one */
+        { "tcp://0.0.0.0:8080", "tcp://[::ffff:127.0.0.1]:8080" },
+        { "unix:/run/a.sock", "unix:/run/a.sock" },
+        { "unix:@name", "unix:@name" },
+};
+
+static const char *const addr_compatible[][2] = {
+        { "tcp://0.0.0.0:0", "tcp://0.0.0.0:0" }, /* port 0: the kernel picks two ports */
+        { "tcp://[::]:0", "tcp://127.0.0.1:0" },
+        { "tcp://127.0.0.1:0", "tcp://127.0.0.1:0" },
+        { "tcp://0.0.0.0:8080", "udp://0.0.0.0:8080" }, /* tcp and udp ports are separate */
+        { "tcp://[::]:8080", "udp://127.0.0.1:8080" },
+        { "tcp://127.0.0.1:8080", "tcp://127.0.0.1:8081" },
+        { "tcp://127.0.0.1:8080", "tcp://127.0.0.2:8080" },
+        { "tcp://[::1]:8080", "tcp://127.0.0.1:8080" },
+        { "tcp://0.0.0.0:8080", "tcp://[::1]:8080" }, /* the IPv4 wildcard has no IPv6 address */
+        { "tcp://[::1]:8080", "tcp://[::2]:8080" },
+        { "unix:/run/a.sock", "unix:/run/b.sock" },
+        { "unix:/a", "unix:@/a" }, /* a path and an abstract name never meet */
+        { "unix:@a", "unix:@b" },
+};
+
+static void test_socket_conflicts(void **state) {
+        for (size_t i = 0; i < ELEMENTSOF(addr_conflicts); i++) {
+                const char *a = addr_conflicts[i][0], *b = addr_conflicts[i][1];
+                /* the second section is the one refused; it names the first and its line */
+                _cleanup_free_ char *t = xasprintf("[sockvisord]\n\n\n[socket:a]\nlisten = %s\n\n\n"
+                                                   "[socket:b]\nbacklog = 5\nlisten = %s\n",
+                                                   a, b);
+                _cleanup_free_ char *want = xasprintf("[socket:b] listen '%s': [socket:a] (line 5)", b);
+                _cleanup_free_ char *first = xasprintf("'%s'", a);
+                expect_error_at(t, 10, want, first);
+                expect_error_at(t, 10, "give one of them another ", NULL);
+                /* also with a socket in between that conflicts with neither */
+                _cleanup_free_ char *t2 = xasprintf("[socket:a]\nlisten = %s\n[socket:m]\nlisten = unix:@m\n"
+                                                    "[socket:b]\nlisten = %s\n",
+                                                    a, b);
+                expect_error(t2, 6, "[socket:a] (line 2)");
+        }
+        for (size_t i = 0; i < ELEMENTSOF(addr_compatible); i++) {
+                _cleanup_free_ char *t = xasprintf("[socket:a]\nlisten = %s\n[socket:b]\nlisten = %s\n",
+                                                   addr_compatible[i][0], addr_compatible[i][1]);
+                _cleanup_(sv_config_freep) SvConfig *c = parse_ok(t);
+                assert_int_equal(c->n_sockets, 2);
+                _cleanup_free_ char *t2 = xasprintf("[socket:a]\nlisten = %s\n[socket:b]\nlisten = %s\n",
+                                                    addr_compatible[i][1], addr_compatible[i][0]);
+                _cleanup_(sv_config_freep) SvConfig *c2 = parse_ok(t2);
+                assert_int_equal(c2->n_sockets, 2);
+        }
+        /* the words of the message: same address, or the wildcard that includes it */
+        expect_error_at("[socket:a]\nlisten = tcp://0.0.0.0:8080\n[socket:b]\nlisten = tcp://127.0.0.1:8080\n", 4,
+                        "[socket:b] listen 'tcp://127.0.0.1:8080': [socket:a] (line 2) already listens on "
+                        "'tcp://0.0.0.0:8080', which includes it; give one of them another port or address",
+                        NULL);
+        expect_error_at("[socket:a]\nlisten = tcp://127.0.0.1:8080\n[socket:b]\nlisten = tcp://0.0.0.0:8080\n", 4,
+                        "[socket:b] listen 'tcp://0.0.0.0:8080': [socket:a] (line 2) already listens on "
+                        "'tcp://127.0.0.1:8080', which it includes;",
+                        NULL);
+        expect_error_at("[socket:a]\nlisten = unix:/run/a.sock\n[socket:b]\nlisten = unix:/run/a.sock\n", 4,
+                        "[socket:a] (line 2) already listens on 'unix:/run/a.sock'", "another path");
+        expect_error_at("[socket:a]\nlisten = unix:@app\n[socket:b]\nlisten = unix:@app\n", 4,
+                        "'unix:@app', the same address", "another name");
+        /* the first conflict in file order is the one reported */
+        expect_error("[socket:a]\nlisten = tcp://0.0.0.0:1\n[socket:b]\nlisten = tcp://0.0.0.0:2\n"
+                     "[socket:c]\nlisten = tcp://127.0.0.1:2\n[socket:d]\nlisten = tcp://127.0.0.1:1\n",
+                     6, "[socket:b] (line 4)");
 }
 
 /* ---- the supervisord keys: numprocs … clearenv ---- */
@@ -1382,6 +1557,11 @@ int main(void) {
                 cmocka_unit_test(test_files),
                 cmocka_unit_test(test_missing_file),
                 cmocka_unit_test(test_file_with_nul),
+                cmocka_unit_test(test_lone_cr),
+                cmocka_unit_test(test_crlf_mixed),
+                cmocka_unit_test(test_header_trailing_text),
+                cmocka_unit_test(test_control_chars),
+                cmocka_unit_test(test_socket_conflicts),
                 cmocka_unit_test(test_signals),
                 cmocka_unit_test(test_lookups),
                 cmocka_unit_test(test_duration_parse),

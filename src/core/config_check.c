@@ -1,0 +1,201 @@
+/* Cross-section checks: what needs every section known (sockets= names, required keys,
+ * restart_surge against numprocs, two sockets that cannot both be bound). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_internal.h"
+
+/* Turns "a, b c" into socket indexes, once every section is known. */
+static int resolve_sockets(Parser *p, SvProgramConf *pr, const char *list, unsigned line) {
+        SvConfig *c = p->cfg;
+        char section[SV_NAME_MAX + 16];
+        (void) snprintf(section, sizeof(section), "[program:%s]", pr->name);
+
+        pr->socket_idx = calloc(SV_PROGRAM_SOCKETS_MAX, sizeof(size_t));
+        if (!pr->socket_idx)
+                return p->failed = true, -ENOMEM;
+
+        const char *s = list;
+        while (*s) {
+                s += strspn(s, " \t,");
+                size_t n = strcspn(s, " \t,");
+                if (n == 0)
+                        break;
+                int idx = -1;
+                for (size_t i = 0; i < c->n_sockets; i++)
+                        if (strlen(c->sockets[i].name) == n && memcmp(c->sockets[i].name, s, n) == 0)
+                                idx = (int) i;
+                if (idx < 0) {
+                        char known[1024] = "";
+                        size_t o = 0;
+                        for (size_t i = 0; i < c->n_sockets && o < sizeof(known); i++)
+                                o += (size_t) snprintf(known + o, sizeof(known) - o, "%s%s", i ? ", " : "",
+                                                       c->sockets[i].name);
+                        return config_fail(p, line, "%s sockets: no [socket:%.*s] is defined; %s%s", section, (int) n, s,
+                                           c->n_sockets ? "defined sockets: " : "add a [socket:NAME] section with a listen= line",
+                                           known);
+                }
+                for (size_t j = 0; j < pr->n_sockets; j++)
+                        if (pr->socket_idx[j] == (size_t) idx)
+                                return config_fail(p, line, "%s sockets: '%.*s' is listed twice", section, (int) n, s);
+                if (pr->n_sockets >= SV_PROGRAM_SOCKETS_MAX)
+                        return config_fail(p, line, "%s sockets: more than %d sockets", section, SV_PROGRAM_SOCKETS_MAX);
+                pr->socket_idx[pr->n_sockets++] = (size_t) idx;
+                s += n;
+        }
+        return 0;
+}
+
+/* The local addresses a bound inet socket takes for its port: IPv4 ones, IPv6 ones, or
+ * both. A socket on [::] takes every IPv4 address too (IPv6 sockets are dual-stack unless
+ * IPV6_V6ONLY, which sockvisor does not set), and one on an IPv4-mapped address
+ * [::ffff:a.b.c.d] takes just that IPv4 address. */
+typedef struct Reach {
+        bool v4, v4_any;
+        struct in_addr v4addr;
+        bool v6, v6_any;
+        struct in6_addr v6addr;
+        uint32_t scope;
+} Reach;
+
+static Reach reach_of(const SvAddr *a) {
+        Reach r = {};
+        if (a->family == AF_INET) {
+                struct sockaddr_in sin;
+                memcpy(&sin, &a->sa, sizeof(sin));
+                r.v4 = true;
+                r.v4_any = sin.sin_addr.s_addr == htonl(INADDR_ANY);
+                r.v4addr = sin.sin_addr;
+                return r;
+        }
+        struct sockaddr_in6 sin6;
+        memcpy(&sin6, &a->sa, sizeof(sin6));
+        if (IN6_IS_ADDR_UNSPECIFIED(&sin6.sin6_addr)) {
+                r.v4 = r.v4_any = r.v6 = r.v6_any = true;
+                return r;
+        }
+        if (IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr)) {
+                r.v4 = true;
+                memcpy(&r.v4addr, &sin6.sin6_addr.s6_addr[12], sizeof(r.v4addr));
+                r.v4_any = r.v4addr.s_addr == htonl(INADDR_ANY);
+                return r;
+        }
+        r.v6 = true;
+        r.v6addr = sin6.sin6_addr;
+        r.scope = sin6.sin6_scope_id;
+        return r;
+}
+
+static bool v6_same(const Reach *a, const Reach *b) {
+        return a->scope == b->scope && memcmp(&a->v6addr, &b->v6addr, sizeof(a->v6addr)) == 0;
+}
+
+static bool reach_overlaps(const Reach *a, const Reach *b) {
+        return (a->v4 && b->v4 && (a->v4_any || b->v4_any || a->v4addr.s_addr == b->v4addr.s_addr)) ||
+               (a->v6 && b->v6 && (a->v6_any || b->v6_any || v6_same(a, b)));
+}
+
+/* Every address b takes, a takes too. */
+static bool reach_covers(const Reach *a, const Reach *b) {
+        bool v4 = !b->v4 || (a->v4 && (a->v4_any || (!b->v4_any && a->v4addr.s_addr == b->v4addr.s_addr)));
+        bool v6 = !b->v6 || (a->v6 && (a->v6_any || (!b->v6_any && v6_same(a, b))));
+        return v4 && v6;
+}
+
+/* Whether b cannot be bound while a is: 0 when both can, else how they meet. */
+typedef enum Clash {
+        CLASH_NONE,
+        CLASH_SAME,     /* the same address */
+        CLASH_A_WIDER,  /* a's address includes b's (a wildcard) */
+        CLASH_B_WIDER,  /* b's address includes a's */
+        CLASH_OVERLAP,
+} Clash;
+
+static Clash sockets_clash(const SvAddr *a, const SvAddr *b) {
+        if (a->family == AF_UNIX || b->family == AF_UNIX) /* one file, or one abstract name, whatever the type */
+                return a->family == b->family && sv_addr_equal(a, b) ? CLASH_SAME : CLASH_NONE;
+        if (a->socktype != b->socktype) /* TCP and UDP ports are separate */
+                return CLASH_NONE;
+        unsigned port = sv_addr_port(a);
+        if (port == 0 || port != sv_addr_port(b)) /* port 0: the kernel picks a free port for each */
+                return CLASH_NONE;
+        Reach ra = reach_of(a), rb = reach_of(b);
+        if (!reach_overlaps(&ra, &rb))
+                return CLASH_NONE;
+        bool a_covers = reach_covers(&ra, &rb), b_covers = reach_covers(&rb, &ra);
+        return a_covers && b_covers ? CLASH_SAME : a_covers ? CLASH_A_WIDER : b_covers ? CLASH_B_WIDER : CLASH_OVERLAP;
+}
+
+/* Two [socket:] sections that cannot both be bound fail at the later one's listen= line,
+ * naming the earlier one, instead of at bind time with EADDRINUSE. */
+static int check_socket_clashes(Parser *p) {
+        const SvConfig *c = p->cfg;
+        static const char *const how[] = {
+                [CLASH_SAME] = ", the same address",
+                [CLASH_A_WIDER] = ", which includes it",
+                [CLASH_B_WIDER] = ", which it includes",
+                [CLASH_OVERLAP] = ", which overlaps it",
+        };
+
+        for (size_t j = 1; j < c->n_sockets; j++)
+                for (size_t i = 0; i < j; i++) {
+                        const SvSocketConf *a = &c->sockets[i], *b = &c->sockets[j];
+                        Clash k = sockets_clash(&a->addr, &b->addr);
+                        if (k == CLASH_NONE)
+                                continue;
+                        const char *fix = b->addr.family != AF_UNIX ? "another port or address"
+                                          : b->addr.abstract        ? "another name"
+                                                                    : "another path";
+                        return config_fail(p, b->listen_line,
+                                           "[socket:%s] listen '%s': [socket:%s] (line %u) already listens on '%s'%s; "
+                                           "give one of them %s",
+                                           b->name, b->listen, a->name, a->listen_line, a->listen, how[k], fix);
+                }
+        return 0;
+}
+
+int config_validate(Parser *p) {
+        SvConfig *c = p->cfg;
+
+        for (size_t i = 0; i < c->n_sockets; i++)
+                if (!c->sockets[i].listen)
+                        return config_fail(p, c->sockets[i].line,
+                                           "[socket:%s] has no listen= line; e.g. listen = tcp://127.0.0.1:8080",
+                                           c->sockets[i].name);
+        int r = check_socket_clashes(p);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < c->n_programs; i++) {
+                SvProgramConf *pr = &c->programs[i];
+                if (!pr->command)
+                        return config_fail(p, pr->line, "[program:%s] has no command= line; e.g. command = /usr/bin/server",
+                                           pr->name);
+                if (!pr->environment) {
+                        pr->environment = calloc(1, sizeof(char *));
+                        if (!pr->environment)
+                                return p->failed = true, -ENOMEM;
+                }
+                if (p->pending[i].socket_list) {
+                        r = resolve_sockets(p, pr, p->pending[i].socket_list, p->pending[i].socket_list_line);
+                        if (r < 0)
+                                return r;
+                }
+                if (pr->restart_surge > pr->numprocs)
+                        return config_fail(p, p->pending[i].surge_line,
+                                           "[program:%s] restart_surge: restart_surge = %u is more than numprocs = %u; at "
+                                           "most numprocs new instances start before old ones drain",
+                                           pr->name, pr->restart_surge, pr->numprocs);
+                if (pr->stopasgroup) /* as supervisord: a group asked to stop is killed as a group too */
+                        pr->killasgroup = true;
+        }
+        if (!c->control_path) {
+                c->control_path = strdup(SV_DEFAULT_CONTROL);
+                if (!c->control_path)
+                        return p->failed = true, -ENOMEM;
+        }
+        return 0;
+}
+

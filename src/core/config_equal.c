@@ -1,0 +1,50 @@
+/* Comparisons of configured programs and sockets, for reload. */
+#include <string.h>
+
+#include "sockvisor/config.h"
+
+static bool streq_ptr(const char *a, const char *b) {
+        return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* NULL and an empty list are the same environment. */
+static bool strv_equal(char *const *a, char *const *b) {
+        size_t i = 0;
+        for (; a && b && a[i] && b[i]; i++)
+                if (strcmp(a[i], b[i]) != 0)
+                        return false;
+        return !(a && a[i]) && !(b && b[i]);
+}
+
+bool sv_program_conf_equal(const SvConfig *ca, const SvProgramConf *a, const SvConfig *cb, const SvProgramConf *b) {
+        if (!streq_ptr(a->name, b->name) || !streq_ptr(a->command, b->command))
+                return false;
+        if (a->n_sockets != b->n_sockets)
+                return false;
+        for (size_t i = 0; i < a->n_sockets; i++)
+                if (!streq_ptr(ca->sockets[a->socket_idx[i]].name, cb->sockets[b->socket_idx[i]].name))
+                        return false;
+        if (a->ready != b->ready || a->startsecs_usec != b->startsecs_usec ||
+            a->ready_timeout_usec != b->ready_timeout_usec || a->stopsignal != b->stopsignal ||
+            a->stopwait_usec != b->stopwait_usec)
+                return false;
+        if (!streq_ptr(a->directory, b->directory) || !strv_equal(a->environment, b->environment) ||
+            a->clearenv != b->clearenv || a->output_journal != b->output_journal)
+                return false;
+        if (a->numprocs != b->numprocs || a->restart_surge != b->restart_surge || a->autostart != b->autostart ||
+            a->autorestart != b->autorestart || a->startretries != b->startretries)
+                return false;
+        if (a->n_exitcodes != b->n_exitcodes || a->n_exitcodes > SV_EXITCODES_MAX ||
+            memcmp(a->exitcodes, b->exitcodes, a->n_exitcodes * sizeof(a->exitcodes[0])) != 0)
+                return false;
+        if (a->stopasgroup != b->stopasgroup || a->killasgroup != b->killasgroup)
+                return false;
+        return streq_ptr(a->user, b->user) && streq_ptr(a->group, b->group) && a->umask == b->umask &&
+               a->priority == b->priority; /* line is where it was written, not how it runs */
+}
+
+bool sv_socket_conf_equal(const SvSocketConf *a, const SvSocketConf *b) {
+        return streq_ptr(a->listen, b->listen) && a->backlog == b->backlog && a->blocking == b->blocking &&
+               a->mode == b->mode;
+}
+

@@ -1,0 +1,76 @@
+/* What the parts of the config parser share: the parser state, and the functions one part
+ * calls in another. Private to src/core/config*.c.
+ *
+ *   config_reader.c  the physical lines: counts them, refuses what inih would misread, sees
+ *                    section headers, and formats every error as ORIGIN:LINE: ...
+ *   config.c         the schema: sections, keys, defaults, inih glue, the public entry points
+ *   config_values.c  the syntax of values: booleans, numbers, modes, signals, exit codes,
+ *                    user names, environment=
+ *   config_check.c   cross-section checks, once every section is known
+ *   config_equal.c   comparisons, for reload */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sockvisor/config.h"
+
+typedef enum SectionKind {
+        SECTION_NONE, /* keys before any [section] */
+        SECTION_DAEMON,
+        SECTION_SOCKET,
+        SECTION_PROGRAM,
+} SectionKind;
+
+/* Which keys a section has seen, to catch duplicates. One bit per key of the tables below;
+ * bit 31 of Parser.daemon_seen marks "[sockvisord] seen", so a table has at most 31 keys. */
+typedef uint32_t KeySet;
+
+/* What a [program:…] section leaves for validate(), which runs once every section is known. */
+typedef struct ProgramPending {
+        char *socket_list;         /* sockets= as written, NULL when absent */
+        unsigned socket_list_line; /* its line */
+        unsigned surge_line;       /* line of restart_surge=, 0 when absent */
+} ProgramPending;
+
+typedef struct Parser {
+        const char *origin;
+        const char *text;
+        size_t pos, len;
+        unsigned line; /* physical line most recently handed to inih */
+        const char *raw;  /* that line as written (inih edits its copy in place) */
+        size_t raw_len;
+        bool failed;   /* diag is filled; stop everything */
+        SvDiag *diag;
+        SvConfig *cfg;
+        SectionKind kind;
+        size_t index; /* into cfg->sockets or cfg->programs */
+        char section[SV_NAME_MAX + 16];
+        KeySet seen;
+        KeySet daemon_seen;
+        ProgramPending *pending; /* one per program, parallel to cfg->programs */
+} Parser;
+
+/* Records the first error as "ORIGIN:LINE: what" (with a hint when inih cut the value at an
+ * inline comment), marks the parse failed and returns -EINVAL. Later errors are dropped. */
+int config_fail(Parser *p, unsigned line, const char *fmt, ...) _printf_(3, 4);
+
+/* inih's reader callback (fgets-like); stream is the Parser. */
+char *config_reader_cb(char *str, int num, void *stream);
+
+/* Opens the section named name[0..len) on line p->line (config.c). */
+int config_begin_section(Parser *p, const char *name, size_t len);
+
+/* Cross-section checks and the last defaults, after the whole text is read (config_check.c). */
+int config_validate(Parser *p);
+
+/* Value syntax (config_values.c): 0 on success, -EINVAL when v is not valid. */
+int config_parse_bool(const char *v, bool *ret);
+int config_parse_mode(const char *v, mode_t *ret);
+int config_parse_uint(const char *v, unsigned long min, unsigned long max, unsigned long *ret);
+int config_parse_int(const char *v, long min, long max, long *ret);
+bool config_id_is_valid(const char *v);
+/* These two report through config_fail() themselves. */
+int config_parse_exitcodes(Parser *p, const char *v, SvProgramConf *pr);
+int config_parse_environment(Parser *p, const char *v, char ***ret);
