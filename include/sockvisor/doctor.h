@@ -1,10 +1,13 @@
 /* The port doctor: who holds an address, why a bind() fails with EADDRINUSE, and the fix.
  *
- * Two layers. The pure one (doctor_core.c, unit-tested with hand-built records) parses
- * sock_diag netlink replies and /proc text, decides which sockets are in the way of a
- * bind and why, and formats the findings as text or JSON. The thin I/O edge (doctor.c)
- * asks the kernel (NETLINK_SOCK_DIAG: inet_diag and unix_diag), maps socket inodes to pids
- * through /proc/PID/fd only when there are inodes to resolve, and tries real test binds.
+ * Two halves, and the pure one never calls into the other:
+ * - pure, in sv_core, unit-tested with hand-built records: src/doctor/diagnose_parse.c
+ *   reads the query, sock_diag netlink replies and /proc text; src/doctor/diagnose.c decides
+ *   which sockets are in the way of a bind and why; src/doctor/format.c writes the findings
+ *   as text or JSON.
+ * - I/O, in sv_doctor_io: src/doctor/gather.c asks the kernel (NETLINK_SOCK_DIAG: inet_diag
+ *   and unix_diag), maps socket inodes to pids through /proc/PID/fd only when there are
+ *   inodes to resolve, and tries real test binds.
  * Neither links libsystemd. */
 #pragma once
 
@@ -170,7 +173,7 @@ char *sv_doctor_format_text(const SvDoctorFacts *f, const SvDoctorReport *r);
 /* The same facts as one JSON object (with a trailing newline). */
 char *sv_doctor_format_json(const SvDoctorFacts *f, const SvDoctorReport *r);
 
-/* --- parsing what the kernel and /proc say (pure) --- */
+/* --- parsing what the kernel and /proc say (pure, diagnose_parse.c) --- */
 
 /* Walks a buffer of netlink messages from a SOCK_DIAG_BY_FAMILY dump and calls cb for
  * every socket (family AF_UNIX: unix_diag_msg, else inet_diag_msg of the given protocol,
@@ -193,7 +196,7 @@ void sv_doctor_cmdline_clean(const char *raw, size_t len, char *out, size_t outl
  * NULL, gets "exact", "wildcard", "specific", "dual-stack" or "port" (bare port). */
 bool sv_doctor_overlaps(const SvDoctorQuery *q, const SvSockRec *rec, const char **ret_conflict);
 
-/* --- I/O (doctor.c) --- */
+/* --- I/O (gather.c, in sv_doctor_io; the pure half never calls these) --- */
 
 /* Gathers the facts about q: sock_diag dumps, /proc holders, test binds, the unix file.
  * Returns 0, or a negative errno with d->msg saying what failed. Free with

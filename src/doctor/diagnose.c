@@ -1,34 +1,23 @@
-/* The port doctor's pure half: sock_diag parsing, the diagnosis, and its text and JSON. */
+/* The port doctor's diagnosis (pure): from the facts gather.c collected (sockets on the
+ * address, their holders, test binds, the unix file) to findings, one per reason a bind is
+ * in the way, each with its one-line text and fix. One function per kind of finding; they
+ * run in a fixed order, and the later ones read what the earlier ones found (a connection
+ * held by the listener's own process needs no fix of its own). */
 #include "sockvisor/doctor.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <linux/inet_diag.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
-#include <linux/sock_diag.h>
-#include <linux/unix_diag.h>
 #include <netinet/in.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
-static const char *const tcp_state_names[_SV_TCP_STATE_MAX] = {
-        [SV_TCP_ESTABLISHED] = "ESTABLISHED", [SV_TCP_SYN_SENT] = "SYN_SENT",
-        [SV_TCP_SYN_RECV] = "SYN_RECV",       [SV_TCP_FIN_WAIT1] = "FIN_WAIT1",
-        [SV_TCP_FIN_WAIT2] = "FIN_WAIT2",     [SV_TCP_TIME_WAIT] = "TIME_WAIT",
-        [SV_TCP_CLOSE] = "CLOSE",             [SV_TCP_CLOSE_WAIT] = "CLOSE_WAIT",
-        [SV_TCP_LAST_ACK] = "LAST_ACK",       [SV_TCP_LISTEN] = "LISTEN",
-        [SV_TCP_CLOSING] = "CLOSING",         [SV_TCP_NEW_SYN_RECV] = "NEW_SYN_RECV",
-};
+#include "format.h"
 
-const char *sv_tcp_state_name(unsigned state) {
-        if (state < _SV_TCP_STATE_MAX && tcp_state_names[state])
-                return tcp_state_names[state];
-        return "UNKNOWN";
-}
+/* Short names for the line builders of format.h: findings are written with little else. */
+#define put sv_doctor_put
+#define append sv_doctor_append
 
 static const char *const finding_kind_names[_SV_FIND_KIND_MAX] = {
         [SV_FIND_FREE] = "free",
@@ -46,247 +35,6 @@ static const char *const finding_kind_names[_SV_FIND_KIND_MAX] = {
 
 const char *sv_finding_kind_name(SvFindingKind k) {
         return (unsigned) k < _SV_FIND_KIND_MAX ? finding_kind_names[k] : "unknown";
-}
-
-/* ---------------------------------------------------------------- query */
-
-int sv_doctor_query_parse(const char *s, SvDoctorQuery *ret, SvDiag *d) {
-        SvDoctorQuery q = { 0 };
-        size_t n = strlen(s);
-
-        if (n > 0 && strspn(s, "0123456789") == n) {
-                char text[32];
-                unsigned long port;
-
-                if (n > 5 || (port = strtoul(s, NULL, 10)) > 65535)
-                        return diag_set(d, 0, "'%s' is not a port (1-65535); expected a port such as 8080 or an "
-                                        "address such as tcp://127.0.0.1:8080", s);
-                if (port == 0)
-                        return diag_set(d, 0, "port 0 means \"any free port\": there is nothing to diagnose; give "
-                                        "the port that fails, e.g. 8080");
-                (void) snprintf(text, sizeof(text), "tcp://[::]:%lu", port);
-                if (sv_addr_parse(text, &q.addr, d) < 0)
-                        return -EINVAL;
-                q.bare_port = true;
-                q.port = (unsigned) port;
-                *ret = q;
-                return 0;
-        }
-
-        if (sv_addr_parse(s, &q.addr, d) < 0) {
-                /* Say that a bare port works too. */
-                size_t k = strlen(d->msg);
-                (void) snprintf(d->msg + k, sizeof(d->msg) - k, " (or give a bare port, e.g. 8080)");
-                return -EINVAL;
-        }
-        q.port = sv_addr_port(&q.addr);
-        if (q.addr.kind != SV_ADDR_UNIX && q.port == 0)
-                return diag_set(d, 0, "'%s': port 0 means \"any free port\": there is nothing to diagnose; give "
-                                "the port that fails", s);
-        *ret = q;
-        return 0;
-}
-
-/* ---------------------------------------------------------------- sock_diag parsing */
-
-static void parse_inet_attrs(const uint8_t *p, size_t len, SvSockRec *r) {
-        while (len >= sizeof(struct rtattr)) {
-                struct rtattr a;
-
-                memcpy(&a, p, sizeof(a));
-                if (a.rta_len < sizeof(a) || a.rta_len > len)
-                        return;
-                if (a.rta_type == INET_DIAG_SKV6ONLY && a.rta_len >= RTA_LENGTH(1))
-                        r->v6only = p[RTA_LENGTH(0)] != 0;
-                size_t step = RTA_ALIGN(a.rta_len);
-                if (step >= len)
-                        return;
-                p += step;
-                len -= step;
-        }
-}
-
-static void parse_unix_attrs(const uint8_t *p, size_t len, SvSockRec *r) {
-        while (len >= sizeof(struct rtattr)) {
-                struct rtattr a;
-
-                memcpy(&a, p, sizeof(a));
-                if (a.rta_len < sizeof(a) || a.rta_len > len)
-                        return;
-                const uint8_t *data = p + RTA_LENGTH(0);
-                size_t dlen = a.rta_len - RTA_LENGTH(0);
-
-                switch (a.rta_type) {
-                case UNIX_DIAG_NAME:
-                        if (dlen > 0) {
-                                r->has_name = true;
-                                r->abstract = data[0] == '\0';
-                                if (r->abstract) {
-                                        data++;
-                                        dlen--;
-                                }
-                                if (dlen > SV_SOCK_PATH_MAX)
-                                        dlen = SV_SOCK_PATH_MAX;
-                                memcpy(r->path, data, dlen);
-                                r->path[dlen] = '\0';
-                        }
-                        break;
-                case UNIX_DIAG_VFS:
-                        if (dlen >= sizeof(struct unix_diag_vfs)) {
-                                struct unix_diag_vfs v;
-
-                                memcpy(&v, data, sizeof(v));
-                                r->has_vfs = true;
-                                r->vfs_ino = v.udiag_vfs_ino;
-                                r->vfs_dev = v.udiag_vfs_dev;
-                        }
-                        break;
-                case UNIX_DIAG_PEER:
-                        if (dlen >= sizeof(uint32_t)) {
-                                uint32_t peer;
-
-                                memcpy(&peer, data, sizeof(peer));
-                                r->peer_inode = peer;
-                        }
-                        break;
-                case UNIX_DIAG_UID:
-                        if (dlen >= sizeof(uint32_t))
-                                memcpy(&r->uid, data, sizeof(uint32_t));
-                        break;
-                default:
-                        break;
-                }
-                size_t step = RTA_ALIGN(a.rta_len);
-                if (step >= len)
-                        return;
-                p += step;
-                len -= step;
-        }
-}
-
-int sv_sockdiag_walk(const void *buf, size_t len, int family, int protocol, int (*cb)(const SvSockRec *s, void *userdata),
-                     void *userdata) {
-        const uint8_t *p = buf;
-
-        while (len > 0) {
-                struct nlmsghdr h;
-                SvSockRec r;
-                int k;
-
-                if (len < sizeof(h))
-                        return -EBADMSG;
-                memcpy(&h, p, sizeof(h));
-                if (h.nlmsg_len < sizeof(h) || h.nlmsg_len > len)
-                        return -EBADMSG;
-
-                const uint8_t *payload = p + NLMSG_HDRLEN;
-                size_t plen = h.nlmsg_len - NLMSG_HDRLEN;
-
-                switch (h.nlmsg_type) {
-                case NLMSG_DONE:
-                        return 1;
-                case NLMSG_ERROR: {
-                        struct nlmsgerr e;
-
-                        if (plen < sizeof(e.error))
-                                return -EBADMSG;
-                        memcpy(&e.error, payload, sizeof(e.error));
-                        return e.error < 0 ? e.error : -EPROTO;
-                }
-                case NLMSG_NOOP:
-                        break;
-                default:
-                        memset(&r, 0, sizeof(r));
-                        r.v6only = -1;
-                        if (family == AF_UNIX) {
-                                struct unix_diag_msg m;
-
-                                if (plen < sizeof(m))
-                                        return -EBADMSG;
-                                memcpy(&m, payload, sizeof(m));
-                                r.family = AF_UNIX;
-                                r.socktype = m.udiag_type;
-                                r.state = m.udiag_state;
-                                r.inode = m.udiag_ino;
-                                r.uid = UINT32_MAX; /* unknown unless UNIX_DIAG_UID says */
-                                parse_unix_attrs(payload + NLMSG_ALIGN(sizeof(m)),
-                                                 plen > NLMSG_ALIGN(sizeof(m)) ? plen - NLMSG_ALIGN(sizeof(m)) : 0, &r);
-                        } else {
-                                struct inet_diag_msg m;
-
-                                if (plen < sizeof(m))
-                                        return -EBADMSG;
-                                memcpy(&m, payload, sizeof(m));
-                                r.family = m.idiag_family;
-                                r.protocol = protocol;
-                                r.socktype = protocol == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
-                                r.state = m.idiag_state;
-                                r.timer = m.idiag_timer;
-                                r.lport = ntohs(m.id.idiag_sport);
-                                r.rport = ntohs(m.id.idiag_dport);
-                                memcpy(r.laddr, m.id.idiag_src, 16);
-                                memcpy(r.raddr, m.id.idiag_dst, 16);
-                                if (r.family == AF_INET) {
-                                        memset(r.laddr + 4, 0, 12);
-                                        memset(r.raddr + 4, 0, 12);
-                                }
-                                r.expires_ms = m.idiag_expires;
-                                r.uid = m.idiag_uid;
-                                r.inode = m.idiag_inode;
-                                parse_inet_attrs(payload + NLMSG_ALIGN(sizeof(m)),
-                                                 plen > NLMSG_ALIGN(sizeof(m)) ? plen - NLMSG_ALIGN(sizeof(m)) : 0, &r);
-                        }
-                        k = cb(&r, userdata);
-                        if (k < 0)
-                                return k;
-                        break;
-                }
-
-                size_t step = NLMSG_ALIGN(h.nlmsg_len);
-                if (step >= len)
-                        break;
-                p += step;
-                len -= step;
-        }
-        return 0;
-}
-
-/* ---------------------------------------------------------------- /proc text */
-
-uint64_t sv_doctor_parse_socket_link(const char *link, size_t len) {
-        static const char prefix[] = "socket:[";
-        uint64_t v = 0;
-        size_t i = sizeof(prefix) - 1;
-
-        if (len < sizeof(prefix) + 1 || memcmp(link, prefix, sizeof(prefix) - 1) != 0 || link[len - 1] != ']')
-                return 0;
-        for (; i < len - 1; i++) {
-                if (link[i] < '0' || link[i] > '9' || v > (UINT64_MAX - 9) / 10)
-                        return 0;
-                v = v * 10 + (uint64_t) (link[i] - '0');
-        }
-        return v;
-}
-
-void sv_doctor_cmdline_clean(const char *raw, size_t len, char *out, size_t outlen) {
-        size_t o = 0;
-
-        if (outlen == 0)
-                return;
-        while (len > 0 && raw[len - 1] == '\0')
-                len--;
-        for (size_t i = 0; i < len; i++) {
-                unsigned char c = (unsigned char) raw[i];
-
-                if (o + 1 >= outlen) {
-                        /* Cut: end with "..." where it fits. */
-                        if (outlen >= 4)
-                                memcpy(out + outlen - 4, "...", 3), o = outlen - 1;
-                        break;
-                }
-                out[o++] = c == '\0' ? ' ' : (c < 0x20 || c == 0x7f) ? '?' : (char) c;
-        }
-        out[o] = '\0';
 }
 
 /* ---------------------------------------------------------------- addresses */
@@ -355,43 +103,45 @@ bool sv_doctor_overlaps(const SvDoctorQuery *q, const SvSockRec *rec, const char
         return c != NULL;
 }
 
-/* "127.0.0.1:8080", "[::1]:8080", "[::]:8080". */
-static void fmt_endpoint(int family, const uint8_t *a, uint16_t port, char *buf, size_t len) {
-        char ip[INET6_ADDRSTRLEN];
+/* ---------------------------------------------------------------- findings and holders */
 
-        if (family == AF_INET) {
-                (void) inet_ntop(AF_INET, a, ip, sizeof(ip));
-                (void) snprintf(buf, len, "%s:%u", ip, port);
-        } else {
-                (void) inet_ntop(AF_INET6, a, ip, sizeof(ip));
-                (void) snprintf(buf, len, "[%s]:%u", ip, port);
+/* What the test binds showed, over every probe that ran. */
+typedef struct Probes {
+        bool tried;  /* at least one test bind ran */
+        int plain;   /* the first failure without SO_REUSEADDR, or 0 */
+        int reuse;   /* the first failure with SO_REUSEADDR, or 0 */
+        bool in_use; /* a bind without SO_REUSEADDR failed with EADDRINUSE */
+} Probes;
+
+static Probes probes_summarize(const SvDoctorFacts *f) {
+        Probes p = { 0 };
+
+        for (size_t i = 0; i < f->n_probes; i++) {
+                const SvBindProbe *x = &f->probes[i];
+
+                if (!x->tried)
+                        continue;
+                p.tried = true;
+                if (p.plain == 0 && x->plain < 0)
+                        p.plain = x->plain;
+                if (p.reuse == 0 && x->reuseaddr < 0)
+                        p.reuse = x->reuseaddr;
+                p.in_use |= x->plain == -EADDRINUSE;
         }
+        return p;
 }
-
-static void fmt_rec_local(const SvSockRec *r, char *buf, size_t len) {
-        if (r->family == AF_UNIX) {
-                (void) snprintf(buf, len, "%s%s", r->abstract ? "@" : "", r->has_name ? r->path : "(unnamed)");
-                return;
-        }
-        char ep[INET6_ADDRSTRLEN + 16];
-
-        fmt_endpoint(r->family, r->laddr, r->lport, ep, sizeof(ep));
-        (void) snprintf(buf, len, "%s://%s", r->protocol == IPPROTO_UDP ? "udp" : "tcp", ep);
-}
-
-static void fmt_duration_ms(uint32_t ms, char *buf, size_t len) {
-        if (ms >= 1000)
-                (void) snprintf(buf, len, "%u s", (ms + 999) / 1000);
-        else
-                (void) snprintf(buf, len, "%u ms", ms);
-}
-
-/* ---------------------------------------------------------------- diagnosis */
 
 typedef struct Builder {
         const SvDoctorFacts *f;
+        const SvDoctorQuery *q;
         SvFinding *v;
         size_t n, cap;
+        char where[SV_ADDR_STRLEN]; /* the query as findings name it: "port 8080", "tcp://..." */
+        Probes probes;
+        /* What find_listeners found, for the kinds after it. */
+        size_t n_listeners;
+        pid_t listener_pids[SV_FINDING_PIDS_MAX];
+        size_t n_listener_pids;
 } Builder;
 
 static SvFinding *finding_new(Builder *b, SvFindingKind kind) {
@@ -411,24 +161,16 @@ static SvFinding *finding_new(Builder *b, SvFindingKind kind) {
         return x;
 }
 
-_printf_(3, 4) static void put(char *dst, size_t len, const char *fmt, ...) {
-        va_list ap;
+/* A process still holds something on the address: a listener, or connections it keeps. */
+static bool have_live_holder(const Builder *b) {
+        for (size_t k = 0; k < b->n; k++) {
+                const SvFinding *x = &b->v[k];
 
-        va_start(ap, fmt);
-        (void) vsnprintf(dst, len, fmt, ap);
-        va_end(ap);
-}
-
-/* Appends to a fixed buffer (cut silently: these are one-line messages). */
-_printf_(3, 4) static void append(char *dst, size_t len, const char *fmt, ...) {
-        size_t k = strlen(dst);
-        va_list ap;
-
-        if (k + 1 >= len)
-                return;
-        va_start(ap, fmt);
-        (void) vsnprintf(dst + k, len - k, fmt, ap);
-        va_end(ap);
+                if (x->kind == SV_FIND_LISTENER ||
+                    (x->kind != SV_FIND_TIME_WAIT && x->kind != SV_FIND_CLOSING && x->count > 0))
+                        return true;
+        }
+        return false;
 }
 
 static void add_pid(SvFinding *x, pid_t pid) {
@@ -446,6 +188,14 @@ static const SvSockHolder *holder_of_pid(const SvDoctorFacts *f, pid_t pid) {
         return NULL;
 }
 
+/* The pid of the first process that holds inode, or 0 when none is visible. */
+static pid_t first_holder(const SvDoctorFacts *f, uint64_t inode) {
+        for (size_t h = 0; h < f->n_holders; h++)
+                if (f->holders[h].inode == inode)
+                        return f->holders[h].pid;
+        return 0;
+}
+
 /* Adds every holder of inode to x; returns how many there are. */
 static size_t add_holders(const SvDoctorFacts *f, SvFinding *x, uint64_t inode) {
         size_t n = 0;
@@ -460,13 +210,13 @@ static size_t add_holders(const SvDoctorFacts *f, SvFinding *x, uint64_t inode) 
         return n;
 }
 
-/* "pid 12 (python3 -m http.server)" for each pid, "and pid 13 (...)". */
+/* " pid 12 (python3 -m http.server)" for the first pid, ", pid 13 (...)", " and pid 14 (...)". */
 static void append_pids(const SvDoctorFacts *f, const SvFinding *x, char *dst, size_t len) {
         for (size_t i = 0; i < x->n_pids; i++) {
                 const SvSockHolder *h = holder_of_pid(f, x->pids[i]);
 
-                append(dst, len, "%s%s pid %d (%s)", i == 0 ? "" : i + 1 == x->n_pids ? " and" : ",",
-                       i == 0 ? "" : "", (int) x->pids[i], h && h->cmdline[0] ? h->cmdline : h ? h->comm : "?");
+                append(dst, len, "%s pid %d (%s)", i == 0 ? "" : i + 1 == x->n_pids ? " and" : ",",
+                       (int) x->pids[i], h && h->cmdline[0] ? h->cmdline : h ? h->comm : "?");
         }
 }
 
@@ -479,7 +229,7 @@ static bool finding_is_sockvisord(const SvDoctorFacts *f, const SvFinding *x) {
         return false;
 }
 
-static void append_kill_fix(const SvDoctorFacts *f, const SvFinding *x, char *dst, size_t len) {
+static void append_kill_fix(const SvFinding *x, char *dst, size_t len) {
         append(dst, len, "stop ");
         for (size_t i = 0; i < x->n_pids; i++)
                 append(dst, len, "%s%d", i == 0 ? "pid " : i + 1 == x->n_pids ? " and " : ", ", (int) x->pids[i]);
@@ -497,27 +247,7 @@ static void hidden_fix(const SvDoctorFacts *f, char *dst, size_t len, const char
                        "this network namespace", what);
 }
 
-/* Probe summary: worst outcome over the probes. */
-static int probe_plain(const SvDoctorFacts *f) {
-        for (size_t i = 0; i < f->n_probes; i++)
-                if (f->probes[i].tried && f->probes[i].plain < 0)
-                        return f->probes[i].plain;
-        return 0;
-}
-
-static int probe_reuse(const SvDoctorFacts *f) {
-        for (size_t i = 0; i < f->n_probes; i++)
-                if (f->probes[i].tried && f->probes[i].reuseaddr < 0)
-                        return f->probes[i].reuseaddr;
-        return 0;
-}
-
-static bool probed(const SvDoctorFacts *f) {
-        for (size_t i = 0; i < f->n_probes; i++)
-                if (f->probes[i].tried)
-                        return true;
-        return false;
-}
+/* ---------------------------------------------------------------- inet: one finder per kind */
 
 static bool is_live_bound(const SvSockRec *r) {
         if (r->inode == 0)
@@ -527,27 +257,58 @@ static bool is_live_bound(const SvSockRec *r) {
         return r->state == SV_TCP_LISTEN || r->state == SV_TCP_CLOSE; /* CLOSE + inode: bound, not listening */
 }
 
-static int diagnose_inet(Builder *b) {
+static void listener_text(const Builder *b, SvFinding *x, const SvSockRec *r) {
+        const char *verb = r->protocol == IPPROTO_UDP ? "is bound to"
+                           : r->state == SV_TCP_LISTEN ? "listens on"
+                                                       : "is bound (not listening) to";
+        char local[SV_ADDR_STRLEN];
+
+        sv_doctor_fmt_local(r, local, sizeof(local));
+        if (x->hidden)
+                put(x->text, sizeof(x->text), "a process we cannot see (uid %" PRIu32 ", socket inode %" PRIu64
+                    ") %s %s", r->uid, r->inode, verb, local);
+        else {
+                put(x->text, sizeof(x->text), "in use by");
+                append_pids(b->f, x, x->text, sizeof(x->text));
+                append(x->text, sizeof(x->text), ", which %s %s", verb, local);
+                if (x->n_pids > 1)
+                        append(x->text, sizeof(x->text), " (one socket shared by %zu processes: a fork "
+                               "inherited it)", x->n_pids);
+        }
+        if (strcmp(x->conflict, "wildcard") == 0)
+                append(x->text, sizeof(x->text), "; that is every address, so it includes %s", b->where);
+        else if (strcmp(x->conflict, "specific") == 0)
+                append(x->text, sizeof(x->text), "; binding every address (%s) includes that one", b->where);
+        else if (strcmp(x->conflict, "dual-stack") == 0)
+                append(x->text, sizeof(x->text), "; an IPv6 [::] socket without IPV6_V6ONLY takes IPv4 "
+                       "on the same port too (dual-stack)");
+}
+
+static void listener_fix(const Builder *b, SvFinding *x) {
+        if (x->hidden)
+                hidden_fix(b->f, x->fix, sizeof(x->fix), "it");
+        else if (finding_is_sockvisord(b->f, x))
+                put(x->fix, sizeof(x->fix), "sockvisord already holds this socket for its programs: use "
+                    "'sockvisorctl restart NAME' instead of starting another server on it, or choose another "
+                    "port");
+        else {
+                append_kill_fix(x, x->fix, sizeof(x->fix));
+                append(x->fix, sizeof(x->fix), ", or choose another %s",
+                       b->q->bare_port || b->q->port ? "port" : "address");
+                if (strcmp(x->conflict, "dual-stack") == 0)
+                        append(x->fix, sizeof(x->fix), ", or set IPV6_V6ONLY on the IPv6 socket");
+        }
+}
+
+/* SV_FIND_LISTENER: live sockets bound to the address (listeners and bound udp sockets). */
+static int find_listeners(Builder *b) {
         const SvDoctorFacts *f = b->f;
-        const SvDoctorQuery *q = &f->query;
-        char where[SV_ADDR_STRLEN];
-        size_t n_listeners = 0;
-        pid_t listener_pids[SV_FINDING_PIDS_MAX];
-        size_t n_listener_pids = 0;
-        int plain = probe_plain(f), reuse = probe_reuse(f);
 
-        if (q->bare_port)
-                put(where, sizeof(where), "port %u", q->port);
-        else
-                sv_addr_format(&q->addr, where, sizeof(where));
-
-        /* 1. Live sockets bound to the address: listeners (and bound udp sockets). */
         for (size_t i = 0; i < f->n_socks; i++) {
                 const SvSockRec *r = &f->socks[i];
                 const char *conflict = NULL;
-                char local[SV_ADDR_STRLEN];
 
-                if (!is_live_bound(r) || !sv_doctor_overlaps(q, r, &conflict))
+                if (!is_live_bound(r) || !sv_doctor_overlaps(b->q, r, &conflict))
                         continue;
                 SvFinding *x = finding_new(b, SV_FIND_LISTENER);
                 if (!x)
@@ -555,255 +316,242 @@ static int diagnose_inet(Builder *b) {
                 x->conflict = conflict;
                 x->count = 1;
                 x->sock = i;
-                fmt_rec_local(r, local, sizeof(local));
-                size_t nh = add_holders(f, x, r->inode);
-                x->hidden = nh == 0;
-                for (size_t k = 0; k < x->n_pids && n_listener_pids < SV_FINDING_PIDS_MAX; k++)
-                        listener_pids[n_listener_pids++] = x->pids[k];
-                n_listeners++;
-
-                const char *verb = r->protocol == IPPROTO_UDP ? "is bound to"
-                                   : r->state == SV_TCP_LISTEN ? "listens on"
-                                                               : "is bound (not listening) to";
-                if (x->hidden)
-                        put(x->text, sizeof(x->text), "a process we cannot see (uid %" PRIu32 ", socket inode %" PRIu64
-                            ") %s %s", r->uid, r->inode, verb, local);
-                else {
-                        put(x->text, sizeof(x->text), "in use by");
-                        append_pids(f, x, x->text, sizeof(x->text));
-                        append(x->text, sizeof(x->text), ", which %s %s", verb, local);
-                        if (x->n_pids > 1)
-                                append(x->text, sizeof(x->text), " (one socket shared by %zu processes: a fork "
-                                       "inherited it)", x->n_pids);
-                }
-                if (strcmp(conflict, "wildcard") == 0)
-                        append(x->text, sizeof(x->text), "; that is every address, so it includes %s", where);
-                else if (strcmp(conflict, "specific") == 0)
-                        append(x->text, sizeof(x->text), "; binding every address (%s) includes that one", where);
-                else if (strcmp(conflict, "dual-stack") == 0)
-                        append(x->text, sizeof(x->text), "; an IPv6 [::] socket without IPV6_V6ONLY takes IPv4 "
-                               "on the same port too (dual-stack)");
-
-                if (x->hidden)
-                        hidden_fix(f, x->fix, sizeof(x->fix), "it");
-                else if (finding_is_sockvisord(f, x))
-                        put(x->fix, sizeof(x->fix), "sockvisord already holds this socket for its programs: use "
-                            "'sockvisorctl restart NAME' instead of starting another server on it, or choose another "
-                            "port");
-                else {
-                        append_kill_fix(f, x, x->fix, sizeof(x->fix));
-                        append(x->fix, sizeof(x->fix), ", or choose another %s", q->bare_port || q->port ? "port"
-                                                                                                   : "address");
-                        if (strcmp(conflict, "dual-stack") == 0)
-                                append(x->fix, sizeof(x->fix), ", or set IPV6_V6ONLY on the IPv6 socket");
-                }
-        }
-
-        /* 2. Connections on the port held by processes, grouped by holder set: one finding
-         *    per distinct first holder, ESTABLISHED & co. apart from CLOSE_WAIT. */
-        for (int pass = 0; pass < 2; pass++) {
-                SvFindingKind kind = pass == 0 ? SV_FIND_CONNECTIONS : SV_FIND_CLOSE_WAIT;
-                size_t first = b->n;
-
-                for (size_t i = 0; i < f->n_socks; i++) {
-                        const SvSockRec *r = &f->socks[i];
-
-                        if (r->inode == 0 || is_live_bound(r) || r->state == SV_TCP_NEW_SYN_RECV ||
-                            !sv_doctor_overlaps(q, r, NULL))
-                                continue;
-                        if ((r->state == SV_TCP_CLOSE_WAIT) != (pass == 1))
-                                continue;
-
-                        /* Find the finding of this socket's first holder (or the hidden one). */
-                        pid_t key = 0;
-                        for (size_t h = 0; h < f->n_holders; h++)
-                                if (f->holders[h].inode == r->inode) {
-                                        key = f->holders[h].pid;
-                                        break;
-                                }
-                        SvFinding *x = NULL;
-                        for (size_t k = first; k < b->n; k++)
-                                if ((key == 0 && b->v[k].hidden) ||
-                                    (key != 0 && b->v[k].n_pids > 0 && b->v[k].pids[0] == key)) {
-                                        x = &b->v[k];
-                                        break;
-                                }
-                        if (!x) {
-                                x = finding_new(b, kind);
-                                if (!x)
-                                        return -ENOMEM;
-                                x->sock = i;
-                                x->hidden = key == 0;
-                        }
-                        add_holders(f, x, r->inode);
-                        x->count++;
-                }
-                for (size_t k = first; k < b->n; k++) {
-                        SvFinding *x = &b->v[k];
-                        const SvSockRec *r = &f->socks[x->sock];
-                        char local[SV_ADDR_STRLEN], remote[INET6_ADDRSTRLEN + 16];
-
-                        fmt_rec_local(r, local, sizeof(local));
-                        fmt_endpoint(r->family, r->raddr, r->rport, remote, sizeof(remote));
-                        if (x->hidden)
-                                put(x->text, sizeof(x->text), "a process we cannot see (uid %" PRIu32 ")", r->uid);
-                        else {
-                                x->text[0] = '\0';
-                                append_pids(f, x, x->text, sizeof(x->text));
-                                /* Drop the leading space append_pids leaves. */
-                                memmove(x->text, x->text + (x->text[0] == ' '), strlen(x->text));
-                        }
-                        if (kind == SV_FIND_CONNECTIONS)
-                                append(x->text, sizeof(x->text), " still holds %u connection%s on %s (e.g. %s from "
-                                       "%s, %s)%s", x->count, x->count == 1 ? "" : "s", where, local, remote,
-                                       sv_tcp_state_name(r->state),
-                                       n_listeners == 0 ? " with no listener left: a child still serving clients "
-                                                          "after its listener exited, or a leaked connection"
-                                                        : "");
-                        else
-                                append(x->text, sizeof(x->text), " holds %u connection%s on %s that the other side "
-                                       "closed but it never did (CLOSE_WAIT: it does not close its sockets)",
-                                       x->count, x->count == 1 ? "" : "s", where);
-
-                        /* A fix only where stopping the listener would not already do it. */
-                        bool all_listener = x->n_pids > 0;
-                        for (size_t p = 0; p < x->n_pids; p++) {
-                                bool found = false;
-                                for (size_t l = 0; l < n_listener_pids; l++)
-                                        found |= listener_pids[l] == x->pids[p];
-                                all_listener &= found;
-                        }
-                        if (x->hidden)
-                                hidden_fix(f, x->fix, sizeof(x->fix), "them");
-                        else if (!all_listener || n_listeners == 0) {
-                                append_kill_fix(f, x, x->fix, sizeof(x->fix));
-                                append(x->fix, sizeof(x->fix), kind == SV_FIND_CONNECTIONS
-                                       ? ", or wait until those connections end"
-                                       : ", and fix that program to close its connections");
-                                if (reuse == 0 && plain < 0 && n_listeners == 0)
-                                        append(x->fix, sizeof(x->fix), "; or set SO_REUSEADDR on the new "
-                                               "socket: the test bind shows that gets past them");
-                        }
-                }
-        }
-
-        /* 3. TIME_WAIT: no process, the kernel keeps them up to 60 s. */
-        SvFinding *tw = NULL;
-        unsigned closing[_SV_TCP_STATE_MAX] = { 0 };
-        uint32_t closing_max = 0;
-        size_t closing_first = SIZE_MAX;
-        for (size_t i = 0; i < f->n_socks; i++) {
-                const SvSockRec *r = &f->socks[i];
-
-                if (r->inode != 0 || !sv_doctor_overlaps(q, r, NULL))
-                        continue;
-                if (r->state == SV_TCP_TIME_WAIT) {
-                        if (!tw) {
-                                tw = finding_new(b, SV_FIND_TIME_WAIT);
-                                if (!tw)
-                                        return -ENOMEM;
-                                tw->sock = i;
-                        }
-                        tw->count++;
-                        if (r->expires_ms > tw->max_expires_ms)
-                                tw->max_expires_ms = r->expires_ms;
-                } else if (r->state < _SV_TCP_STATE_MAX && r->state != SV_TCP_NEW_SYN_RECV &&
-                           r->state != SV_TCP_LISTEN && r->protocol == IPPROTO_TCP) {
-                        closing[r->state]++;
-                        if (r->expires_ms > closing_max)
-                                closing_max = r->expires_ms;
-                        if (closing_first == SIZE_MAX)
-                                closing_first = i;
-                }
-        }
-        bool live = false;
-        for (size_t k = 0; k < b->n; k++)
-                live |= b->v[k].kind == SV_FIND_LISTENER ||
-                        (b->v[k].kind != SV_FIND_TIME_WAIT && b->v[k].count > 0 && b->v[k].kind != SV_FIND_CLOSING);
-        if (tw) {
-                char left[32];
-
-                fmt_duration_ms(tw->max_expires_ms, left, sizeof(left));
-                put(tw->text, sizeof(tw->text), "%u closed connection%s on %s %s in TIME_WAIT: the side that "
-                    "closes first keeps the port for 60 s after the close, and this server closed first; the last "
-                    "one goes in %s", tw->count, tw->count == 1 ? "" : "s", where, tw->count == 1 ? "is" : "are",
-                    left);
-                if (!probed(f) || n_listeners > 0)
-                        tw->reuseaddr_helps = -1;
-                else
-                        tw->reuseaddr_helps = reuse == 0;
-                if (tw->reuseaddr_helps == 1)
-                        put(tw->fix, sizeof(tw->fix), "set SO_REUSEADDR on the listening socket before bind() (a "
-                            "test bind with it works now), or wait %s", left);
-                else if (tw->reuseaddr_helps == 0 && !live)
-                        put(tw->fix, sizeof(tw->fix), "wait %s: SO_REUSEADDR will NOT get past these (a test bind "
-                            "with it fails too: the server that left them did not set it); set SO_REUSEADDR in "
-                            "that server, or let sockvisord hold the socket so a restart never binds again", left);
-                else if (tw->reuseaddr_helps == 0)
-                        put(tw->fix, sizeof(tw->fix), "after the processes above are gone, wait up to %s, or set "
-                            "SO_REUSEADDR before bind()", left);
-                else
-                        put(tw->fix, sizeof(tw->fix), "once the listener above is gone: SO_REUSEADDR before bind() "
-                            "gets past TIME_WAIT left by a server that set it too; otherwise wait up to %s", left);
-        }
-
-        /* 4. Other closing states with no process left. */
-        if (closing_first != SIZE_MAX) {
-                SvFinding *x = finding_new(b, SV_FIND_CLOSING);
-                char left[32];
-
-                if (!x)
-                        return -ENOMEM;
-                x->sock = closing_first;
-                x->max_expires_ms = closing_max;
-                put(x->text, sizeof(x->text), "closing connections with no process left on %s:", where);
-                for (unsigned s = 0; s < _SV_TCP_STATE_MAX; s++)
-                        if (closing[s] > 0) {
-                                append(x->text, sizeof(x->text), " %u %s", closing[s], sv_tcp_state_name(s));
-                                x->count += closing[s];
-                        }
-                fmt_duration_ms(closing_max, left, sizeof(left));
-                append(x->text, sizeof(x->text), " (the kernel finishes the close; timer %s)", left);
-                put(x->fix, sizeof(x->fix), "wait: they go within net.ipv4.tcp_fin_timeout (60 s by default)%s",
-                    reuse == 0 && plain < 0 && !live ? ", or set SO_REUSEADDR (a test bind with it works now)" : "");
-        }
-
-        /* 5. Nothing found: free, or an unexplained failure. */
-        if (b->n == 0) {
-                if (plain == 0) {
-                        SvFinding *x = finding_new(b, SV_FIND_FREE);
-                        if (!x)
-                                return -ENOMEM;
-                        put(x->text, sizeof(x->text), "no socket holds %s%s", where,
-                            probed(f) ? ": a test bind just now worked" : "");
-                } else {
-                        SvFinding *x = finding_new(b, SV_FIND_UNKNOWN);
-                        if (!x)
-                                return -ENOMEM;
-                        put(x->text, sizeof(x->text), "a test bind of %s fails (%s) but no socket on that port "
-                            "explains it", where, strerror(-plain));
-                        if (plain == -EACCES)
-                                put(x->fix, sizeof(x->fix), "ports below 1024 need root or CAP_NET_BIND_SERVICE");
-                        else if (plain == -EADDRNOTAVAIL)
-                                put(x->fix, sizeof(x->fix), "that address is not configured on this machine: "
-                                    "use one that 'ip addr' shows, or 0.0.0.0");
-                        else
-                                put(x->fix, sizeof(x->fix), "try again: a socket may have been closing at that "
-                                    "moment");
-                }
+                x->hidden = add_holders(f, x, r->inode) == 0;
+                for (size_t k = 0; k < x->n_pids && b->n_listener_pids < SV_FINDING_PIDS_MAX; k++)
+                        b->listener_pids[b->n_listener_pids++] = x->pids[k];
+                b->n_listeners++;
+                listener_text(b, x, r);
+                listener_fix(b, x);
         }
         return 0;
 }
 
-static int diagnose_unix(Builder *b) {
+static bool is_listener_pid(const Builder *b, pid_t pid) {
+        for (size_t l = 0; l < b->n_listener_pids; l++)
+                if (b->listener_pids[l] == pid)
+                        return true;
+        return false;
+}
+
+static void connections_text(const Builder *b, SvFinding *x) {
+        const SvSockRec *r = &b->f->socks[x->sock];
+        char local[SV_ADDR_STRLEN], remote[INET6_ADDRSTRLEN + 16];
+
+        sv_doctor_fmt_local(r, local, sizeof(local));
+        sv_doctor_fmt_endpoint(r->family, r->raddr, r->rport, remote, sizeof(remote));
+        if (x->hidden)
+                put(x->text, sizeof(x->text), "a process we cannot see (uid %" PRIu32 ")", r->uid);
+        else {
+                x->text[0] = '\0';
+                append_pids(b->f, x, x->text, sizeof(x->text));
+                /* Drop the leading space append_pids leaves. */
+                memmove(x->text, x->text + (x->text[0] == ' '), strlen(x->text));
+        }
+        if (x->kind == SV_FIND_CONNECTIONS)
+                append(x->text, sizeof(x->text), " still holds %u connection%s on %s (e.g. %s from %s, %s)%s",
+                       x->count, x->count == 1 ? "" : "s", b->where, local, remote, sv_tcp_state_name(r->state),
+                       b->n_listeners == 0 ? " with no listener left: a child still serving clients after its "
+                                             "listener exited, or a leaked connection"
+                                           : "");
+        else
+                append(x->text, sizeof(x->text), " holds %u connection%s on %s that the other side closed but it "
+                       "never did (CLOSE_WAIT: it does not close its sockets)",
+                       x->count, x->count == 1 ? "" : "s", b->where);
+}
+
+/* A fix only where stopping the listener would not already do it. */
+static void connections_fix(const Builder *b, SvFinding *x) {
+        bool all_listener = x->n_pids > 0;
+
+        for (size_t p = 0; p < x->n_pids; p++)
+                all_listener &= is_listener_pid(b, x->pids[p]);
+        if (x->hidden)
+                hidden_fix(b->f, x->fix, sizeof(x->fix), "them");
+        else if (!all_listener || b->n_listeners == 0) {
+                append_kill_fix(x, x->fix, sizeof(x->fix));
+                append(x->fix, sizeof(x->fix), x->kind == SV_FIND_CONNECTIONS
+                       ? ", or wait until those connections end"
+                       : ", and fix that program to close its connections");
+                if (b->probes.reuse == 0 && b->probes.plain < 0 && b->n_listeners == 0)
+                        append(x->fix, sizeof(x->fix), "; or set SO_REUSEADDR on the new socket: the test bind "
+                               "shows that gets past them");
+        }
+}
+
+/* SV_FIND_CONNECTIONS (ESTABLISHED and the like) or SV_FIND_CLOSE_WAIT: connections on the
+ * port that processes hold, one finding per first holder (or one for the hidden ones). */
+static int find_held_connections(Builder *b, SvFindingKind kind) {
         const SvDoctorFacts *f = b->f;
-        const SvDoctorQuery *q = &f->query;
-        char where[SV_ADDR_STRLEN];
-        const struct sockaddr_un *sun = (const struct sockaddr_un *) &q->addr.sa;
+        size_t first = b->n;
 
-        sv_addr_format(&q->addr, where, sizeof(where));
+        for (size_t i = 0; i < f->n_socks; i++) {
+                const SvSockRec *r = &f->socks[i];
 
-        /* Live sockets bound to the name (the I/O layer kept only those). */
+                if (r->inode == 0 || is_live_bound(r) || r->state == SV_TCP_NEW_SYN_RECV ||
+                    !sv_doctor_overlaps(b->q, r, NULL))
+                        continue;
+                if ((r->state == SV_TCP_CLOSE_WAIT) != (kind == SV_FIND_CLOSE_WAIT))
+                        continue;
+
+                pid_t key = first_holder(f, r->inode);
+                SvFinding *x = NULL;
+                for (size_t k = first; k < b->n && !x; k++)
+                        if (key == 0 ? b->v[k].hidden : b->v[k].n_pids > 0 && b->v[k].pids[0] == key)
+                                x = &b->v[k];
+                if (!x) {
+                        x = finding_new(b, kind);
+                        if (!x)
+                                return -ENOMEM;
+                        x->sock = i;
+                        x->hidden = key == 0;
+                }
+                add_holders(f, x, r->inode);
+                x->count++;
+        }
+        for (size_t k = first; k < b->n; k++) {
+                connections_text(b, &b->v[k]);
+                connections_fix(b, &b->v[k]);
+        }
+        return 0;
+}
+
+static int find_connections(Builder *b) {
+        return find_held_connections(b, SV_FIND_CONNECTIONS);
+}
+
+static int find_close_wait(Builder *b) {
+        return find_held_connections(b, SV_FIND_CLOSE_WAIT);
+}
+
+/* SV_FIND_TIME_WAIT: closed connections no process holds; the kernel keeps them 60 s. */
+static int find_time_wait(Builder *b) {
+        const SvDoctorFacts *f = b->f;
+        SvFinding *tw = NULL;
+        char left[32];
+
+        for (size_t i = 0; i < f->n_socks; i++) {
+                const SvSockRec *r = &f->socks[i];
+
+                if (r->inode != 0 || r->state != SV_TCP_TIME_WAIT || !sv_doctor_overlaps(b->q, r, NULL))
+                        continue;
+                if (!tw) {
+                        tw = finding_new(b, SV_FIND_TIME_WAIT);
+                        if (!tw)
+                                return -ENOMEM;
+                        tw->sock = i;
+                }
+                tw->count++;
+                if (r->expires_ms > tw->max_expires_ms)
+                        tw->max_expires_ms = r->expires_ms;
+        }
+        if (!tw)
+                return 0;
+
+        sv_doctor_fmt_duration_ms(tw->max_expires_ms, left, sizeof(left));
+        put(tw->text, sizeof(tw->text), "%u closed connection%s on %s %s in TIME_WAIT: the side that closes first "
+            "keeps the port for 60 s after the close, and this server closed first; the last one goes in %s",
+            tw->count, tw->count == 1 ? "" : "s", b->where, tw->count == 1 ? "is" : "are", left);
+        if (!b->probes.tried || b->n_listeners > 0)
+                tw->reuseaddr_helps = -1;
+        else
+                tw->reuseaddr_helps = b->probes.reuse == 0;
+        if (tw->reuseaddr_helps == 1)
+                put(tw->fix, sizeof(tw->fix), "set SO_REUSEADDR on the listening socket before bind() (a test bind "
+                    "with it works now), or wait %s", left);
+        else if (tw->reuseaddr_helps == 0 && !have_live_holder(b))
+                put(tw->fix, sizeof(tw->fix), "wait %s: SO_REUSEADDR will NOT get past these (a test bind with it "
+                    "fails too: the server that left them did not set it); set SO_REUSEADDR in that server, or let "
+                    "sockvisord hold the socket so a restart never binds again", left);
+        else if (tw->reuseaddr_helps == 0)
+                put(tw->fix, sizeof(tw->fix), "after the processes above are gone, wait up to %s, or set "
+                    "SO_REUSEADDR before bind()", left);
+        else
+                put(tw->fix, sizeof(tw->fix), "once the listener above is gone: SO_REUSEADDR before bind() gets past "
+                    "TIME_WAIT left by a server that set it too; otherwise wait up to %s", left);
+        return 0;
+}
+
+/* SV_FIND_CLOSING: FIN_WAIT1/2, LAST_ACK, CLOSING and the like with no process left. */
+static int find_closing(Builder *b) {
+        const SvDoctorFacts *f = b->f;
+        unsigned closing[_SV_TCP_STATE_MAX] = { 0 };
+        uint32_t closing_max = 0;
+        size_t closing_first = SIZE_MAX;
+        char left[32];
+
+        for (size_t i = 0; i < f->n_socks; i++) {
+                const SvSockRec *r = &f->socks[i];
+
+                if (r->inode != 0 || r->state >= _SV_TCP_STATE_MAX || r->state == SV_TCP_TIME_WAIT ||
+                    r->state == SV_TCP_NEW_SYN_RECV || r->state == SV_TCP_LISTEN || r->protocol != IPPROTO_TCP ||
+                    !sv_doctor_overlaps(b->q, r, NULL))
+                        continue;
+                closing[r->state]++;
+                if (r->expires_ms > closing_max)
+                        closing_max = r->expires_ms;
+                if (closing_first == SIZE_MAX)
+                        closing_first = i;
+        }
+        if (closing_first == SIZE_MAX)
+                return 0;
+
+        SvFinding *x = finding_new(b, SV_FIND_CLOSING);
+        if (!x)
+                return -ENOMEM;
+        x->sock = closing_first;
+        x->max_expires_ms = closing_max;
+        put(x->text, sizeof(x->text), "closing connections with no process left on %s:", b->where);
+        for (unsigned s = 0; s < _SV_TCP_STATE_MAX; s++)
+                if (closing[s] > 0) {
+                        append(x->text, sizeof(x->text), " %u %s", closing[s], sv_tcp_state_name(s));
+                        x->count += closing[s];
+                }
+        sv_doctor_fmt_duration_ms(closing_max, left, sizeof(left));
+        append(x->text, sizeof(x->text), " (the kernel finishes the close; timer %s)", left);
+        put(x->fix, sizeof(x->fix), "wait: they go within net.ipv4.tcp_fin_timeout (60 s by default)%s",
+            b->probes.reuse == 0 && b->probes.plain < 0 && !have_live_holder(b)
+                    ? ", or set SO_REUSEADDR (a test bind with it works now)"
+                    : "");
+        return 0;
+}
+
+/* SV_FIND_FREE or SV_FIND_UNKNOWN, when nothing before found a socket in the way. */
+static int find_free_or_unknown(Builder *b) {
+        int plain = b->probes.plain;
+        SvFinding *x;
+
+        if (b->n > 0)
+                return 0;
+        if (plain == 0) {
+                x = finding_new(b, SV_FIND_FREE);
+                if (!x)
+                        return -ENOMEM;
+                put(x->text, sizeof(x->text), "no socket holds %s%s", b->where,
+                    b->probes.tried ? ": a test bind just now worked" : "");
+                return 0;
+        }
+        x = finding_new(b, SV_FIND_UNKNOWN);
+        if (!x)
+                return -ENOMEM;
+        put(x->text, sizeof(x->text), "a test bind of %s fails (%s) but no socket on that port explains it",
+            b->where, strerror(-plain));
+        if (plain == -EACCES)
+                put(x->fix, sizeof(x->fix), "ports below 1024 need root or CAP_NET_BIND_SERVICE");
+        else if (plain == -EADDRNOTAVAIL)
+                put(x->fix, sizeof(x->fix), "that address is not configured on this machine: use one that 'ip addr' "
+                    "shows, or 0.0.0.0");
+        else
+                put(x->fix, sizeof(x->fix), "try again: a socket may have been closing at that moment");
+        return 0;
+}
+
+/* ---------------------------------------------------------------- unix: one finder per kind */
+
+/* SV_FIND_UNIX_LIVE: sockets bound to the name (gather.c kept only those). */
+static int find_unix_listeners(Builder *b) {
+        const SvDoctorFacts *f = b->f;
+        bool abstract = b->q->addr.abstract;
+
         for (size_t i = 0; i < f->n_socks; i++) {
                 const SvSockRec *r = &f->socks[i];
 
@@ -820,51 +568,56 @@ static int diagnose_unix(Builder *b) {
                 x->conflict = "exact";
                 x->hidden = add_holders(f, x, r->inode) == 0;
                 const char *verb = r->state == SV_TCP_LISTEN ? "listens on" : "is bound to";
-                if (x->hidden)
+                if (x->hidden) {
                         put(x->text, sizeof(x->text), "a process we cannot see (socket inode %" PRIu64 ") %s %s",
-                            r->inode, verb, where);
-                else {
-                        put(x->text, sizeof(x->text), "in use by");
-                        append_pids(f, x, x->text, sizeof(x->text));
-                        append(x->text, sizeof(x->text), ", which %s %s", verb, where);
-                }
-                if (x->hidden)
+                            r->inode, verb, b->where);
                         hidden_fix(f, x->fix, sizeof(x->fix), "it");
-                else if (finding_is_sockvisord(f, x))
+                        continue;
+                }
+                put(x->text, sizeof(x->text), "in use by");
+                append_pids(f, x, x->text, sizeof(x->text));
+                append(x->text, sizeof(x->text), ", which %s %s", verb, b->where);
+                if (finding_is_sockvisord(f, x))
                         put(x->fix, sizeof(x->fix), "sockvisord already holds this socket: use 'sockvisorctl "
                             "restart NAME', or choose another path");
                 else {
-                        append_kill_fix(f, x, x->fix, sizeof(x->fix));
-                        append(x->fix, sizeof(x->fix), ", or choose another %s", q->addr.abstract ? "name" : "path");
-                        if (!q->addr.abstract)
+                        append_kill_fix(x, x->fix, sizeof(x->fix));
+                        append(x->fix, sizeof(x->fix), ", or choose another %s", abstract ? "name" : "path");
+                        if (!abstract)
                                 append(x->fix, sizeof(x->fix), "; do not delete the file while it listens: its "
                                        "clients would lose it");
                 }
         }
-        if (b->n > 0 || q->addr.abstract) {
-                if (b->n == 0) {
-                        SvFinding *x = finding_new(b, SV_FIND_FREE);
-                        if (!x)
-                                return -ENOMEM;
-                        put(x->text, sizeof(x->text), "no socket is bound to %s", where);
-                }
-                return 0;
-        }
+        return 0;
+}
 
+/* When no socket holds the name: SV_FIND_FREE for an abstract name; for a path, what the
+ * file says (none, not a socket, a socket something answers on, a stale one). */
+static int find_unix_file(Builder *b) {
+        const SvDoctorFacts *f = b->f;
         const SvUnixFile *u = &f->unix_file;
+        const char *path = ((const struct sockaddr_un *) &b->q->addr.sa)->sun_path;
         SvFinding *x;
-        if (!u->exists) {
+
+        if (b->n > 0)
+                return 0;
+        if (b->q->addr.abstract) {
+                x = finding_new(b, SV_FIND_FREE);
+                if (!x)
+                        return -ENOMEM;
+                put(x->text, sizeof(x->text), "no socket is bound to %s", b->where);
+        } else if (!u->exists) {
                 x = finding_new(b, SV_FIND_UNIX_NO_FILE);
                 if (!x)
                         return -ENOMEM;
                 put(x->text, sizeof(x->text), "no file at %s and no socket bound to it: a bind there works if the "
-                    "directory exists and is writable", sun->sun_path);
+                    "directory exists and is writable", path);
         } else if (!u->is_socket) {
                 x = finding_new(b, SV_FIND_UNIX_NOT_SOCKET);
                 if (!x)
                         return -ENOMEM;
                 put(x->text, sizeof(x->text), "%s exists and is not a socket: bind() fails with \"Address already in "
-                    "use\" on any existing file", sun->sun_path);
+                    "use\" on any existing file", path);
                 put(x->fix, sizeof(x->fix), "choose another path, or move that file away if nothing needs it");
         } else if (u->connect_err == 0 || u->connect_err == -EAGAIN || u->connect_err == -EPROTOTYPE) {
                 /* Something answers, yet no socket in our view matched the file. */
@@ -873,41 +626,58 @@ static int diagnose_unix(Builder *b) {
                         return -ENOMEM;
                 x->hidden = true;
                 x->count = 1;
-                put(x->text, sizeof(x->text), "a process we cannot identify listens on %s (a test connect %s)",
-                    sun->sun_path, u->connect_err == -EPROTOTYPE ? "found a datagram socket" : "was accepted");
+                put(x->text, sizeof(x->text), "a process we cannot identify listens on %s (a test connect %s)", path,
+                    u->connect_err == -EPROTOTYPE ? "found a datagram socket" : "was accepted");
                 hidden_fix(f, x->fix, sizeof(x->fix), "it");
         } else {
                 x = finding_new(b, SV_FIND_UNIX_STALE);
                 if (!x)
                         return -ENOMEM;
-                put(x->text, sizeof(x->text), "%s is a stale socket file: no process listens on it (%s); its "
-                    "server exited without removing it, and bind() fails while the file exists", sun->sun_path,
+                put(x->text, sizeof(x->text), "%s is a stale socket file: no process listens on it (%s); its server "
+                    "exited without removing it, and bind() fails while the file exists", path,
                     u->connect_err == -ECONNREFUSED ? "a test connect is refused"
                                                     : "no socket in the kernel is bound to it");
-                put(x->fix, sizeof(x->fix), "remove it (rm %s) before binding; sockvisord does this by itself for "
-                    "its [socket:] paths", sun->sun_path);
+                put(x->fix, sizeof(x->fix), "remove it (rm %s) before binding; sockvisord does this by itself for its "
+                    "[socket:] paths", path);
         }
         return 0;
 }
 
-int sv_doctor_diagnose(const SvDoctorFacts *f, SvDoctorReport *ret) {
-        Builder b = { .f = f };
-        int r;
+/* ---------------------------------------------------------------- the diagnosis */
 
-        r = f->query.addr.kind == SV_ADDR_UNIX ? diagnose_unix(&b) : diagnose_inet(&b);
-        if (r < 0) {
-                free(b.v);
-                return r;
+typedef int (*Finder)(Builder *b);
+
+/* In this order: the later finders read what the earlier ones found. */
+static const Finder inet_finders[] = {
+        find_listeners, find_connections, find_close_wait, find_time_wait, find_closing, find_free_or_unknown,
+};
+static const Finder unix_finders[] = { find_unix_listeners, find_unix_file };
+
+int sv_doctor_diagnose(const SvDoctorFacts *f, SvDoctorReport *ret) {
+        bool is_unix = f->query.addr.kind == SV_ADDR_UNIX;
+        const Finder *finders = is_unix ? unix_finders : inet_finders;
+        size_t n_finders = is_unix ? ELEMENTSOF(unix_finders) : ELEMENTSOF(inet_finders);
+        Builder b = { .f = f, .q = &f->query, .probes = probes_summarize(f) };
+
+        if (!is_unix && f->query.bare_port)
+                put(b.where, sizeof(b.where), "port %u", f->query.port);
+        else
+                sv_addr_format(&f->query.addr, b.where, sizeof(b.where));
+        for (size_t i = 0; i < n_finders; i++) {
+                int r = finders[i](&b);
+                if (r < 0) {
+                        free(b.v);
+                        return r;
+                }
         }
+
         ret->findings = b.v;
         ret->n_findings = b.n;
-        if (f->query.addr.kind == SV_ADDR_UNIX)
+        if (is_unix)
                 ret->blocked = b.n > 0 && b.v[0].kind != SV_FIND_FREE && b.v[0].kind != SV_FIND_UNIX_NO_FILE;
-        else if (probed(f)) {
-                ret->blocked = false;
-                for (size_t i = 0; i < f->n_probes; i++)
-                        ret->blocked |= f->probes[i].tried && f->probes[i].plain == -EADDRINUSE;
-        } else
+        else if (b.probes.tried)
+                ret->blocked = b.probes.in_use;
+        else
                 ret->blocked = !(b.n == 1 && b.v[0].kind == SV_FIND_FREE);
         return 0;
 }
@@ -916,215 +686,4 @@ void sv_doctor_report_done(SvDoctorReport *r) {
         free(r->findings);
         r->findings = NULL;
         r->n_findings = 0;
-}
-
-/* ---------------------------------------------------------------- text */
-
-static void query_text(const SvDoctorQuery *q, char *buf, size_t len) {
-        if (q->bare_port)
-                put(buf, len, "port %u (tcp, every address, IPv4 and IPv6)", q->port);
-        else
-                sv_addr_format(&q->addr, buf, len);
-}
-
-static const char *probe_result(int r, char *buf, size_t len) {
-        if (r == 0)
-                return "works";
-        put(buf, len, "fails: %s", strerror(-r));
-        return buf;
-}
-
-char *sv_doctor_format_text(const SvDoctorFacts *f, const SvDoctorReport *r) {
-        char *out = NULL;
-        size_t outlen = 0;
-        FILE *m = open_memstream(&out, &outlen);
-        char q[SV_ADDR_STRLEN + 48];
-
-        if (!m)
-                return NULL;
-        query_text(&f->query, q, sizeof(q));
-        if (r->n_findings == 1 && r->findings[0].kind == SV_FIND_FREE)
-                fprintf(m, "%s is free: %s\n", q, r->findings[0].text);
-        else if (r->n_findings == 1 && r->findings[0].kind == SV_FIND_UNIX_NO_FILE)
-                fprintf(m, "%s is free: %s\n", q, r->findings[0].text);
-        else {
-                fprintf(m, "%s is %s:\n", q, r->blocked ? "in use (bind() fails with \"Address already in use\")"
-                                                        : "not free");
-                for (size_t i = 0; i < r->n_findings; i++) {
-                        const SvFinding *x = &r->findings[i];
-
-                        fprintf(m, "  - %s\n", x->text);
-                        if (x->fix[0])
-                                fprintf(m, "    fix: %s\n", x->fix);
-                }
-        }
-        for (size_t i = 0; i < f->n_probes; i++) {
-                const SvBindProbe *p = &f->probes[i];
-                char a[SV_ADDR_STRLEN], b1[96], b2[96];
-
-                if (!p->tried)
-                        continue;
-                sv_addr_format(&p->addr, a, sizeof(a));
-                fprintf(m, "  test bind of %s just now: %s; with SO_REUSEADDR: %s\n", a,
-                        probe_result(p->plain, b1, sizeof(b1)), probe_result(p->reuseaddr, b2, sizeof(b2)));
-        }
-        if (f->proc_hidden > 0) {
-                bool any_hidden = false;
-                for (size_t i = 0; i < r->n_findings; i++)
-                        any_hidden |= r->findings[i].hidden;
-                if (any_hidden)
-                        fprintf(m, "  note: the open files of %u process%s could not be read (other users%s)\n",
-                                f->proc_hidden, f->proc_hidden == 1 ? "" : "es",
-                                f->my_uid == 0 ? "" : "; root sees them");
-        }
-        if (fclose(m) != 0) {
-                free(out);
-                return NULL;
-        }
-        return out;
-}
-
-/* ---------------------------------------------------------------- JSON */
-
-static void json_str(FILE *m, const char *s) {
-        fputc('"', m);
-        for (; *s; s++) {
-                unsigned char c = (unsigned char) *s;
-
-                if (c == '"' || c == '\\')
-                        fprintf(m, "\\%c", c);
-                else if (c < 0x20 || c == 0x7f)
-                        fprintf(m, "\\u%04x", c);
-                else
-                        fputc(c, m);
-        }
-        fputc('"', m);
-}
-
-static void json_errno(FILE *m, int r) {
-        if (r == 0)
-                fputs("null", m);
-        else {
-                const char *n = strerrorname_np(-r);
-                json_str(m, n ? n : "unknown");
-        }
-}
-
-static void json_tristate(FILE *m, int v) {
-        fputs(v < 0 ? "null" : v ? "true" : "false", m);
-}
-
-char *sv_doctor_format_json(const SvDoctorFacts *f, const SvDoctorReport *r) {
-        char *out = NULL;
-        size_t outlen = 0;
-        FILE *m = open_memstream(&out, &outlen);
-        char buf[SV_ADDR_STRLEN + 48];
-        const SvDoctorQuery *q = &f->query;
-
-        if (!m)
-                return NULL;
-        sv_addr_format(&q->addr, buf, sizeof(buf));
-        fputs("{\"query\":", m);
-        if (q->bare_port)
-                (void) snprintf(buf, sizeof(buf), "%u", q->port);
-        json_str(m, buf);
-        fprintf(m, ",\"protocol\":\"%s\",\"port\":%u,\"bare_port\":%s,\"in_use\":%s,",
-                q->addr.kind == SV_ADDR_UNIX ? "unix" : q->addr.kind == SV_ADDR_UDP ? "udp" : "tcp", q->port,
-                q->bare_port ? "true" : "false", r->blocked ? "true" : "false");
-
-        fputs("\"findings\":[", m);
-        for (size_t i = 0; i < r->n_findings; i++) {
-                const SvFinding *x = &r->findings[i];
-
-                fprintf(m, "%s{\"kind\":\"%s\",\"text\":", i ? "," : "", sv_finding_kind_name(x->kind));
-                json_str(m, x->text);
-                fputs(",\"fix\":", m);
-                if (x->fix[0])
-                        json_str(m, x->fix);
-                else
-                        fputs("null", m);
-                fputs(",\"conflict\":", m);
-                if (x->conflict)
-                        json_str(m, x->conflict);
-                else
-                        fputs("null", m);
-                fprintf(m, ",\"count\":%u,\"max_remaining_ms\":%" PRIu32 ",\"reuseaddr_helps\":", x->count,
-                        x->max_expires_ms);
-                json_tristate(m, x->reuseaddr_helps);
-                fprintf(m, ",\"holder_visible\":%s,\"pids\":[", x->hidden ? "false" : "true");
-                for (size_t k = 0; k < x->n_pids; k++)
-                        fprintf(m, "%s%d", k ? "," : "", (int) x->pids[k]);
-                fputs("]}", m);
-        }
-
-        fputs("],\"probes\":[", m);
-        bool first = true;
-        for (size_t i = 0; i < f->n_probes; i++) {
-                const SvBindProbe *p = &f->probes[i];
-
-                if (!p->tried)
-                        continue;
-                sv_addr_format(&p->addr, buf, sizeof(buf));
-                fprintf(m, "%s{\"address\":", first ? "" : ",");
-                json_str(m, buf);
-                fprintf(m, ",\"plain_ok\":%s,\"plain_error\":", p->plain == 0 ? "true" : "false");
-                json_errno(m, p->plain);
-                fprintf(m, ",\"reuseaddr_ok\":%s,\"reuseaddr_error\":", p->reuseaddr == 0 ? "true" : "false");
-                json_errno(m, p->reuseaddr);
-                fputc('}', m);
-                first = false;
-        }
-
-        fputs("],\"sockets\":[", m);
-        for (size_t i = 0; i < f->n_socks; i++) {
-                const SvSockRec *s = &f->socks[i];
-
-                fmt_rec_local(s, buf, sizeof(buf));
-                fprintf(m, "%s{\"local\":", i ? "," : "");
-                json_str(m, buf);
-                if (s->family != AF_UNIX) {
-                        fmt_endpoint(s->family, s->raddr, s->rport, buf, sizeof(buf));
-                        fputs(",\"remote\":", m);
-                        json_str(m, buf);
-                        fprintf(m, ",\"family\":\"%s\",\"v6only\":", s->family == AF_INET ? "ipv4" : "ipv6");
-                        json_tristate(m, s->family == AF_INET6 ? s->v6only : -1);
-                } else
-                        fprintf(m, ",\"family\":\"unix\",\"type\":\"%s\"", s->socktype == SOCK_DGRAM ? "dgram"
-                                                                           : s->socktype == SOCK_SEQPACKET ? "seqpacket"
-                                                                                                           : "stream");
-                fprintf(m, ",\"state\":\"%s\",\"inode\":%" PRIu64 ",\"uid\":", sv_tcp_state_name(s->state), s->inode);
-                if (s->uid == UINT32_MAX)
-                        fputs("null", m);
-                else
-                        fprintf(m, "%" PRIu32, s->uid);
-                fprintf(m, ",\"remaining_ms\":%" PRIu32 ",\"holders\":[", s->timer ? s->expires_ms : 0);
-                bool hf = true;
-                for (size_t h = 0; h < f->n_holders && s->inode; h++) {
-                        const SvSockHolder *x = &f->holders[h];
-
-                        if (x->inode != s->inode)
-                                continue;
-                        fprintf(m, "%s{\"pid\":%d,\"uid\":%u,\"comm\":", hf ? "" : ",", (int) x->pid, (unsigned) x->uid);
-                        json_str(m, x->comm);
-                        fputs(",\"command\":", m);
-                        json_str(m, x->cmdline);
-                        fputc('}', m);
-                        hf = false;
-                }
-                fputs("]}", m);
-        }
-        fprintf(m, "],\"proc_scanned\":%s,\"processes_not_readable\":%u", f->proc_scanned ? "true" : "false",
-                f->proc_hidden);
-        if (q->addr.kind == SV_ADDR_UNIX && !q->addr.abstract) {
-                fprintf(m, ",\"file\":{\"exists\":%s,\"is_socket\":%s,\"connect_error\":",
-                        f->unix_file.exists ? "true" : "false", f->unix_file.is_socket ? "true" : "false");
-                json_errno(m, f->unix_file.connect_err);
-                fputc('}', m);
-        }
-        fputs("}\n", m);
-        if (fclose(m) != 0) {
-                free(out);
-                return NULL;
-        }
-        return out;
 }

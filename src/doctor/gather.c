@@ -1,5 +1,5 @@
 /* The port doctor's I/O edge: sock_diag dumps, /proc/PID/fd, test binds. The decisions
- * are in doctor_core.c. */
+ * are in diagnose.c, the parsers of what is read here in diagnose_parse.c. */
 #include "sockvisor/doctor.h"
 
 #include <dirent.h>

@@ -1,0 +1,282 @@
+/* sockvisorctl's side of one control exchange: connect to the daemon's socket, send the
+ * one request line, print the reply lines as they come, and turn how it ended (OK, ERR, a
+ * timeout, a connection that closed early) into an exit code with a one-line reason. */
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "sockvisor/ctlproto.h"
+
+/* Connects to the control socket. On failure prints one line naming the path and what
+ * to do, and returns the exit code; on success returns 0 and sets *ret_fd. */
+static int control_connect(const char *path, int *ret_fd) {
+        _cleanup_close_ int fd = -EBADF;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        size_t n = strlen(path);
+        int r;
+
+        if (n >= sizeof(sa.sun_path)) {
+                fprintf(stderr, PROG ": control socket path is %zu bytes long, a unix socket path holds at most %zu "
+                        "(use a shorter control= path): %s\n", n, sizeof(sa.sun_path) - 1, path);
+                return CTL_EXIT_UNAVAILABLE;
+        }
+        memcpy(sa.sun_path, path, n + 1);
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+                fprintf(stderr, PROG ": cannot create a unix socket: %s\n", strerror(errno));
+                return CTL_EXIT_UNAVAILABLE;
+        }
+
+        r = connect(fd, (const struct sockaddr *) &sa, (socklen_t) (offsetof(struct sockaddr_un, sun_path) + n + 1));
+        if (r < 0 && errno == EINTR) {
+                /* The connection goes on in the background: wait for it, then ask how it went. */
+                struct pollfd p = { .fd = fd, .events = POLLOUT };
+                int err = 0;
+                socklen_t errlen = sizeof(err);
+
+                while ((r = poll(&p, 1, -1)) < 0 && errno == EINTR)
+                        ;
+                if (r >= 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) >= 0) {
+                        errno = err;
+                        r = err == 0 ? 0 : -1;
+                } else
+                        r = -1;
+        }
+        if (r < 0) {
+                switch (errno) {
+                case ENOENT:
+                        fprintf(stderr, PROG ": no sockvisord control socket at %s (is sockvisord running? give its control= path with -s)\n", path);
+                        break;
+                case ECONNREFUSED:
+                        fprintf(stderr, PROG ": nothing is listening on %s (stale socket file; is sockvisord running?)\n", path);
+                        break;
+                case EACCES:
+                case EPERM:
+                        fprintf(stderr, PROG ": permission denied on %s (the control socket is 0600: run as its owner or root)\n", path);
+                        break;
+                default:
+                        fprintf(stderr, PROG ": cannot connect to %s: %s\n", path, strerror(errno));
+                        break;
+                }
+                return CTL_EXIT_UNAVAILABLE;
+        }
+
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+static int send_all(int fd, const char *buf, size_t len) {
+        while (len > 0) {
+                ssize_t n = send(fd, buf, len, MSG_NOSIGNAL); /* EPIPE, never SIGPIPE */
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                buf += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+/* Prints reply text as a line; control bytes become '?' should a daemon send any, so the
+ * terminal never interprets them. Returns 0 or -errno. */
+static int print_text(FILE *f, const char *text, size_t len, bool flush) {
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char) text[i];
+
+                if (putc(c < 0x20 || c == 0x7f ? '?' : c, f) == EOF)
+                        return -errno;
+        }
+        if (putc('\n', f) == EOF || (flush && fflush(f) == EOF))
+                return -errno;
+        return 0;
+}
+
+/* One reply being read. */
+typedef struct Reply {
+        const char *path;
+        const char *verb;
+        bool got_line; /* a progress or output line came before the end */
+        int out_r;     /* first stdout error: keep reading, the command runs on regardless */
+} Reply;
+
+#define REPLY_MORE (-1) /* reply_line: not the final line */
+
+/* Shows one reply line. Returns REPLY_MORE, or the exit code after the final line. */
+static int reply_line(Reply *rp, const char *line, size_t len) {
+        CtlReplyKind kind;
+        const char *text;
+        size_t text_len;
+
+        if (ctl_reply_parse(line, len, &kind, &text, &text_len) < 0) {
+                char shown[84];
+                size_t k = len > 80 ? 80 : len;
+
+                for (size_t i = 0; i < k; i++)
+                        shown[i] = ((unsigned char) line[i] < 0x20 || line[i] == 0x7f) ? '?' : line[i];
+                strcpy(shown + k, len > k ? "..." : "");
+                (void) fflush(stdout);
+                fprintf(stderr, PROG ": malformed reply from %s: '%s' (is it the control socket of a sockvisord of "
+                        "the same release?)\n", rp->path, shown);
+                return CTL_EXIT_FAILED;
+        }
+
+        switch (kind) {
+        case CTL_REPLY_PROGRESS:
+        case CTL_REPLY_OUTPUT:
+                rp->got_line = true;
+                if (rp->out_r == 0)
+                        rp->out_r = print_text(stdout, text, text_len, kind == CTL_REPLY_PROGRESS);
+                return REPLY_MORE;
+        case CTL_REPLY_OK:
+                if (rp->out_r == 0 && text_len > 0)
+                        rp->out_r = print_text(stdout, text, text_len, false);
+                if (rp->out_r == 0 && fflush(stdout) == EOF)
+                        rp->out_r = -errno;
+                /* A reader that went away (| head) is not a failure of the command. */
+                if (rp->out_r < 0 && rp->out_r != -EPIPE) {
+                        fprintf(stderr, PROG ": cannot write the output: %s\n", strerror(-rp->out_r));
+                        return CTL_EXIT_FAILED;
+                }
+                return CTL_EXIT_OK;
+        case CTL_REPLY_ERR:
+                (void) fflush(stdout);
+                if (text_len == 0)
+                        fprintf(stderr, PROG ": the command failed (the daemon gave no reason)\n");
+                else {
+                        fputs(PROG ": ", stderr);
+                        (void) print_text(stderr, text, text_len, false);
+                }
+                return CTL_EXIT_FAILED;
+        default:
+                abort(); /* ctl_reply_parse returns only the kinds above */
+        }
+}
+
+/* The connection ended (EOF, or err from read) before the final line: the daemon exited,
+ * crashed or was killed mid-command. One line that says so, and exit 1. */
+static int reply_cut(const Reply *rp, int err, bool partial) {
+        char how[64] = "";
+
+        if (err != 0)
+                (void) snprintf(how, sizeof(how), " (%s)", strerror(err));
+        else if (partial)
+                (void) snprintf(how, sizeof(how), " in the middle of a line");
+        (void) fflush(stdout);
+        if (rp->got_line)
+                fprintf(stderr, PROG ": sockvisord on %s closed the connection%s before '%s' finished, so its outcome "
+                        "is unknown (did sockvisord exit or crash? see its log, then '" PROG " status')\n",
+                        rp->path, how, rp->verb);
+        else
+                fprintf(stderr, PROG ": sockvisord on %s closed the connection%s before answering '%s' (did "
+                        "sockvisord exit or crash? see its log)\n", rp->path, how, rp->verb);
+        return CTL_EXIT_FAILED;
+}
+
+/* Waits until fd has something to read, for at most timeout_ms (-1: no bound). Returns 0,
+ * or the exit code when the wait failed or timed out. */
+static int reply_wait(const Reply *rp, int fd, int timeout_ms) {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        int r;
+
+        if (timeout_ms < 0)
+                return 0; /* read() blocks: the daemon bounds the command and reports progress */
+        while ((r = poll(&pfd, 1, timeout_ms)) < 0 && errno == EINTR)
+                ;
+        if (r < 0) {
+                fprintf(stderr, PROG ": cannot wait for the reply from %s: %s\n", rp->path, strerror(errno));
+                return CTL_EXIT_FAILED;
+        }
+        if (r == 0) {
+                (void) fflush(stdout);
+                fprintf(stderr, PROG ": no answer from sockvisord on %s within %ds (is it stuck? see its log)\n",
+                        rp->path, timeout_ms / 1000);
+                return CTL_EXIT_UNAVAILABLE;
+        }
+        return 0;
+}
+
+/* Reads reply lines until the final one and returns the exit code. */
+static int read_reply(int fd, const char *path, const char *verb, int timeout_ms) {
+        static CtlFramer framer; /* 8 KiB: keep it off the stack */
+        Reply rp = { .path = path, .verb = verb };
+
+        ctl_framer_init(&framer);
+        for (;;) {
+                char *line, *p;
+                size_t len, avail;
+                ssize_t n;
+                int r;
+
+                while ((r = ctl_framer_next(&framer, &line, &len)) == 1) {
+                        r = reply_line(&rp, line, len);
+                        if (r != REPLY_MORE)
+                                return r;
+                }
+                if (r == -EMSGSIZE) {
+                        (void) fflush(stdout);
+                        fprintf(stderr, PROG ": malformed reply from %s: a line longer than %d bytes\n", path,
+                                CTL_LINE_MAX);
+                        return CTL_EXIT_FAILED;
+                }
+
+                r = reply_wait(&rp, fd, timeout_ms);
+                if (r != 0)
+                        return r;
+                p = ctl_framer_space(&framer, &avail);
+                n = read(fd, p, avail);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno != ECONNRESET) {
+                        (void) fflush(stdout);
+                        fprintf(stderr, PROG ": cannot read the reply from %s: %s\n", path, strerror(errno));
+                        return CTL_EXIT_FAILED;
+                }
+                if (n <= 0) /* ECONNRESET: it closed without reading our request, or crashed */
+                        return reply_cut(&rp, n < 0 ? errno : 0, ctl_framer_pending(&framer) > 0);
+                ctl_framer_commit(&framer, (size_t) n);
+        }
+}
+
+int ctl_client_run(const char *path, SvVerb verb, char **args, size_t n_args) {
+        const SvVerbInfo *info = sv_verb_info(verb);
+        _cleanup_close_ int fd = -EBADF;
+        char req[CTL_LINE_MAX];
+        SvDiag d = { 0 };
+        int r;
+
+        /* Validate before connecting, so a bad name is a usage error even with no daemon. */
+        r = ctl_request_format(req, sizeof(req), info->name, args, n_args, &d);
+        if (r < 0)
+                return ctl_usage_error("%s: %s", info->name, d.msg);
+        size_t req_len = (size_t) r;
+
+        r = control_connect(path, &fd);
+        if (r != 0)
+                return r;
+
+        r = send_all(fd, req, req_len);
+        if (r == -EPIPE || r == -ECONNRESET) {
+                /* The daemon may refuse a client (wrong uid, too many connections) before it
+                 * reads the request: its reason is already waiting to be read. */
+                char peek;
+                if (recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
+                        return read_reply(fd, path, info->name, CTL_QUICK_TIMEOUT_MS);
+        }
+        if (r < 0) {
+                fprintf(stderr, PROG ": cannot send the request to %s: %s\n", path, strerror(-r));
+                return r == -EPIPE || r == -ECONNRESET ? CTL_EXIT_UNAVAILABLE : CTL_EXIT_FAILED;
+        }
+
+        return read_reply(fd, path, info->name, info->quick ? CTL_QUICK_TIMEOUT_MS : -1);
+}

@@ -1,0 +1,276 @@
+/* The port doctor's output (pure): the line builders the diagnosis writes its findings
+ * with, and a report as human text or as one JSON object. */
+#include "format.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* ---------------------------------------------------------------- lines and endpoints */
+
+void sv_doctor_put(char *dst, size_t len, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void) vsnprintf(dst, len, fmt, ap);
+        va_end(ap);
+}
+
+void sv_doctor_append(char *dst, size_t len, const char *fmt, ...) {
+        size_t k = strlen(dst);
+        va_list ap;
+
+        if (k + 1 >= len)
+                return;
+        va_start(ap, fmt);
+        (void) vsnprintf(dst + k, len - k, fmt, ap);
+        va_end(ap);
+}
+
+void sv_doctor_fmt_endpoint(int family, const uint8_t *a, uint16_t port, char *buf, size_t len) {
+        char ip[INET6_ADDRSTRLEN];
+
+        if (family == AF_INET) {
+                (void) inet_ntop(AF_INET, a, ip, sizeof(ip));
+                (void) snprintf(buf, len, "%s:%u", ip, port);
+        } else {
+                (void) inet_ntop(AF_INET6, a, ip, sizeof(ip));
+                (void) snprintf(buf, len, "[%s]:%u", ip, port);
+        }
+}
+
+void sv_doctor_fmt_local(const SvSockRec *r, char *buf, size_t len) {
+        if (r->family == AF_UNIX) {
+                (void) snprintf(buf, len, "%s%s", r->abstract ? "@" : "", r->has_name ? r->path : "(unnamed)");
+                return;
+        }
+        char ep[INET6_ADDRSTRLEN + 16];
+
+        sv_doctor_fmt_endpoint(r->family, r->laddr, r->lport, ep, sizeof(ep));
+        (void) snprintf(buf, len, "%s://%s", r->protocol == IPPROTO_UDP ? "udp" : "tcp", ep);
+}
+
+void sv_doctor_fmt_duration_ms(uint32_t ms, char *buf, size_t len) {
+        if (ms >= 1000)
+                (void) snprintf(buf, len, "%u s", (ms + 999) / 1000);
+        else
+                (void) snprintf(buf, len, "%u ms", ms);
+}
+
+/* ---------------------------------------------------------------- text */
+
+static void query_text(const SvDoctorQuery *q, char *buf, size_t len) {
+        if (q->bare_port)
+                sv_doctor_put(buf, len, "port %u (tcp, every address, IPv4 and IPv6)", q->port);
+        else
+                sv_addr_format(&q->addr, buf, len);
+}
+
+static const char *probe_result(int r, char *buf, size_t len) {
+        if (r == 0)
+                return "works";
+        sv_doctor_put(buf, len, "fails: %s", strerror(-r));
+        return buf;
+}
+
+char *sv_doctor_format_text(const SvDoctorFacts *f, const SvDoctorReport *r) {
+        char *out = NULL;
+        size_t outlen = 0;
+        FILE *m = open_memstream(&out, &outlen);
+        char q[SV_ADDR_STRLEN + 48];
+
+        if (!m)
+                return NULL;
+        query_text(&f->query, q, sizeof(q));
+        if (r->n_findings == 1 && r->findings[0].kind == SV_FIND_FREE)
+                fprintf(m, "%s is free: %s\n", q, r->findings[0].text);
+        else if (r->n_findings == 1 && r->findings[0].kind == SV_FIND_UNIX_NO_FILE)
+                fprintf(m, "%s is free: %s\n", q, r->findings[0].text);
+        else {
+                fprintf(m, "%s is %s:\n", q, r->blocked ? "in use (bind() fails with \"Address already in use\")"
+                                                        : "not free");
+                for (size_t i = 0; i < r->n_findings; i++) {
+                        const SvFinding *x = &r->findings[i];
+
+                        fprintf(m, "  - %s\n", x->text);
+                        if (x->fix[0])
+                                fprintf(m, "    fix: %s\n", x->fix);
+                }
+        }
+        for (size_t i = 0; i < f->n_probes; i++) {
+                const SvBindProbe *p = &f->probes[i];
+                char a[SV_ADDR_STRLEN], b1[96], b2[96];
+
+                if (!p->tried)
+                        continue;
+                sv_addr_format(&p->addr, a, sizeof(a));
+                fprintf(m, "  test bind of %s just now: %s; with SO_REUSEADDR: %s\n", a,
+                        probe_result(p->plain, b1, sizeof(b1)), probe_result(p->reuseaddr, b2, sizeof(b2)));
+        }
+        if (f->proc_hidden > 0) {
+                bool any_hidden = false;
+                for (size_t i = 0; i < r->n_findings; i++)
+                        any_hidden |= r->findings[i].hidden;
+                if (any_hidden)
+                        fprintf(m, "  note: the open files of %u process%s could not be read (other users%s)\n",
+                                f->proc_hidden, f->proc_hidden == 1 ? "" : "es",
+                                f->my_uid == 0 ? "" : "; root sees them");
+        }
+        if (fclose(m) != 0) {
+                free(out);
+                return NULL;
+        }
+        return out;
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+static void json_str(FILE *m, const char *s) {
+        fputc('"', m);
+        for (; *s; s++) {
+                unsigned char c = (unsigned char) *s;
+
+                if (c == '"' || c == '\\')
+                        fprintf(m, "\\%c", c);
+                else if (c < 0x20 || c == 0x7f)
+                        fprintf(m, "\\u%04x", c);
+                else
+                        fputc(c, m);
+        }
+        fputc('"', m);
+}
+
+static void json_errno(FILE *m, int r) {
+        if (r == 0)
+                fputs("null", m);
+        else {
+                const char *n = strerrorname_np(-r);
+                json_str(m, n ? n : "unknown");
+        }
+}
+
+static void json_tristate(FILE *m, int v) {
+        fputs(v < 0 ? "null" : v ? "true" : "false", m);
+}
+
+char *sv_doctor_format_json(const SvDoctorFacts *f, const SvDoctorReport *r) {
+        char *out = NULL;
+        size_t outlen = 0;
+        FILE *m = open_memstream(&out, &outlen);
+        char buf[SV_ADDR_STRLEN + 48];
+        const SvDoctorQuery *q = &f->query;
+
+        if (!m)
+                return NULL;
+        sv_addr_format(&q->addr, buf, sizeof(buf));
+        fputs("{\"query\":", m);
+        if (q->bare_port)
+                (void) snprintf(buf, sizeof(buf), "%u", q->port);
+        json_str(m, buf);
+        fprintf(m, ",\"protocol\":\"%s\",\"port\":%u,\"bare_port\":%s,\"in_use\":%s,",
+                q->addr.kind == SV_ADDR_UNIX ? "unix" : q->addr.kind == SV_ADDR_UDP ? "udp" : "tcp", q->port,
+                q->bare_port ? "true" : "false", r->blocked ? "true" : "false");
+
+        fputs("\"findings\":[", m);
+        for (size_t i = 0; i < r->n_findings; i++) {
+                const SvFinding *x = &r->findings[i];
+
+                fprintf(m, "%s{\"kind\":\"%s\",\"text\":", i ? "," : "", sv_finding_kind_name(x->kind));
+                json_str(m, x->text);
+                fputs(",\"fix\":", m);
+                if (x->fix[0])
+                        json_str(m, x->fix);
+                else
+                        fputs("null", m);
+                fputs(",\"conflict\":", m);
+                if (x->conflict)
+                        json_str(m, x->conflict);
+                else
+                        fputs("null", m);
+                fprintf(m, ",\"count\":%u,\"max_remaining_ms\":%" PRIu32 ",\"reuseaddr_helps\":", x->count,
+                        x->max_expires_ms);
+                json_tristate(m, x->reuseaddr_helps);
+                fprintf(m, ",\"holder_visible\":%s,\"pids\":[", x->hidden ? "false" : "true");
+                for (size_t k = 0; k < x->n_pids; k++)
+                        fprintf(m, "%s%d", k ? "," : "", (int) x->pids[k]);
+                fputs("]}", m);
+        }
+
+        fputs("],\"probes\":[", m);
+        bool first = true;
+        for (size_t i = 0; i < f->n_probes; i++) {
+                const SvBindProbe *p = &f->probes[i];
+
+                if (!p->tried)
+                        continue;
+                sv_addr_format(&p->addr, buf, sizeof(buf));
+                fprintf(m, "%s{\"address\":", first ? "" : ",");
+                json_str(m, buf);
+                fprintf(m, ",\"plain_ok\":%s,\"plain_error\":", p->plain == 0 ? "true" : "false");
+                json_errno(m, p->plain);
+                fprintf(m, ",\"reuseaddr_ok\":%s,\"reuseaddr_error\":", p->reuseaddr == 0 ? "true" : "false");
+                json_errno(m, p->reuseaddr);
+                fputc('}', m);
+                first = false;
+        }
+
+        fputs("],\"sockets\":[", m);
+        for (size_t i = 0; i < f->n_socks; i++) {
+                const SvSockRec *s = &f->socks[i];
+
+                sv_doctor_fmt_local(s, buf, sizeof(buf));
+                fprintf(m, "%s{\"local\":", i ? "," : "");
+                json_str(m, buf);
+                if (s->family != AF_UNIX) {
+                        sv_doctor_fmt_endpoint(s->family, s->raddr, s->rport, buf, sizeof(buf));
+                        fputs(",\"remote\":", m);
+                        json_str(m, buf);
+                        fprintf(m, ",\"family\":\"%s\",\"v6only\":", s->family == AF_INET ? "ipv4" : "ipv6");
+                        json_tristate(m, s->family == AF_INET6 ? s->v6only : -1);
+                } else
+                        fprintf(m, ",\"family\":\"unix\",\"type\":\"%s\"", s->socktype == SOCK_DGRAM ? "dgram"
+                                                                           : s->socktype == SOCK_SEQPACKET ? "seqpacket"
+                                                                                                           : "stream");
+                fprintf(m, ",\"state\":\"%s\",\"inode\":%" PRIu64 ",\"uid\":", sv_tcp_state_name(s->state), s->inode);
+                if (s->uid == UINT32_MAX)
+                        fputs("null", m);
+                else
+                        fprintf(m, "%" PRIu32, s->uid);
+                fprintf(m, ",\"remaining_ms\":%" PRIu32 ",\"holders\":[", s->timer ? s->expires_ms : 0);
+                bool hf = true;
+                for (size_t h = 0; h < f->n_holders && s->inode; h++) {
+                        const SvSockHolder *x = &f->holders[h];
+
+                        if (x->inode != s->inode)
+                                continue;
+                        fprintf(m, "%s{\"pid\":%d,\"uid\":%u,\"comm\":", hf ? "" : ",", (int) x->pid, (unsigned) x->uid);
+                        json_str(m, x->comm);
+                        fputs(",\"command\":", m);
+                        json_str(m, x->cmdline);
+                        fputc('}', m);
+                        hf = false;
+                }
+                fputs("]}", m);
+        }
+        fprintf(m, "],\"proc_scanned\":%s,\"processes_not_readable\":%u", f->proc_scanned ? "true" : "false",
+                f->proc_hidden);
+        if (q->addr.kind == SV_ADDR_UNIX && !q->addr.abstract) {
+                fprintf(m, ",\"file\":{\"exists\":%s,\"is_socket\":%s,\"connect_error\":",
+                        f->unix_file.exists ? "true" : "false", f->unix_file.is_socket ? "true" : "false");
+                json_errno(m, f->unix_file.connect_err);
+                fputc('}', m);
+        }
+        fputs("}\n", m);
+        if (fclose(m) != 0) {
+                free(out);
+                return NULL;
+        }
+        return out;
+}

@@ -1,0 +1,129 @@
+/* Unit tests for the control verb table that sockvisorctl checks arguments against and
+ * sockvisord dispatches on. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sockvisor/ctlproto.h"
+#include "sockvisor/ctlverbs.h"
+
+static const struct {
+        SvVerb verb;
+        const char *name;
+        size_t min_args, max_args;
+        bool quick, local;
+} expected[] = {
+        { SV_VERB_STATUS, "status", 0, SIZE_MAX, true, false },
+        { SV_VERB_START, "start", 1, SIZE_MAX, false, false },
+        { SV_VERB_STOP, "stop", 1, SIZE_MAX, false, false },
+        { SV_VERB_RESTART, "restart", 1, SIZE_MAX, false, false },
+        { SV_VERB_PID, "pid", 0, SIZE_MAX, true, false },
+        { SV_VERB_SIGNAL, "signal", 2, SIZE_MAX, true, false },
+        { SV_VERB_SOCKETS, "sockets", 0, 0, true, false },
+        { SV_VERB_RELOAD, "reload", 0, 0, false, false },
+        { SV_VERB_SHUTDOWN, "shutdown", 0, 0, false, false },
+        { SV_VERB_VERSION, "version", 0, 0, true, false },
+        { SV_VERB_WHY, "why", 1, 2, true, true },
+};
+
+static void test_every_verb_found_by_name(void **state) {
+        assert_int_equal(sizeof(expected) / sizeof(expected[0]), _SV_VERB_MAX);
+        for (size_t k = 0; k < _SV_VERB_MAX; k++) {
+                SvVerb got = _SV_VERB_MAX;
+                const SvVerbInfo *i = sv_verb_find(expected[k].name, &got);
+
+                assert_non_null(i);
+                assert_int_equal(got, expected[k].verb);
+                assert_ptr_equal(i, sv_verb_info(expected[k].verb));
+                assert_string_equal(i->name, expected[k].name);
+                assert_ptr_equal(sv_verb_find(expected[k].name, NULL), i); /* ret_verb is optional */
+        }
+}
+
+static void test_every_entry_is_complete(void **state) {
+        for (SvVerb v = 0; v < _SV_VERB_MAX; v++) {
+                const SvVerbInfo *i = sv_verb_info(v);
+                char req[CTL_LINE_MAX];
+                SvDiag d = { 0 };
+
+                assert_non_null(i);
+                assert_non_null(i->name);
+                assert_non_null(i->args_help);
+                assert_non_null(i->help);
+                assert_true(strlen(i->help) > 0);
+                /* The example shown on a usage error starts with the verb itself. */
+                assert_non_null(i->example);
+                assert_int_equal(strncmp(i->example, i->name, strlen(i->name)), 0);
+                assert_true(i->min_args <= i->max_args);
+                /* Every name is a verb the protocol can carry. */
+                assert_true(ctl_request_format(req, sizeof(req), i->name, NULL, 0, &d) > 0);
+        }
+        assert_null(sv_verb_info(_SV_VERB_MAX));
+        assert_null(sv_verb_info((SvVerb) 1000));
+}
+
+static void test_unknown_is_null(void **state) {
+        static const char *const bad[] = { "", "bogus", "STATUS", "Status", "stat", "statusx", "status ", " stop",
+                                           "why2", "-h" };
+
+        for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+                SvVerb got = (SvVerb) 77;
+
+                assert_null(sv_verb_find(bad[k], &got));
+                assert_int_equal(got, 77); /* untouched on failure */
+        }
+}
+
+static void test_list_text(void **state) {
+        char buf[256];
+
+        sv_verbs_list(buf, sizeof(buf), false);
+        assert_string_equal(buf, "status, start, stop, restart, pid, signal, sockets, reload, shutdown, version, why");
+        sv_verbs_list(buf, sizeof(buf), true); /* the daemon's "unknown command" leaves out why */
+        assert_string_equal(buf, "status, start, stop, restart, pid, signal, sockets, reload, shutdown, version");
+}
+
+static void test_list_cut_to_fit(void **state) {
+        char buf[16];
+
+        memset(buf, 'x', sizeof(buf));
+        sv_verbs_list(buf, 10, false);
+        assert_string_equal(buf, "status, s"); /* cut, always terminated */
+        assert_int_equal(buf[10], 'x');        /* nothing written past len */
+
+        memset(buf, 'x', sizeof(buf));
+        sv_verbs_list(buf, 0, false); /* no room: nothing written */
+        assert_int_equal(buf[0], 'x');
+
+        sv_verbs_list(buf, 1, false);
+        assert_string_equal(buf, "");
+}
+
+static void test_arguments_and_timeouts(void **state) {
+        for (size_t k = 0; k < _SV_VERB_MAX; k++) {
+                const SvVerbInfo *i = sv_verb_info(expected[k].verb);
+
+                assert_int_equal(i->min_args, expected[k].min_args);
+                assert_int_equal(i->max_args, expected[k].max_args);
+                /* Waiting verbs have no client timeout: the daemon bounds them. */
+                assert_int_equal(i->quick, expected[k].quick);
+                assert_int_equal(i->local, expected[k].local);
+        }
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_every_verb_found_by_name),
+                cmocka_unit_test(test_every_entry_is_complete),
+                cmocka_unit_test(test_unknown_is_null),
+                cmocka_unit_test(test_list_text),
+                cmocka_unit_test(test_list_cut_to_fit),
+                cmocka_unit_test(test_arguments_and_timeouts),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
