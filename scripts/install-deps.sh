@@ -6,7 +6,7 @@ packages=(
         build-essential cmake pkg-config # compiler and build
         libsystemd-dev libinih-dev       # sd-event/sd-daemon, the ini parser
         libcmocka-dev                    # unit tests
-        curl procps                      # end-to-end tests: an independent HTTP client, ps
+        curl procps python3              # end-to-end tests: an independent HTTP client, ps, fake peers
         systemd                          # systemd-socket-activate, systemd-analyze verify
         debootstrap systemd-container    # a real systemd as PID 1 in systemd-nspawn (tests)
 )
