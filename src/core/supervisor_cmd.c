@@ -279,8 +279,8 @@ static void cmd_job(SvSupervisor *s, SvConnId conn, const CtlRequest *req, SvJob
                         sv_program_cancel(p, "cancelled: stop requested");
                         if (!sv_program_live(p))
                                 sv_replyf(s, conn, CTL_REPLY_PROGRESS, "%s: already stopped", p->name);
+                        sv_waiter_add(p, j, WAIT_STOPPED); /* first: it hears the progress of the stop */
                         sv_program_stop(p, "stop requested");
-                        sv_waiter_add(p, j, WAIT_STOPPED);
                 } else if (program_stopping(p)) {
                         sv_replyf(s, conn, CTL_REPLY_PROGRESS,
                                   "%s: waiting for the stop under way (up to %s), then starting it", p->name,
