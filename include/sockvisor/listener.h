@@ -11,6 +11,7 @@
 typedef struct SvListener {
         int fd;             /* CLOEXEC; the worker gets a dup at 3.. */
         int lock_fd;        /* unix path sockets: flock on "<path>.lock" */
+        int path_fd;        /* unix path sockets we bound: O_PATH|O_NOFOLLOW handle on the socket file */
         char *name;         /* [socket:NAME] */
         SvAddr addr;        /* the address actually bound (port 0 resolved) */
         ino_t inode;        /* socket inode, shown by status and used by tests */
@@ -35,5 +36,16 @@ int sv_listener_adopt(const SvSocketConf *sc, int fd, SvListener *ret, SvDiag *d
 int sv_unix_listener_open(const char *path, mode_t mode, int socktype, int backlog, bool nonblock,
                           int *ret_fd, int *ret_lock_fd, SvDiag *d);
 
-/* Closes the socket; removes a unix socket file that this process created. */
+/* Applies what a reload may change in place, on the same fd: sc->backlog (listen() again,
+ * stream sockets), O_NONBLOCK as sc->blocking says (a file status flag: it changes for
+ * every holder), and for a unix path socket we bound, sc->mode on the socket file we
+ * created, through the O_PATH handle: never through the path, which whoever can write the
+ * directory may have pointed elsewhere (a symlink planted there is not followed). When the
+ * path no longer names our socket, returns 0 with a warning in d (d->msg is empty when
+ * there is nothing to say). Negative errno when something could not be applied (d says
+ * what); what came before it is applied. */
+int sv_listener_adjust(SvListener *l, const SvSocketConf *sc, SvDiag *d);
+
+/* Closes the socket; removes a unix socket file that this process created, if the path
+ * still names it. */
 void sv_listener_close(SvListener *l);

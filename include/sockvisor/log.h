@@ -10,12 +10,15 @@
 
 typedef enum SvLogTarget {
         SV_LOG_AUTO,    /* the journal when stderr is the journal (JOURNAL_STREAM), else stderr */
-        SV_LOG_JOURNAL, /* sd_journal_send, with structured fields */
+        SV_LOG_JOURNAL, /* sd_journal_send, with structured fields; stderr when journald is not there */
         SV_LOG_STDERR,
 } SvLogTarget;
 
 void sv_log_init(const char *ident, bool debug);
-/* Where lines go from now on (the config's [sockvisord] log=). */
+/* Where lines go from now on (the config's [sockvisord] log=). SV_LOG_JOURNAL first checks
+ * that journald listens on /run/systemd/journal/socket (sd_journal_send() would report
+ * success into the void); if not, lines go to stderr, with one warning saying so, repeated
+ * only after another target was chosen in between. */
 void sv_log_set_target(SvLogTarget t);
 /* A line about one worker: in the journal it carries SOCKVISOR_PROGRAM, SOCKVISOR_INSTANCE,
  * SOCKVISOR_PID and SOCKVISOR_GENERATION fields. */

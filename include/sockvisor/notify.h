@@ -6,27 +6,15 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define SV_NOTIFY_MSG_MAX 4096
-#define SV_NOTIFY_STATUS_MAX 256
-
-typedef struct SvNotifyMsg {
-        bool ready;
-        bool stopping;
-        bool reloading;
-        bool has_status;
-        char status[SV_NOTIFY_STATUS_MAX];
-        pid_t mainpid; /* MAINPID=, 0 when absent */
-} SvNotifyMsg;
+#include "sockvisor/notifymsg.h"
 
 /* Opens the socket on an abstract address unique to this daemon; *ret_name is the value
  * for NOTIFY_SOCKET ("@sockvisord/…"). Abstract: no file to clean up, reachable by workers
  * running as any user. */
 int sv_notify_open(int *ret_fd, char *ret_name, size_t name_len);
 
-/* Receives one datagram; fills *ret_pid from the sender's credentials and parses it.
- * Returns 1 for a message, 0 when nothing was pending, negative errno on failure. Any
+/* Receives one datagram; fills *ret_pid from the sender's credentials and parses it with
+ * sv_notify_parse() (notifymsg.h). Returns 1 for a message, 0 when nothing was pending,
+ * negative errno on failure (-EBADMSG: an embedded NUL, the message is ignored). Any
  * fds sent along (SCM_RIGHTS) are closed: workers may not use our fd store. */
 int sv_notify_recv(int fd, pid_t *ret_pid, SvNotifyMsg *ret);
-
-/* Parses "KEY=value\n..." as sd_notify sends it. Pure. Unknown keys are ignored. */
-void sv_notify_parse(const char *buf, size_t len, SvNotifyMsg *ret);

@@ -48,6 +48,7 @@ typedef enum SmOutcome {
 typedef struct SmPolicy {
         SvReadyMode ready;
         uint64_t startsecs_usec;
+        uint64_t healthy_min_usec; /* a run shorter than max(startsecs, this) is a failed start */
         uint64_t ready_timeout_usec;
         uint64_t stopwait_usec;
         bool autorestart;       /* restart after this exit from a healthy run (the caller applies

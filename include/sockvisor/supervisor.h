@@ -100,7 +100,7 @@ int sv_supervisor_load(SvSupervisor *s, SvConfig *cfg, SvDiag *d);
 void sv_supervisor_start_all(SvSupervisor *s);
 
 /* Events from the world. */
-void sv_supervisor_exited(SvSupervisor *s, SvInstanceId id, int si_code, int si_status);
+void sv_supervisor_exited(SvSupervisor *s, SvInstanceId id, int code, int status);
 void sv_supervisor_timer(SvSupervisor *s, SvInstanceId id);
 void sv_supervisor_notify(SvSupervisor *s, pid_t pid, const SvNotifyMsg *m);
 

@@ -96,13 +96,16 @@ uint64_t sm_backoff_delay(const SmPolicy *pol, unsigned n) {
 }
 
 /* An exit counts as a failed start while starting, and also soon after being ready: a
- * worker that sends READY=1 and dies at once must back off, not respawn in a busy loop. */
+ * worker that sends READY=1 and dies at once must back off, not respawn in a busy loop.
+ * "Soon" has a floor (healthy_min_usec): with startsecs = 0 a worker is ready at once, and
+ * without the floor a crash loop would never back off nor go FATAL. */
 static bool exit_is_early(const SmInstance *s, SmEvent ev, uint64_t now_usec, const SmPolicy *pol) {
         if (ev != SM_EV_EXIT && ev != SM_EV_SPAWN_FAILED)
                 return false;
         if (s->state == SM_STARTING)
                 return true;
-        return s->state == SM_RUNNING && now_usec - s->started_usec < pol->startsecs_usec;
+        uint64_t healthy = pol->startsecs_usec > pol->healthy_min_usec ? pol->startsecs_usec : pol->healthy_min_usec;
+        return s->state == SM_RUNNING && now_usec - s->started_usec < healthy;
 }
 
 /* Resolves a guard into a plain transition. */

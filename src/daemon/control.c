@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,12 +19,15 @@
 
 struct SvCtlConn {
         SvControl *ctl;
+        uint64_t id; /* from 1, never reused */
         int fd;
         sd_event_source *io;
         CtlFramer in;
         char *out;
         size_t out_len, out_cap;
         bool dispatched, finished, broken;
+        bool read_eof; /* the client half-closed: it sends nothing more, but may still read */
+        bool dropping;
         uid_t uid;
         pid_t pid;
         SvCtlDetach detach;
@@ -37,13 +41,21 @@ struct SvControl {
         char *path;
         sd_event_source *accept_src, *resume_src;
         SvCtlDispatch dispatch;
+        SvCtlHangup hangup;
         void *userdata;
+        uint64_t last_id;
         SvCtlConn *conns;
         unsigned n_conns;
 };
 
-static void conn_free(SvCtlConn *c) {
+/* Ends a connection: unlinked first, so sv_control_find() no longer returns it while the
+ * callbacks run; then, if its command had not finished, the detach and hang-up callbacks. */
+static void conn_drop(SvCtlConn *c) {
         SvControl *ctl = c->ctl;
+
+        if (c->dropping)
+                return;
+        c->dropping = true;
         if (c->prev)
                 c->prev->next = c->next;
         else
@@ -51,26 +63,23 @@ static void conn_free(SvCtlConn *c) {
         if (c->next)
                 c->next->prev = c->prev;
         ctl->n_conns--;
+        if (c->dispatched && !c->finished) {
+                if (c->detach)
+                        c->detach(c, c->detach_data);
+                if (ctl->hangup)
+                        ctl->hangup(ctl->userdata, c->id);
+        }
         sd_event_source_disable_unref(c->io);
         (void) safe_close(c->fd);
         free(c->out);
         free(c);
 }
 
-/* The client went away (or broke the protocol) before its command finished. */
-static void conn_drop(SvCtlConn *c) {
-        if (c->dispatched && !c->finished && c->detach)
-                c->detach(c, c->detach_data);
-        conn_free(c);
-}
-
-static void conn_append(SvCtlConn *c, CtlReplyKind kind, const char *fmt, va_list ap) {
-        char text[CTL_LINE_MAX];
+static void conn_append_text(SvCtlConn *c, CtlReplyKind kind, const char *text) {
         char line[CTL_LINE_MAX];
 
-        if (c->broken)
+        if (c->broken || c->dropping)
                 return;
-        (void) vsnprintf(text, sizeof(text), fmt ? fmt : "", ap);
         int n = ctl_reply_format(line, sizeof(line), kind, text);
         if (n < 0)
                 return;
@@ -90,9 +99,25 @@ static void conn_append(SvCtlConn *c, CtlReplyKind kind, const char *fmt, va_lis
         c->out_len += (size_t) n;
 }
 
+static void conn_append(SvCtlConn *c, CtlReplyKind kind, const char *fmt, va_list ap) {
+        char text[CTL_LINE_MAX];
+
+        (void) vsnprintf(text, sizeof(text), fmt ? fmt : "", ap);
+        conn_append_text(c, kind, text);
+}
+
+/* What to wait for: room to write while output is queued; more input until the client
+ * half-closes (after that EPOLLIN and EPOLLRDHUP stay ready forever, so they are dropped).
+ * EPOLLHUP and EPOLLERR are reported whatever the mask says. */
+static void conn_update_events(SvCtlConn *c) {
+        (void) sd_event_source_set_io_events(c->io, (c->out_len ? EPOLLOUT : 0) |
+                                                            (c->read_eof ? 0 : EPOLLIN | EPOLLRDHUP));
+}
+
 /* Writes what it can. Frees the connection (and returns false) only when may_free: a
  * progress line must never free c under a caller that still holds it; a broken client is
- * then noticed by the io handler (EPOLLHUP/EPOLLERR). */
+ * then noticed by the io handler (EPOLLHUP/EPOLLERR). A write error is the only thing
+ * besides EPOLLHUP/EPOLLERR that ends a connection whose command is under way. */
 static bool conn_flush(SvCtlConn *c, bool may_free) {
         while (c->out_len > 0 && !c->broken) {
                 ssize_t n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -111,12 +136,14 @@ static bool conn_flush(SvCtlConn *c, bool may_free) {
                 conn_drop(c);
                 return false;
         }
-        (void) sd_event_source_set_io_events(c->io, (c->out_len ? EPOLLOUT : 0) | EPOLLIN | EPOLLRDHUP);
+        conn_update_events(c);
         return true;
 }
 
 void sv_ctl_progress(SvCtlConn *c, const char *fmt, ...) {
         va_list ap;
+        if (c->finished)
+                return;
         va_start(ap, fmt);
         conn_append(c, CTL_REPLY_PROGRESS, fmt, ap);
         va_end(ap);
@@ -125,6 +152,8 @@ void sv_ctl_progress(SvCtlConn *c, const char *fmt, ...) {
 
 void sv_ctl_output(SvCtlConn *c, const char *fmt, ...) {
         va_list ap;
+        if (c->finished)
+                return;
         va_start(ap, fmt);
         conn_append(c, CTL_REPLY_OUTPUT, fmt, ap);
         va_end(ap);
@@ -133,11 +162,43 @@ void sv_ctl_output(SvCtlConn *c, const char *fmt, ...) {
 
 void sv_ctl_finish(SvCtlConn *c, bool ok, const char *fmt, ...) {
         va_list ap;
+        if (c->finished)
+                return;
         va_start(ap, fmt);
         conn_append(c, ok ? CTL_REPLY_OK : CTL_REPLY_ERR, fmt, ap);
         va_end(ap);
         c->finished = true;
-        (void) conn_flush(c, true);
+        if (!c->dropping)
+                (void) conn_flush(c, true);
+}
+
+void sv_ctl_reply(SvCtlConn *c, CtlReplyKind kind, const char *text) {
+        if (c->finished || kind < 0 || kind >= _CTL_REPLY_MAX)
+                return;
+        conn_append_text(c, kind, text);
+        if (ctl_reply_is_final(kind)) {
+                c->finished = true;
+                if (!c->dropping)
+                        (void) conn_flush(c, true);
+        } else if (kind == CTL_REPLY_PROGRESS && !c->dropping)
+                (void) conn_flush(c, false);
+}
+
+uint64_t sv_ctl_conn_id(const SvCtlConn *c) {
+        return c ? c->id : 0;
+}
+
+SvCtlConn *sv_control_find(SvControl *ctl, uint64_t id) {
+        if (!ctl || id == 0)
+                return NULL;
+        for (SvCtlConn *c = ctl->conns; c; c = c->next)
+                if (c->id == id)
+                        return c->finished || c->dropping ? NULL : c;
+        return NULL;
+}
+
+void sv_control_set_hangup(SvControl *ctl, SvCtlHangup cb) {
+        ctl->hangup = cb;
 }
 
 void sv_ctl_set_detach(SvCtlConn *c, SvCtlDetach cb, void *userdata) {
@@ -168,22 +229,44 @@ static void conn_handle_line(SvCtlConn *c, const char *line, size_t len) {
         free(req);
 }
 
+/* The client half-closed (read EOF) before a complete request arrived. */
+static void conn_incomplete(SvCtlConn *c) {
+        size_t got = ctl_framer_pending(&c->in);
+        if (got == 0)
+                sv_ctl_finish(c, false, "incomplete request: the client shut down its sending side without sending "
+                              "one; send 'SOCKVISOR/%d VERB [ARGS]' and a newline first", CTL_PROTO_VERSION);
+        else
+                sv_ctl_finish(c, false, "incomplete request: the client shut down its sending side after %zu bytes "
+                              "with no newline; end the request with '\\n'", got);
+}
+
 static int conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         SvCtlConn *c = userdata;
 
         if (revents & EPOLLOUT && !conn_flush(c, true))
                 return 0;
-        if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLRDHUP | EPOLLERR)))
-                return 0;
-        if (c->dispatched) {
-                /* One request per connection: anything after it is ignored; a hangup means the
-                 * client is gone and nobody reads the rest. */
+        if (c->dispatched || c->read_eof) {
+                /* One request per connection: anything after it is read and ignored. EOF only
+                 * says the client sends nothing more (shutdown(SHUT_WR)); it may still read, so
+                 * the replies go on until the final line. Only EPOLLHUP (both directions shut:
+                 * the client closed) or EPOLLERR mean nobody reads the rest. */
+                if (revents & (EPOLLHUP | EPOLLERR)) {
+                        conn_drop(c);
+                        return 0;
+                }
+                if (!(revents & (EPOLLIN | EPOLLRDHUP)) || c->read_eof)
+                        return 0;
                 char sink[256];
                 ssize_t n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
-                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) || (revents & (EPOLLHUP | EPOLLERR)))
-                        conn_drop(c);
+                if (n == 0) {
+                        c->read_eof = true;
+                        conn_update_events(c);
+                } else if (n < 0 && errno != EAGAIN && errno != EINTR)
+                        conn_drop(c); /* ECONNRESET and the like: the socket is broken */
                 return 0;
         }
+        if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLRDHUP | EPOLLERR)))
+                return 0;
 
         size_t avail;
         char *space = ctl_framer_space(&c->in, &avail);
@@ -194,7 +277,13 @@ static int conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 return 0;
         }
         if (n == 0 && avail) {
-                conn_drop(c); /* closed without a full request */
+                /* EOF before a complete request. Gone altogether: nobody to tell. Half-closed:
+                 * it may still read, so say what was wrong. */
+                c->read_eof = true;
+                if (revents & (EPOLLHUP | EPOLLERR))
+                        conn_drop(c);
+                else
+                        conn_incomplete(c); /* finishes, and frees, c */
                 return 0;
         }
         ctl_framer_commit(&c->in, (size_t) n);
@@ -263,6 +352,7 @@ static int control_accept(sd_event_source *s, int fd, uint32_t revents, void *us
                 return 0;
         }
         c->ctl = ctl;
+        c->id = ++ctl->last_id;
         c->fd = cfd;
         c->uid = cred.uid;
         c->pid = cred.pid;

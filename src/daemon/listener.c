@@ -158,13 +158,48 @@ int sv_unix_listener_open(const char *path, mode_t mode, int socktype, int backl
         return 0;
 }
 
+/* An O_PATH handle on the socket file bind() just created, so that later changes act on
+ * that inode and never follow whatever the path names by then. We just created it in a
+ * directory we hold the lock for: it must be a socket, and ours. */
+static int socket_file_open(const char *what, const char *path, int *ret_fd, SvDiag *d) {
+        struct stat st;
+        int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+                int r = -errno;
+                diag_set(d, 0, "%s: cannot open the socket file %s that was just bound: %s", what, path,
+                         strerror(-r));
+                return r;
+        }
+        if (fstat(fd, &st) < 0) {
+                int r = -errno;
+                (void) safe_close(fd);
+                diag_set(d, 0, "%s: cannot stat the socket file %s: %s", what, path, strerror(-r));
+                return r;
+        }
+        if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
+                (void) safe_close(fd);
+                diag_set(d, 0, "%s: %s was replaced right after bind (it is no socket of ours); check who else can "
+                         "write its directory", what, path);
+                return -EEXIST;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+/* Whether path still names the inode that path_fd holds. */
+static bool socket_file_is_ours(int path_fd, const char *path) {
+        struct stat ours, now;
+        return path_fd >= 0 && fstat(path_fd, &ours) == 0 && lstat(path, &now) == 0 && ours.st_dev == now.st_dev &&
+               ours.st_ino == now.st_ino;
+}
+
 int sv_listener_open(const SvSocketConf *sc, SvListener *ret, SvDiag *d) {
         char what[SV_NAME_MAX + 16];
-        int fd = -EBADF, lfd = -EBADF, r;
+        int fd = -EBADF, lfd = -EBADF, pfd = -EBADF, r;
         struct sockaddr_storage ss;
         socklen_t sslen = sizeof(ss);
         struct stat st;
-        SvListener l = { .fd = -EBADF, .lock_fd = -EBADF };
+        SvListener l = { .fd = -EBADF, .lock_fd = -EBADF, .path_fd = -EBADF };
 
         (void) snprintf(what, sizeof(what), "socket '%s'", sc->name);
         if (sc->addr.kind == SV_ADDR_UNIX && !sc->addr.abstract) {
@@ -181,6 +216,15 @@ int sv_listener_open(const SvSocketConf *sc, SvListener *ret, SvDiag *d) {
                 (void) safe_close(lfd);
                 return r;
         }
+        if (l.unlink_on_close) {
+                const char *path = ((const struct sockaddr_un *) &sc->addr.sa)->sun_path;
+                r = socket_file_open(what, path, &pfd, d);
+                if (r < 0) {
+                        (void) safe_close(fd);
+                        (void) safe_close(lfd);
+                        return r; /* the lock is ours: whatever is at path now is left alone */
+                }
+        }
 
         l.addr = sc->addr;
         if (getsockname(fd, (struct sockaddr *) &ss, &sslen) == 0 && sc->addr.family != AF_UNIX)
@@ -191,11 +235,58 @@ int sv_listener_open(const SvSocketConf *sc, SvListener *ret, SvDiag *d) {
         if (!l.name) {
                 (void) safe_close(fd);
                 (void) safe_close(lfd);
+                (void) safe_close(pfd);
                 return -ENOMEM;
         }
         l.fd = fd;
         l.lock_fd = lfd;
+        l.path_fd = pfd;
         *ret = l;
+        return 0;
+}
+
+int sv_listener_adjust(SvListener *l, const SvSocketConf *sc, SvDiag *d) {
+        char text[SV_ADDR_STRLEN];
+        int r = 0;
+
+        sv_addr_format(&l->addr, text, sizeof(text));
+        if (d)
+                d->msg[0] = '\0';
+        if (l->addr.socktype == SOCK_STREAM && listen(l->fd, sc->backlog) < 0) {
+                r = -errno;
+                diag_set(d, 0, "socket '%s': cannot set backlog %d on %s: %s", l->name, sc->backlog, text,
+                         strerror(-r));
+                return r;
+        }
+        /* A file status flag, shared with every holder (each generation, the service
+         * manager's copy), as it is for systemd's own sockets. */
+        int fl = fcntl(l->fd, F_GETFL);
+        if (fl < 0 || fcntl(l->fd, F_SETFL, sc->blocking ? fl & ~O_NONBLOCK : fl | O_NONBLOCK) < 0) {
+                r = -errno;
+                diag_set(d, 0, "socket '%s': cannot make %s %s: %s", l->name, text,
+                         sc->blocking ? "blocking" : "non-blocking", strerror(-r));
+                return r;
+        }
+        if (l->path_fd < 0)
+                return 0; /* no file of ours: inet, abstract, or passed in by the service manager */
+
+        /* chmod through /proc/self/fd: it acts on the inode we hold, never on what the path
+         * names now (fchmod() refuses O_PATH fds). */
+        const char *path = ((const struct sockaddr_un *) &l->addr.sa)->sun_path;
+        char proc[64];
+        (void) snprintf(proc, sizeof(proc), "/proc/self/fd/%d", l->path_fd);
+        if (chmod(proc, sc->mode & 07777) < 0) {
+                r = -errno;
+                diag_set(d, 0, "socket '%s': cannot change the mode of %s to %04o through %s: %s%s", l->name, path,
+                         (unsigned) sc->mode, proc, strerror(-r), r == -ENOENT ? " (is /proc mounted?)" : "");
+                return r;
+        }
+        if (!socket_file_is_ours(l->path_fd, path))
+                diag_set(d, 0,
+                         "socket '%s': %s no longer names the socket sockvisord bound (it was moved, removed or "
+                         "replaced); mode %04o was set on the socket itself, and clients that connect by that path "
+                         "do not reach it: put the socket file back, or change listen= so that a reload binds it anew",
+                         l->name, path, (unsigned) sc->mode);
         return 0;
 }
 
@@ -238,7 +329,8 @@ int sv_listener_adopt(const SvSocketConf *sc, int fd, SvListener *ret, SvDiag *d
                 (void) fcntl(fd, F_SETFL, sc->blocking ? fl & ~O_NONBLOCK : fl | O_NONBLOCK);
         (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
 
-        SvListener l = { .fd = fd, .lock_fd = -EBADF, .addr = a, .inode = st.st_ino, .adopted = true };
+        SvListener l = { .fd = fd, .lock_fd = -EBADF, .path_fd = -EBADF, .addr = a, .inode = st.st_ino,
+                         .adopted = true };
         l.name = strdup(sc->name);
         if (!l.name)
                 return -ENOMEM;
@@ -247,10 +339,14 @@ int sv_listener_adopt(const SvSocketConf *sc, int fd, SvListener *ret, SvDiag *d
 }
 
 void sv_listener_close(SvListener *l) {
-        if (l->unlink_on_close && l->fd >= 0)
-                (void) unlink(((struct sockaddr_un *) &l->addr.sa)->sun_path); /* still ours: we hold the lock */
+        const char *path = ((struct sockaddr_un *) &l->addr.sa)->sun_path;
+        /* Only the file we created: if the path was moved away or replaced, whatever it names
+         * now is someone else's (we hold the lock, so no other sockvisord put it there). */
+        if (l->unlink_on_close && l->fd >= 0 && socket_file_is_ours(l->path_fd, path))
+                (void) unlink(path);
         l->fd = safe_close(l->fd);
         l->lock_fd = safe_close(l->lock_fd);
+        l->path_fd = safe_close(l->path_fd);
         free(l->name);
         l->name = NULL;
 }

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <systemd/sd-journal.h>
 #include <time.h>
 
@@ -15,6 +17,9 @@ static const char *log_ident = "sockvisord";
 static bool stderr_is_journal; /* JOURNAL_STREAM names our stderr */
 static bool log_to_journal;    /* send structured entries with sd_journal_send */
 static bool log_debug_enabled;
+static bool journal_missing; /* log = journal was asked for, but journald was not there */
+
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
 
 typedef struct LogCtx {
         const char *program, *instance;
@@ -34,8 +39,38 @@ void sv_log_init(const char *ident, bool debug) {
         log_to_journal = stderr_is_journal;
 }
 
+/* Whether journald listens: sd_journal_send() reports success when its socket file is
+ * missing (ENOENT), so every message would go nowhere. 0, or negative errno. */
+static int journal_probe(void) {
+        struct sockaddr_un sun = { .sun_family = AF_UNIX, .sun_path = JOURNAL_SOCKET };
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        int r = connect(fd, (struct sockaddr *) &sun, sizeof(sun)) < 0 ? -errno : 0;
+        (void) safe_close(fd);
+        return r;
+}
+
 void sv_log_set_target(SvLogTarget t) {
-        log_to_journal = t == SV_LOG_JOURNAL || (t == SV_LOG_AUTO && stderr_is_journal);
+        if (t != SV_LOG_JOURNAL) {
+                journal_missing = false;
+                log_to_journal = t == SV_LOG_AUTO && stderr_is_journal; /* JOURNAL_STREAM: journald is there */
+                return;
+        }
+        int r = journal_probe();
+        if (r >= 0) {
+                journal_missing = false;
+                log_to_journal = true;
+                return;
+        }
+        log_to_journal = false;
+        if (journal_missing)
+                return; /* said so already (the reload before this one) */
+        journal_missing = true;
+        sv_log(LOG_WARNING,
+               "log = journal, but journald is not listening on %s (%s); logging to stderr (start "
+               "systemd-journald, or set log = stderr)",
+               JOURNAL_SOCKET, strerror(-r));
 }
 
 static void log_va(int level, int err, const LogCtx *ctx, const char *fmt, va_list ap) {

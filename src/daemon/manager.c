@@ -1543,13 +1543,12 @@ static int manager_apply(SvManager *m, SvConfig *cfg, SvCtlConn *c, SvDiag *d) {
                 int idx = sv_config_find_socket(cfg, h->l.name);
                 if (idx >= 0 && plan[idx] == SOCK_ADJUST) {
                         const SvSocketConf *sc = &cfg->sockets[idx];
-                        if (sc->addr.socktype == SOCK_STREAM)
-                                (void) listen(h->l.fd, sc->backlog); /* a new backlog applies to the same socket */
-                        int fl = fcntl(h->l.fd, F_GETFL);
-                        if (fl >= 0) /* shared with every holder, like systemd's own sockets */
-                                (void) fcntl(h->l.fd, F_SETFL, sc->blocking ? fl & ~O_NONBLOCK : fl | O_NONBLOCK);
-                        if (h->l.unlink_on_close)
-                                (void) chmod(((struct sockaddr_un *) &h->l.addr.sa)->sun_path, sc->mode);
+                        SvDiag ad = {};
+                        if (sv_listener_adjust(&h->l, sc, &ad) < 0 || ad.msg[0]) {
+                                log_warning("%s", ad.msg);
+                                if (c)
+                                        sv_ctl_progress(c, "warning: %s", ad.msg);
+                        }
                         if (c)
                                 sv_ctl_progress(c, "socket %s: adjusted in place, same fd (backlog %d, %s, mode %04o)",
                                                 sc->name, sc->backlog, sc->blocking ? "blocking" : "non-blocking",

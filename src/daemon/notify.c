@@ -39,35 +39,6 @@ int sv_notify_open(int *ret_fd, char *ret_name, size_t name_len) {
         return 0;
 }
 
-void sv_notify_parse(const char *buf, size_t len, SvNotifyMsg *ret) {
-        *ret = (SvNotifyMsg){};
-        for (const char *p = buf, *end = buf + len; p < end;) {
-                const char *nl = memchr(p, '\n', (size_t) (end - p));
-                size_t n = nl ? (size_t) (nl - p) : (size_t) (end - p);
-                if (n == 7 && memcmp(p, "READY=1", 7) == 0)
-                        ret->ready = true;
-                else if (n == 10 && memcmp(p, "STOPPING=1", 10) == 0)
-                        ret->stopping = true;
-                else if (n == 11 && memcmp(p, "RELOADING=1", 11) == 0)
-                        ret->reloading = true;
-                else if (n >= 7 && memcmp(p, "STATUS=", 7) == 0) {
-                        size_t sl = n - 7 < sizeof(ret->status) - 1 ? n - 7 : sizeof(ret->status) - 1;
-                        memcpy(ret->status, p + 7, sl);
-                        ret->status[sl] = '\0';
-                        for (size_t i = 0; i < sl; i++)
-                                if ((unsigned char) ret->status[i] < 0x20)
-                                        ret->status[i] = ' ';
-                        ret->has_status = true;
-                } else if (n > 8 && n < 20 && memcmp(p, "MAINPID=", 8) == 0) {
-                        char num[16];
-                        memcpy(num, p + 8, n - 8);
-                        num[n - 8] = '\0';
-                        ret->mainpid = (pid_t) strtol(num, NULL, 10);
-                }
-                p += n + 1;
-        }
-}
-
 int sv_notify_recv(int fd, pid_t *ret_pid, SvNotifyMsg *ret) {
         char buf[SV_NOTIFY_MSG_MAX];
         union {
@@ -103,7 +74,9 @@ int sv_notify_recv(int fd, pid_t *ret_pid, SvNotifyMsg *ret) {
                 return -EPROTO; /* no credentials: cannot tell who sent it */
         if ((size_t) n > sizeof(buf) || (mh.msg_flags & MSG_TRUNC))
                 return -EMSGSIZE;
+        int r = sv_notify_parse(buf, (size_t) n, ret);
+        if (r < 0)
+                return r;
         *ret_pid = cred->pid;
-        sv_notify_parse(buf, (size_t) n, ret);
         return 1;
 }

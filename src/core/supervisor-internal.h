@@ -1,0 +1,149 @@
+/* The supervisor's objects, shared by supervisor.c (events, instances, rollouts, jobs),
+ * supervisor_cmd.c (control commands) and supervisor_reload.c (load and reload). Not a
+ * public header: everything else goes through sockvisor/supervisor.h. */
+#pragma once
+
+#include "sockvisor/job.h"
+#include "sockvisor/macro.h"
+#include "sockvisor/rollout.h"
+#include "sockvisor/supervisor.h"
+
+typedef struct Program Program;
+typedef struct Instance Instance;
+
+/* A configuration shared by the programs and instances that run with it. */
+typedef struct CfgRef {
+        SvConfig *cfg;
+        unsigned refs;
+} CfgRef;
+
+typedef struct HeldSocket {
+        SvSocketInfo info;
+        char *name;
+        unsigned refs;   /* the configuration naming it, and every instance given it */
+        bool configured; /* named by the current configuration */
+        struct HeldSocket *next;
+} HeldSocket;
+
+typedef struct Job {
+        SvJob j;
+        struct Job *next;
+} Job;
+
+/* What one job waits for on one program. */
+typedef enum WaitFor {
+        WAIT_RUNNING,  /* start: every index RUNNING; fails at the first failed attempt */
+        WAIT_STOPPED,  /* stop: nothing of the program alive */
+        WAIT_ROLLOUT,  /* restart, reload: the rollout finished and the old ones are gone */
+} WaitFor;
+
+typedef struct Waiter {
+        Job *job;
+        WaitFor what;
+        bool after_stop; /* a start queued behind a stop under way */
+        uint64_t since_usec;
+        struct Waiter *next;
+} Waiter;
+
+struct Instance {
+        SvInstanceId id;
+        Program *prog;
+        unsigned index;
+        unsigned gen;
+        pid_t pid;
+        SmInstance sm;
+        const SvProgramConf *conf; /* the configuration it runs with */
+        CfgRef *cr;
+        HeldSocket **socks; /* the sockets it is given, in fd order */
+        size_t n_socks;
+        uint64_t spawned_usec;
+        uint64_t stop_usec;   /* when it was asked to stop */
+        bool holds_slot;      /* draining, and counted against the rollout's surge */
+        bool expected_exit;   /* its last exit status is in exitcodes= */
+        char exit_text[64];   /* "status 0", "signal KILL" */
+        char error[256];      /* why the last spawn failed */
+        char status[SV_NOTIFY_STATUS_MAX];
+        Instance *next; /* in Program.draining or SvSupervisor.graveyard */
+};
+
+struct Program {
+        SvSupervisor *s;
+        char *name;
+        const SvProgramConf *conf; /* the current configuration */
+        CfgRef *cr;
+        unsigned last_gen;
+        unsigned n;      /* indexes in use: conf->numprocs, or more while a rollout changes it */
+        unsigned cap;    /* size of cur and cand */
+        Instance **cur;  /* [index]: the instance serving that index, or NULL */
+        Instance **cand; /* [index]: the rollout's candidate, or NULL */
+        Instance *draining;
+        SvRollout ro;
+        const SvProgramConf *ro_conf; /* what the rollout rolls out */
+        CfgRef *ro_cr;
+        bool ro_done; /* the last rollout finished (not aborted, not cancelled) */
+        char ro_error[512];
+        Waiter *waiters;
+        bool removed;   /* dropped by a reload: freed once stopped */
+        bool stop_sent; /* shutdown: this program's level was asked to stop */
+        bool dirty;     /* changed since its waiters were last looked at */
+};
+
+typedef struct Event {
+        SvInstanceId id;
+        SmEvent ev;
+        char cause[96];
+} Event;
+
+struct SvSupervisor {
+        const SvOps *ops;
+        void *ctx;
+        CfgRef *cr; /* the configuration running now */
+        HeldSocket *socks;
+        Program **progs; /* in priority order */
+        size_t n_progs;
+        Job *jobs;
+        Event *queue; /* a ring */
+        size_t q_head, q_len, q_cap;
+        Instance *graveyard; /* out of every slot: freed at the end of dispatch */
+        SvInstanceId last_id;
+        bool dispatching;
+        bool shutting_down, exited;
+        bool started;    /* start_all ran: READY=1 may follow */
+        bool ready_sent; /* READY=1 told to the service manager */
+        char last_status[256];
+};
+
+/* supervisor.c */
+uint64_t sv_now(const SvSupervisor *s);
+void sv_logf(const SvSupervisor *s, int level, const Instance *i, const char *fmt, ...) _printf_(4, 5);
+void sv_replyf(const SvSupervisor *s, SvConnId conn, CtlReplyKind kind, const char *fmt, ...) _printf_(4, 5);
+const char *sv_instance_name(const Instance *i, char *buf, size_t len);
+bool sv_instance_live(const Instance *i);
+bool sv_program_live(const Program *p);
+bool sv_program_running(const Program *p);
+Program *sv_program_find(const SvSupervisor *s, const char *name);
+Program *sv_program_new(SvSupervisor *s, const SvProgramConf *conf, CfgRef *cr);
+void sv_program_set_conf(Program *p, const SvProgramConf *conf, CfgRef *cr);
+int sv_program_resize(Program *p, unsigned n);
+void sv_program_sort(SvSupervisor *s);
+void sv_enqueue(SvSupervisor *s, const Instance *i, SmEvent ev, const char *cause);
+void sv_dispatch(SvSupervisor *s);
+void sv_program_start(Program *p, const char *cause);
+void sv_program_stop(Program *p, const char *cause);
+void sv_program_begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr);
+void sv_program_cancel(Program *p, const char *why);
+Waiter *sv_waiter_add(Program *p, Job *j, WaitFor what);
+Job *sv_job_new(SvSupervisor *s, SvJobKind kind, SvConnId conn);
+void sv_job_release_share(SvSupervisor *s, Job *j);
+void sv_progress(const SvSupervisor *s, const Program *p, const char *fmt, ...) _printf_(3, 4);
+CfgRef *sv_cfgref_new(SvConfig *cfg);
+CfgRef *sv_cfgref_ref(CfgRef *r);
+CfgRef *sv_cfgref_unref(CfgRef *r);
+HeldSocket *sv_held_find(const SvSupervisor *s, const char *name);
+void sv_held_unref(SvSupervisor *s, HeldSocket *h);
+
+/* supervisor_cmd.c */
+void sv_command(SvSupervisor *s, SvConnId conn, const CtlRequest *req);
+
+#define SV_INAME(i) sv_instance_name((i), (char[80]){}, 80)
+#define SV_DUR(u) sv_duration_format((u), (char[32]){}, 32)

@@ -1,0 +1,1195 @@
+/* The supervisor: events in, decisions by the tables (sm, rollout), effects out through
+ * SvOps.
+ *
+ * Every entry point turns what happened into events on one queue and then drains it in
+ * sv_dispatch(): an event feeds one instance's state machine; what that changes for its
+ * program (a candidate ready, a drain over) may queue more events, never run them then and
+ * there, so nothing here re-enters itself. When the queue is empty, the programs that
+ * changed look at their waiting jobs; objects leave every slot at once but are freed only at
+ * the end of dispatch, and every later event names instances by id, so a stale exit or timer
+ * is a no-op.
+ *
+ * A program runs numprocs instances, one per index. A restart is a rollout (rollout.h):
+ * per index a candidate of the next generation starts on the same sockets and replaces the
+ * current instance once ready; the replaced one drains. Configurations and held sockets are
+ * reference-counted, so a draining generation keeps its stopsignal and sockets until gone. */
+#include "supervisor-internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "sockvisor/duration.h"
+#include "sockvisor/policy.h"
+#include "sockvisor/status.h"
+#include "sockvisor/stoporder.h"
+
+/* Rounds of "drain the queue, then settle" per dispatch; far above anything real. A loop
+ * that needs more is a bug: it is logged and broken off rather than spinning. */
+#define DISPATCH_ROUNDS_MAX 100000
+
+/* ---- small shared pieces ---- */
+
+uint64_t sv_now(const SvSupervisor *s) {
+        return s->ops->now(s->ctx);
+}
+
+const char *sv_instance_name(const Instance *i, char *buf, size_t len) {
+        if (i->conf->numprocs > 1 || i->prog->n > 1)
+                (void) snprintf(buf, len, "%s:%u", i->prog->name, i->index);
+        else
+                (void) snprintf(buf, len, "%s", i->prog->name);
+        return buf;
+}
+
+void sv_logf(const SvSupervisor *s, int level, const Instance *i, const char *fmt, ...) {
+        char text[1024], name[80];
+        size_t o = 0;
+        SvLogWho who = {};
+        if (i) {
+                sv_instance_name(i, name, sizeof(name));
+                who = (SvLogWho){ .program = i->prog->name, .instance = name, .pid = i->pid, .generation = i->gen };
+                o = (size_t) snprintf(text, sizeof(text), i->pid > 0 ? "%s[gen %u pid %d]: " : "%s[gen %u]: ", name,
+                                      i->gen, (int) i->pid);
+        }
+        va_list ap;
+        va_start(ap, fmt);
+        if (o < sizeof(text))
+                (void) vsnprintf(text + o, sizeof(text) - o, fmt, ap);
+        va_end(ap);
+        s->ops->log(s->ctx, level, &who, text);
+}
+
+void sv_replyf(const SvSupervisor *s, SvConnId conn, CtlReplyKind kind, const char *fmt, ...) {
+        char text[CTL_LINE_MAX];
+        if (!conn)
+                return;
+        text[0] = '\0';
+        if (fmt) {
+                va_list ap;
+                va_start(ap, fmt);
+                (void) vsnprintf(text, sizeof(text), fmt, ap);
+                va_end(ap);
+        }
+        s->ops->reply(s->ctx, conn, kind, text);
+}
+
+/* A progress line to every client waiting on p. */
+void sv_progress(const SvSupervisor *s, const Program *p, const char *fmt, ...) {
+        char text[CTL_LINE_MAX];
+        va_list ap;
+        va_start(ap, fmt);
+        (void) vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        for (const Waiter *w = p->waiters; w; w = w->next)
+                if (w->job->j.conn)
+                        s->ops->reply(s->ctx, w->job->j.conn, CTL_REPLY_PROGRESS, text);
+}
+
+CfgRef *sv_cfgref_new(SvConfig *cfg) {
+        CfgRef *r = calloc(1, sizeof(CfgRef));
+        if (!r)
+                return NULL;
+        r->cfg = cfg;
+        r->refs = 1;
+        return r;
+}
+
+CfgRef *sv_cfgref_ref(CfgRef *r) {
+        r->refs++;
+        return r;
+}
+
+CfgRef *sv_cfgref_unref(CfgRef *r) {
+        if (r && --r->refs == 0) {
+                sv_config_free(r->cfg);
+                free(r);
+        }
+        return NULL;
+}
+
+HeldSocket *sv_held_find(const SvSupervisor *s, const char *name) {
+        for (HeldSocket *h = s->socks; h; h = h->next)
+                if (h->configured && strcmp(h->name, name) == 0)
+                        return h;
+        return NULL;
+}
+
+void sv_held_unref(SvSupervisor *s, HeldSocket *h) {
+        if (!h || --h->refs > 0)
+                return;
+        for (HeldSocket **pp = &s->socks; *pp; pp = &(*pp)->next)
+                if (*pp == h) {
+                        *pp = h->next;
+                        break;
+                }
+        sv_logf(s, LOG_INFO, NULL, "socket '%s': closed %s (no configuration or generation uses it any more)", h->name,
+                h->info.address);
+        s->ops->socket_close(s->ctx, &h->info);
+        free(h->name);
+        free(h);
+}
+
+/* ---- the event queue ---- */
+
+void sv_enqueue(SvSupervisor *s, const Instance *i, SmEvent ev, const char *cause) {
+        if (s->q_len == s->q_cap) {
+                size_t cap = s->q_cap ? s->q_cap * 2 : 64;
+                Event *q = malloc(cap * sizeof(Event));
+                if (!q) {
+                        sv_logf(s, LOG_ERR, i, "out of memory queueing %s; dropped", sm_event_to_string(ev));
+                        return;
+                }
+                for (size_t k = 0; k < s->q_len; k++) /* unwrap the ring */
+                        q[k] = s->queue[(s->q_head + k) % s->q_cap];
+                free(s->queue);
+                s->queue = q;
+                s->q_head = 0;
+                s->q_cap = cap;
+        }
+        Event *e = &s->queue[(s->q_head + s->q_len++) % s->q_cap];
+        *e = (Event){ .id = i->id, .ev = ev };
+        (void) snprintf(e->cause, sizeof(e->cause), "%s", cause ? cause : "");
+}
+
+static bool dequeue(SvSupervisor *s, Event *ret) {
+        if (s->q_len == 0)
+                return false;
+        *ret = s->queue[s->q_head];
+        s->q_head = (s->q_head + 1) % s->q_cap;
+        s->q_len--;
+        return true;
+}
+
+/* ---- instances ---- */
+
+static bool is_terminal(SmState st) {
+        return st == SM_STOPPED || st == SM_EXITED || st == SM_FATAL;
+}
+
+/* Alive in the sense that matters for stopping: a process, or a timer that will make one. */
+bool sv_instance_live(const Instance *i) {
+        return i && !is_terminal(i->sm.state);
+}
+
+static Instance *instance_new(Program *p, unsigned index, unsigned gen, const SvProgramConf *conf, CfgRef *cr) {
+        SvSupervisor *s = p->s;
+        Instance *i = calloc(1, sizeof(Instance));
+        if (!i)
+                return NULL;
+        i->socks = calloc(conf->n_sockets ? conf->n_sockets : 1, sizeof(HeldSocket *));
+        if (!i->socks) {
+                free(i);
+                return NULL;
+        }
+        for (size_t k = 0; k < conf->n_sockets; k++) {
+                HeldSocket *h = sv_held_find(s, cr->cfg->sockets[conf->socket_idx[k]].name);
+                if (!h) /* cannot happen: a configuration is applied only once its sockets are held */
+                        continue;
+                h->refs++;
+                i->socks[i->n_socks++] = h;
+        }
+        i->id = ++s->last_id;
+        i->prog = p;
+        i->index = index;
+        i->gen = gen;
+        i->conf = conf;
+        i->cr = sv_cfgref_ref(cr);
+        sm_init(&i->sm, sv_now(s));
+        return i;
+}
+
+static Instance *instance_free(SvSupervisor *s, Instance *i) {
+        if (!i)
+                return NULL;
+        if (i->sm.deadline_usec)
+                s->ops->arm(s->ctx, i->id, 0);
+        for (size_t k = 0; k < i->n_socks; k++)
+                sv_held_unref(s, i->socks[k]);
+        free(i->socks);
+        sv_cfgref_unref(i->cr);
+        free(i);
+        return NULL;
+}
+
+/* Out of every slot: freed at the end of dispatch; events naming it are no-ops from now. */
+static void bury(SvSupervisor *s, Instance *i) {
+        i->next = s->graveyard;
+        s->graveyard = i;
+}
+
+static bool is_current(const Instance *i) {
+        return i->index < i->prog->cap && i->prog->cur[i->index] == i;
+}
+
+static bool is_candidate(const Instance *i) {
+        return i->index < i->prog->cap && i->prog->cand[i->index] == i;
+}
+
+static Instance *find_in_program(const Program *p, SvInstanceId id, pid_t pid) {
+        for (unsigned k = 0; k < p->cap; k++) {
+                Instance *c = p->cur[k], *n = p->cand[k];
+                if (c && (id ? c->id == id : c->pid == pid))
+                        return c;
+                if (n && (id ? n->id == id : n->pid == pid))
+                        return n;
+        }
+        for (Instance *d = p->draining; d; d = d->next)
+                if (id ? d->id == id : d->pid == pid)
+                        return d;
+        return NULL;
+}
+
+static Instance *find_instance(const SvSupervisor *s, SvInstanceId id, pid_t pid) {
+        if (!id && pid <= 0)
+                return NULL;
+        for (size_t q = 0; q < s->n_progs; q++) {
+                Instance *i = find_in_program(s->progs[q], id, pid);
+                if (i)
+                        return i;
+        }
+        return NULL;
+}
+
+static SmPolicy instance_policy(const Instance *i) {
+        const Program *p = i->prog;
+        bool keep = is_current(i) && !p->s->shutting_down && !p->removed;
+        return sv_policy(i->conf, keep, i->expected_exit);
+}
+
+static int instance_spawn(SvSupervisor *s, Instance *i) {
+        int fds[SV_PROGRAM_SOCKETS_MAX];
+        char *names[SV_PROGRAM_SOCKETS_MAX];
+        char iname[80];
+        SvDiag d = {};
+        pid_t pid = 0;
+
+        for (size_t k = 0; k < i->n_socks; k++) {
+                fds[k] = i->socks[k]->info.fd;
+                names[k] = i->socks[k]->name;
+        }
+        SvSpawnSpec spec = {
+                .id = i->id,
+                .program = i->prog->name,
+                .instance = sv_instance_name(i, iname, sizeof(iname)),
+                .generation = i->gen,
+                .conf = i->conf,
+                .fds = fds,
+                .fd_names = names,
+                .n_fds = i->n_socks,
+        };
+        int r = s->ops->spawn(s->ctx, &spec, &pid, &d);
+        if (r < 0) {
+                (void) snprintf(i->error, sizeof(i->error), "%s", d.msg[0] ? d.msg : strerror(-r));
+                sv_logf(s, LOG_ERR, i, "cannot start: %s", i->error);
+                return r;
+        }
+        i->pid = pid;
+        i->error[0] = i->status[0] = i->exit_text[0] = '\0';
+        i->spawned_usec = sv_now(s);
+        sv_logf(s, LOG_INFO, i, "started: %s", i->conf->command);
+        return 0;
+}
+
+static void react(SvSupervisor *s, Instance *i, const SmResult *res);
+
+/* Feeds one event to the instance's state machine and carries out what it returns. */
+static void instance_feed(SvSupervisor *s, Instance *i, SmEvent ev, const char *cause) {
+        SmPolicy pol = instance_policy(i);
+        SmResult res;
+        uint64_t now = sv_now(s);
+
+        sm_step(&i->sm, ev, now, &pol, &res);
+        if (!res.handled) {
+                sv_logf(s, LOG_DEBUG, i, "%s ignored in state %s", sm_event_to_string(ev), sm_state_to_string(res.from));
+                return;
+        }
+        if (res.from != res.to)
+                sv_logf(s, LOG_INFO, i, "%s -> %s (%s)", sm_state_to_string(res.from), sm_state_to_string(res.to),
+                        cause);
+        const char *stopsig = sv_signal_to_string(i->conf->stopsignal);
+        if (res.actions & SM_ACT_DISARM_TIMER)
+                s->ops->arm(s->ctx, i->id, 0);
+        if (res.actions & SM_ACT_SIGNAL_STOP && i->pid > 0) {
+                i->stop_usec = now;
+                s->ops->signal(s->ctx, i->pid, i->conf->stopsignal, i->conf->stopasgroup);
+        }
+        if (res.actions & SM_ACT_SIGNAL_KILL && i->pid > 0) {
+                sv_logf(s, LOG_WARNING, i, "still running %s after SIG%s; sending SIGKILL%s",
+                        SV_DUR(i->conf->stopwait_usec), stopsig ? stopsig : "?",
+                        i->conf->killasgroup ? " to its process group" : "");
+                s->ops->signal(s->ctx, i->pid, 9 /* SIGKILL */, i->conf->killasgroup);
+        }
+        if (res.actions & SM_ACT_SPAWN && instance_spawn(s, i) < 0)
+                sv_enqueue(s, i, SM_EV_SPAWN_FAILED, i->error);
+        if (res.actions & SM_ACT_ARM_TIMER)
+                s->ops->arm(s->ctx, i->id, i->sm.deadline_usec);
+        if (res.to == SM_BACKOFF && res.from != SM_BACKOFF && i->sm.deadline_usec > now)
+                sv_logf(s, LOG_INFO, i, "retrying in %s (failed starts in a row: %u of %u allowed retries)",
+                        SV_DUR(i->sm.deadline_usec - now), i->sm.failed_starts, i->conf->startretries);
+        if (res.to == SM_FATAL)
+                sv_logf(s, LOG_ERR, i, "gave up after %u failed starts in a row; 'sockvisorctl start %s' tries again",
+                        i->sm.failed_starts, i->prog->name);
+        react(s, i, &res);
+}
+
+/* ---- programs ---- */
+
+int sv_program_resize(Program *p, unsigned n) {
+        if (n <= p->cap)
+                return 0;
+        Instance **cur = realloc(p->cur, n * sizeof(Instance *));
+        if (!cur)
+                return -ENOMEM;
+        p->cur = cur;
+        Instance **cand = realloc(p->cand, n * sizeof(Instance *));
+        if (!cand)
+                return -ENOMEM;
+        p->cand = cand;
+        for (unsigned k = p->cap; k < n; k++)
+                p->cur[k] = p->cand[k] = NULL;
+        p->cap = n;
+        return 0;
+}
+
+Program *sv_program_new(SvSupervisor *s, const SvProgramConf *conf, CfgRef *cr) {
+        Program *p = calloc(1, sizeof(Program));
+        if (!p)
+                return NULL;
+        p->s = s;
+        p->name = strdup(conf->name);
+        p->conf = conf;
+        p->cr = sv_cfgref_ref(cr);
+        p->n = conf->numprocs;
+        if (!p->name || sv_program_resize(p, conf->numprocs) < 0) {
+                free(p->name);
+                free(p->cur);
+                free(p->cand);
+                sv_cfgref_unref(p->cr);
+                free(p);
+                return NULL;
+        }
+        return p;
+}
+
+/* Points the program at conf, owned by cr (referenced before the old one is dropped, so
+ * the same cr works too). Running instances keep the configuration they started with. */
+void sv_program_set_conf(Program *p, const SvProgramConf *conf, CfgRef *cr) {
+        sv_cfgref_ref(cr);
+        sv_cfgref_unref(p->cr);
+        p->conf = conf;
+        p->cr = cr;
+}
+
+static void program_free(SvSupervisor *s, Program *p) {
+        for (unsigned k = 0; k < p->cap; k++) {
+                instance_free(s, p->cur[k]);
+                instance_free(s, p->cand[k]);
+        }
+        for (Instance *d = p->draining, *next; d; d = next) {
+                next = d->next;
+                instance_free(s, d);
+        }
+        while (p->waiters) { /* only at sv_supervisor_free: the clients are told */
+                Waiter *w = p->waiters;
+                p->waiters = w->next;
+                char line[CTL_LINE_MAX];
+                sv_job_part_done(&w->job->j, p->name, false, "sockvisord stopped", line, sizeof(line));
+                sv_job_release_share(s, w->job);
+                free(w);
+        }
+        free(p->cur);
+        free(p->cand);
+        sv_cfgref_unref(p->cr);
+        sv_cfgref_unref(p->ro_cr);
+        free(p->name);
+        free(p);
+}
+
+bool sv_program_live(const Program *p) {
+        if (p->draining)
+                return true;
+        for (unsigned k = 0; k < p->cap; k++)
+                if (sv_instance_live(p->cur[k]) || p->cand[k])
+                        return true;
+        return false;
+}
+
+/* What a reload calls running: a current instance that is not stopped, exited or fatal. */
+bool sv_program_running(const Program *p) {
+        for (unsigned k = 0; k < p->n && k < p->cap; k++)
+                if (sv_instance_live(p->cur[k]))
+                        return true;
+        return false;
+}
+
+Program *sv_program_find(const SvSupervisor *s, const char *name) {
+        for (size_t q = 0; q < s->n_progs; q++)
+                if (!s->progs[q]->removed && strcmp(s->progs[q]->name, name) == 0)
+                        return s->progs[q];
+        return NULL;
+}
+
+static int priority_cmp(const void *a, const void *b) {
+        const Program *pa = *(Program *const *) a, *pb = *(Program *const *) b;
+        if (pa->conf->priority != pb->conf->priority)
+                return pa->conf->priority < pb->conf->priority ? -1 : 1;
+        return pa->conf->line < pb->conf->line ? -1 : pa->conf->line > pb->conf->line;
+}
+
+void sv_program_sort(SvSupervisor *s) {
+        qsort(s->progs, s->n_progs, sizeof(Program *), priority_cmp);
+}
+
+static Instance *program_ensure(Program *p, unsigned k) {
+        if (!p->cur[k])
+                p->cur[k] = instance_new(p, k, p->last_gen ? p->last_gen : ++p->last_gen, p->conf, p->cr);
+        return p->cur[k];
+}
+
+void sv_program_start(Program *p, const char *cause) {
+        for (unsigned k = 0; k < p->n; k++) {
+                Instance *i = program_ensure(p, k);
+                if (!i)
+                        sv_logf(p->s, LOG_ERR, NULL, "program '%s': out of memory", p->name);
+                else if (i->sm.state != SM_RUNNING && i->sm.state != SM_STARTING && i->sm.state != SM_STOPPING)
+                        sv_enqueue(p->s, i, SM_EV_START, cause);
+        }
+        p->dirty = true;
+}
+
+/* An instance out of service: it goes on draining in the background. */
+static void drain(Program *p, Instance *i, bool holds_slot, const char *cause) {
+        SvSupervisor *s = p->s;
+        if (!sv_instance_live(i)) {
+                bury(s, i);
+                return;
+        }
+        i->holds_slot = holds_slot;
+        i->next = p->draining;
+        p->draining = i;
+        if (i->pid > 0 && i->sm.state != SM_STOPPING) {
+                const char *sig = sv_signal_to_string(i->conf->stopsignal);
+                sv_progress(s, p, "%s: stopping generation %u (pid %d) with SIG%s, waiting up to %s", SV_INAME(i),
+                            i->gen, (int) i->pid, sig ? sig : "?", SV_DUR(i->conf->stopwait_usec));
+        }
+        sv_enqueue(s, i, SM_EV_STOP, cause);
+}
+
+static void draining_remove(Program *p, Instance *i) {
+        for (Instance **pp = &p->draining; *pp; pp = &(*pp)->next)
+                if (*pp == i) {
+                        *pp = i->next;
+                        return;
+                }
+}
+
+void sv_program_stop(Program *p, const char *cause) {
+        SvSupervisor *s = p->s;
+        for (unsigned k = 0; k < p->cap; k++) {
+                Instance *c = p->cand[k];
+                if (c) { /* a candidate with no rollout to serve: it drains */
+                        p->cand[k] = NULL;
+                        drain(p, c, false, cause);
+                }
+                Instance *i = p->cur[k];
+                if (sv_instance_live(i)) {
+                        if (i->pid > 0 && i->sm.state != SM_STOPPING) {
+                                const char *sig = sv_signal_to_string(i->conf->stopsignal);
+                                sv_progress(s, p, "%s: stopping (pid %d) with SIG%s, waiting up to %s", SV_INAME(i),
+                                            (int) i->pid, sig ? sig : "?", SV_DUR(i->conf->stopwait_usec));
+                        }
+                        sv_enqueue(s, i, SM_EV_STOP, cause);
+                }
+        }
+        for (Instance *d = p->draining; d; d = d->next)
+                sv_enqueue(s, d, SM_EV_STOP, cause);
+        p->dirty = true;
+}
+
+/* ---- jobs and what they wait for ---- */
+
+Job *sv_job_new(SvSupervisor *s, SvJobKind kind, SvConnId conn) {
+        Job *j = calloc(1, sizeof(Job));
+        if (!j)
+                return NULL;
+        sv_job_init(&j->j, kind, conn, sv_now(s));
+        j->next = s->jobs;
+        s->jobs = j;
+        return j;
+}
+
+/* Drops a share of j; the last one answers the client and frees the job. */
+void sv_job_release_share(SvSupervisor *s, Job *j) {
+        if (!sv_job_release(&j->j))
+                return;
+        char text[CTL_LINE_MAX];
+        bool ok = sv_job_verdict(&j->j, sv_now(s), text, sizeof(text));
+        sv_replyf(s, j->j.conn, ok ? CTL_REPLY_OK : CTL_REPLY_ERR, "%s", text);
+        for (Job **pp = &s->jobs; *pp; pp = &(*pp)->next)
+                if (*pp == j) {
+                        *pp = j->next;
+                        break;
+                }
+        free(j);
+}
+
+Waiter *sv_waiter_add(Program *p, Job *j, WaitFor what) {
+        Waiter *w = calloc(1, sizeof(Waiter));
+        if (!w)
+                return NULL;
+        *w = (Waiter){ .job = j, .what = what, .since_usec = sv_now(p->s) };
+        Waiter **pp = &p->waiters; /* in arrival order */
+        while (*pp)
+                pp = &(*pp)->next;
+        *pp = w;
+        sv_job_join(&j->j);
+        p->dirty = true;
+        return w;
+}
+
+/* Ends w's part: one progress line (if the job spans programs) and its share. */
+static void waiter_done(Program *p, Waiter *w, bool ok, const char *text) {
+        SvSupervisor *s = p->s;
+        for (Waiter **pp = &p->waiters; *pp; pp = &(*pp)->next)
+                if (*pp == w) {
+                        *pp = w->next;
+                        break;
+                }
+        char line[CTL_LINE_MAX];
+        sv_job_part_done(&w->job->j, p->name, ok, text, line, sizeof(line));
+        if (line[0])
+                sv_replyf(s, w->job->j.conn, CTL_REPLY_PROGRESS, "%s", line);
+        sv_job_release_share(s, w->job);
+        free(w);
+}
+
+static bool has_waiter(const Program *p, WaitFor what) {
+        for (const Waiter *w = p->waiters; w; w = w->next)
+                if (w->what == what)
+                        return true;
+        return false;
+}
+
+/* ---- rollouts ---- */
+
+static void rollout_apply(Program *p, const SvRolloutResult *res, const char *why);
+
+static void rollout_step(Program *p, SvRolloutEvent ev, const SvRolloutInput *in, const char *why) {
+        SvRolloutResult res;
+        sv_rollout_step(&p->ro, ev, in, &res);
+        if (!res.handled) {
+                sv_logf(p->s, LOG_DEBUG, NULL, "program '%s': rollout %s ignored while %s", p->name,
+                        sv_rollout_event_to_string(ev), sv_rollout_state_to_string(res.from));
+                return;
+        }
+        rollout_apply(p, &res, why);
+}
+
+void sv_program_begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr) {
+        SvSupervisor *s = p->s;
+        unsigned n_old = p->n, busy = 0;
+
+        if (sv_program_resize(p, conf->numprocs > n_old ? conf->numprocs : n_old) < 0) {
+                p->ro_done = false;
+                (void) snprintf(p->ro_error, sizeof(p->ro_error), "out of memory starting the restart");
+                return;
+        }
+        for (unsigned k = 0; k < n_old; k++) /* a retry timer would race the new generation */
+                if (p->cur[k] && p->cur[k]->sm.state == SM_BACKOFF)
+                        sv_enqueue(s, p->cur[k], SM_EV_STOP, "replaced by a restart");
+        for (Instance *d = p->draining; d; d = d->next) { /* still going: they count against the surge */
+                d->holds_slot = true;
+                busy++;
+        }
+        sv_cfgref_unref(p->ro_cr);
+        p->ro_cr = sv_cfgref_ref(cr);
+        p->ro_conf = conf;
+        p->ro_done = false;
+        p->ro_error[0] = '\0';
+        p->n = conf->numprocs > n_old ? conf->numprocs : n_old;
+        SvRolloutInput in = {
+                .gen = ++p->last_gen,
+                .n_old = n_old,
+                .n_target = conf->numprocs,
+                .surge = conf->restart_surge,
+                .busy = busy,
+        };
+        sv_logf(s, LOG_INFO, NULL, "program '%s': rolling out generation %u (%u instance%s, %u at a time)", p->name,
+                in.gen, in.n_target, in.n_target == 1 ? "" : "s", in.surge ? in.surge : 1);
+        rollout_step(p, SV_RO_EV_BEGIN, &in, NULL);
+        p->dirty = true;
+}
+
+/* Stop wins: every start, restart or reload waiting on p ends with why, and a rollout
+ * under way is dropped (its candidates drain). */
+void sv_program_cancel(Program *p, const char *why) {
+        for (Waiter *w = p->waiters, *next; w; w = next) {
+                next = w->next;
+                if (w->what != WAIT_STOPPED)
+                        waiter_done(p, w, false, why);
+        }
+        rollout_step(p, SV_RO_EV_CANCEL, &(SvRolloutInput){}, why);
+}
+
+/* "generation 2 (pid 41), generation 2 (pid 42)": what serves now. */
+static unsigned serving(const Program *p, char *buf, size_t len) {
+        size_t o = 0;
+        unsigned n = 0;
+        buf[0] = '\0';
+        for (unsigned k = 0; k < p->n && o < len; k++)
+                if (p->cur[k] && p->cur[k]->sm.state == SM_RUNNING) {
+                        n++;
+                        o += (size_t) snprintf(buf + o, len - o, "%sgeneration %u (pid %d)", o ? ", " : "",
+                                               p->cur[k]->gen, (int) p->cur[k]->pid);
+                }
+        return n;
+}
+
+static void rollout_apply(Program *p, const SvRolloutResult *res, const char *why) {
+        SvSupervisor *s = p->s;
+
+        if (res->actions & SV_RO_ACT_START)
+                for (unsigned k = res->start_from; k < res->start_to; k++) {
+                        Instance *c = instance_new(p, k, p->ro.gen, p->ro_conf, p->ro_cr);
+                        if (!c) {
+                                sv_logf(s, LOG_ERR, NULL, "program '%s': out of memory starting a new instance", p->name);
+                                continue; /* its slot stays taken: the rollout cannot finish, stop cancels it */
+                        }
+                        p->cand[k] = c;
+                        char cause[64];
+                        (void) snprintf(cause, sizeof(cause), "generation %u rolling out", p->ro.gen);
+                        sv_enqueue(s, c, SM_EV_START, cause);
+                }
+        if (res->actions & SV_RO_ACT_PROMOTE) {
+                unsigned k = res->index;
+                Instance *c = p->cand[k], *old = p->cur[k];
+                p->cand[k] = NULL;
+                p->cur[k] = c;
+                if (c)
+                        sv_progress(s, p, "%s: generation %u ready after %s (pid %d)", SV_INAME(c), c->gen,
+                                    SV_DUR(sv_now(s) - c->sm.started_usec), (int) c->pid);
+                if (old) {
+                        char cause[64];
+                        (void) snprintf(cause, sizeof(cause), "replaced by generation %u", c ? c->gen : 0);
+                        drain(p, old, (res->actions & SV_RO_ACT_DRAIN_OLD) != 0, cause);
+                }
+        }
+        if (res->actions & SV_RO_ACT_STOP_CANDS)
+                for (unsigned k = 0; k < p->cap; k++)
+                        if (p->cand[k]) {
+                                Instance *c = p->cand[k];
+                                p->cand[k] = NULL;
+                                drain(p, c, false, why ? why : "the rollout was abandoned");
+                        }
+        if (res->actions & SV_RO_ACT_FINISH) {
+                for (unsigned k = res->surplus_from; k < res->surplus_to && k < p->cap; k++)
+                        if (p->cur[k]) { /* numprocs lowered: the surplus drains now */
+                                Instance *old = p->cur[k];
+                                p->cur[k] = NULL;
+                                drain(p, old, false, "numprocs lowered");
+                        }
+                p->n = p->ro.n_target;
+                sv_program_set_conf(p, p->ro_conf, p->ro_cr);
+                p->ro_cr = sv_cfgref_unref(p->ro_cr);
+                p->ro_done = true;
+                sv_logf(s, LOG_INFO, NULL, "program '%s': generation %u rolled out", p->name, p->ro.gen);
+        } else if (res->to == SV_RO_IDLE) { /* aborted or cancelled: back to what was */
+                for (unsigned k = p->ro.n_old; k < p->n && k < p->cap; k++)
+                        if (p->cur[k]) {
+                                Instance *extra = p->cur[k];
+                                p->cur[k] = NULL;
+                                drain(p, extra, false, "the rollout was abandoned");
+                        }
+                p->n = p->ro.n_old;
+                p->ro_cr = sv_cfgref_unref(p->ro_cr);
+                p->ro_done = false;
+        }
+        if (res->actions & SV_RO_ACT_ABORTED) {
+                char now_serving[256];
+                unsigned n = serving(p, now_serving, sizeof(now_serving));
+                if (n)
+                        (void) snprintf(p->ro_error, sizeof(p->ro_error), "%s; rolled back: %s keep%s serving", why,
+                                        now_serving, n == 1 ? "s" : "");
+                else
+                        (void) snprintf(p->ro_error, sizeof(p->ro_error), "%s; nothing else is running", why);
+                sv_logf(s, LOG_ERR, NULL, "program '%s': restart failed: %s", p->name, p->ro_error);
+                for (Waiter *w = p->waiters, *next; w; w = next) {
+                        next = w->next;
+                        if (w->what == WAIT_ROLLOUT)
+                                waiter_done(p, w, false, p->ro_error);
+                }
+        }
+        p->dirty = true;
+}
+
+/* Why a candidate ended before it was ready. */
+static void candidate_failure(const Instance *i, char *buf, size_t len) {
+        char who[96] = "";
+        if (i->conf->numprocs > 1 || i->prog->n > 1)
+                (void) snprintf(who, sizeof(who), "%s ", SV_INAME(i));
+        if (i->sm.outcome == SM_OUTCOME_READY_TIMEOUT)
+                (void) snprintf(buf, len, "%sgeneration %u was not ready within %s", who, i->gen,
+                                SV_DUR(i->conf->ready_timeout_usec));
+        else if (i->sm.outcome == SM_OUTCOME_SPAWN_FAILED)
+                (void) snprintf(buf, len, "%sgeneration %u could not be started: %s", who, i->gen, i->error);
+        else if (i->prog->s->shutting_down)
+                (void) snprintf(buf, len, "%sgeneration %u was stopped: sockvisord is shutting down", who, i->gen);
+        else
+                (void) snprintf(buf, len, "%sgeneration %u exited with %s before it was ready", who, i->gen,
+                                i->exit_text[0] ? i->exit_text : "an error");
+}
+
+/* What one instance's transition means for its program. */
+static void react(SvSupervisor *s, Instance *i, const SmResult *res) {
+        Program *p = i->prog;
+        uint64_t now = sv_now(s);
+        p->dirty = true;
+
+        if (is_candidate(i)) {
+                bool ours = p->ro.state == SV_RO_ROLLING && i->gen == p->ro.gen;
+                if (res->to == SM_RUNNING && ours) {
+                        Instance *old = p->cur[i->index];
+                        SvRolloutInput in = { .index = i->index, .has_old = sv_instance_live(old) };
+                        rollout_step(p, SV_RO_EV_CAND_READY, &in, NULL);
+                } else if (res->to == SM_STARTING && res->from != SM_STARTING && i->pid > 0) {
+                        sv_progress(s, p, "%s: started generation %u (pid %d), waiting up to %s for it to be ready",
+                                    SV_INAME(i), i->gen, (int) i->pid, SV_DUR(sv_ready_bound_usec(i->conf)));
+                } else if (res->to == SM_STOPPING && i->sm.outcome == SM_OUTCOME_READY_TIMEOUT) {
+                        sv_progress(s, p, "%s: generation %u was not ready within %s; stopping it", SV_INAME(i), i->gen,
+                                    SV_DUR(i->conf->ready_timeout_usec));
+                } else if (is_terminal(res->to)) {
+                        char why[384];
+                        candidate_failure(i, why, sizeof(why));
+                        p->cand[i->index] = NULL;
+                        bury(s, i);
+                        if (ours)
+                                rollout_step(p, SV_RO_EV_CAND_FAILED, &(SvRolloutInput){ .index = i->index }, why);
+                }
+                return;
+        }
+        for (Instance *d = p->draining; d; d = d->next) {
+                if (d != i)
+                        continue;
+                if (is_terminal(res->to)) {
+                        if (i->stop_usec && i->exit_text[0])
+                                sv_progress(s, p, "%s: generation %u exited after %s (%s)", SV_INAME(i), i->gen,
+                                            SV_DUR(now - i->stop_usec), i->exit_text);
+                        draining_remove(p, i);
+                        bool slot = i->holds_slot;
+                        bury(s, i);
+                        if (slot)
+                                rollout_step(p, SV_RO_EV_SLOT_FREED, &(SvRolloutInput){}, NULL);
+                }
+                return;
+        }
+        if (res->to == SM_BACKOFF && has_waiter(p, WAIT_RUNNING))
+                sv_progress(s, p, "%s: exited (%s), retrying in %s", SV_INAME(i), i->exit_text[0] ? i->exit_text : i->error,
+                            SV_DUR(i->sm.deadline_usec > now ? i->sm.deadline_usec - now : 0));
+}
+
+/* ---- settling: what the waiting jobs see ---- */
+
+/* A start's verdict for index k, or NULL while it is still on its way. */
+static const char *start_verdict(const Program *p, const Instance *i, uint64_t since, char *buf, size_t len) {
+        SmState st = i ? i->sm.state : SM_STOPPED;
+        if (st == SM_RUNNING || st == SM_STARTING || st == SM_STOPPING)
+                return st == SM_RUNNING ? "" : NULL;
+        char who[96] = "", next[96] = "";
+        uint64_t now = sv_now(p->s);
+        if (i && (p->n > 1 || i->conf->numprocs > 1))
+                (void) snprintf(who, sizeof(who), "%s ", SV_INAME(i));
+        if (st == SM_BACKOFF)
+                (void) snprintf(next, sizeof(next), "BACKOFF, retrying in %s",
+                                SV_DUR(i->sm.deadline_usec > now ? i->sm.deadline_usec - now : 0));
+        else
+                (void) snprintf(next, sizeof(next), "%s", sm_state_to_string(st));
+        if (!i)
+                (void) snprintf(buf, len, "%sis not running; state %s", who, next);
+        else if (i->sm.outcome == SM_OUTCOME_READY_TIMEOUT && i->sm.since_usec >= since)
+                (void) snprintf(buf, len, "%swas not ready within %s; state %s", who,
+                                SV_DUR(sv_ready_bound_usec(i->conf)), next);
+        else if (i->sm.outcome == SM_OUTCOME_SPAWN_FAILED)
+                (void) snprintf(buf, len, "%scould not be started: %s; state %s", who, i->error, next);
+        else
+                (void) snprintf(buf, len, "%sexited with %s before it was ready; state %s", who,
+                                i->exit_text[0] ? i->exit_text : i->error[0] ? i->error : "an error", next);
+        return buf;
+}
+
+static void settle(Program *p) {
+        SvSupervisor *s = p->s;
+        uint64_t now = sv_now(s);
+
+        for (Waiter *w = p->waiters, *next; w; w = next) {
+                next = w->next;
+                switch (w->what) {
+                case WAIT_STOPPED:
+                        if (!sv_program_live(p))
+                                waiter_done(p, w, true, "");
+                        break;
+                case WAIT_ROLLOUT:
+                        if (p->ro.state == SV_RO_ROLLING || (p->ro_done && p->draining))
+                                break;
+                        if (p->ro_done)
+                                waiter_done(p, w, true, "");
+                        else
+                                waiter_done(p, w, false, p->ro_error[0] ? p->ro_error : "the restart did not run");
+                        break;
+                case WAIT_RUNNING: {
+                        if (w->after_stop) { /* queued behind a stop: go once nothing is left */
+                                if (sv_program_live(p) || has_waiter(p, WAIT_STOPPED))
+                                        break;
+                                w->after_stop = false;
+                                w->since_usec = now;
+                                sv_program_start(p, "start requested");
+                                break; /* the start's own events come back here */
+                        }
+                        const char *failed = NULL;
+                        bool all = true;
+                        char buf[512];
+                        for (unsigned k = 0; k < p->n && !failed; k++) {
+                                const char *v = start_verdict(p, p->cur[k], w->since_usec, buf, sizeof(buf));
+                                if (!v)
+                                        all = false;
+                                else if (v[0])
+                                        failed = v;
+                        }
+                        if (failed)
+                                waiter_done(p, w, false, failed);
+                        else if (all)
+                                waiter_done(p, w, true, "");
+                        break;
+                }
+                }
+        }
+}
+
+/* ---- shutdown, GC, reporting ---- */
+
+static void shutdown_step(SvSupervisor *s) {
+        if (!s->shutting_down || s->exited)
+                return;
+        SvStopItem *v = calloc(s->n_progs ? s->n_progs : 1, sizeof(SvStopItem));
+        if (!v)
+                return;
+        for (size_t q = 0; q < s->n_progs; q++)
+                v[q] = (SvStopItem){ .priority = s->progs[q]->conf->priority, .live = sv_program_live(s->progs[q]),
+                                     .stop_sent = s->progs[q]->stop_sent };
+        int level = 0;
+        SvStopNext next = sv_stop_order_next(v, s->n_progs, &level);
+        free(v);
+        if (next == SV_STOP_LEVEL)
+                for (size_t q = 0; q < s->n_progs; q++) {
+                        Program *p = s->progs[q];
+                        if (sv_program_live(p) && !p->stop_sent && p->conf->priority == level) {
+                                p->stop_sent = true;
+                                sv_program_stop(p, "sockvisord is shutting down");
+                        }
+                }
+        else if (next == SV_STOP_DONE && s->q_len == 0) {
+                s->exited = true;
+                sv_logf(s, LOG_INFO, NULL, "every program has stopped");
+                s->ops->exit(s->ctx, 0);
+        }
+}
+
+static void gc(SvSupervisor *s) {
+        while (s->graveyard) {
+                Instance *i = s->graveyard;
+                s->graveyard = i->next;
+                instance_free(s, i);
+        }
+        for (size_t q = 0; q < s->n_progs;) {
+                Program *p = s->progs[q];
+                if (p->removed && !sv_program_live(p) && !p->waiters) {
+                        sv_logf(s, LOG_INFO, NULL, "program '%s': stopped and removed", p->name);
+                        program_free(s, p);
+                        memmove(s->progs + q, s->progs + q + 1, (s->n_progs - q - 1) * sizeof(Program *));
+                        s->n_progs--;
+                } else
+                        q++;
+        }
+}
+
+/* Autostarted programs have settled (ready, or given up): what READY=1 waits for. */
+static bool startup_settled(const SvSupervisor *s) {
+        for (size_t q = 0; q < s->n_progs; q++) {
+                const Program *p = s->progs[q];
+                if (!p->conf->autostart || p->removed)
+                        continue;
+                for (unsigned k = 0; k < p->n; k++) {
+                        SmState st = p->cur[k] ? p->cur[k]->sm.state : SM_STOPPED;
+                        if (st == SM_STARTING || st == SM_BACKOFF)
+                                return false;
+                }
+        }
+        return true;
+}
+
+/* Keeps STATUS= current, and sends READY=1 once start-up has settled. */
+static void report(SvSupervisor *s) {
+        SvStatusCounts c = { .stopping = s->shutting_down };
+        char status[256], msg[300];
+        for (size_t q = 0; q < s->n_progs; q++) {
+                const Program *p = s->progs[q];
+                for (unsigned k = 0; k < p->n; k++) {
+                        const Instance *i = p->cur[k];
+                        c.total++;
+                        c.running += i && i->sm.state == SM_RUNNING;
+                        c.failing += i && (i->sm.state == SM_FATAL || i->sm.state == SM_BACKOFF);
+                }
+                if (p->ro.state == SV_RO_ROLLING && !c.rolling_program) {
+                        c.rolling_program = p->name;
+                        c.rolling_gen = p->ro.gen;
+                }
+        }
+        for (const HeldSocket *h = s->socks; h; h = h->next)
+                c.sockets += h->configured;
+        sv_status_summary(status, sizeof(status), &c);
+        if (s->started && !s->ready_sent && !s->shutting_down && startup_settled(s)) {
+                s->ready_sent = true;
+                (void) snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%s", status);
+                s->ops->service_manager(s->ctx, msg);
+                (void) snprintf(s->last_status, sizeof(s->last_status), "%s", status);
+                sv_logf(s, LOG_INFO, NULL, "ready: %s", status);
+                return;
+        }
+        if (strcmp(status, s->last_status) != 0) {
+                (void) snprintf(s->last_status, sizeof(s->last_status), "%s", status);
+                (void) snprintf(msg, sizeof(msg), "STATUS=%s", status);
+                s->ops->service_manager(s->ctx, msg);
+        }
+}
+
+void sv_dispatch(SvSupervisor *s) {
+        if (s->dispatching)
+                return; /* an entry point called from an op: its events wait in the queue */
+        s->dispatching = true;
+        for (unsigned round = 0;; round++) {
+                if (round >= DISPATCH_ROUNDS_MAX) {
+                        sv_logf(s, LOG_ERR, NULL, "dispatch did not settle after %u rounds; %zu events dropped (a bug)",
+                                round, s->q_len);
+                        s->q_len = 0;
+                        break;
+                }
+                Event e;
+                while (dequeue(s, &e)) {
+                        Instance *i = find_instance(s, e.id, 0);
+                        if (i)
+                                instance_feed(s, i, e.ev, e.cause);
+                }
+                for (size_t q = 0; q < s->n_progs; q++)
+                        if (s->progs[q]->dirty) {
+                                s->progs[q]->dirty = false;
+                                settle(s->progs[q]);
+                        }
+                if (s->q_len == 0)
+                        shutdown_step(s);
+                if (s->q_len == 0)
+                        break;
+        }
+        gc(s);
+        if (!s->exited)
+                report(s);
+        s->dispatching = false;
+}
+
+/* ---- entry points ---- */
+
+int sv_supervisor_new(const SvOps *ops, void *ctx, SvSupervisor **ret) {
+        SvSupervisor *s = calloc(1, sizeof(SvSupervisor));
+        if (!s)
+                return -ENOMEM;
+        s->ops = ops;
+        s->ctx = ctx;
+        *ret = s;
+        return 0;
+}
+
+SvSupervisor *sv_supervisor_free(SvSupervisor *s) {
+        if (!s)
+                return NULL;
+        gc(s);
+        for (size_t q = 0; q < s->n_progs; q++)
+                program_free(s, s->progs[q]);
+        free(s->progs);
+        while (s->jobs) { /* parts of no program: answer them */
+                Job *j = s->jobs;
+                j->j.pending = 1;
+                sv_job_release_share(s, j);
+        }
+        for (HeldSocket *h = s->socks, *next; h; h = next) {
+                next = h->next;
+                s->ops->socket_close(s->ctx, &h->info);
+                free(h->name);
+                free(h);
+        }
+        sv_cfgref_unref(s->cr);
+        free(s->queue);
+        free(s);
+        return NULL;
+}
+
+void sv_supervisor_start_all(SvSupervisor *s) {
+        for (size_t q = 0; q < s->n_progs; q++) /* priority order */
+                if (s->progs[q]->conf->autostart)
+                        sv_program_start(s->progs[q], "sockvisord started");
+        s->started = true;
+        sv_dispatch(s); /* READY=1 at once when nothing needs to become ready */
+}
+
+void sv_supervisor_exited(SvSupervisor *s, SvInstanceId id, int code, int status) {
+        Instance *i = find_instance(s, id, 0);
+        if (!i) {
+                sv_logf(s, LOG_DEBUG, NULL, "exit of instance %llu, which is gone; ignored", (unsigned long long) id);
+                return;
+        }
+        char cause[96];
+        sv_exit_classify(i->conf, code, status, i->exit_text, sizeof(i->exit_text), &i->expected_exit);
+        (void) snprintf(cause, sizeof(cause), "exited with %s", i->exit_text);
+        sv_logf(s, LOG_INFO, i, "%s after %s", cause, SV_DUR(sv_now(s) - i->spawned_usec));
+        /* With killasgroup, what the worker left in its group goes with it when it was being
+         * stopped: a stop means the whole service. */
+        if (i->sm.state == SM_STOPPING && i->conf->killasgroup && i->pid > 0)
+                s->ops->signal(s->ctx, i->pid, 9 /* SIGKILL */, true);
+        i->pid = 0; /* reaped: never signalled again (the pid may be reused) */
+        sv_enqueue(s, i, SM_EV_EXIT, cause);
+        sv_dispatch(s);
+}
+
+void sv_supervisor_timer(SvSupervisor *s, SvInstanceId id) {
+        Instance *i = find_instance(s, id, 0);
+        if (!i || i->sm.deadline_usec == 0) {
+                sv_logf(s, LOG_DEBUG, i, "stale timer of instance %llu; ignored", (unsigned long long) id);
+                return;
+        }
+        if (sv_now(s) < i->sm.deadline_usec) { /* early: wait for the real deadline */
+                s->ops->arm(s->ctx, i->id, i->sm.deadline_usec);
+                return;
+        }
+        sv_enqueue(s, i, SM_EV_TIMEOUT, sv_timeout_cause(i->sm.state, i->conf->ready));
+        sv_dispatch(s);
+}
+
+void sv_supervisor_notify(SvSupervisor *s, pid_t pid, const SvNotifyMsg *m) {
+        Instance *i = find_instance(s, 0, pid);
+        if (!i) {
+                sv_logf(s, LOG_DEBUG, NULL, "notify: message from pid %d, which is no worker of ours; ignored", (int) pid);
+                return;
+        }
+        if (m->has_status) {
+                (void) snprintf(i->status, sizeof(i->status), "%s", m->status);
+                i->prog->dirty = true;
+        }
+        if (m->stopping)
+                sv_logf(s, LOG_DEBUG, i, "STOPPING=1");
+        if (m->ready)
+                sv_enqueue(s, i, SM_EV_READY, "READY=1");
+        sv_dispatch(s);
+}
+
+void sv_supervisor_command(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
+        sv_command(s, conn, req);
+        sv_dispatch(s);
+}
+
+void sv_supervisor_conn_closed(SvSupervisor *s, SvConnId conn) {
+        for (Job *j = s->jobs; j; j = j->next)
+                if (j->j.conn == conn)
+                        j->j.conn = 0;
+}
+
+void sv_supervisor_shutdown(SvSupervisor *s, const char *why) {
+        if (s->shutting_down) {
+                sv_logf(s, LOG_INFO, NULL, "already shutting down");
+                return;
+        }
+        sv_logf(s, LOG_INFO, NULL, "%s: stopping every program, highest priority first", why);
+        s->shutting_down = true;
+        s->ops->service_manager(s->ctx, "STOPPING=1\nSTATUS=stopping every program");
+        for (size_t q = 0; q < s->n_progs; q++) {
+                Program *p = s->progs[q];
+                sv_program_cancel(p, "sockvisord is shutting down");
+                for (Waiter *w = p->waiters, *next; w; w = next) {
+                        next = w->next;
+                        waiter_done(p, w, false, "sockvisord is shutting down");
+                }
+        }
+        sv_dispatch(s);
+}
+
+bool sv_supervisor_owns_pid(const SvSupervisor *s, pid_t pid) {
+        return find_instance(s, 0, pid) != NULL;
+}
+
+const SvConfig *sv_supervisor_config(const SvSupervisor *s) {
+        return s->cr ? s->cr->cfg : NULL;
+}
+
+size_t sv_supervisor_n_programs(const SvSupervisor *s) {
+        return s->n_progs;
+}
+
+static void view_count(const Instance *i, SvProgramView *v) {
+        if (i && i->pid > 0)
+                v->processes++;
+}
+
+void sv_supervisor_program_view(const SvSupervisor *s, size_t idx, SvProgramView *ret) {
+        const Program *p = s->progs[idx];
+        *ret = (SvProgramView){
+                .name = p->name,
+                .conf = p->conf,
+                .n = p->n,
+                .removed = p->removed,
+                .rolling = p->ro.state == SV_RO_ROLLING,
+                .rollout_gen = p->ro.state == SV_RO_ROLLING ? p->ro.gen : 0,
+                .rollout_target = p->ro.state == SV_RO_ROLLING ? p->ro.n_target : 0,
+                .has_job = p->waiters != NULL,
+        };
+        for (unsigned k = 0; k < p->cap; k++) {
+                view_count(p->cur[k], ret);
+                view_count(p->cand[k], ret);
+                ret->candidates += p->cand[k] != NULL;
+                if (k < p->n && k < SV_NUMPROCS_MAX) {
+                        ret->state[k] = p->cur[k] ? p->cur[k]->sm.state : SM_STOPPED;
+                        ret->current_running += p->cur[k] && p->cur[k]->sm.state == SM_RUNNING;
+                }
+        }
+        for (const Instance *d = p->draining; d; d = d->next) {
+                view_count(d, ret);
+                ret->draining++;
+        }
+}
+
+size_t sv_supervisor_n_sockets(const SvSupervisor *s) {
+        size_t n = 0;
+        for (const HeldSocket *h = s->socks; h; h = h->next)
+                n++;
+        return n;
+}
+
+size_t sv_supervisor_n_jobs(const SvSupervisor *s) {
+        size_t n = 0;
+        for (const Job *j = s->jobs; j; j = j->next)
+                n++;
+        return n;
+}
+
+size_t sv_supervisor_n_instances(const SvSupervisor *s) {
+        size_t n = 0;
+        for (size_t q = 0; q < s->n_progs; q++) {
+                const Program *p = s->progs[q];
+                for (unsigned k = 0; k < p->cap; k++)
+                        n += (p->cur[k] != NULL) + (p->cand[k] != NULL);
+                for (const Instance *d = p->draining; d; d = d->next)
+                        n++;
+        }
+        for (const Instance *g = s->graveyard; g; g = g->next)
+                n++;
+        return n;
+}

@@ -1,0 +1,360 @@
+/* Control commands: parse the names, decide against the contract in README.md ("What each
+ * command does in each state"), act, and leave the waiting to jobs. */
+#include "supervisor-internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sockvisor/ctlverbs.h"
+#include "sockvisor/duration.h"
+#include "sockvisor/names.h"
+#include "sockvisor/policy.h"
+#include "sockvisor/status.h"
+
+/* NAME... or "all" -> programs (with_removed: status also shows removed ones still
+ * stopping). Answers ERR and returns -ENOENT on an unknown name: nothing half-applies. */
+static int resolve(SvSupervisor *s, SvConnId conn, char *const *args, size_t n_args, bool with_removed,
+                   Program ***ret, size_t *ret_n) {
+        size_t n = s->n_progs;
+        const char **names = calloc(n ? n : 1, sizeof(char *));
+        bool *visible = calloc(n ? n : 1, sizeof(bool));
+        size_t *idx = calloc(n ? n : 1, sizeof(size_t));
+        Program **v = calloc(n ? n : 1, sizeof(Program *));
+        SvDiag d = {};
+        size_t nv = 0;
+        int r = -ENOMEM;
+
+        if (names && visible && idx && v) {
+                for (size_t q = 0; q < n; q++) {
+                        names[q] = s->progs[q]->name;
+                        visible[q] = with_removed || !s->progs[q]->removed;
+                }
+                r = sv_names_resolve(names, visible, n, args, n_args, idx, &nv, &d);
+        }
+        if (r >= 0)
+                for (size_t q = 0; q < nv; q++)
+                        v[q] = s->progs[idx[q]];
+        free(names);
+        free(visible);
+        free(idx);
+        if (r < 0) {
+                free(v);
+                sv_replyf(s, conn, CTL_REPLY_ERR, "%s", r == -ENOMEM ? "out of memory" : d.msg);
+                return r;
+        }
+        *ret = v;
+        *ret_n = nv;
+        return 0;
+}
+
+static void format_sockets(const Program *p, char *buf, size_t len) {
+        const SvConfig *cfg = p->cr->cfg;
+        size_t o = 0;
+        buf[0] = '\0';
+        for (size_t k = 0; k < p->conf->n_sockets && o < len; k++) {
+                const SvSocketConf *sc = &cfg->sockets[p->conf->socket_idx[k]];
+                o += (size_t) snprintf(buf + o, len - o, "%s%s=%s", k ? "," : "", sc->name, sc->listen);
+        }
+        if (!p->conf->n_sockets)
+                (void) snprintf(buf, len, "-");
+}
+
+static void status_row(SvSupervisor *s, SvConnId conn, int w, const char *name, const Instance *i, const char *sockets,
+                       unsigned procs) {
+        uint64_t now = sv_now(s);
+        char extra[320], line[CTL_LINE_MAX];
+        if (i)
+                sv_status_extra(extra, sizeof(extra), i->sm.state,
+                                i->sm.deadline_usec > now ? i->sm.deadline_usec - now : 0, i->exit_text, i->error,
+                                i->status);
+        SvStatusRow row = {
+                .name = name,
+                .state = i ? i->sm.state : SM_STOPPED,
+                .pid = i ? i->pid : 0,
+                .generation = i ? i->gen : 0,
+                .uptime_usec = i && i->pid > 0 ? now - i->spawned_usec : 0,
+                .procs = procs,
+                .sockets = sockets,
+                .extra = i ? extra : "",
+        };
+        sv_status_row(line, sizeof(line), w, &row);
+        sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%s", line);
+}
+
+/* The instances status shows for p, in order: current per index, candidates, draining. */
+static size_t status_instances(const Program *p, const Instance **v, size_t cap) {
+        size_t n = 0;
+        for (unsigned k = 0; k < p->n && n < cap; k++)
+                v[n++] = p->cur[k];
+        for (unsigned k = 0; k < p->cap && n < cap; k++)
+                if (p->cand[k])
+                        v[n++] = p->cand[k];
+        for (const Instance *d = p->draining; d && n < cap; d = d->next)
+                v[n++] = d;
+        return n;
+}
+
+static void cmd_status(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
+        _cleanup_free_ Program **v = NULL;
+        size_t n, longest = 0;
+        char line[CTL_LINE_MAX];
+
+        if (resolve(s, conn, req->args, req->n_args, true, &v, &n) < 0)
+                return;
+        for (size_t q = 0; q < n; q++)
+                longest = strlen(v[q]->name) > longest ? strlen(v[q]->name) : longest;
+        int w = sv_status_name_width(longest);
+        sv_status_header(line, sizeof(line), w);
+        sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%s", line);
+        for (size_t q = 0; q < n; q++) {
+                const Program *p = v[q];
+                const Instance *list[2 * SV_NUMPROCS_MAX + 64];
+                pid_t pgids[ELEMENTSOF(list)];
+                unsigned counts[ELEMENTSOF(list)];
+                size_t ni = status_instances(p, list, ELEMENTSOF(list));
+                for (size_t k = 0; k < ni; k++)
+                        pgids[k] = list[k] && list[k]->pid > 0 ? list[k]->pid : 0;
+                memset(counts, 0, sizeof(counts));
+                s->ops->count_procs(s->ctx, pgids, ni, counts);
+                char sockets[512], name[128];
+                format_sockets(p, sockets, sizeof(sockets));
+                bool multi = p->n > 1 || p->conf->numprocs > 1;
+                for (size_t k = 0; k < ni; k++) {
+                        const Instance *i = list[k];
+                        if (k < p->n && multi)
+                                (void) snprintf(name, sizeof(name), "%s:%zu%s", p->name, k, p->removed ? " (removed)" : "");
+                        else if (k < p->n)
+                                (void) snprintf(name, sizeof(name), "%s%s", p->name, p->removed ? " (removed)" : "");
+                        else
+                                (void) snprintf(name, sizeof(name), "%s (%s)", SV_INAME(i),
+                                                i->index < p->cap && p->cand[i->index] == i ? "new" : "old");
+                        status_row(s, conn, w, name, i, sockets, counts[k]);
+                }
+        }
+        sv_replyf(s, conn, CTL_REPLY_OK, NULL);
+}
+
+/* Every socket held, with what the port doctor and reload tests need: fd, inode, users. */
+static void cmd_sockets(SvSupervisor *s, SvConnId conn) {
+        sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%-16s %-40s %-5s %-10s %-5s %s", "SOCKET", "ADDRESS", "FD", "INODE", "REFS",
+                  "STATE");
+        for (const HeldSocket *h = s->socks; h; h = h->next)
+                sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%-16s %-40s %-5d %-10lu %-5u %s", h->name, h->info.address,
+                          h->info.fd, h->info.inode, h->refs,
+                          h->configured ? "listening" : "retired (a draining generation still uses it)");
+        sv_replyf(s, conn, CTL_REPLY_OK, NULL);
+}
+
+static void cmd_pid(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
+        _cleanup_free_ Program **v = NULL;
+        size_t n;
+        if (resolve(s, conn, req->args, req->n_args, false, &v, &n) < 0)
+                return;
+        for (size_t q = 0; q < n; q++)
+                for (unsigned k = 0; k < v[q]->n; k++) {
+                        const Instance *i = v[q]->cur[k];
+                        sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%d", i && i->pid > 0 ? (int) i->pid : 0);
+                }
+        sv_replyf(s, conn, CTL_REPLY_OK, NULL);
+}
+
+static void cmd_signal(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
+        int sig = sv_signal_from_string(req->args[0]);
+        if (sig < 0) {
+                sv_replyf(s, conn, CTL_REPLY_ERR, "unknown signal '%s'; use a name such as HUP, USR1, TERM or a number",
+                          req->args[0]);
+                return;
+        }
+        _cleanup_free_ Program **v = NULL;
+        size_t n;
+        if (resolve(s, conn, req->args + 1, req->n_args - 1, false, &v, &n) < 0)
+                return;
+        unsigned sent = 0;
+        char states[256] = "";
+        size_t o = 0;
+        const char *name = sv_signal_to_string(sig);
+        for (size_t q = 0; q < n; q++)
+                for (unsigned k = 0; k < v[q]->n; k++) {
+                        const Instance *i = v[q]->cur[k];
+                        if (i && i->pid > 0) {
+                                s->ops->signal(s->ctx, i->pid, sig, false);
+                                sv_replyf(s, conn, CTL_REPLY_PROGRESS, "%s: sent SIG%s to pid %d", SV_INAME(i),
+                                          name ? name : "?", (int) i->pid);
+                                sent++;
+                        } else if (o < sizeof(states))
+                                o += (size_t) snprintf(states + o, sizeof(states) - o, "%s%s is %s", o ? ", " : "",
+                                                       i ? SV_INAME(i) : v[q]->name,
+                                                       sm_state_to_string(i ? i->sm.state : SM_STOPPED));
+                }
+        if (sent)
+                sv_replyf(s, conn, CTL_REPLY_OK, NULL);
+        else
+                sv_replyf(s, conn, CTL_REPLY_ERR, "no process to signal (%s); start it first", states);
+}
+
+static bool program_busy(const Program *p, char *buf, size_t len) {
+        const Waiter *w = p->waiters;
+        if (p->ro.state == SV_RO_ROLLING) {
+                unsigned ready = p->ro.promoted;
+                (void) snprintf(buf, len, "%s: a restart is under way (generation %u, %u of %u ready); wait for it, or "
+                                          "stop it",
+                                p->name, p->ro.gen, ready, p->ro.n_target);
+                return true;
+        }
+        for (; w; w = w->next)
+                if (w->what != WAIT_STOPPED) {
+                        (void) snprintf(buf, len, "%s: a %s is under way; wait for it, or stop it", p->name,
+                                        sv_job_verb(w->job->j.kind));
+                        return true;
+                }
+        return false;
+}
+
+static bool program_stopping(const Program *p) {
+        for (const Waiter *w = p->waiters; w; w = w->next)
+                if (w->what == WAIT_STOPPED)
+                        return true;
+        return false;
+}
+
+/* Says within a second what a start will wait for. */
+static void start_progress(SvSupervisor *s, SvConnId conn, Program *p) {
+        uint64_t now = sv_now(s);
+        for (unsigned k = 0; k < p->n; k++) {
+                const Instance *i = p->cur[k];
+                SmState st = i ? i->sm.state : SM_STOPPED;
+                char who[96];
+                (void) snprintf(who, sizeof(who), "%s", i ? SV_INAME(i) : p->name);
+                if (st == SM_RUNNING)
+                        sv_replyf(s, conn, CTL_REPLY_PROGRESS, "%s: already running (pid %d)", who, (int) i->pid);
+                else if (st == SM_STARTING)
+                        sv_replyf(s, conn, CTL_REPLY_PROGRESS,
+                                  "%s: already starting (pid %d); waiting up to %s for it to be ready", who, (int) i->pid,
+                                  SV_DUR(i->sm.deadline_usec > now ? i->sm.deadline_usec - now : 0));
+                else if (st == SM_BACKOFF)
+                        sv_replyf(s, conn, CTL_REPLY_PROGRESS,
+                                  "%s: was waiting to retry (%s); starting it now, waiting up to %s for it to be ready",
+                                  who, i->exit_text[0] ? i->exit_text : i->error, SV_DUR(sv_ready_bound_usec(p->conf)));
+                else
+                        sv_replyf(s, conn, CTL_REPLY_PROGRESS, "%s: starting, waiting up to %s for it to be ready", who,
+                                  SV_DUR(sv_ready_bound_usec(p->conf)));
+        }
+}
+
+static void cmd_job(SvSupervisor *s, SvConnId conn, const CtlRequest *req, SvJobKind kind) {
+        _cleanup_free_ Program **v = NULL;
+        size_t n;
+        char busy[512];
+
+        if (s->shutting_down) {
+                sv_replyf(s, conn, CTL_REPLY_ERR, "sockvisord is shutting down");
+                return;
+        }
+        if (resolve(s, conn, req->args, req->n_args, false, &v, &n) < 0)
+                return;
+        if (kind != SV_JOB_STOP) /* refused before anything is done: nothing half-applies */
+                for (size_t q = 0; q < n; q++) {
+                        Program *p = v[q];
+                        /* a start joins other starts (they wait for the same thing); a restart
+                         * joins nothing; both queue behind a stop */
+                        bool conflict = p->ro.state == SV_RO_ROLLING;
+                        for (const Waiter *w = p->waiters; w; w = w->next)
+                                conflict = conflict || (kind == SV_JOB_START ? w->what == WAIT_ROLLOUT
+                                                                             : w->what != WAIT_STOPPED);
+                        if (conflict && program_busy(p, busy, sizeof(busy))) {
+                                sv_replyf(s, conn, CTL_REPLY_ERR, "%s", busy);
+                                return;
+                        }
+                }
+        Job *j = sv_job_new(s, kind, conn);
+        if (!j) {
+                sv_replyf(s, conn, CTL_REPLY_ERR, "out of memory");
+                return;
+        }
+        for (size_t q = 0; q < n; q++) {
+                Program *p = v[q];
+                if (kind == SV_JOB_STOP) {
+                        sv_program_cancel(p, "cancelled: stop requested");
+                        if (!sv_program_live(p))
+                                sv_replyf(s, conn, CTL_REPLY_PROGRESS, "%s: already stopped", p->name);
+                        sv_program_stop(p, "stop requested");
+                        sv_waiter_add(p, j, WAIT_STOPPED);
+                } else if (program_stopping(p)) {
+                        sv_replyf(s, conn, CTL_REPLY_PROGRESS,
+                                  "%s: waiting for the stop under way (up to %s), then starting it", p->name,
+                                  SV_DUR(sv_stop_bound_usec(p->conf)));
+                        Waiter *w = sv_waiter_add(p, j, WAIT_RUNNING);
+                        if (w)
+                                w->after_stop = true;
+                } else if (kind == SV_JOB_START) {
+                        start_progress(s, conn, p);
+                        sv_program_start(p, "start requested");
+                        sv_waiter_add(p, j, WAIT_RUNNING);
+                } else {
+                        sv_replyf(s, conn, CTL_REPLY_PROGRESS, "%s: rolling out a new generation, %u at a time", p->name,
+                                  p->conf->restart_surge ? p->conf->restart_surge : 1);
+                        sv_waiter_add(p, j, WAIT_ROLLOUT);
+                        sv_program_begin_rollout(p, p->conf, p->cr);
+                }
+        }
+        if (n == 0)
+                (void) snprintf(j->j.done_text, sizeof(j->j.done_text), "no programs to %s", sv_job_verb(kind));
+        sv_job_release_share(s, j); /* the handler's share: answers now if nothing waits */
+}
+
+void sv_command(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
+        SvVerb verb;
+        const SvVerbInfo *vi = sv_verb_find(req->verb, &verb);
+        char known[256];
+
+        if (!vi || vi->local) {
+                sv_verbs_list(known, sizeof(known), true);
+                sv_replyf(s, conn, CTL_REPLY_ERR, "unknown command '%s'; this sockvisord knows: %s", req->verb, known);
+                return;
+        }
+        if (req->n_args < vi->min_args || req->n_args > vi->max_args) {
+                sv_replyf(s, conn, CTL_REPLY_ERR, "%s takes %s; for example: sockvisorctl %s", vi->name,
+                          vi->args_help[0] ? vi->args_help : "no arguments", vi->example);
+                return;
+        }
+        switch (verb) {
+        case SV_VERB_STATUS:
+                cmd_status(s, conn, req);
+                break;
+        case SV_VERB_START:
+                cmd_job(s, conn, req, SV_JOB_START);
+                break;
+        case SV_VERB_STOP:
+                cmd_job(s, conn, req, SV_JOB_STOP);
+                break;
+        case SV_VERB_RESTART:
+                cmd_job(s, conn, req, SV_JOB_RESTART);
+                break;
+        case SV_VERB_PID:
+                if (req->n_args == 0) { /* the daemon's own pid is the daemon's to say */
+                        sv_replyf(s, conn, CTL_REPLY_ERR, "pid with no name is answered by sockvisord itself");
+                        break;
+                }
+                cmd_pid(s, conn, req);
+                break;
+        case SV_VERB_SIGNAL:
+                cmd_signal(s, conn, req);
+                break;
+        case SV_VERB_SOCKETS:
+                cmd_sockets(s, conn);
+                break;
+        case SV_VERB_VERSION:
+                sv_replyf(s, conn, CTL_REPLY_OK, "sockvisord %s (protocol %d)", SV_VERSION, CTL_PROTO_VERSION);
+                break;
+        case SV_VERB_SHUTDOWN:
+                sv_replyf(s, conn, CTL_REPLY_OK, "shutting down: stopping every program");
+                sv_supervisor_shutdown(s, "shutdown requested");
+                break;
+        case SV_VERB_RELOAD: /* needs the file: the daemon reads it and calls sv_supervisor_reload */
+        default:
+                sv_replyf(s, conn, CTL_REPLY_ERR, "'%s' is not handled here (a bug); nothing changed", vi->name);
+                break;
+        }
+}
