@@ -1,6 +1,6 @@
 /* The simulator's invariants: the README's contract ("What each command does in each
  * state") and the supervisor's own promises, checked after every step. */
-#include "sim.h" /* first: supervisor.h names a parameter si_status, a macro of <signal.h> */
+#include "sim.h"
 
 #include <stdarg.h>
 #include <stdio.h>

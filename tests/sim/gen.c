@@ -1,6 +1,6 @@
 /* Random configurations for the simulator, as a small model that reloads mutate and that
  * is written out as ini text for sv_config_parse_string. */
-#include "sim.h" /* first: supervisor.h names a parameter si_status, a macro of <signal.h> */
+#include "sim.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -9,7 +9,7 @@
  *   sv-sim --seed 0x1234 --verbose  replay one episode, printing every event
  *   sv-sim --base 7 --steps 1e7     another series of episodes
  */
-#include "sim.h" /* first: supervisor.h names a parameter si_status, a macro of <signal.h> */
+#include "sim.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,7 +1,7 @@
 /* The simulated world behind SvOps: a virtual clock, one event queue (timers the
  * supervisor arms, process events the world schedules), simulated processes with fresh
  * pids, fake sockets and recorded replies. Deterministic from the episode's seed. */
-#include "sim.h" /* first: supervisor.h names a parameter si_status, a macro of <signal.h> */
+#include "sim.h"
 
 #include <errno.h>
 #include <signal.h>
