@@ -47,6 +47,8 @@ static bool all_running(const SvProgramView *v) {
 
 static void stop_done(World *w, Conn *c, unsigned prog) {
         SvProgramView v;
+        if (w->last_up[prog] > c->id)
+                return; /* a start sent after the stop waited for it and may run in this very step */
         unsigned alive = world_alive_of(w, prog);
         if (alive > 0)
                 violation(w, "2 stop always wins", "'%s' answered OK but p%u has %u processes alive", c->line, prog,

@@ -137,8 +137,10 @@ static Conn *send_command(World *w, SvVerb verb, char **args, size_t n_args, uns
         unsigned fully = verb == SV_VERB_RESTART ? check_fully_running(w, progs) : 0;
         if (verb == SV_VERB_START || verb == SV_VERB_RESTART)
                 for (unsigned p = 0; p < GEN_NAMES; p++)
-                        if (progs & (1u << p))
+                        if (progs & (1u << p)) {
                                 w->stop_hold[p] = false;
+                                w->last_up[p] = c->id;
+                        }
         if (verb == SV_VERB_STOP)
                 for (unsigned p = 0; p < GEN_NAMES; p++)
                         if (progs & (1u << p))
@@ -448,8 +450,12 @@ static bool episode(uint64_t seed, unsigned ep, const Options *o, Totals *t) {
                 if (!w.failed)
                         shutdown_phase(&w, t, &k);
         }
-        w.sv = sv_supervisor_free(w.sv);
-        check_after_free(&w);
+        if (w.failed && o->keep_going)
+                w.sv = NULL; /* leaked on purpose: after a violation its state may be corrupt, and the survey goes on */
+        else {
+                w.sv = sv_supervisor_free(w.sv);
+                check_after_free(&w);
+        }
         t->steps += w.step;
         t->episodes++;
         t->spawns += w.n_spawns;

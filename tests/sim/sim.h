@@ -217,6 +217,7 @@ typedef struct World {
         Profile prof[GEN_NAMES];
         GenConf conf; /* the model of the configuration the supervisor runs */
         unsigned lim_np[GEN_NAMES], lim_surge[GEN_NAMES]; /* invariant 3 */
+        SvConnId last_up[GEN_NAMES]; /* the last start or restart naming it */
         bool stop_hold[GEN_NAMES]; /* stopped by an OK stop: nothing may start it */
         Watch watch[GEN_NAMES];
         uint64_t last_disturb[GEN_NAMES]; /* last crash or signal command: 0 none */
