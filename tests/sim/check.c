@@ -1,0 +1,241 @@
+/* The simulator's invariants: the README's contract ("What each command does in each
+ * state") and the supervisor's own promises, checked after every step. */
+#include "sim.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+
+void violation(World *w, const char *invariant, const char *fmt, ...) {
+        w->total_violations++;
+        if (w->failed)
+                return; /* the first one tells the story */
+        w->failed = true;
+        char msg[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        printf("\nVIOLATION of invariant %s\n  %s\n  seed 0x%016llx, episode %u, step %llu, t=%.6fs\n",
+               invariant, msg, (unsigned long long) w->seed, w->episode, (unsigned long long) w->step,
+               w->now / 1e6);
+        printf("  last %zu log lines:\n", w->n_logs);
+        for (size_t k = 0; k < w->n_logs; k++)
+                printf("    %s\n", w->logs[(w->log_next + LOG_RING - w->n_logs + k) % LOG_RING]);
+        printf("  replay: sv-sim --seed 0x%016llx --verbose\n", (unsigned long long) w->seed);
+        fflush(stdout);
+}
+
+/* The configured (not removed) view of program name idx; false when there is none. */
+static bool view_of(World *w, unsigned prog, SvProgramView *v) {
+        size_t n = sv_supervisor_n_programs(w->sv);
+        for (size_t k = 0; k < n; k++) {
+                sv_supervisor_program_view(w->sv, k, v);
+                if (!v->removed && gen_name_index(v->name) == (int) prog)
+                        return true;
+        }
+        return false;
+}
+
+static bool all_running(const SvProgramView *v) {
+        for (unsigned k = 0; k < v->conf->numprocs; k++)
+                if (v->state[k] != SM_RUNNING)
+                        return false;
+        return v->current_running >= v->conf->numprocs;
+}
+
+static void stop_done(World *w, Conn *c, unsigned prog) {
+        SvProgramView v;
+        if (w->last_up[prog] > c->id)
+                return; /* a start sent after the stop waited for it and may run in this very step */
+        unsigned alive = world_alive_of(w, prog);
+        if (alive > 0)
+                violation(w, "2 stop always wins", "'%s' answered OK but p%u has %u processes alive", c->line, prog,
+                          alive);
+        if (view_of(w, prog, &v))
+                for (unsigned k = 0; k < v.n; k++)
+                        if (v.state[k] != SM_STOPPED)
+                                violation(w, "2 stop always wins", "'%s' answered OK but p%u index %u is %s", c->line,
+                                          prog, k, sm_state_to_string(v.state[k]));
+        w->stop_hold[prog] = true;
+        w->watch[prog].active = false;
+}
+
+static void up_done(World *w, Conn *c, unsigned prog) {
+        SvProgramView v;
+        if (!view_of(w, prog, &v))
+                return;
+        bool undisturbed = w->last_disturb[prog] < c->sent_at;
+        if (c->verb == SV_VERB_RESTART && (v.candidates || v.draining))
+                violation(w, "4 restart", "'%s' answered OK with %u candidates and %u draining instances of p%u left",
+                          c->line, v.candidates, v.draining, prog);
+        if (undisturbed && !all_running(&v))
+                violation(w, "1 command", "'%s' answered OK but p%u has %u of %u current instances RUNNING", c->line,
+                          prog, v.current_running, v.conf->numprocs);
+}
+
+/* The post-conditions of a final reply, checked once the step that sent it is over. */
+static void check_final(World *w, Conn *c) {
+        c->post_pending = false;
+        if (c->unknown_name && c->ok)
+                violation(w, "1 command", "'%s' names an unknown program but answered OK", c->line);
+        for (unsigned p = 0; p < GEN_NAMES; p++) {
+                if (!(c->progs & (1u << p)))
+                        continue;
+                Watch *wa = &w->watch[p];
+                if (wa->active && wa->conn == c->id) {
+                        SvProgramView v;
+                        if (!wa->disturbed && view_of(w, p, &v) && v.current_running < wa->numprocs)
+                                violation(w, "4 restart", "'%s' answered %s leaving %u of %u instances of p%u RUNNING",
+                                          c->line, c->ok ? "OK" : "ERR", v.current_running, wa->numprocs, p);
+                        wa->active = false;
+                }
+                if (c->verb == SV_VERB_STOP && c->ok)
+                        stop_done(w, c, p);
+                if ((c->verb == SV_VERB_START || c->verb == SV_VERB_RESTART) && c->ok)
+                        up_done(w, c, p);
+        }
+        if (c->verb == SV_VERB_STOP && !c->ok && !c->shutting && !c->unknown_name)
+                violation(w, "2 stop always wins", "'%s' answered ERR: %s", c->line, c->text);
+}
+
+void check_command_returned(World *w, Conn *c) {
+        const SvVerbInfo *vi = sv_verb_info(c->verb);
+        if ((vi->quick || c->unknown_name) && !c->final)
+                violation(w, "1 command", "'%s' is answered at once by the contract, but the call returned without OK/ERR",
+                          c->line);
+}
+
+unsigned check_fully_running(World *w, unsigned mask) {
+        unsigned fully = 0;
+        for (unsigned p = 0; p < GEN_NAMES; p++) {
+                SvProgramView v;
+                if ((mask & (1u << p)) && view_of(w, p, &v) && !v.rolling && !v.has_job && !v.candidates &&
+                    !v.draining && all_running(&v))
+                        fully |= 1u << p;
+        }
+        return fully;
+}
+
+void check_restart_begins(World *w, Conn *c, unsigned fully) {
+        if (c->final)
+                return;
+        for (unsigned p = 0; p < GEN_NAMES; p++) {
+                SvProgramView v;
+                if ((fully & (1u << p)) && !w->watch[p].active && view_of(w, p, &v))
+                        w->watch[p] = (Watch) { .active = true, .conn = c->id, .numprocs = v.conf->numprocs };
+        }
+}
+
+void check_disturb(World *w, unsigned prog) {
+        w->last_disturb[prog] = w->now;
+        w->watch[prog].disturbed = true;
+}
+
+void check_step(World *w) {
+        if (w->failed)
+                return;
+        size_t held = sv_supervisor_n_sockets(w->sv);
+        if (w->socks_open != held)
+                violation(w, "5 no leak", "the world has %zu sockets open, the supervisor holds %zu", w->socks_open, held);
+
+        unsigned procs_of[GEN_NAMES] = { 0 }, alive_of[GEN_NAMES] = { 0 };
+        size_t n = sv_supervisor_n_programs(w->sv);
+        for (size_t k = 0; k < n; k++) {
+                SvProgramView v;
+                sv_supervisor_program_view(w->sv, k, &v);
+                int p = gen_name_index(v.name);
+                if (p < 0) {
+                        violation(w, "view", "program '%s' is not from the configuration", v.name);
+                        continue;
+                }
+                procs_of[p] += v.processes;
+                const SvProgramConf *pc = v.conf;
+                if (v.removed) {
+                        if (v.processes > pc->numprocs + pc->restart_surge)
+                                violation(w, "3 surge", "removed p%d has %u processes; numprocs %u + surge %u", p,
+                                          v.processes, pc->numprocs, pc->restart_surge);
+                        continue;
+                }
+                if (!v.rolling && !v.candidates && !v.draining) {
+                        w->lim_np[p] = pc->numprocs;
+                        w->lim_surge[p] = pc->restart_surge;
+                }
+                unsigned np = w->lim_np[p] > pc->numprocs ? w->lim_np[p] : pc->numprocs;
+                unsigned su = w->lim_surge[p] > pc->restart_surge ? w->lim_surge[p] : pc->restart_surge;
+                if (v.processes > np + su)
+                        violation(w, "3 surge", "p%d has %u processes; the bound is numprocs %u + restart_surge %u", p,
+                                  v.processes, np, su);
+                const Watch *wa = &w->watch[p];
+                if (wa->active && !wa->disturbed && v.current_running < wa->numprocs)
+                        violation(w, "4 restart", "during a restart of p%d only %u of %u current instances are RUNNING",
+                                  p, v.current_running, wa->numprocs);
+        }
+        for (size_t k = 0; k < w->n_alive; k++) {
+                const Proc *pr = &w->procs[w->alive[k]];
+                alive_of[pr->prog]++;
+                if (!sv_supervisor_owns_pid(w->sv, pr->pid))
+                        violation(w, "5 no leak", "pid %d (p%u gen %u) is alive but the supervisor does not own it",
+                                  (int) pr->pid, pr->prog, pr->generation);
+        }
+        for (unsigned p = 0; p < GEN_NAMES; p++)
+                if (alive_of[p] != procs_of[p])
+                        violation(w, "5 no leak", "p%u: %u processes alive in the world, %u in the supervisor's view", p,
+                                  alive_of[p], procs_of[p]);
+
+        while (w->first_open < w->n_conns &&
+               (w->conns[w->first_open].final || w->conns[w->first_open].hung_up) &&
+               !w->conns[w->first_open].post_pending)
+                w->first_open++;
+        for (size_t k = w->first_open; k < w->n_conns; k++) {
+                Conn *c = &w->conns[k];
+                if (c->post_pending)
+                        check_final(w, c);
+                if (c->final || c->hung_up)
+                        continue;
+                if (w->now > c->deadline)
+                        violation(w, "1 command", "'%s' sent at %.3fs is unanswered after its bound of %.3fs", c->line,
+                                  c->sent_at / 1e6, (c->deadline - c->sent_at) / 1e6);
+                else if (!c->progress && w->now > c->sent_at + SEC)
+                        violation(w, "1 command", "'%s' waits but said nothing (no '.' line) within 1s", c->line);
+        }
+        if (w->shutting && !w->exit_called && w->now > w->shutdown_deadline)
+                violation(w, "5 shutdown", "ops->exit not called within the shutdown bound");
+}
+
+void check_quiet(World *w) {
+        size_t jobs = sv_supervisor_n_jobs(w->sv), n = sv_supervisor_n_programs(w->sv);
+        if (jobs)
+                violation(w, "5 quiet", "%zu jobs still under way after a quiet period", jobs);
+        if (n != w->conf.n_programs)
+                violation(w, "5 quiet", "%zu programs after a quiet period; %zu configured", n, w->conf.n_programs);
+        for (size_t k = 0; k < n; k++) {
+                SvProgramView v;
+                sv_supervisor_program_view(w->sv, k, &v);
+                if (v.removed || v.rolling || v.candidates || v.draining)
+                        violation(w, "5 quiet", "%s after a quiet period: removed %d rolling %d candidates %u draining %u",
+                                  v.name, v.removed, v.rolling, v.candidates, v.draining);
+        }
+        size_t held = sv_supervisor_n_sockets(w->sv);
+        if (held != w->conf.n_sockets)
+                violation(w, "5 quiet", "%zu sockets held after a quiet period; %zu configured", held, w->conf.n_sockets);
+        if (!w->sm_ready)
+                violation(w, "5 quiet", "READY=1 never sent to the service manager");
+}
+
+void check_after_exit(World *w) {
+        if (w->n_alive)
+                violation(w, "5 shutdown", "ops->exit called with %zu processes alive (first pid %d)", w->n_alive,
+                          (int) w->procs[w->alive[0]].pid);
+        for (size_t k = 0; k < w->n_conns; k++)
+                if (!w->conns[k].final && !w->conns[k].hung_up)
+                        violation(w, "1 command", "'%s' never answered before exit", w->conns[k].line);
+}
+
+void check_after_free(World *w) {
+        for (size_t k = 0; k < w->n_socks; k++)
+                if (w->socks[k].open)
+                        violation(w, "7 free", "sv_supervisor_free left fd %d (%s) open", w->socks[k].fd,
+                                  w->socks[k].listen);
+}
