@@ -30,8 +30,8 @@ const char *sv_job_verb(SvJobKind k);
 void sv_job_init(SvJob *j, SvJobKind kind, uint64_t conn, uint64_t now_usec);
 /* One more program takes part. */
 void sv_job_join(SvJob *j);
-/* A program's part ended. Writes into line what the client should see now (empty when
- * nothing: the final answer will say it). */
+/* A program's part ended (its share is released separately, with sv_job_release). Writes
+ * into line what the client should see now (empty when nothing: the final answer says it). */
 void sv_job_part_done(SvJob *j, const char *program, bool ok, const char *text, char *line, size_t len);
 /* Drops one share; true when it was the last: the job is to be answered now. */
 bool sv_job_release(SvJob *j);

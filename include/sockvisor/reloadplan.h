@@ -34,11 +34,15 @@ typedef enum SvProgPlan {
 } SvProgPlan;
 
 /* The runtime the plan is made against: the configuration running now (NULL at start-up),
- * and the programs the supervisor has, with whether each has something running. */
+ * and the programs the supervisor has: each one's name, the configuration it runs (which
+ * may be older than cfg, after a reload whose rollout failed; NULL: look it up in cfg),
+ * and whether it has something running. */
 typedef struct SvRuntimeView {
         const SvConfig *cfg;
         size_t n_programs;
         const char *const *names;
+        const SvProgramConf *const *confs; /* may be NULL */
+        const SvConfig *const *cfgs;       /* the configuration each of confs belongs to */
         const bool *running;
 } SvRuntimeView;
 

@@ -131,6 +131,8 @@ const SvConfig *sv_supervisor_config(const SvSupervisor *s);
 typedef struct SvProgramView {
         const char *name;
         const SvProgramConf *conf; /* current configuration */
+        const SvConfig *cfg;       /* the configuration conf belongs to: older than the running
+                                    * one after a reload whose rollout of it failed */
         unsigned n;                /* indexes in use */
         bool removed;              /* dropped by a reload, stopping */
         bool rolling;              /* a rollout is under way */

@@ -35,8 +35,6 @@ static void append_name(char *buf, size_t len, const char *name) {
 
 void sv_job_part_done(SvJob *j, const char *program, bool ok, const char *text, char *line, size_t len) {
         line[0] = '\0';
-        if (j->pending > 0)
-                j->pending--;
         if (!ok) {
                 if (j->failed++ == 0)
                         (void) snprintf(j->first_error, sizeof(j->first_error), "%s: %s", program, text);

@@ -22,10 +22,17 @@ static const SvSocketConf *find_socket(const SvConfig *c, const char *name) {
         return k >= 0 ? &c->sockets[k] : NULL;
 }
 
-static bool uses_rebound_socket(const SvConfig *next, const SvProgramConf *pc, const SvSockPlan *sockets) {
-        for (size_t k = 0; k < pc->n_sockets; k++)
-                if (sockets[pc->socket_idx[k]] == SV_SOCK_BIND)
+/* The program would get other sockets: one is bound anew, or the one it runs on now has
+ * another address than the next configuration's of that name. */
+static bool sockets_change(const SvConfig *ocfg, const SvProgramConf *opc, const SvConfig *next,
+                           const SvProgramConf *npc, const SvSockPlan *sockets) {
+        for (size_t k = 0; k < npc->n_sockets; k++) {
+                if (sockets[npc->socket_idx[k]] == SV_SOCK_BIND)
                         return true;
+                if (k < opc->n_sockets &&
+                    strcmp(ocfg->sockets[opc->socket_idx[k]].listen, next->sockets[npc->socket_idx[k]].listen) != 0)
+                        return true;
+        }
         return false;
 }
 
@@ -72,12 +79,15 @@ int sv_reload_plan(const SvRuntimeView *now, const SvConfig *next, SvReloadPlan 
 
         for (size_t q = 0; q < n_progs; q++) {
                 const SvProgramConf *npc = sv_config_find_program(next, now->names[q]);
-                const SvProgramConf *opc = cur ? sv_config_find_program(cur, now->names[q]) : NULL;
+                const SvProgramConf *opc = now->confs ? now->confs[q]
+                                           : cur       ? sv_config_find_program(cur, now->names[q])
+                                                       : NULL;
+                const SvConfig *ocfg = now->confs ? now->cfgs[q] : cur;
                 if (!npc) {
                         p.programs[q] = SV_PROG_REMOVE;
                         p.n_remove++;
-                } else if (opc && sv_program_conf_equal(cur, opc, next, npc) &&
-                           !uses_rebound_socket(next, npc, p.sockets)) {
+                } else if (opc && sv_program_conf_equal(ocfg, opc, next, npc) &&
+                           !sockets_change(ocfg, opc, next, npc, p.sockets)) {
                         p.programs[q] = SV_PROG_UNCHANGED;
                         p.n_unchanged++;
                 } else {

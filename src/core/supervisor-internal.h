@@ -11,19 +11,27 @@
 typedef struct Program Program;
 typedef struct Instance Instance;
 
-/* A configuration shared by the programs and instances that run with it. */
+typedef struct HeldSocket HeldSocket;
+
+/* A configuration shared by the programs and instances that run with it, and the held
+ * sockets its [socket:] sections are: an instance started from it gets exactly those,
+ * even once a reload has moved the names elsewhere. Its holders keep those sockets (one
+ * reference each); an instance keeps only the configuration and its own sockets. */
 typedef struct CfgRef {
+        SvSupervisor *s;
         SvConfig *cfg;
-        unsigned refs;
+        unsigned refs;      /* everything that reads cfg: holders and instances */
+        unsigned holders;   /* what may start instances from it: the supervisor, programs, rollouts */
+        HeldSocket **socks; /* [k] for cfg->sockets[k], referenced while it has holders */
 } CfgRef;
 
-typedef struct HeldSocket {
+struct HeldSocket {
         SvSocketInfo info;
         char *name;
         unsigned refs;   /* the configuration naming it, and every instance given it */
         bool configured; /* named by the current configuration */
-        struct HeldSocket *next;
-} HeldSocket;
+        HeldSocket *next;
+};
 
 typedef struct Job {
         SvJob j;
@@ -125,6 +133,7 @@ Program *sv_program_find(const SvSupervisor *s, const char *name);
 Program *sv_program_new(SvSupervisor *s, const SvProgramConf *conf, CfgRef *cr);
 void sv_program_set_conf(Program *p, const SvProgramConf *conf, CfgRef *cr);
 int sv_program_resize(Program *p, unsigned n);
+void sv_program_set_numprocs(Program *p, unsigned n);
 void sv_program_sort(SvSupervisor *s);
 void sv_enqueue(SvSupervisor *s, const Instance *i, SmEvent ev, const char *cause);
 void sv_dispatch(SvSupervisor *s);
@@ -136,9 +145,11 @@ Waiter *sv_waiter_add(Program *p, Job *j, WaitFor what);
 Job *sv_job_new(SvSupervisor *s, SvJobKind kind, SvConnId conn);
 void sv_job_release_share(SvSupervisor *s, Job *j);
 void sv_progress(const SvSupervisor *s, const Program *p, const char *fmt, ...) _printf_(3, 4);
-CfgRef *sv_cfgref_new(SvConfig *cfg);
+CfgRef *sv_cfgref_new(SvSupervisor *s, SvConfig *cfg);
 CfgRef *sv_cfgref_ref(CfgRef *r);
 CfgRef *sv_cfgref_unref(CfgRef *r);
+CfgRef *sv_cfgref_hold(CfgRef *r);
+CfgRef *sv_cfgref_release(CfgRef *r);
 HeldSocket *sv_held_find(const SvSupervisor *s, const char *name);
 void sv_held_unref(SvSupervisor *s, HeldSocket *h);
 

@@ -89,13 +89,41 @@ void sv_progress(const SvSupervisor *s, const Program *p, const char *fmt, ...) 
                         s->ops->reply(s->ctx, w->job->j.conn, CTL_REPLY_PROGRESS, text);
 }
 
-CfgRef *sv_cfgref_new(SvConfig *cfg) {
+CfgRef *sv_cfgref_new(SvSupervisor *s, SvConfig *cfg) {
         CfgRef *r = calloc(1, sizeof(CfgRef));
         if (!r)
                 return NULL;
+        r->socks = calloc(cfg->n_sockets ? cfg->n_sockets : 1, sizeof(HeldSocket *));
+        if (!r->socks) {
+                free(r);
+                return NULL;
+        }
+        r->s = s;
         r->cfg = cfg;
-        r->refs = 1;
+        r->refs = r->holders = 1;
         return r;
+}
+
+CfgRef *sv_cfgref_hold(CfgRef *r) {
+        r->holders++;
+        return sv_cfgref_ref(r);
+}
+
+static void cfgref_drop_sockets(CfgRef *r) {
+        for (size_t k = 0; k < r->cfg->n_sockets; k++) {
+                sv_held_unref(r->s, r->socks[k]);
+                r->socks[k] = NULL;
+        }
+}
+
+/* The last holder gone: no instance will start from it, so its sockets go (each stays
+ * open while an instance that was given it lives). */
+CfgRef *sv_cfgref_release(CfgRef *r) {
+        if (!r)
+                return NULL;
+        if (r->holders > 0 && --r->holders == 0)
+                cfgref_drop_sockets(r);
+        return sv_cfgref_unref(r);
 }
 
 CfgRef *sv_cfgref_ref(CfgRef *r) {
@@ -105,6 +133,8 @@ CfgRef *sv_cfgref_ref(CfgRef *r) {
 
 CfgRef *sv_cfgref_unref(CfgRef *r) {
         if (r && --r->refs == 0) {
+                cfgref_drop_sockets(r);
+                free(r->socks);
                 sv_config_free(r->cfg);
                 free(r);
         }
@@ -186,9 +216,12 @@ static Instance *instance_new(Program *p, unsigned index, unsigned gen, const Sv
                 return NULL;
         }
         for (size_t k = 0; k < conf->n_sockets; k++) {
-                HeldSocket *h = sv_held_find(s, cr->cfg->sockets[conf->socket_idx[k]].name);
-                if (!h) /* cannot happen: a configuration is applied only once its sockets are held */
+                HeldSocket *h = cr->socks[conf->socket_idx[k]];
+                if (!h) { /* cannot happen: a configuration is applied only once its sockets are held */
+                        sv_logf(s, LOG_ERR, NULL, "program '%s': socket '%s' is not held (a bug)", p->name,
+                                cr->cfg->sockets[conf->socket_idx[k]].name);
                         continue;
+                }
                 h->refs++;
                 i->socks[i->n_socks++] = h;
         }
@@ -202,13 +235,18 @@ static Instance *instance_new(Program *p, unsigned index, unsigned gen, const Sv
         return i;
 }
 
+static void instance_release_sockets(SvSupervisor *s, Instance *i) {
+        for (size_t k = 0; k < i->n_socks; k++)
+                sv_held_unref(s, i->socks[k]);
+        i->n_socks = 0;
+}
+
 static Instance *instance_free(SvSupervisor *s, Instance *i) {
         if (!i)
                 return NULL;
         if (i->sm.deadline_usec)
                 s->ops->arm(s->ctx, i->id, 0);
-        for (size_t k = 0; k < i->n_socks; k++)
-                sv_held_unref(s, i->socks[k]);
+        instance_release_sockets(s, i);
         free(i->socks);
         sv_cfgref_unref(i->cr);
         free(i);
@@ -310,6 +348,8 @@ static void instance_feed(SvSupervisor *s, Instance *i, SmEvent ev, const char *
         if (res.from != res.to)
                 sv_logf(s, LOG_INFO, i, "%s -> %s (%s)", sm_state_to_string(res.from), sm_state_to_string(res.to),
                         cause);
+        if (is_terminal(res.to)) /* no process and none to come: its sockets may close */
+                instance_release_sockets(s, i);
         const char *stopsig = sv_signal_to_string(i->conf->stopsignal);
         if (res.actions & SM_ACT_DISARM_TIMER)
                 s->ops->arm(s->ctx, i->id, 0);
@@ -362,13 +402,13 @@ Program *sv_program_new(SvSupervisor *s, const SvProgramConf *conf, CfgRef *cr) 
         p->s = s;
         p->name = strdup(conf->name);
         p->conf = conf;
-        p->cr = sv_cfgref_ref(cr);
+        p->cr = sv_cfgref_hold(cr);
         p->n = conf->numprocs;
         if (!p->name || sv_program_resize(p, conf->numprocs) < 0) {
                 free(p->name);
                 free(p->cur);
                 free(p->cand);
-                sv_cfgref_unref(p->cr);
+                sv_cfgref_release(p->cr);
                 free(p);
                 return NULL;
         }
@@ -378,8 +418,8 @@ Program *sv_program_new(SvSupervisor *s, const SvProgramConf *conf, CfgRef *cr) 
 /* Points the program at conf, owned by cr (referenced before the old one is dropped, so
  * the same cr works too). Running instances keep the configuration they started with. */
 void sv_program_set_conf(Program *p, const SvProgramConf *conf, CfgRef *cr) {
-        sv_cfgref_ref(cr);
-        sv_cfgref_unref(p->cr);
+        sv_cfgref_hold(cr);
+        sv_cfgref_release(p->cr);
         p->conf = conf;
         p->cr = cr;
 }
@@ -403,8 +443,8 @@ static void program_free(SvSupervisor *s, Program *p) {
         }
         free(p->cur);
         free(p->cand);
-        sv_cfgref_unref(p->cr);
-        sv_cfgref_unref(p->ro_cr);
+        sv_cfgref_release(p->cr);
+        sv_cfgref_release(p->ro_cr);
         free(p->name);
         free(p);
 }
@@ -444,9 +484,17 @@ void sv_program_sort(SvSupervisor *s) {
         qsort(s->progs, s->n_progs, sizeof(Program *), priority_cmp);
 }
 
+/* The current instance of index k, ready to be started: one that has ended is replaced by
+ * a fresh one, so it starts with the program's configuration and sockets as they are now
+ * (a reload may have changed them while it was stopped). */
 static Instance *program_ensure(Program *p, unsigned k) {
-        if (!p->cur[k])
-                p->cur[k] = instance_new(p, k, p->last_gen ? p->last_gen : ++p->last_gen, p->conf, p->cr);
+        Instance *i = p->cur[k];
+        if (i && is_terminal(i->sm.state)) {
+                p->cur[k] = NULL;
+                bury(p->s, i);
+        } else if (i)
+                return i;
+        p->cur[k] = instance_new(p, k, p->last_gen ? p->last_gen : ++p->last_gen, p->conf, p->cr);
         return p->cur[k];
 }
 
@@ -461,6 +509,23 @@ void sv_program_start(Program *p, const char *cause) {
         p->dirty = true;
 }
 
+/* Says what stopping i waits for. */
+static void stop_progress(const Program *p, const Instance *i) {
+        const SvSupervisor *s = p->s;
+        uint64_t now = sv_now(s);
+        if (i->pid <= 0)
+                return;
+        if (i->sm.state != SM_STOPPING) {
+                const char *sig = sv_signal_to_string(i->conf->stopsignal);
+                sv_progress(s, p, "%s: stopping generation %u (pid %d) with SIG%s, waiting up to %s", SV_INAME(i),
+                            i->gen, (int) i->pid, sig ? sig : "?", SV_DUR(i->conf->stopwait_usec));
+        } else
+                sv_progress(s, p, "%s: generation %u (pid %d) is stopping already; %s at most", SV_INAME(i), i->gen,
+                            (int) i->pid,
+                            i->sm.deadline_usec > now ? SV_DUR(i->sm.deadline_usec - now + SV_KILL_GRACE_USEC)
+                                                      : SV_DUR(SV_KILL_GRACE_USEC));
+}
+
 /* An instance out of service: it goes on draining in the background. */
 static void drain(Program *p, Instance *i, bool holds_slot, const char *cause) {
         SvSupervisor *s = p->s;
@@ -471,12 +536,23 @@ static void drain(Program *p, Instance *i, bool holds_slot, const char *cause) {
         i->holds_slot = holds_slot;
         i->next = p->draining;
         p->draining = i;
-        if (i->pid > 0 && i->sm.state != SM_STOPPING) {
-                const char *sig = sv_signal_to_string(i->conf->stopsignal);
-                sv_progress(s, p, "%s: stopping generation %u (pid %d) with SIG%s, waiting up to %s", SV_INAME(i),
-                            i->gen, (int) i->pid, sig ? sig : "?", SV_DUR(i->conf->stopwait_usec));
-        }
+        if (i->sm.state != SM_STOPPING)
+                stop_progress(p, i);
         sv_enqueue(s, i, SM_EV_STOP, cause);
+}
+
+/* numprocs changed outside a rollout (a reload of a program that is not running, or is
+ * being stopped): indexes beyond it go, new ones start out STOPPED. */
+void sv_program_set_numprocs(Program *p, unsigned n) {
+        (void) sv_program_resize(p, n);
+        for (unsigned k = n; k < p->cap; k++)
+                if (p->cur[k]) {
+                        Instance *i = p->cur[k];
+                        p->cur[k] = NULL;
+                        drain(p, i, false, "numprocs lowered");
+                }
+        p->n = n;
+        p->dirty = true;
 }
 
 static void draining_remove(Program *p, Instance *i) {
@@ -496,17 +572,18 @@ void sv_program_stop(Program *p, const char *cause) {
                         drain(p, c, false, cause);
                 }
                 Instance *i = p->cur[k];
-                if (sv_instance_live(i)) {
-                        if (i->pid > 0 && i->sm.state != SM_STOPPING) {
-                                const char *sig = sv_signal_to_string(i->conf->stopsignal);
-                                sv_progress(s, p, "%s: stopping (pid %d) with SIG%s, waiting up to %s", SV_INAME(i),
-                                            (int) i->pid, sig ? sig : "?", SV_DUR(i->conf->stopwait_usec));
-                        }
+                if (i && (i->sm.state == SM_EXITED || i->sm.state == SM_FATAL))
+                        sv_enqueue(s, i, SM_EV_STOP, cause); /* stopped means STOPPED */
+                else if (sv_instance_live(i)) {
+                        stop_progress(p, i);
                         sv_enqueue(s, i, SM_EV_STOP, cause);
                 }
         }
-        for (Instance *d = p->draining; d; d = d->next)
+        for (Instance *d = p->draining; d; d = d->next) {
+                if (d->sm.state == SM_STOPPING)
+                        stop_progress(p, d);
                 sv_enqueue(s, d, SM_EV_STOP, cause);
+        }
         p->dirty = true;
 }
 
@@ -605,8 +682,8 @@ void sv_program_begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr)
                 d->holds_slot = true;
                 busy++;
         }
-        sv_cfgref_unref(p->ro_cr);
-        p->ro_cr = sv_cfgref_ref(cr);
+        sv_cfgref_release(p->ro_cr);
+        p->ro_cr = sv_cfgref_hold(cr);
         p->ro_conf = conf;
         p->ro_done = false;
         p->ro_error[0] = '\0';
@@ -694,7 +771,7 @@ static void rollout_apply(Program *p, const SvRolloutResult *res, const char *wh
                         }
                 p->n = p->ro.n_target;
                 sv_program_set_conf(p, p->ro_conf, p->ro_cr);
-                p->ro_cr = sv_cfgref_unref(p->ro_cr);
+                p->ro_cr = sv_cfgref_release(p->ro_cr);
                 p->ro_done = true;
                 sv_logf(s, LOG_INFO, NULL, "program '%s': generation %u rolled out", p->name, p->ro.gen);
         } else if (res->to == SV_RO_IDLE) { /* aborted or cancelled: back to what was */
@@ -705,7 +782,7 @@ static void rollout_apply(Program *p, const SvRolloutResult *res, const char *wh
                                 drain(p, extra, false, "the rollout was abandoned");
                         }
                 p->n = p->ro.n_old;
-                p->ro_cr = sv_cfgref_unref(p->ro_cr);
+                p->ro_cr = sv_cfgref_release(p->ro_cr);
                 p->ro_done = false;
         }
         if (res->actions & SV_RO_ACT_ABORTED) {
@@ -1022,13 +1099,13 @@ SvSupervisor *sv_supervisor_free(SvSupervisor *s) {
                 j->j.pending = 1;
                 sv_job_release_share(s, j);
         }
-        for (HeldSocket *h = s->socks, *next; h; h = next) {
+        s->cr = sv_cfgref_release(s->cr);
+        for (HeldSocket *h = s->socks, *next; h; h = next) { /* none, unless references went astray */
                 next = h->next;
                 s->ops->socket_close(s->ctx, &h->info);
                 free(h->name);
                 free(h);
         }
-        sv_cfgref_unref(s->cr);
         free(s->queue);
         free(s);
         return NULL;
@@ -1144,6 +1221,7 @@ void sv_supervisor_program_view(const SvSupervisor *s, size_t idx, SvProgramView
         *ret = (SvProgramView){
                 .name = p->name,
                 .conf = p->conf,
+                .cfg = p->cr->cfg,
                 .n = p->n,
                 .removed = p->removed,
                 .rolling = p->ro.state == SV_RO_ROLLING,

@@ -276,10 +276,10 @@ static void cmd_job(SvSupervisor *s, SvConnId conn, const CtlRequest *req, SvJob
         for (size_t q = 0; q < n; q++) {
                 Program *p = v[q];
                 if (kind == SV_JOB_STOP) {
-                        sv_program_cancel(p, "cancelled: stop requested");
                         if (!sv_program_live(p))
                                 sv_replyf(s, conn, CTL_REPLY_PROGRESS, "%s: already stopped", p->name);
                         sv_waiter_add(p, j, WAIT_STOPPED); /* first: it hears the progress of the stop */
+                        sv_program_cancel(p, "cancelled: stop requested");
                         sv_program_stop(p, "stop requested");
                 } else if (program_stopping(p)) {
                         sv_replyf(s, conn, CTL_REPLY_PROGRESS,
@@ -299,6 +299,17 @@ static void cmd_job(SvSupervisor *s, SvConnId conn, const CtlRequest *req, SvJob
                         sv_program_begin_rollout(p, p->conf, p->cr);
                 }
         }
+        if (kind == SV_JOB_STOP) /* a removed namesake still going is part of what stop waits for */
+                for (size_t q = 0; q < s->n_progs; q++) {
+                        Program *old = s->progs[q];
+                        bool named = false;
+                        for (size_t k = 0; k < n && !named; k++)
+                                named = strcmp(v[k]->name, old->name) == 0;
+                        if (old->removed && named && sv_program_live(old)) {
+                                sv_waiter_add(old, j, WAIT_STOPPED);
+                                sv_program_stop(old, "stop requested");
+                        }
+                }
         if (n == 0)
                 (void) snprintf(j->j.done_text, sizeof(j->j.done_text), "no programs to %s", sv_job_verb(kind));
         sv_job_release_share(s, j); /* the handler's share: answers now if nothing waits */

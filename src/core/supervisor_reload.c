@@ -48,7 +48,7 @@ static int bind_new(SvSupervisor *s, const SvConfig *cfg, const SvReloadPlan *pl
                         return r;
                 }
                 h->name = name;
-                h->refs = 1; /* the configuration's */
+                h->refs = 0; /* the configurations naming it take theirs */
                 h->configured = true;
                 bound[k] = h;
         }
@@ -72,7 +72,6 @@ static void sockets_update(SvSupervisor *s, SvConnId conn, const SvConfig *cfg, 
                         sv_replyf(s, conn, CTL_REPLY_PROGRESS, "socket %s: %s; the old one closes once no generation "
                                                                "uses it",
                                   h->name, idx >= 0 ? "new address" : "removed");
-                        sv_held_unref(s, h); /* the configuration's reference; instances hold theirs */
                 } else if (idx >= 0 && plan->sockets[idx] == SV_SOCK_ADJUST) {
                         const SvSocketConf *sc = &cfg->sockets[idx];
                         SvDiag d = {};
@@ -100,6 +99,16 @@ static void sockets_update(SvSupervisor *s, SvConnId conn, const SvConfig *cfg, 
                                 sv_replyf(s, conn, CTL_REPLY_PROGRESS, "socket %s: bound %s", h->name,
                                           cfg->sockets[k].listen);
                 }
+}
+
+/* The new configuration takes its references: bound now, or kept (found by name). */
+static void sockets_attach(SvSupervisor *s, CfgRef *cr, HeldSocket **bound) {
+        for (size_t k = 0; k < cr->cfg->n_sockets; k++) {
+                HeldSocket *h = bound[k] ? bound[k] : sv_held_find(s, cr->cfg->sockets[k].name);
+                if (h)
+                        h->refs++;
+                cr->socks[k] = h;
+        }
 }
 
 /* Step 3: the programs the supervisor has. view_progs[q] is the program plan->programs[q]
@@ -135,20 +144,13 @@ static void programs_update(SvSupervisor *s, SvConnId conn, Job *job, const SvCo
                                   p->name);
                         sv_program_stop(p, "configuration changed, autostart=false");
                         sv_program_set_conf(p, npc, cr);
+                        sv_program_set_numprocs(p, npc->numprocs);
                         break;
                 case SV_PROG_SET:
                         a->changed++;
                         sv_replyf(s, conn, CTL_REPLY_PROGRESS, "program %s: changed (not running)", p->name);
                         sv_program_set_conf(p, npc, cr);
-                        (void) sv_program_resize(p, npc->numprocs);
-                        for (unsigned k = npc->numprocs; k < p->cap; k++)
-                                if (p->cur[k]) { /* not running: nothing to drain */
-                                        Instance *i = p->cur[k];
-                                        p->cur[k] = NULL;
-                                        i->next = s->graveyard;
-                                        s->graveyard = i;
-                                }
-                        p->n = npc->numprocs;
+                        sv_program_set_numprocs(p, npc->numprocs);
                         break;
                 default:
                         break;
@@ -188,7 +190,7 @@ static int programs_add(SvSupervisor *s, SvConnId conn, Job *job, const SvConfig
 }
 
 static int apply(SvSupervisor *s, SvConnId conn, Job *job, SvConfig *cfg, bool startup, Applied *a, SvDiag *d) {
-        CfgRef *cr = sv_cfgref_new(cfg);
+        CfgRef *cr = sv_cfgref_new(s, cfg);
         if (!cr) {
                 sv_config_free(cfg);
                 return diag_set(d, 0, "out of memory"), -ENOMEM;
@@ -196,12 +198,14 @@ static int apply(SvSupervisor *s, SvConnId conn, Job *job, SvConfig *cfg, bool s
         size_t n = s->n_progs, nv = 0;
         const char **names = calloc(n ? n : 1, sizeof(char *));
         bool *running = calloc(n ? n : 1, sizeof(bool));
+        const SvProgramConf **confs = calloc(n ? n : 1, sizeof(SvProgramConf *));
+        const SvConfig **cfgs = calloc(n ? n : 1, sizeof(SvConfig *));
         Program **view_progs = calloc(n ? n : 1, sizeof(Program *));
         HeldSocket **bound = calloc(cfg->n_sockets ? cfg->n_sockets : 1, sizeof(HeldSocket *));
         SvReloadPlan plan = {};
         int r = -ENOMEM;
 
-        if (!names || !running || !view_progs || !bound) {
+        if (!names || !running || !confs || !cfgs || !view_progs || !bound) {
                 diag_set(d, 0, "out of memory");
                 goto done;
         }
@@ -209,9 +213,18 @@ static int apply(SvSupervisor *s, SvConnId conn, Job *job, SvConfig *cfg, bool s
                 if (!s->progs[q]->removed) {
                         view_progs[nv] = s->progs[q];
                         names[nv] = s->progs[q]->name;
+                        confs[nv] = s->progs[q]->conf;
+                        cfgs[nv] = s->progs[q]->cr->cfg;
                         running[nv++] = sv_program_running(s->progs[q]);
                 }
-        SvRuntimeView view = { .cfg = s->cr ? s->cr->cfg : NULL, .n_programs = nv, .names = names, .running = running };
+        SvRuntimeView view = {
+                .cfg = s->cr ? s->cr->cfg : NULL,
+                .n_programs = nv,
+                .names = names,
+                .confs = confs,
+                .cfgs = cfgs,
+                .running = running,
+        };
         r = sv_reload_plan(&view, cfg, &plan, d);
         if (r < 0)
                 goto done;
@@ -225,19 +238,22 @@ static int apply(SvSupervisor *s, SvConnId conn, Job *job, SvConfig *cfg, bool s
                                                        "restarts");
         }
         sockets_update(s, conn, cfg, &plan, bound);
+        sockets_attach(s, cr, bound);
         programs_update(s, conn, job, cfg, cr, &plan, view_progs, a);
         s->ops->set_log_target(s->ctx, cfg->log_to);
         CfgRef *old = s->cr;
         s->cr = TAKE_PTR(cr); /* the supervisor's reference */
         (void) programs_add(s, conn, job, cfg, s->cr, &plan, startup, a);
         sv_program_sort(s);
-        sv_cfgref_unref(old);
+        sv_cfgref_release(old);
         r = 0;
 done:
         sv_reload_plan_done(&plan);
-        sv_cfgref_unref(cr);
+        sv_cfgref_release(cr);
         free(names);
         free(running);
+        free(confs);
+        free(cfgs);
         free(view_progs);
         free(bound);
         return r;

@@ -66,16 +66,29 @@ static bool stopping(World *w, const GenProgram *p) {
         return false;
 }
 
+/* S for what runs now: a process keeps the stopwaitsecs it was started with, which a reload
+ * may since have changed for the program. */
+static uint64_t alive_stop_bound(World *w, const GenProgram *p) {
+        uint64_t b = gen_stop_bound(p);
+        for (size_t k = 0; k < w->n_alive; k++) {
+                const Proc *pr = &w->procs[w->alive[k]];
+                if (pr->prog == p->name && pr->stopwait_usec + SEC > b)
+                        b = pr->stopwait_usec + SEC;
+        }
+        return b;
+}
+
 static uint64_t start_bound(World *w, const GenProgram *p) {
-        return gen_ready_bound(p) + gen_stop_bound(p) + (stopping(w, p) ? gen_stop_bound(p) : 0);
+        return gen_ready_bound(p) + gen_stop_bound(p) + (stopping(w, p) ? alive_stop_bound(w, p) : 0);
 }
 
 static uint64_t stop_bound(World *w, const GenProgram *p) {
-        return gen_stop_bound(p);
+        return alive_stop_bound(w, p);
 }
 
 static uint64_t restart_bound(World *w, const GenProgram *p) {
-        return gen_restart_bound(p) + (stopping(w, p) ? gen_stop_bound(p) : 0);
+        return gen_restart_bound(p) + alive_stop_bound(w, p) - gen_stop_bound(p) +
+               (stopping(w, p) ? alive_stop_bound(w, p) : 0);
 }
 
 /* The largest stop bound among the live programs, removed ones included. */
@@ -88,6 +101,12 @@ static uint64_t shutdown_bound(World *w) {
                         SvProgramView v;
                         sv_supervisor_program_view(w->sv, k, &v);
                         uint64_t b = v.conf->stopwait_usec + SEC;
+                        int p = gen_name_index(v.name);
+                        for (size_t a = 0; a < w->n_alive; a++) {
+                                const Proc *pr = &w->procs[w->alive[a]];
+                                if ((int) pr->prog == p && pr->stopwait_usec + SEC > b)
+                                        b = pr->stopwait_usec + SEC;
+                        }
                         if (v.conf->priority == level && b > mx)
                                 mx = b;
                 }
@@ -143,9 +162,13 @@ static Conn *send_command(World *w, SvVerb verb, char **args, size_t n_args, uns
                         }
         if (verb == SV_VERB_STOP)
                 for (unsigned p = 0; p < GEN_NAMES; p++)
-                        if (progs & (1u << p))
+                        if (progs & (1u << p)) {
                                 w->watch[p].active = false; /* stop wins: the restart is cancelled */
+                                check_disturb(w, p);        /* and what ran earlier may now be stopped */
+                        }
+        w->in_signal_command = verb == SV_VERB_SIGNAL;
         sv_supervisor_command(w->sv, c->id, &req);
+        w->in_signal_command = false;
         check_command_returned(w, c);
         if (verb == SV_VERB_RESTART)
                 check_restart_begins(w, c, fully);
@@ -294,6 +317,9 @@ static void hang_up(World *w) {
                 if (!c->final && !c->hung_up && pick-- == 0) {
                         c->hung_up = true;
                         world_logf(w, "#%llu hangs up", (unsigned long long) c->id);
+                        for (unsigned p = 0; p < GEN_NAMES; p++) /* its end is no longer seen */
+                                if (w->watch[p].active && w->watch[p].conn == c->id)
+                                        w->watch[p].active = false;
                         sv_supervisor_conn_closed(w->sv, c->id);
                         return;
                 }

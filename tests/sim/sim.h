@@ -126,10 +126,13 @@ typedef struct Proc {
         SvInstanceId id;
         unsigned prog; /* name index */
         unsigned generation;
+        unsigned numprocs, surge; /* of the configuration it was started with */
+        uint64_t stopwait_usec;   /* likewise: what its stop may take */
         int stopsig;
         bool notify;
         bool alive;
         bool signalled; /* got any signal: its exit is not a crash of its own */
+        bool user_signalled; /* by a 'signal' command: its exit disturbs a restart under way */
         uint64_t spawned_at, ready_at; /* ready_at: when it is (or would be) ready; 0 never */
         uint64_t drain_usec;
         bool ignore_stop, stop_seen;
@@ -185,6 +188,7 @@ typedef struct World {
         uint64_t seed;
         unsigned episode;
         bool verbose;
+        bool in_signal_command; /* the supervisor runs a 'signal' command now */
         Rng rng;
         uint64_t now, step, step_limit;
         SvSupervisor *sv;

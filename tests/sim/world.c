@@ -209,6 +209,9 @@ static int op_spawn(void *ctx, const SvSpawnSpec *spec, pid_t *ret_pid, SvDiag *
                 .id = spec->id,
                 .prog = (unsigned) prog,
                 .generation = spec->generation,
+                .numprocs = spec->conf->numprocs,
+                .surge = spec->conf->restart_surge,
+                .stopwait_usec = spec->conf->stopwait_usec,
                 .stopsig = spec->conf->stopsignal,
                 .notify = spec->conf->ready == SV_READY_NOTIFY,
                 .alive = true,
@@ -241,6 +244,7 @@ static void op_signal(void *ctx, pid_t pid, int sig, bool group) {
                 return;
         }
         p->signalled = true;
+        p->user_signalled = p->user_signalled || w->in_signal_command;
         if (sig == SIGKILL)
                 proc_exit_at(w, p, w->now + rng_range(&w->rng, 1, 5) * MSEC, CLD_KILLED, SIGKILL);
         else if (sig == p->stopsig) {
@@ -449,8 +453,8 @@ void world_run_event(World *w) {
                         return;
                 proc_reap(w, p);
                 bool healthy = p->ready_at && p->ready_at <= w->now;
-                if (!p->signalled && healthy)
-                        check_disturb(w, p->prog); /* a crash or exit of its own, after ready */
+                if ((!p->signalled && healthy) || p->user_signalled)
+                        check_disturb(w, p->prog); /* a crash or exit of its own, or asked for, after ready */
                 if (w->verbose)
                         printf("[%10.6f] pid %d exited %s %d\n", w->now / 1e6, (int) p->pid,
                                p->exit_code == CLD_EXITED ? "status" : "signal", p->exit_status);
