@@ -78,8 +78,19 @@ static uint64_t alive_stop_bound(World *w, const GenProgram *p) {
         return b;
 }
 
+/* R likewise: a start under way keeps the ready bound it was started with. */
+static uint64_t alive_ready_bound(World *w, const GenProgram *p) {
+        uint64_t b = gen_ready_bound(p);
+        for (size_t k = 0; k < w->n_alive; k++) {
+                const Proc *pr = &w->procs[w->alive[k]];
+                if (pr->prog == p->name && pr->ready_usec > b)
+                        b = pr->ready_usec;
+        }
+        return b;
+}
+
 static uint64_t start_bound(World *w, const GenProgram *p) {
-        return gen_ready_bound(p) + gen_stop_bound(p) + (stopping(w, p) ? alive_stop_bound(w, p) : 0);
+        return alive_ready_bound(w, p) + alive_stop_bound(w, p) + (stopping(w, p) ? alive_stop_bound(w, p) : 0);
 }
 
 static uint64_t stop_bound(World *w, const GenProgram *p) {

@@ -128,6 +128,7 @@ typedef struct Proc {
         unsigned generation;
         unsigned numprocs, surge; /* of the configuration it was started with */
         uint64_t stopwait_usec;   /* likewise: what its stop may take */
+        uint64_t ready_usec;      /* likewise: R, what its start may take */
         int stopsig;
         bool notify;
         bool alive;

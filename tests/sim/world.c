@@ -212,6 +212,8 @@ static int op_spawn(void *ctx, const SvSpawnSpec *spec, pid_t *ret_pid, SvDiag *
                 .numprocs = spec->conf->numprocs,
                 .surge = spec->conf->restart_surge,
                 .stopwait_usec = spec->conf->stopwait_usec,
+                .ready_usec = spec->conf->ready == SV_READY_NOTIFY ? spec->conf->ready_timeout_usec
+                                                                   : spec->conf->startsecs_usec,
                 .stopsig = spec->conf->stopsignal,
                 .notify = spec->conf->ready == SV_READY_NOTIFY,
                 .alive = true,
