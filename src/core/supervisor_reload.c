@@ -92,9 +92,14 @@ static void sockets_update(SvSupervisor *s, SvConnId conn, const SvConfig *cfg, 
                         HeldSocket *h = bound[k];
                         h->next = s->socks;
                         s->socks = h;
-                        sv_logf(s, LOG_INFO, NULL, "socket '%s': %s %s (fd %d)", h->name,
-                                h->info.adopted ? "adopted from the service manager, not bound again:" : "listening on",
-                                h->info.address, h->info.fd);
+                        if (h->info.adopted)
+                                sv_logf(s, LOG_INFO, NULL,
+                                        "socket '%s': adopted fd %d from the service manager (%s, inode %lu): not bound "
+                                        "again",
+                                        h->name, h->info.fd, h->info.address, h->info.inode);
+                        else
+                                sv_logf(s, LOG_INFO, NULL, "socket '%s': listening on %s (fd %d)", h->name,
+                                        h->info.address, h->info.fd);
                         if (s->cr)
                                 sv_replyf(s, conn, CTL_REPLY_PROGRESS, "socket %s: bound %s", h->name,
                                           cfg->sockets[k].listen);
