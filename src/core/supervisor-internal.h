@@ -153,6 +153,18 @@ CfgRef *sv_cfgref_release(CfgRef *r);
 HeldSocket *sv_held_find(const SvSupervisor *s, const char *name);
 void sv_held_unref(SvSupervisor *s, HeldSocket *h);
 
+/* supervisor.c: instances */
+bool sv_state_terminal(SmState st);
+Instance *sv_instance_new(Program *p, unsigned index, unsigned gen, const SvProgramConf *conf, CfgRef *cr);
+Instance *sv_instance_free(SvSupervisor *s, Instance *i);
+void sv_bury(SvSupervisor *s, Instance *i);
+
+/* supervisor_program.c: what an instance's transition means, and the waiting jobs */
+void sv_react(SvSupervisor *s, Instance *i, const SmResult *res);
+void sv_settle(Program *p);
+void sv_program_free(SvSupervisor *s, Program *p);
+void sv_waiter_done(Program *p, Waiter *w, bool ok, const char *text);
+
 /* supervisor_cmd.c */
 void sv_command(SvSupervisor *s, SvConnId conn, const CtlRequest *req);
 

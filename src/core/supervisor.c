@@ -196,16 +196,16 @@ static bool dequeue(SvSupervisor *s, Event *ret) {
 
 /* ---- instances ---- */
 
-static bool is_terminal(SmState st) {
+bool sv_state_terminal(SmState st) {
         return st == SM_STOPPED || st == SM_EXITED || st == SM_FATAL;
 }
 
 /* Alive in the sense that matters for stopping: a process, or a timer that will make one. */
 bool sv_instance_live(const Instance *i) {
-        return i && !is_terminal(i->sm.state);
+        return i && !sv_state_terminal(i->sm.state);
 }
 
-static Instance *instance_new(Program *p, unsigned index, unsigned gen, const SvProgramConf *conf, CfgRef *cr) {
+Instance *sv_instance_new(Program *p, unsigned index, unsigned gen, const SvProgramConf *conf, CfgRef *cr) {
         SvSupervisor *s = p->s;
         Instance *i = calloc(1, sizeof(Instance));
         if (!i)
@@ -241,7 +241,7 @@ static void instance_release_sockets(SvSupervisor *s, Instance *i) {
         i->n_socks = 0;
 }
 
-static Instance *instance_free(SvSupervisor *s, Instance *i) {
+Instance *sv_instance_free(SvSupervisor *s, Instance *i) {
         if (!i)
                 return NULL;
         if (i->sm.deadline_usec)
@@ -254,17 +254,13 @@ static Instance *instance_free(SvSupervisor *s, Instance *i) {
 }
 
 /* Out of every slot: freed at the end of dispatch; events naming it are no-ops from now. */
-static void bury(SvSupervisor *s, Instance *i) {
+void sv_bury(SvSupervisor *s, Instance *i) {
         i->next = s->graveyard;
         s->graveyard = i;
 }
 
 static bool is_current(const Instance *i) {
         return i->index < i->prog->cap && i->prog->cur[i->index] == i;
-}
-
-static bool is_candidate(const Instance *i) {
-        return i->index < i->prog->cap && i->prog->cand[i->index] == i;
 }
 
 static Instance *find_in_program(const Program *p, SvInstanceId id, pid_t pid) {
@@ -332,8 +328,6 @@ static int instance_spawn(SvSupervisor *s, Instance *i) {
         return 0;
 }
 
-static void react(SvSupervisor *s, Instance *i, const SmResult *res);
-
 /* Feeds one event to the instance's state machine and carries out what it returns. */
 static void instance_feed(SvSupervisor *s, Instance *i, SmEvent ev, const char *cause) {
         SmPolicy pol = instance_policy(i);
@@ -348,7 +342,7 @@ static void instance_feed(SvSupervisor *s, Instance *i, SmEvent ev, const char *
         if (res.from != res.to)
                 sv_logf(s, LOG_INFO, i, "%s -> %s (%s)", sm_state_to_string(res.from), sm_state_to_string(res.to),
                         cause);
-        if (is_terminal(res.to)) /* no process and none to come: its sockets may close */
+        if (sv_state_terminal(res.to)) /* no process and none to come: its sockets may close */
                 instance_release_sockets(s, i);
         const char *stopsig = sv_signal_to_string(i->conf->stopsignal);
         if (res.actions & SM_ACT_DISARM_TIMER)
@@ -373,576 +367,7 @@ static void instance_feed(SvSupervisor *s, Instance *i, SmEvent ev, const char *
         if (res.to == SM_FATAL)
                 sv_logf(s, LOG_ERR, i, "gave up after %u failed starts in a row; 'sockvisorctl start %s' tries again",
                         i->sm.failed_starts, i->prog->name);
-        react(s, i, &res);
-}
-
-/* ---- programs ---- */
-
-int sv_program_resize(Program *p, unsigned n) {
-        if (n <= p->cap)
-                return 0;
-        Instance **cur = realloc(p->cur, n * sizeof(Instance *));
-        if (!cur)
-                return -ENOMEM;
-        p->cur = cur;
-        Instance **cand = realloc(p->cand, n * sizeof(Instance *));
-        if (!cand)
-                return -ENOMEM;
-        p->cand = cand;
-        for (unsigned k = p->cap; k < n; k++)
-                p->cur[k] = p->cand[k] = NULL;
-        p->cap = n;
-        return 0;
-}
-
-Program *sv_program_new(SvSupervisor *s, const SvProgramConf *conf, CfgRef *cr) {
-        Program *p = calloc(1, sizeof(Program));
-        if (!p)
-                return NULL;
-        p->s = s;
-        p->name = strdup(conf->name);
-        p->conf = conf;
-        p->cr = sv_cfgref_hold(cr);
-        p->n = conf->numprocs;
-        if (!p->name || sv_program_resize(p, conf->numprocs) < 0) {
-                free(p->name);
-                free(p->cur);
-                free(p->cand);
-                sv_cfgref_release(p->cr);
-                free(p);
-                return NULL;
-        }
-        return p;
-}
-
-/* Points the program at conf, owned by cr (referenced before the old one is dropped, so
- * the same cr works too). Running instances keep the configuration they started with. */
-void sv_program_set_conf(Program *p, const SvProgramConf *conf, CfgRef *cr) {
-        sv_cfgref_hold(cr);
-        sv_cfgref_release(p->cr);
-        p->conf = conf;
-        p->cr = cr;
-}
-
-static void program_free(SvSupervisor *s, Program *p) {
-        for (unsigned k = 0; k < p->cap; k++) {
-                instance_free(s, p->cur[k]);
-                instance_free(s, p->cand[k]);
-        }
-        for (Instance *d = p->draining, *next; d; d = next) {
-                next = d->next;
-                instance_free(s, d);
-        }
-        while (p->waiters) { /* only at sv_supervisor_free: the clients are told */
-                Waiter *w = p->waiters;
-                p->waiters = w->next;
-                char line[CTL_LINE_MAX];
-                sv_job_part_done(&w->job->j, p->name, false, "sockvisord stopped", line, sizeof(line));
-                sv_job_release_share(s, w->job);
-                free(w);
-        }
-        free(p->cur);
-        free(p->cand);
-        sv_cfgref_release(p->cr);
-        sv_cfgref_release(p->ro_cr);
-        free(p->name);
-        free(p);
-}
-
-bool sv_program_live(const Program *p) {
-        if (p->draining)
-                return true;
-        for (unsigned k = 0; k < p->cap; k++)
-                if (sv_instance_live(p->cur[k]) || p->cand[k])
-                        return true;
-        return false;
-}
-
-/* What a reload calls running: a current instance that is not stopped, exited or fatal. */
-bool sv_program_running(const Program *p) {
-        for (unsigned k = 0; k < p->n && k < p->cap; k++)
-                if (sv_instance_live(p->cur[k]))
-                        return true;
-        return false;
-}
-
-Program *sv_program_find(const SvSupervisor *s, const char *name) {
-        for (size_t q = 0; q < s->n_progs; q++)
-                if (!s->progs[q]->removed && strcmp(s->progs[q]->name, name) == 0)
-                        return s->progs[q];
-        return NULL;
-}
-
-static int priority_cmp(const void *a, const void *b) {
-        const Program *pa = *(Program *const *) a, *pb = *(Program *const *) b;
-        if (pa->conf->priority != pb->conf->priority)
-                return pa->conf->priority < pb->conf->priority ? -1 : 1;
-        return pa->conf->line < pb->conf->line ? -1 : pa->conf->line > pb->conf->line;
-}
-
-void sv_program_sort(SvSupervisor *s) {
-        qsort(s->progs, s->n_progs, sizeof(Program *), priority_cmp);
-}
-
-/* The current instance of index k, ready to be started: one that has ended is replaced by
- * a fresh one, so it starts with the program's configuration and sockets as they are now
- * (a reload may have changed them while it was stopped). */
-static Instance *program_ensure(Program *p, unsigned k) {
-        Instance *i = p->cur[k];
-        if (i && is_terminal(i->sm.state)) {
-                p->cur[k] = NULL;
-                bury(p->s, i);
-        } else if (i)
-                return i;
-        p->cur[k] = instance_new(p, k, p->last_gen ? p->last_gen : ++p->last_gen, p->conf, p->cr);
-        return p->cur[k];
-}
-
-void sv_program_start(Program *p, const char *cause) {
-        for (unsigned k = 0; k < p->n; k++) {
-                Instance *i = program_ensure(p, k);
-                if (!i)
-                        sv_logf(p->s, LOG_ERR, NULL, "program '%s': out of memory", p->name);
-                else if (i->sm.state != SM_RUNNING && i->sm.state != SM_STARTING && i->sm.state != SM_STOPPING)
-                        sv_enqueue(p->s, i, SM_EV_START, cause);
-        }
-        p->dirty = true;
-}
-
-/* Says what stopping i waits for. */
-static void stop_progress(const Program *p, const Instance *i) {
-        const SvSupervisor *s = p->s;
-        uint64_t now = sv_now(s);
-        if (i->pid <= 0)
-                return;
-        if (i->sm.state != SM_STOPPING) {
-                const char *sig = sv_signal_to_string(i->conf->stopsignal);
-                sv_progress(s, p, "%s: stopping generation %u (pid %d) with SIG%s, waiting up to %s", SV_INAME(i),
-                            i->gen, (int) i->pid, sig ? sig : "?", SV_DUR(i->conf->stopwait_usec));
-        } else
-                sv_progress(s, p, "%s: generation %u (pid %d) is stopping already; %s at most", SV_INAME(i), i->gen,
-                            (int) i->pid,
-                            i->sm.deadline_usec > now ? SV_DUR(i->sm.deadline_usec - now + SV_KILL_GRACE_USEC)
-                                                      : SV_DUR(SV_KILL_GRACE_USEC));
-}
-
-/* An instance out of service: it goes on draining in the background. */
-static void drain(Program *p, Instance *i, bool holds_slot, const char *cause) {
-        SvSupervisor *s = p->s;
-        if (!sv_instance_live(i)) {
-                bury(s, i);
-                return;
-        }
-        i->holds_slot = holds_slot;
-        i->next = p->draining;
-        p->draining = i;
-        if (i->sm.state != SM_STOPPING)
-                stop_progress(p, i);
-        sv_enqueue(s, i, SM_EV_STOP, cause);
-}
-
-/* numprocs changed outside a rollout (a reload of a program that is not running, or is
- * being stopped): indexes beyond it go, new ones start out STOPPED. */
-void sv_program_set_numprocs(Program *p, unsigned n) {
-        (void) sv_program_resize(p, n);
-        for (unsigned k = n; k < p->cap; k++)
-                if (p->cur[k]) {
-                        Instance *i = p->cur[k];
-                        p->cur[k] = NULL;
-                        drain(p, i, false, "numprocs lowered");
-                }
-        p->n = n;
-        p->dirty = true;
-}
-
-static void draining_remove(Program *p, Instance *i) {
-        for (Instance **pp = &p->draining; *pp; pp = &(*pp)->next)
-                if (*pp == i) {
-                        *pp = i->next;
-                        return;
-                }
-}
-
-void sv_program_stop(Program *p, const char *cause) {
-        SvSupervisor *s = p->s;
-        for (unsigned k = 0; k < p->cap; k++) {
-                Instance *c = p->cand[k];
-                if (c) { /* a candidate with no rollout to serve: it drains */
-                        p->cand[k] = NULL;
-                        drain(p, c, false, cause);
-                }
-                Instance *i = p->cur[k];
-                if (i && (i->sm.state == SM_EXITED || i->sm.state == SM_FATAL))
-                        sv_enqueue(s, i, SM_EV_STOP, cause); /* stopped means STOPPED */
-                else if (sv_instance_live(i)) {
-                        stop_progress(p, i);
-                        sv_enqueue(s, i, SM_EV_STOP, cause);
-                }
-        }
-        for (Instance *d = p->draining; d; d = d->next) {
-                if (d->sm.state == SM_STOPPING)
-                        stop_progress(p, d);
-                sv_enqueue(s, d, SM_EV_STOP, cause);
-        }
-        p->dirty = true;
-}
-
-/* ---- jobs and what they wait for ---- */
-
-Job *sv_job_new(SvSupervisor *s, SvJobKind kind, SvConnId conn) {
-        Job *j = calloc(1, sizeof(Job));
-        if (!j)
-                return NULL;
-        sv_job_init(&j->j, kind, conn, sv_now(s));
-        j->next = s->jobs;
-        s->jobs = j;
-        return j;
-}
-
-/* Drops a share of j; the last one answers the client and frees the job. */
-void sv_job_release_share(SvSupervisor *s, Job *j) {
-        if (!sv_job_release(&j->j))
-                return;
-        char text[CTL_LINE_MAX];
-        bool ok = sv_job_verdict(&j->j, sv_now(s), text, sizeof(text));
-        sv_replyf(s, j->j.conn, ok ? CTL_REPLY_OK : CTL_REPLY_ERR, "%s", text);
-        for (Job **pp = &s->jobs; *pp; pp = &(*pp)->next)
-                if (*pp == j) {
-                        *pp = j->next;
-                        break;
-                }
-        free(j);
-}
-
-Waiter *sv_waiter_add(Program *p, Job *j, WaitFor what) {
-        Waiter *w = calloc(1, sizeof(Waiter));
-        if (!w)
-                return NULL;
-        *w = (Waiter){ .job = j, .what = what, .since_usec = sv_now(p->s) };
-        Waiter **pp = &p->waiters; /* in arrival order */
-        while (*pp)
-                pp = &(*pp)->next;
-        *pp = w;
-        sv_job_join(&j->j);
-        p->dirty = true;
-        return w;
-}
-
-/* Ends w's part: one progress line (if the job spans programs) and its share. */
-static void waiter_done(Program *p, Waiter *w, bool ok, const char *text) {
-        SvSupervisor *s = p->s;
-        for (Waiter **pp = &p->waiters; *pp; pp = &(*pp)->next)
-                if (*pp == w) {
-                        *pp = w->next;
-                        break;
-                }
-        char line[CTL_LINE_MAX];
-        sv_job_part_done(&w->job->j, p->name, ok, text, line, sizeof(line));
-        if (line[0])
-                sv_replyf(s, w->job->j.conn, CTL_REPLY_PROGRESS, "%s", line);
-        sv_job_release_share(s, w->job);
-        free(w);
-}
-
-static bool has_waiter(const Program *p, WaitFor what) {
-        for (const Waiter *w = p->waiters; w; w = w->next)
-                if (w->what == what)
-                        return true;
-        return false;
-}
-
-/* ---- rollouts ---- */
-
-static void rollout_apply(Program *p, const SvRolloutResult *res, const char *why);
-
-static void rollout_step(Program *p, SvRolloutEvent ev, const SvRolloutInput *in, const char *why) {
-        SvRolloutResult res;
-        sv_rollout_step(&p->ro, ev, in, &res);
-        if (!res.handled) {
-                sv_logf(p->s, LOG_DEBUG, NULL, "program '%s': rollout %s ignored while %s", p->name,
-                        sv_rollout_event_to_string(ev), sv_rollout_state_to_string(res.from));
-                return;
-        }
-        rollout_apply(p, &res, why);
-}
-
-void sv_program_begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr) {
-        SvSupervisor *s = p->s;
-        unsigned n_old = p->n, busy = 0;
-
-        if (sv_program_resize(p, conf->numprocs > n_old ? conf->numprocs : n_old) < 0) {
-                p->ro_done = false;
-                (void) snprintf(p->ro_error, sizeof(p->ro_error), "out of memory starting the restart");
-                return;
-        }
-        for (unsigned k = 0; k < n_old; k++) /* a retry timer would race the new generation */
-                if (p->cur[k] && p->cur[k]->sm.state == SM_BACKOFF)
-                        sv_enqueue(s, p->cur[k], SM_EV_STOP, "replaced by a restart");
-        for (Instance *d = p->draining; d; d = d->next) { /* still going: they count against the surge */
-                d->holds_slot = true;
-                busy++;
-        }
-        sv_cfgref_release(p->ro_cr);
-        p->ro_cr = sv_cfgref_hold(cr);
-        p->ro_conf = conf;
-        p->ro_done = false;
-        p->ro_error[0] = '\0';
-        p->n = conf->numprocs > n_old ? conf->numprocs : n_old;
-        SvRolloutInput in = {
-                .gen = ++p->last_gen,
-                .n_old = n_old,
-                .n_target = conf->numprocs,
-                .surge = conf->restart_surge,
-                .busy = busy,
-        };
-        sv_logf(s, LOG_INFO, NULL, "program '%s': rolling out generation %u (%u instance%s, %u at a time)", p->name,
-                in.gen, in.n_target, in.n_target == 1 ? "" : "s", in.surge ? in.surge : 1);
-        rollout_step(p, SV_RO_EV_BEGIN, &in, NULL);
-        p->dirty = true;
-}
-
-/* Stop wins: every start, restart or reload waiting on p ends with why, and a rollout
- * under way is dropped (its candidates drain). */
-void sv_program_cancel(Program *p, const char *why) {
-        for (Waiter *w = p->waiters, *next; w; w = next) {
-                next = w->next;
-                if (w->what != WAIT_STOPPED)
-                        waiter_done(p, w, false, why);
-        }
-        rollout_step(p, SV_RO_EV_CANCEL, &(SvRolloutInput){}, why);
-}
-
-/* "generation 2 (pid 41), generation 2 (pid 42)": what serves now. */
-static unsigned serving(const Program *p, char *buf, size_t len) {
-        size_t o = 0;
-        unsigned n = 0;
-        buf[0] = '\0';
-        for (unsigned k = 0; k < p->n && o < len; k++)
-                if (p->cur[k] && p->cur[k]->sm.state == SM_RUNNING) {
-                        n++;
-                        o += (size_t) snprintf(buf + o, len - o, "%sgeneration %u (pid %d)", o ? ", " : "",
-                                               p->cur[k]->gen, (int) p->cur[k]->pid);
-                }
-        return n;
-}
-
-static void rollout_apply(Program *p, const SvRolloutResult *res, const char *why) {
-        SvSupervisor *s = p->s;
-
-        if (res->actions & SV_RO_ACT_START)
-                for (unsigned k = res->start_from; k < res->start_to; k++) {
-                        Instance *c = instance_new(p, k, p->ro.gen, p->ro_conf, p->ro_cr);
-                        if (!c) {
-                                sv_logf(s, LOG_ERR, NULL, "program '%s': out of memory starting a new instance", p->name);
-                                continue; /* its slot stays taken: the rollout cannot finish, stop cancels it */
-                        }
-                        p->cand[k] = c;
-                        char cause[64];
-                        (void) snprintf(cause, sizeof(cause), "generation %u rolling out", p->ro.gen);
-                        sv_enqueue(s, c, SM_EV_START, cause);
-                }
-        if (res->actions & SV_RO_ACT_PROMOTE) {
-                unsigned k = res->index;
-                Instance *c = p->cand[k], *old = p->cur[k];
-                p->cand[k] = NULL;
-                p->cur[k] = c;
-                if (c)
-                        sv_progress(s, p, "%s: generation %u ready after %s (pid %d)", SV_INAME(c), c->gen,
-                                    SV_DUR(sv_now(s) - c->sm.started_usec), (int) c->pid);
-                if (old) {
-                        char cause[64];
-                        (void) snprintf(cause, sizeof(cause), "replaced by generation %u", c ? c->gen : 0);
-                        drain(p, old, (res->actions & SV_RO_ACT_DRAIN_OLD) != 0, cause);
-                }
-        }
-        if (res->actions & SV_RO_ACT_STOP_CANDS)
-                for (unsigned k = 0; k < p->cap; k++)
-                        if (p->cand[k]) {
-                                Instance *c = p->cand[k];
-                                p->cand[k] = NULL;
-                                drain(p, c, false, why ? why : "the rollout was abandoned");
-                        }
-        if (res->actions & SV_RO_ACT_FINISH) {
-                for (unsigned k = res->surplus_from; k < res->surplus_to && k < p->cap; k++)
-                        if (p->cur[k]) { /* numprocs lowered: the surplus drains now */
-                                Instance *old = p->cur[k];
-                                p->cur[k] = NULL;
-                                drain(p, old, false, "numprocs lowered");
-                        }
-                p->n = p->ro.n_target;
-                sv_program_set_conf(p, p->ro_conf, p->ro_cr);
-                p->ro_cr = sv_cfgref_release(p->ro_cr);
-                p->ro_done = true;
-                sv_logf(s, LOG_INFO, NULL, "program '%s': generation %u rolled out", p->name, p->ro.gen);
-        } else if (res->to == SV_RO_IDLE) { /* aborted or cancelled: back to what was */
-                for (unsigned k = p->ro.n_old; k < p->n && k < p->cap; k++)
-                        if (p->cur[k]) {
-                                Instance *extra = p->cur[k];
-                                p->cur[k] = NULL;
-                                drain(p, extra, false, "the rollout was abandoned");
-                        }
-                p->n = p->ro.n_old;
-                p->ro_cr = sv_cfgref_release(p->ro_cr);
-                p->ro_done = false;
-        }
-        if (res->actions & SV_RO_ACT_ABORTED) {
-                char now_serving[256];
-                unsigned n = serving(p, now_serving, sizeof(now_serving));
-                if (n)
-                        (void) snprintf(p->ro_error, sizeof(p->ro_error), "%s; rolled back: %s keep%s serving", why,
-                                        now_serving, n == 1 ? "s" : "");
-                else
-                        (void) snprintf(p->ro_error, sizeof(p->ro_error), "%s; nothing else is running", why);
-                sv_logf(s, LOG_ERR, NULL, "program '%s': restart failed: %s", p->name, p->ro_error);
-                for (Waiter *w = p->waiters, *next; w; w = next) {
-                        next = w->next;
-                        if (w->what == WAIT_ROLLOUT)
-                                waiter_done(p, w, false, p->ro_error);
-                }
-        }
-        p->dirty = true;
-}
-
-/* Why a candidate ended before it was ready. */
-static void candidate_failure(const Instance *i, char *buf, size_t len) {
-        char who[96] = "";
-        if (i->conf->numprocs > 1 || i->prog->n > 1)
-                (void) snprintf(who, sizeof(who), "%s ", SV_INAME(i));
-        if (i->sm.outcome == SM_OUTCOME_READY_TIMEOUT)
-                (void) snprintf(buf, len, "%sgeneration %u was not ready within %s", who, i->gen,
-                                SV_DUR(i->conf->ready_timeout_usec));
-        else if (i->sm.outcome == SM_OUTCOME_SPAWN_FAILED)
-                (void) snprintf(buf, len, "%sgeneration %u could not be started: %s", who, i->gen, i->error);
-        else if (i->prog->s->shutting_down)
-                (void) snprintf(buf, len, "%sgeneration %u was stopped: sockvisord is shutting down", who, i->gen);
-        else
-                (void) snprintf(buf, len, "%sgeneration %u exited with %s before it was ready", who, i->gen,
-                                i->exit_text[0] ? i->exit_text : "an error");
-}
-
-/* What one instance's transition means for its program. */
-static void react(SvSupervisor *s, Instance *i, const SmResult *res) {
-        Program *p = i->prog;
-        uint64_t now = sv_now(s);
-        p->dirty = true;
-
-        if (is_candidate(i)) {
-                bool ours = p->ro.state == SV_RO_ROLLING && i->gen == p->ro.gen;
-                if (res->to == SM_RUNNING && ours) {
-                        Instance *old = p->cur[i->index];
-                        SvRolloutInput in = { .index = i->index, .has_old = sv_instance_live(old) };
-                        rollout_step(p, SV_RO_EV_CAND_READY, &in, NULL);
-                } else if (res->to == SM_STARTING && res->from != SM_STARTING && i->pid > 0) {
-                        sv_progress(s, p, "%s: started generation %u (pid %d), waiting up to %s for it to be ready",
-                                    SV_INAME(i), i->gen, (int) i->pid, SV_DUR(sv_ready_bound_usec(i->conf)));
-                } else if (res->to == SM_STOPPING && i->sm.outcome == SM_OUTCOME_READY_TIMEOUT) {
-                        sv_progress(s, p, "%s: generation %u was not ready within %s; stopping it", SV_INAME(i), i->gen,
-                                    SV_DUR(i->conf->ready_timeout_usec));
-                } else if (is_terminal(res->to)) {
-                        char why[384];
-                        candidate_failure(i, why, sizeof(why));
-                        p->cand[i->index] = NULL;
-                        bury(s, i);
-                        if (ours)
-                                rollout_step(p, SV_RO_EV_CAND_FAILED, &(SvRolloutInput){ .index = i->index }, why);
-                }
-                return;
-        }
-        for (Instance *d = p->draining; d; d = d->next) {
-                if (d != i)
-                        continue;
-                if (is_terminal(res->to)) {
-                        if (i->stop_usec && i->exit_text[0])
-                                sv_progress(s, p, "%s: generation %u exited after %s (%s)", SV_INAME(i), i->gen,
-                                            SV_DUR(now - i->stop_usec), i->exit_text);
-                        draining_remove(p, i);
-                        bool slot = i->holds_slot;
-                        bury(s, i);
-                        if (slot)
-                                rollout_step(p, SV_RO_EV_SLOT_FREED, &(SvRolloutInput){}, NULL);
-                }
-                return;
-        }
-        if (res->to == SM_BACKOFF && has_waiter(p, WAIT_RUNNING))
-                sv_progress(s, p, "%s: exited (%s), retrying in %s", SV_INAME(i), i->exit_text[0] ? i->exit_text : i->error,
-                            SV_DUR(i->sm.deadline_usec > now ? i->sm.deadline_usec - now : 0));
-}
-
-/* ---- settling: what the waiting jobs see ---- */
-
-/* A start's verdict for index k, or NULL while it is still on its way. */
-static const char *start_verdict(const Program *p, const Instance *i, uint64_t since, char *buf, size_t len) {
-        SmState st = i ? i->sm.state : SM_STOPPED;
-        if (st == SM_RUNNING || st == SM_STARTING || st == SM_STOPPING)
-                return st == SM_RUNNING ? "" : NULL;
-        char who[96] = "", next[96] = "";
-        uint64_t now = sv_now(p->s);
-        if (i && (p->n > 1 || i->conf->numprocs > 1))
-                (void) snprintf(who, sizeof(who), "%s ", SV_INAME(i));
-        if (st == SM_BACKOFF)
-                (void) snprintf(next, sizeof(next), "BACKOFF, retrying in %s",
-                                SV_DUR(i->sm.deadline_usec > now ? i->sm.deadline_usec - now : 0));
-        else
-                (void) snprintf(next, sizeof(next), "%s", sm_state_to_string(st));
-        if (!i)
-                (void) snprintf(buf, len, "%sis not running; state %s", who, next);
-        else if (i->sm.outcome == SM_OUTCOME_READY_TIMEOUT && i->sm.since_usec >= since)
-                (void) snprintf(buf, len, "%swas not ready within %s; state %s", who,
-                                SV_DUR(sv_ready_bound_usec(i->conf)), next);
-        else if (i->sm.outcome == SM_OUTCOME_SPAWN_FAILED)
-                (void) snprintf(buf, len, "%scould not be started: %s; state %s", who, i->error, next);
-        else
-                (void) snprintf(buf, len, "%sexited with %s before it was ready; state %s", who,
-                                i->exit_text[0] ? i->exit_text : i->error[0] ? i->error : "an error", next);
-        return buf;
-}
-
-static void settle(Program *p) {
-        SvSupervisor *s = p->s;
-        uint64_t now = sv_now(s);
-
-        for (Waiter *w = p->waiters, *next; w; w = next) {
-                next = w->next;
-                switch (w->what) {
-                case WAIT_STOPPED:
-                        if (!sv_program_live(p))
-                                waiter_done(p, w, true, "");
-                        break;
-                case WAIT_ROLLOUT:
-                        if (p->ro.state == SV_RO_ROLLING || (p->ro_done && p->draining))
-                                break;
-                        if (p->ro_done)
-                                waiter_done(p, w, true, "");
-                        else
-                                waiter_done(p, w, false, p->ro_error[0] ? p->ro_error : "the restart did not run");
-                        break;
-                case WAIT_RUNNING: {
-                        if (w->after_stop) { /* queued behind a stop: go once nothing is left */
-                                if (sv_program_live(p) || has_waiter(p, WAIT_STOPPED))
-                                        break;
-                                w->after_stop = false;
-                                w->since_usec = now;
-                                sv_program_start(p, "start requested");
-                                break; /* the start's own events come back here */
-                        }
-                        const char *failed = NULL;
-                        bool all = true;
-                        char buf[512];
-                        for (unsigned k = 0; k < p->n && !failed; k++) {
-                                const char *v = start_verdict(p, p->cur[k], w->since_usec, buf, sizeof(buf));
-                                if (!v)
-                                        all = false;
-                                else if (v[0])
-                                        failed = v;
-                        }
-                        if (failed)
-                                waiter_done(p, w, false, failed);
-                        else if (all)
-                                waiter_done(p, w, true, "");
-                        break;
-                }
-                }
-        }
+        sv_react(s, i, &res);
 }
 
 /* ---- shutdown, GC, reporting ---- */
@@ -978,13 +403,13 @@ static void gc(SvSupervisor *s) {
         while (s->graveyard) {
                 Instance *i = s->graveyard;
                 s->graveyard = i->next;
-                instance_free(s, i);
+                sv_instance_free(s, i);
         }
         for (size_t q = 0; q < s->n_progs;) {
                 Program *p = s->progs[q];
                 if (p->removed && !sv_program_live(p) && !p->waiters) {
                         sv_logf(s, LOG_INFO, NULL, "program '%s': stopped and removed", p->name);
-                        program_free(s, p);
+                        sv_program_free(s, p);
                         memmove(s->progs + q, s->progs + q + 1, (s->n_progs - q - 1) * sizeof(Program *));
                         s->n_progs--;
                 } else
@@ -1062,7 +487,7 @@ void sv_dispatch(SvSupervisor *s) {
                 for (size_t q = 0; q < s->n_progs; q++)
                         if (s->progs[q]->dirty) {
                                 s->progs[q]->dirty = false;
-                                settle(s->progs[q]);
+                                sv_settle(s->progs[q]);
                         }
                 if (s->q_len == 0)
                         shutdown_step(s);
@@ -1092,7 +517,7 @@ SvSupervisor *sv_supervisor_free(SvSupervisor *s) {
                 return NULL;
         gc(s);
         for (size_t q = 0; q < s->n_progs; q++)
-                program_free(s, s->progs[q]);
+                sv_program_free(s, s->progs[q]);
         free(s->progs);
         while (s->jobs) { /* parts of no program: answer them */
                 Job *j = s->jobs;
@@ -1190,10 +615,13 @@ void sv_supervisor_shutdown(SvSupervisor *s, const char *why) {
         s->ops->service_manager(s->ctx, "STOPPING=1\nSTATUS=stopping every program");
         for (size_t q = 0; q < s->n_progs; q++) {
                 Program *p = s->progs[q];
+                for (unsigned k = 0; k < p->n; k++) /* a retry timer must not start anything now */
+                        if (p->cur[k] && p->cur[k]->sm.state == SM_BACKOFF)
+                                sv_enqueue(s, p->cur[k], SM_EV_STOP, "sockvisord is shutting down");
                 sv_program_cancel(p, "sockvisord is shutting down");
                 for (Waiter *w = p->waiters, *next; w; w = next) {
                         next = w->next;
-                        waiter_done(p, w, false, "sockvisord is shutting down");
+                        sv_waiter_done(p, w, false, "sockvisord is shutting down");
                 }
         }
         sv_dispatch(s);

@@ -243,6 +243,16 @@ static void start_progress(SvSupervisor *s, SvConnId conn, Program *p) {
         }
 }
 
+/* A program with nothing running starts from the configuration loaded now, even when a
+ * reload's rollout of that configuration failed earlier and left it on the one before. */
+static void follow_file(SvSupervisor *s, Program *p) {
+        const SvProgramConf *loaded = sv_config_find_program(s->cr->cfg, p->name);
+        if (!loaded || loaded == p->conf || sv_program_live(p))
+                return;
+        sv_program_set_conf(p, loaded, s->cr);
+        sv_program_set_numprocs(p, loaded->numprocs);
+}
+
 static void cmd_job(SvSupervisor *s, SvConnId conn, const CtlRequest *req, SvJobKind kind) {
         _cleanup_free_ Program **v = NULL;
         size_t n;
@@ -289,6 +299,7 @@ static void cmd_job(SvSupervisor *s, SvConnId conn, const CtlRequest *req, SvJob
                         if (w)
                                 w->after_stop = true;
                 } else if (kind == SV_JOB_START) {
+                        follow_file(s, p);
                         start_progress(s, conn, p);
                         sv_program_start(p, "start requested");
                         sv_waiter_add(p, j, WAIT_RUNNING);
@@ -296,7 +307,10 @@ static void cmd_job(SvSupervisor *s, SvConnId conn, const CtlRequest *req, SvJob
                         sv_replyf(s, conn, CTL_REPLY_PROGRESS, "%s: rolling out a new generation, %u at a time", p->name,
                                   p->conf->restart_surge ? p->conf->restart_surge : 1);
                         sv_waiter_add(p, j, WAIT_ROLLOUT);
-                        sv_program_begin_rollout(p, p->conf, p->cr);
+                        /* to the configuration loaded now: after a reload whose rollout failed,
+                         * restart tries the file's version again (the old one serves meanwhile) */
+                        const SvProgramConf *loaded = sv_config_find_program(s->cr->cfg, p->name);
+                        sv_program_begin_rollout(p, loaded ? loaded : p->conf, loaded ? s->cr : p->cr);
                 }
         }
         if (kind == SV_JOB_STOP) /* a removed namesake still going is part of what stop waits for */

@@ -97,9 +97,23 @@ static uint64_t stop_bound(World *w, const GenProgram *p) {
         return alive_stop_bound(w, p);
 }
 
+/* The README's restart bound, ceil(n / surge) * (R + S) + S, with R and S of what runs now
+ * (old instances drain with their own stopwaitsecs) and n the larger of the numprocs of the
+ * new configuration and of any generation still running. */
+static uint64_t rollout_bound(World *w, const GenProgram *p) {
+        unsigned n = p->numprocs;
+        for (size_t k = 0; k < w->n_alive; k++) {
+                const Proc *pr = &w->procs[w->alive[k]];
+                if (pr->prog == p->name && pr->numprocs > n)
+                        n = pr->numprocs;
+        }
+        uint64_t rounds = (n + p->surge - 1) / p->surge;
+        uint64_t r = alive_ready_bound(w, p), st = alive_stop_bound(w, p);
+        return rounds * (r + st) + st;
+}
+
 static uint64_t restart_bound(World *w, const GenProgram *p) {
-        return gen_restart_bound(p) + alive_stop_bound(w, p) - gen_stop_bound(p) +
-               (stopping(w, p) ? alive_stop_bound(w, p) : 0);
+        return rollout_bound(w, p) + (stopping(w, p) ? alive_stop_bound(w, p) : 0);
 }
 
 /* The largest stop bound among the live programs, removed ones included. */
@@ -248,7 +262,7 @@ static SvConfig *parse_model(const GenConf *c) {
 }
 
 static uint64_t reload_program_bound(World *w, const GenProgram *p) {
-        return gen_restart_bound(p) + gen_stop_bound(p);
+        return rollout_bound(w, p) + alive_stop_bound(w, p);
 }
 
 static void do_reload(World *w, Totals *t) {
