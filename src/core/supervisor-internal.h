@@ -67,6 +67,8 @@ struct Instance {
         uint64_t spawned_usec;
         uint64_t stop_usec;   /* when it was asked to stop */
         bool holds_slot;      /* draining, and counted against the rollout's surge */
+        bool start_when_stopped; /* current, stopping: a start waits for it to be gone */
+        uint64_t start_wanted_usec; /* when that start was asked for */
         bool expected_exit;   /* its last exit status is in exitcodes= */
         char exit_text[64];   /* "status 0", "signal KILL" */
         char error[256];      /* why the last spawn failed */

@@ -233,6 +233,12 @@ static void start_progress(SvSupervisor *s, SvConnId conn, Program *p) {
                         sv_replyf(s, conn, CTL_REPLY_PROGRESS,
                                   "%s: already starting (pid %d); waiting up to %s for it to be ready", who, (int) i->pid,
                                   SV_DUR(i->sm.deadline_usec > now ? i->sm.deadline_usec - now : 0));
+                else if (st == SM_STOPPING)
+                        sv_replyf(s, conn, CTL_REPLY_PROGRESS,
+                                  "%s: stopping (pid %d, not ready in time); waiting up to %s for it to go, then "
+                                  "starting it again",
+                                  who, (int) i->pid, SV_DUR(i->sm.deadline_usec > now ? i->sm.deadline_usec - now
+                                                                                      : SV_KILL_GRACE_USEC));
                 else if (st == SM_BACKOFF)
                         sv_replyf(s, conn, CTL_REPLY_PROGRESS,
                                   "%s: was waiting to retry (%s); starting it now, waiting up to %s for it to be ready",

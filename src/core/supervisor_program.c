@@ -144,7 +144,11 @@ void sv_program_start(Program *p, const char *cause) {
                 Instance *i = program_ensure(p, k);
                 if (!i)
                         sv_logf(p->s, LOG_ERR, NULL, "program '%s': out of memory", p->name);
-                else if (i->sm.state != SM_RUNNING && i->sm.state != SM_STARTING && i->sm.state != SM_STOPPING)
+                else if (i->sm.state == SM_STOPPING && !i->start_when_stopped) {
+                        i->start_when_stopped = true; /* not ready in time: started again once it is gone */
+                        i->start_wanted_usec = sv_now(p->s);
+                }
+                else if (i->sm.state != SM_RUNNING && i->sm.state != SM_STARTING)
                         sv_enqueue(p->s, i, SM_EV_START, cause);
         }
         p->dirty = true;
@@ -213,6 +217,8 @@ void sv_program_stop(Program *p, const char *cause) {
                         drain(p, c, false, cause);
                 }
                 Instance *i = p->cur[k];
+                if (i)
+                        i->start_when_stopped = false; /* stop wins */
                 if (i && (i->sm.state == SM_EXITED || i->sm.state == SM_FATAL))
                         sv_enqueue(s, i, SM_EV_STOP, cause); /* stopped means STOPPED */
                 else if (sv_instance_live(i)) {
@@ -461,6 +467,8 @@ static void candidate_failure(const Instance *i, char *buf, size_t len) {
                                 i->exit_text[0] ? i->exit_text : "an error");
 }
 
+static const char *start_verdict(const Program *p, const Instance *i, uint64_t since, char *buf, size_t len);
+
 /* What one instance's transition means for its program. */
 void sv_react(SvSupervisor *s, Instance *i, const SmResult *res) {
         Program *p = i->prog;
@@ -507,6 +515,21 @@ void sv_react(SvSupervisor *s, Instance *i, const SmResult *res) {
         if (res->to == SM_BACKOFF && has_waiter(p, WAIT_RUNNING))
                 sv_progress(s, p, "%s: exited (%s), retrying in %s", SV_INAME(i), i->exit_text[0] ? i->exit_text : i->error,
                             SV_DUR(i->sm.deadline_usec > now ? i->sm.deadline_usec - now : 0));
+        if (sv_state_terminal(res->to) && i->start_when_stopped && !s->shutting_down && !p->removed) {
+                /* a start came while it was stopping: now it has stopped, start it afresh; a
+                 * start that waited for the attempt that just failed hears how it ended */
+                char buf[512];
+                const char *failed = start_verdict(p, i, 0, buf, sizeof(buf));
+                for (Waiter *w = p->waiters, *next; w; w = next) {
+                        next = w->next;
+                        if (w->what == WAIT_RUNNING && !w->after_stop && w->since_usec < i->start_wanted_usec)
+                                sv_waiter_done(p, w, false, failed && failed[0] ? failed : "it stopped before it was ready");
+                }
+                i->start_when_stopped = false;
+                Instance *fresh = program_ensure(p, i->index);
+                if (fresh)
+                        sv_enqueue(s, fresh, SM_EV_START, "start requested");
+        }
 }
 
 /* ---- settling: what the waiting jobs see ---- */

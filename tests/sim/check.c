@@ -168,7 +168,9 @@ void check_step(World *w) {
                 procs_of[p] += v.processes;
                 const SvProgramConf *pc = v.conf;
                 if (v.removed) {
-                        if (v.processes > pc->numprocs + pc->restart_surge)
+                        unsigned rn = np_alive[p] > pc->numprocs ? np_alive[p] : pc->numprocs;
+                        unsigned rs = su_alive[p] > pc->restart_surge ? su_alive[p] : pc->restart_surge;
+                        if (v.processes > rn + rs)
                                 violation(w, "3 surge", "removed p%d has %u processes; numprocs %u + surge %u", p,
                                           v.processes, pc->numprocs, pc->restart_surge);
                         continue;

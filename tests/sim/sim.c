@@ -66,10 +66,26 @@ static bool stopping(World *w, const GenProgram *p) {
         return false;
 }
 
+/* The configuration the supervisor runs p with: older than the file's after a reload whose
+ * rollout of it failed. NULL when p is not there. */
+static const SvProgramConf *running_conf(World *w, const GenProgram *p) {
+        size_t n = sv_supervisor_n_programs(w->sv);
+        for (size_t k = 0; k < n; k++) {
+                SvProgramView v;
+                sv_supervisor_program_view(w->sv, k, &v);
+                if (!v.removed && gen_name_index(v.name) == (int) p->name)
+                        return v.conf;
+        }
+        return NULL;
+}
+
 /* S for what runs now: a process keeps the stopwaitsecs it was started with, which a reload
  * may since have changed for the program. */
 static uint64_t alive_stop_bound(World *w, const GenProgram *p) {
         uint64_t b = gen_stop_bound(p);
+        const SvProgramConf *rc = running_conf(w, p);
+        if (rc && rc->stopwait_usec + SEC > b)
+                b = rc->stopwait_usec + SEC;
         for (size_t k = 0; k < w->n_alive; k++) {
                 const Proc *pr = &w->procs[w->alive[k]];
                 if (pr->prog == p->name && pr->stopwait_usec + SEC > b)
@@ -81,6 +97,9 @@ static uint64_t alive_stop_bound(World *w, const GenProgram *p) {
 /* R likewise: a start under way keeps the ready bound it was started with. */
 static uint64_t alive_ready_bound(World *w, const GenProgram *p) {
         uint64_t b = gen_ready_bound(p);
+        const SvProgramConf *rc = running_conf(w, p);
+        uint64_t rr = !rc ? 0 : rc->ready == SV_READY_NOTIFY ? rc->ready_timeout_usec : rc->startsecs_usec;
+        b = rr > b ? rr : b;
         for (size_t k = 0; k < w->n_alive; k++) {
                 const Proc *pr = &w->procs[w->alive[k]];
                 if (pr->prog == p->name && pr->ready_usec > b)
