@@ -159,6 +159,7 @@ void sv_held_unref(SvSupervisor *s, HeldSocket *h);
 bool sv_state_terminal(SmState st);
 Instance *sv_instance_new(Program *p, unsigned index, unsigned gen, const SvProgramConf *conf, CfgRef *cr);
 Instance *sv_instance_free(SvSupervisor *s, Instance *i);
+void sv_instance_take_sockets(SvSupervisor *s, Instance *i);
 void sv_bury(SvSupervisor *s, Instance *i);
 
 /* supervisor_program.c: what an instance's transition means, and the waiting jobs */

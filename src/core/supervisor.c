@@ -215,24 +215,33 @@ Instance *sv_instance_new(Program *p, unsigned index, unsigned gen, const SvProg
                 free(i);
                 return NULL;
         }
-        for (size_t k = 0; k < conf->n_sockets; k++) {
-                HeldSocket *h = cr->socks[conf->socket_idx[k]];
-                if (!h) { /* cannot happen: a configuration is applied only once its sockets are held */
-                        sv_logf(s, LOG_ERR, NULL, "program '%s': socket '%s' is not held (a bug)", p->name,
-                                cr->cfg->sockets[conf->socket_idx[k]].name);
-                        continue;
-                }
-                h->refs++;
-                i->socks[i->n_socks++] = h;
-        }
         i->id = ++s->last_id;
         i->prog = p;
         i->index = index;
         i->gen = gen;
         i->conf = conf;
         i->cr = sv_cfgref_ref(cr);
+        sv_instance_take_sockets(s, i);
         sm_init(&i->sm, sv_now(s));
         return i;
+}
+
+/* The sockets of its configuration, one reference each: taken when it is made, and again
+ * when an instance that has ended is started once more. */
+void sv_instance_take_sockets(SvSupervisor *s, Instance *i) {
+        const SvProgramConf *conf = i->conf;
+        if (i->n_socks > 0)
+                return;
+        for (size_t k = 0; k < conf->n_sockets; k++) {
+                HeldSocket *h = i->cr->socks[conf->socket_idx[k]];
+                if (!h) { /* cannot happen: a configuration is applied only once its sockets are held */
+                        sv_logf(s, LOG_ERR, NULL, "program '%s': socket '%s' is not held (a bug)", i->prog->name,
+                                i->cr->cfg->sockets[conf->socket_idx[k]].name);
+                        continue;
+                }
+                h->refs++;
+                i->socks[i->n_socks++] = h;
+        }
 }
 
 static void instance_release_sockets(SvSupervisor *s, Instance *i) {

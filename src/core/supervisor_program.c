@@ -125,16 +125,20 @@ void sv_program_sort(SvSupervisor *s) {
         qsort(s->progs, s->n_progs, sizeof(Program *), priority_cmp);
 }
 
-/* The current instance of index k, ready to be started: one that has ended is replaced by
- * a fresh one, so it starts with the program's configuration and sockets as they are now
- * (a reload may have changed them while it was stopped). */
+/* The current instance of index k, ready to be started. One that has ended starts again
+ * (FATAL -> STARTING, as the log then says) when it runs the program's configuration, and
+ * takes its sockets back; one from an older configuration (a reload changed it while it
+ * was stopped) is replaced by a fresh one. */
 static Instance *program_ensure(Program *p, unsigned k) {
         Instance *i = p->cur[k];
-        if (i && sv_state_terminal(i->sm.state)) {
+        if (i && sv_state_terminal(i->sm.state) && (i->conf != p->conf || i->cr != p->cr)) {
                 p->cur[k] = NULL;
                 sv_bury(p->s, i);
-        } else if (i)
+        } else if (i) {
+                if (sv_state_terminal(i->sm.state))
+                        sv_instance_take_sockets(p->s, i);
                 return i;
+        }
         p->cur[k] = sv_instance_new(p, k, p->last_gen ? p->last_gen : ++p->last_gen, p->conf, p->cr);
         return p->cur[k];
 }
