@@ -9,7 +9,7 @@
 # The states are made with sv-testworker options, not with sleeps: --ready-file keeps an
 # instance STARTING until the test creates the file, --exit-if crash-loops it (BACKOFF with
 # startretries = 10, FATAL with 0) until the test removes the file, --ignore-term keeps
-# STOPPING for stopwaitsecs, autorestart = false plus a SIGTERM from the test gives EXITED,
+# STOPPING for stopwaitsecs (5 s: long enough to reach it on a loaded machine), autorestart = false plus a SIGTERM from the test gives EXITED,
 # and a restart whose new instance waits on its ready file is ROLLOUT.
 #
 # start/stop/restart/signal run in parallel on one daemon. reload acts on the whole daemon
@@ -17,6 +17,9 @@
 # of their own: one for the states with nothing under way (expect exit 0, nothing changed),
 # one for STOPPING (a stop is under way) and one for ROLLOUT (both refused, nothing changed).
 . "$(dirname "$0")/lib.sh"
+# On any exit, kill the daemon before cleanup() kills the workers: a daemon still alive
+# then could spawn a worker after that sweep (a wedged restart does), left behind.
+trap 'rc=$?; set +e; [ -n "$DAEMON_PID" ] && kill -KILL "$DAEMON_PID" 2>/dev/null; (exit "$rc"); cleanup' EXIT
 
 STATES=(STOPPED STARTING RUNNING BACKOFF STOPPING EXITED FATAL ROLLOUT)
 R=5     # ready_timeout (ready = notify): the ready bound
@@ -24,7 +27,7 @@ SLACK=2 # added to every documented bound
 mkdir -p "$T/res" "$T/out" "$T/setup" "$T/fin"
 
 pname() { echo "${1,,}-$2-$3"; } # STATE CMD N -> program name
-stop_bound() { [ "$1" = STOPPING ] && echo 4 || echo 2; } # S = stopwaitsecs + 1
+stop_bound() { [ "$1" = STOPPING ] && echo 6 || echo 2; } # S = stopwaitsecs + 1
 
 conf_program() { # NAME STATE N
         local name=$1 st=$2 n=$3 opts="--on-hup $T/$1.hup --ready-file $T/$1.ready" extra= wait=1s
@@ -32,7 +35,7 @@ conf_program() { # NAME STATE N
         STOPPED) extra="autostart = false" ;;
         BACKOFF) opts="$opts --exit-if $T/$name.crash 3" extra="startretries = 10" ;;
         FATAL) opts="$opts --exit-if $T/$name.crash 3" extra="startretries = 0" ;;
-        STOPPING) opts="--ignore-term $opts" wait=3s ;;
+        STOPPING) opts="--ignore-term $opts" wait=5s ;;
         EXITED) extra="autorestart = false" ;;
         esac
         case $st in BACKOFF | FATAL) touch "$T/$name.crash" ;; esac
@@ -206,10 +209,12 @@ judge() { # STATE CMD N OUTFILE
         fi
         sleep "$E_SETTLE"
         f=$T/res/$name.status
-        for k in $(seq 1 40); do # the state afterwards, polled (bounded: 4 s)
+        # The state afterwards, polled (bounded: 4 s). Not faster: each status walks /proc in
+        # the daemon, and 64 cases polling at once would slow down the commands under test.
+        for k in $(seq 1 16); do
                 status_rows >"$f"
                 rows_in "$f" "$name" "$n" $E_STATES && break
-                sleep 0.1
+                sleep 0.25
         done
         rows_in "$f" "$name" "$n" $E_STATES || why+=("state '$(rows_text "$f" "$name")', expected $E_STATES")
         if [ -n "$E_HUP" ]; then
@@ -264,10 +269,10 @@ final_stop() { # STATE CMD N
         rc=$(report_field "$T/fin/$name" rc) el=$(report_field "$T/fin/$name" elapsed)
         [ "$rc" = 0 ] || why+=("then stop: exit ${rc:-none}$([ "$rc" = 124 ] && echo ' (hung)'): $(tail -n +4 "$T/fin/$name" | tail -n 1 | cut -c1-90)")
         awk -v e="${el:-99}" -v b="$((S + SLACK))" 'BEGIN { exit !(e > b) }' && why+=("then stop: took ${el}s")
-        for _ in $(seq 1 20); do
+        for _ in $(seq 1 8); do
                 status_rows >"$T/fin/$name.status"
                 rows_in "$T/fin/$name.status" "$name" "$n" STOPPED && break
-                sleep 0.1
+                sleep 0.25
         done
         rows_in "$T/fin/$name.status" "$name" "$n" STOPPED ||
                 why+=("then stop: state '$(rows_text "$T/fin/$name.status" "$name")'")

@@ -13,6 +13,9 @@
 #   D7 a config error at start-up (unknown user) exited 71, not 78
 # Every command runs under run_timed (killed at its bound + slack), every wait is bounded.
 . "$(dirname "$0")/lib.sh"
+# On any exit, kill the daemon before cleanup() kills the workers: a daemon still alive
+# then could spawn a worker after that sweep (a wedged restart does), left behind.
+trap 'rc=$?; set +e; [ -n "$DAEMON_PID" ] && kill -KILL "$DAEMON_PID" 2>/dev/null; (exit "$rc"); cleanup' EXIT
 set +e # each check records its own verdict; lib.sh helpers that must stop the run call die
 
 SLACK=2
