@@ -183,7 +183,15 @@ setup_states() {
 }
 
 pre_action() { [ "$E_PRE" = rm-crash ] && rm -f "$T/$1.crash"; return 0; }
-post_action() { [ "$E_POST" = ready ] && { sleep 0.5; touch "$T/$1.ready"; }; return 0; }
+# The ready file comes 0.5 s into the command, and not before the daemon has answered it
+# (its first line; at most 1 s): on a loaded machine a late command must not find the
+# state already gone (a rollout finished before "start" got there).
+post_action() { # NAME OUTFILE
+        [ "$E_POST" = ready ] || return 0
+        sleep 0.5
+        for _ in $(seq 1 10); do [ -s "$2.raw" ] || [ -e "$2" ] && break; sleep 0.05; done
+        touch "$T/$1.ready"
+}
 
 # The verdict of one case from its output file; writes res/NAME: "rc elapsed first|states|reasons".
 judge() { # STATE CMD N OUTFILE
@@ -254,7 +262,7 @@ run_case() { # STATE CMD N
         pre_action "$name"
         run_timed "$T/out/$name" $((E_BOUND + SLACK + 1)) "${args[@]}" &
         local cp=$!
-        post_action "$name"
+        post_action "$name" "$T/out/$name"
         wait "$cp" || true
         judge "$st" "$cmd" "$n" "$T/out/$name"
 }
@@ -306,6 +314,7 @@ run_group() { # KIND: cmds | reload
                 for c in "${CASES[@]}"; do
                         run_case $c &
                         pids+=($!)
+                        sleep 0.02 # spreads the burst of forks: 64 at once add a second on 2 cores
                 done
         else
                 local rb=0
@@ -319,7 +328,7 @@ run_group() { # KIND: cmds | reload
                 for c in "${CASES[@]}"; do
                         read -r st cmd n <<<"$c"
                         expect "$st" reload "$n"
-                        (post_action "$(pname "$st" "$cmd" "$n")") &
+                        (post_action "$(pname "$st" "$cmd" "$n")" "$T/out/reload-$kind") &
                 done
                 wait "$p" || true
                 for c in "${CASES[@]}"; do
