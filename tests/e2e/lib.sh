@@ -159,3 +159,40 @@ finish() {
         fi
         log "all checks passed"
 }
+
+# --- timed commands and per-program rows (for the command contract tests) ---
+# Runs `sockvisorctl -s $CTL ARGS...` killed by timeout(1) after LIMIT s (a hung client
+# never outlives the test) and writes OUT: "first SECONDS" (when its first output line, or
+# its exit, came), "elapsed SECONDS", "rc N" (124/137: killed by the timeout), then the
+# output lines (stdout and stderr). Times are from the start of the call.
+run_timed() { # OUT LIMIT ARGS...
+        local out=$1 limit=$2 t0 first= line rc
+        shift 2
+        t0=$EPOCHREALTIME
+        {
+                rc=0 # `|| rc=$?`: the caller may run under set -e
+                timeout -k 1 "$limit" "$SOCKVISORCTL" -s "$CTL" "$@" 2>&1 </dev/null || rc=$?
+                echo "@@rc $rc"
+        } | while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done >"$out.raw"
+        awk -v t0="$t0" 'NR == 1 { printf "first %.3f\n", $1 - t0 }
+                $2 == "@@rc" { printf "elapsed %.3f\nrc %s\n", $1 - t0, $3 }' "$out.raw" >"$out.tmp"
+        awk '$2 != "@@rc" { $1 = ""; print substr($0, 2) }' "$out.raw" >>"$out.tmp"
+        rm -f "$out.raw"
+        mv "$out.tmp" "$out" # whole: a poller sees all of it or nothing
+}
+# The rows of one program's instances from a status dump ("NAME STATE PID GEN" lines as
+# status_rows prints them): NAME, NAME:K, "NAME (new)" and "NAME:K (new)".
+prog_rows() { # STATUSFILE NAME
+        awk -v n="$2" '{ b = $1; sub(/_\(new\)$/, "", b); sub(/:[0-9]+$/, "", b) } b == n' "$1" 2>/dev/null
+}
+# Pids of live processes whose command line contains STRING (ours have $T in it).
+procs_with() { # STRING
+        local f p
+        for f in /proc/[0-9]*/cmdline; do
+                p=${f#/proc/}
+                p=${p%/cmdline}
+                [ "$p" != $$ ] && [ "$p" != "$BASHPID" ] && grep -qaF -- "$1" "$f" 2>/dev/null &&
+                        [ "$(awk '{ print $3 }' "/proc/$p/stat" 2>/dev/null)" != Z ] && echo "$p"
+        done
+        return 0
+}

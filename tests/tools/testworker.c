@@ -11,6 +11,14 @@
  *                        as "grandchild PID", and pauses until a signal kills it
  *   --exit N             exit with status N right after writing FILE (no READY=1)
  *   --no-ready           never send READY=1
+ *   --ready-file PATH    send READY=1 only once PATH exists (polled every 20 ms): the
+ *                        instance stays STARTING until the test creates PATH
+ *   --exit-after MS N    exit with status N MS milliseconds after READY=1 was sent (or,
+ *                        with --no-ready, after FILE appeared)
+ *   --exit-if PATH N     exit with status N right after writing FILE when PATH exists
+ *                        (no READY=1): a crash loop the test ends by removing PATH
+ *   --on-hup PATH        append "armed PID" to PATH once the SIGHUP handler is set (before
+ *                        FILE appears), and "hup PID" on each SIGHUP, instead of dying of it
  *
  * The fd list is taken first thing in main, before this program opens anything itself, so
  * it shows exactly what the supervisor passed. No libsystemd: READY=1 is sent by hand, which
@@ -28,6 +36,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FDS_MAX 256
@@ -50,8 +59,45 @@ static void send_ready(void) {
         close(fd);
 }
 
+static const char *hup_path;
+
+static void append_line(const char *path, const char *what) {
+        char line[64];
+        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return;
+        int len = snprintf(line, sizeof(line), "%s %d\n", what, (int) getpid());
+        if (len > 0)
+                (void) !write(fd, line, (size_t) len);
+        close(fd);
+}
+
+/* open, write, close and getpid are async-signal-safe; snprintf of an int is, in glibc. */
+static void on_hup(int sig) {
+        int saved = errno;
+        (void) sig;
+        append_line(hup_path, "hup");
+        errno = saved;
+}
+
+static void sleep_ms(long ms) {
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+static int parse_status(const char *s, int *ret) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (*end || end == s || v < 0 || v > 255)
+                return -EINVAL;
+        *ret = (int) v;
+        return 0;
+}
+
 static int usage(void) {
-        fprintf(stderr, "usage: sv-testworker [--ignore-term] [--fork-grandchild] [--exit N] [--no-ready] FILE\n");
+        fprintf(stderr, "usage: sv-testworker [--ignore-term] [--fork-grandchild] [--exit N] [--no-ready] "
+                        "[--ready-file PATH] [--exit-after MS N] [--exit-if PATH N] [--on-hup PATH] FILE\n");
         return 2;
 }
 
@@ -61,6 +107,9 @@ int main(int argc, char **argv) {
         size_t n = 0;
         bool ignore_term = false, grandchild = false, ready = true;
         int exit_status = -1;
+        const char *ready_file = NULL, *exit_if = NULL;
+        long exit_after_ms = -1;
+        int exit_after_status = 0, exit_if_status = 0;
         int a = 1;
 
         for (; a < argc && strncmp(argv[a], "--", 2) == 0; a++) {
@@ -76,6 +125,21 @@ int main(int argc, char **argv) {
                         if (*end || end == argv[a] || v < 0 || v > 255)
                                 return usage();
                         exit_status = (int) v;
+                } else if (strcmp(argv[a], "--ready-file") == 0 && a + 1 < argc)
+                        ready_file = argv[++a];
+                else if (strcmp(argv[a], "--on-hup") == 0 && a + 1 < argc)
+                        hup_path = argv[++a];
+                else if (strcmp(argv[a], "--exit-if") == 0 && a + 2 < argc) {
+                        exit_if = argv[++a];
+                        if (parse_status(argv[++a], &exit_if_status) < 0)
+                                return usage();
+                } else if (strcmp(argv[a], "--exit-after") == 0 && a + 2 < argc) {
+                        char *end;
+                        exit_after_ms = strtol(argv[++a], &end, 10);
+                        if (*end || end == argv[a] || exit_after_ms < 0 || exit_after_ms > 3600L * 1000)
+                                return usage();
+                        if (parse_status(argv[++a], &exit_after_status) < 0)
+                                return usage();
                 } else
                         return usage();
         }
@@ -107,8 +171,17 @@ int main(int argc, char **argv) {
                                 pause();
         }
 
+        /* Before the report appears, so whoever sees it can count on SIGHUP being caught. */
+        if (hup_path) {
+                struct sigaction sa = { .sa_handler = on_hup, .sa_flags = SA_RESTART };
+                sigemptyset(&sa.sa_mask);
+                (void) sigaction(SIGHUP, &sa, NULL);
+                append_line(hup_path, "armed");
+        }
+
+        /* Per pid: the instances of a program with numprocs > 1 share one FILE. */
         char tmp[4096];
-        (void) snprintf(tmp, sizeof(tmp), "%s.tmp", file);
+        (void) snprintf(tmp, sizeof(tmp), "%s.tmp.%d", file, (int) getpid());
         FILE *f = fopen(tmp, "we");
         if (!f) {
                 perror("sv-testworker: fopen");
@@ -149,8 +222,17 @@ int main(int argc, char **argv) {
         }
         if (exit_status >= 0)
                 return exit_status;
-        if (ready)
+        if (exit_if && access(exit_if, F_OK) == 0)
+                return exit_if_status;
+        if (ready) {
+                while (ready_file && access(ready_file, F_OK) < 0)
+                        sleep_ms(20);
                 send_ready();
+        }
+        if (exit_after_ms >= 0) {
+                sleep_ms(exit_after_ms);
+                return exit_after_status;
+        }
         for (;;)
                 pause(); /* SIGTERM's default action ends us: that is the test of the reset mask */
 }
