@@ -69,6 +69,7 @@ typedef struct SvProgramConf {
         bool killasgroup;   /* SIGKILL goes to the whole process group (implied by stopasgroup) */
         char *user;         /* NULL: the daemon's user */
         char *group;        /* NULL: the user's primary group */
+        unsigned user_line; /* line of the first user= or group=, for errors about them */
         int umask;          /* -1: inherit */
         int priority;       /* start order, low first; stop in reverse; default 999 */
         unsigned line;

@@ -413,6 +413,7 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
                                            "%s %s: '%s' is not a %s name or id; use 1 to 32 letters, digits, '_', '.' or "
                                            "'-' (e.g. %s = www-data), or a number below 4294967295",
                                            p->section, key, v, key, key);
+                pr->user_line = pr->user_line ? pr->user_line : p->line; /* the first of user=/group= */
                 return set_string(p, k == PK_USER ? &pr->user : &pr->group, v);
         case PK_UMASK:
                 if (config_parse_mode(v, &m) < 0 || m > 0777)

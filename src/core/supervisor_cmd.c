@@ -3,6 +3,7 @@
 #include "supervisor-internal.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,46 +84,64 @@ static void status_row(SvSupervisor *s, SvConnId conn, int w, const char *name, 
         sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%s", line);
 }
 
-/* The instances status shows for p, in order: current per index, candidates, draining. */
+/* The instances status shows for p, in order: current per index, candidates, draining.
+ * With v NULL, only counts them. */
 static size_t status_instances(const Program *p, const Instance **v, size_t cap) {
         size_t n = 0;
-        for (unsigned k = 0; k < p->n && n < cap; k++)
-                v[n++] = p->cur[k];
+        for (unsigned k = 0; k < p->n && n < cap; k++, n++)
+                if (v)
+                        v[n] = p->cur[k];
         for (unsigned k = 0; k < p->cap && n < cap; k++)
-                if (p->cand[k])
-                        v[n++] = p->cand[k];
-        for (const Instance *d = p->draining; d && n < cap; d = d->next)
-                v[n++] = d;
+                if (p->cand[k]) {
+                        if (v)
+                                v[n] = p->cand[k];
+                        n++;
+                }
+        for (const Instance *d = p->draining; d && n < cap; d = d->next, n++)
+                if (v)
+                        v[n] = d;
         return n;
 }
 
 static void cmd_status(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
         _cleanup_free_ Program **v = NULL;
-        size_t n, longest = 0;
+        _cleanup_free_ const Instance **list = NULL;
+        _cleanup_free_ pid_t *pgids = NULL;
+        _cleanup_free_ unsigned *counts = NULL;
+        size_t n, longest = 0, cap = 0, ni = 0;
         char line[CTL_LINE_MAX];
 
         if (resolve(s, conn, req->args, req->n_args, true, &v, &n) < 0)
                 return;
-        for (size_t q = 0; q < n; q++)
+        for (size_t q = 0; q < n; q++) {
                 longest = strlen(v[q]->name) > longest ? strlen(v[q]->name) : longest;
+                cap += status_instances(v[q], NULL, SIZE_MAX);
+        }
+        list = calloc(cap ? cap : 1, sizeof(Instance *));
+        pgids = calloc(cap ? cap : 1, sizeof(pid_t));
+        counts = calloc(cap ? cap : 1, sizeof(unsigned));
+        if (!list || !pgids || !counts) {
+                sv_replyf(s, conn, CTL_REPLY_ERR, "out of memory");
+                return;
+        }
+        for (size_t q = 0; q < n; q++)
+                ni += status_instances(v[q], list + ni, cap - ni);
+        for (size_t k = 0; k < ni; k++)
+                pgids[k] = list[k] && list[k]->pid > 0 ? list[k]->pid : 0;
+        s->ops->count_procs(s->ctx, pgids, ni, counts); /* one walk of /proc for the whole table */
+
         int w = sv_status_name_width(longest);
         sv_status_header(line, sizeof(line), w);
         sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%s", line);
+        size_t at = 0;
         for (size_t q = 0; q < n; q++) {
                 const Program *p = v[q];
-                const Instance *list[2 * SV_NUMPROCS_MAX + 64];
-                pid_t pgids[ELEMENTSOF(list)];
-                unsigned counts[ELEMENTSOF(list)];
-                size_t ni = status_instances(p, list, ELEMENTSOF(list));
-                for (size_t k = 0; k < ni; k++)
-                        pgids[k] = list[k] && list[k]->pid > 0 ? list[k]->pid : 0;
-                memset(counts, 0, sizeof(counts));
-                s->ops->count_procs(s->ctx, pgids, ni, counts);
+                size_t np = status_instances(p, NULL, SIZE_MAX);
                 char sockets[512], name[128];
                 format_sockets(p, sockets, sizeof(sockets));
                 bool multi = p->n > 1 || p->conf->numprocs > 1;
-                for (size_t k = 0; k < ni; k++) {
-                        const Instance *i = list[k];
+                for (size_t k = 0; k < np; k++, at++) {
+                        const Instance *i = list[at];
                         if (k < p->n && multi)
                                 (void) snprintf(name, sizeof(name), "%s:%zu%s", p->name, k, p->removed ? " (removed)" : "");
                         else if (k < p->n)
@@ -130,7 +149,7 @@ static void cmd_status(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
                         else
                                 (void) snprintf(name, sizeof(name), "%s (%s)", SV_INAME(i),
                                                 i->index < p->cap && p->cand[i->index] == i ? "new" : "old");
-                        status_row(s, conn, w, name, i, sockets, counts[k]);
+                        status_row(s, conn, w, name, i, sockets, counts[at]);
                 }
         }
         sv_replyf(s, conn, CTL_REPLY_OK, NULL);

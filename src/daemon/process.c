@@ -26,7 +26,8 @@ int sv_config_check_users(const SvConfig *cfg, SvDiag *d) {
                 SvDiag e = {};
                 int r = sv_creds_resolve(pc->user ? pc->user : "0", pc->group, &creds, &e);
                 if (r < 0)
-                        return diag_set(d, pc->line, "%s:%u: [program:%s] %s", cfg->origin, pc->line, pc->name, e.msg);
+                        return diag_set(d, pc->user_line, "%s:%u: [program:%s] %s", cfg->origin, pc->user_line,
+                                        pc->name, e.msg);
                 sv_creds_done(&creds);
         }
         return 0;
