@@ -48,7 +48,8 @@ typedef enum WaitFor {
 typedef struct Waiter {
         Job *job;
         WaitFor what;
-        bool after_stop; /* a start queued behind a stop under way */
+        bool after_stop;  /* a start queued behind a stop under way */
+        bool after_drain; /* a start queued behind instances still draining (numprocs lowered) */
         uint64_t since_usec;
         struct Waiter *next;
 } Waiter;

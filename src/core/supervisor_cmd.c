@@ -323,6 +323,17 @@ static void cmd_job(SvSupervisor *s, SvConnId conn, const CtlRequest *req, SvJob
                         Waiter *w = sv_waiter_add(p, j, WAIT_RUNNING);
                         if (w)
                                 w->after_stop = true;
+                } else if (kind == SV_JOB_START && p->draining) {
+                        /* never more processes than numprocs + restart_surge: what drains goes first */
+                        unsigned nd = 0;
+                        for (const Instance *d = p->draining; d; d = d->next)
+                                nd++;
+                        sv_replyf(s, conn, CTL_REPLY_PROGRESS,
+                                  "%s: waiting for %u old instance%s to finish draining (up to %s), then starting it",
+                                  p->name, nd, nd == 1 ? "" : "s", SV_DUR(sv_stop_bound_usec(p->conf)));
+                        Waiter *w = sv_waiter_add(p, j, WAIT_RUNNING);
+                        if (w)
+                                w->after_drain = true;
                 } else if (kind == SV_JOB_START) {
                         follow_file(s, p);
                         start_progress(s, conn, p);

@@ -585,10 +585,10 @@ void sv_settle(Program *p) {
                                 sv_waiter_done(p, w, false, p->ro_error[0] ? p->ro_error : "the restart did not run");
                         break;
                 case WAIT_RUNNING: {
-                        if (w->after_stop) { /* queued behind a stop: go once nothing is left */
-                                if (sv_program_live(p) || has_waiter(p, WAIT_STOPPED))
+                        if (w->after_stop || w->after_drain) { /* queued: go once nothing is in the way */
+                                if ((w->after_stop && sv_program_live(p)) || p->draining || has_waiter(p, WAIT_STOPPED))
                                         break;
-                                w->after_stop = false;
+                                w->after_stop = w->after_drain = false;
                                 w->since_usec = now;
                                 sv_program_start(p, "start requested");
                                 break; /* the start's own events come back here */
