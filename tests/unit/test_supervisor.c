@@ -451,6 +451,10 @@ static void test_stop_during_restart(void **state) {
         /* a second restart or a start is refused while it runs */
         command(9, "restart app");
         expect_trace("c9 ERR app: a restart is under way (generation 2, 0 of 1 ready); wait for it, or stop it\n");
+        /* and so is a reload, which changes nothing */
+        sv_supervisor_reload(S, 9, parse(ONE "[program:other]\ncommand = /bin/other\n"));
+        expect_trace("c9 ERR program 'app' has a restart under way; reload again when it finishes (nothing changed)\n");
+        assert_int_equal(sv_supervisor_n_programs(S), 1);
         F.now += 1 * SEC;
         command(8, "stop app");
         expect_trace("c7 ERR app: cancelled: stop requested\n"
