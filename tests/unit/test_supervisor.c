@@ -1,0 +1,617 @@
+/* Unit tests for the supervisor through its SvOps seam: a fake that records every call as one
+ * line of a trace, a virtual clock, no fork and no sockets. Each scenario compares the exact
+ * trace of what the supervisor did (spawns, signals, timers, replies, the service manager)
+ * with the contract of README.md ("What each command does in each state"). Log lines are not
+ * part of the trace; they are printed when a scenario fails. tests/sim drives the same seam at
+ * random for millions of steps; this file keeps to a few scenarios, exactly. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "sockvisor/duration.h"
+#include "sockvisor/supervisor.h"
+
+#define SEC USEC_PER_SEC
+#define MSEC USEC_PER_MSEC
+#define T0 (1000 * SEC)
+#define IDS_MAX 64
+
+/* ---- the fake world ---- */
+
+typedef struct Fake {
+        uint64_t now;
+        pid_t next_pid;
+        pid_t pid_of[IDS_MAX];      /* by instance id: its last pid */
+        uint64_t armed[IDS_MAX];    /* by instance id: 0 = none */
+        const char *fail_spawn;     /* a program name whose spawns fail */
+        const char *fail_socket;    /* a socket name whose bind fails */
+        unsigned n_sockets;
+        int exited;                 /* -1: not yet */
+        char trace[32768];
+        size_t n_trace;
+        char logs[65536];
+        size_t n_logs;
+} Fake;
+
+static Fake F;
+static SvSupervisor *S;
+
+static void tracef(const char *fmt, ...) _printf_(1, 2);
+static void tracef(const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        if (F.n_trace < sizeof(F.trace))
+                F.n_trace += (size_t) vsnprintf(F.trace + F.n_trace, sizeof(F.trace) - F.n_trace, fmt, ap);
+        va_end(ap);
+        if (F.n_trace < sizeof(F.trace))
+                F.n_trace += (size_t) snprintf(F.trace + F.n_trace, sizeof(F.trace) - F.n_trace, "\n");
+}
+
+static const char *rel(uint64_t at, char *buf, size_t len) {
+        if (at >= F.now)
+                (void) snprintf(buf, len, "+");
+        else
+                (void) snprintf(buf, len, "-");
+        sv_duration_format(at >= F.now ? at - F.now : F.now - at, buf + 1, len - 1);
+        return buf;
+}
+
+static uint64_t op_now(void *ctx) {
+        (void) ctx;
+        return F.now;
+}
+
+static int op_spawn(void *ctx, const SvSpawnSpec *spec, pid_t *ret_pid, SvDiag *d) {
+        (void) ctx;
+        assert_true(spec->id < IDS_MAX);
+        if (F.fail_spawn && strcmp(spec->program, F.fail_spawn) == 0) {
+                tracef("spawn %s gen %u: cannot exec", spec->instance, spec->generation);
+                diag_set(d, 0, "cannot exec %s: No such file or directory", spec->conf->argv[0]);
+                return -ENOENT;
+        }
+        pid_t pid = F.next_pid++;
+        F.pid_of[spec->id] = pid;
+        tracef("spawn %s gen %u id %llu fds %zu -> pid %d", spec->instance, spec->generation,
+               (unsigned long long) spec->id, spec->n_fds, (int) pid);
+        *ret_pid = pid;
+        return 0;
+}
+
+static void op_signal(void *ctx, pid_t pid, int sig, bool group) {
+        (void) ctx;
+        const char *name = sv_signal_to_string(sig);
+        tracef("signal %d SIG%s%s", (int) pid, name ? name : "?", group ? " (group)" : "");
+}
+
+static void op_arm(void *ctx, SvInstanceId id, uint64_t at) {
+        (void) ctx;
+        char r[40];
+        assert_true(id < IDS_MAX);
+        F.armed[id] = at;
+        if (at)
+                tracef("arm %llu at %s", (unsigned long long) id, rel(at, r, sizeof(r)));
+        else
+                tracef("disarm %llu", (unsigned long long) id);
+}
+
+static int op_socket_open(void *ctx, const SvSocketConf *sc, bool startup, SvSocketInfo *ret, SvDiag *d) {
+        (void) ctx;
+        if (F.fail_socket && strcmp(sc->name, F.fail_socket) == 0) {
+                tracef("open %s: in use", sc->name);
+                return diag_set(d, sc->listen_line, "socket '%s': cannot bind %s: Address already in use", sc->name,
+                                sc->listen),
+                       -EADDRINUSE;
+        }
+        *ret = (SvSocketInfo){ .fd = 50 + (int) F.n_sockets, .inode = 7000 + F.n_sockets };
+        (void) snprintf(ret->address, sizeof(ret->address), "%s", sc->listen);
+        F.n_sockets++;
+        tracef("open %s %s%s -> fd %d", sc->name, sc->listen, startup ? " (startup)" : "", ret->fd);
+        return 0;
+}
+
+static int op_socket_adjust(void *ctx, const SvSocketInfo *si, const SvSocketConf *sc, SvDiag *d) {
+        (void) ctx;
+        (void) d;
+        tracef("adjust fd %d backlog %d", si->fd, sc->backlog);
+        return 0;
+}
+
+static void op_socket_retire(void *ctx, const SvSocketInfo *si) {
+        (void) ctx;
+        tracef("retire fd %d", si->fd);
+}
+
+static void op_socket_close(void *ctx, SvSocketInfo *si) {
+        (void) ctx;
+        tracef("close fd %d", si->fd);
+}
+
+static void op_reply(void *ctx, SvConnId conn, CtlReplyKind kind, const char *text) {
+        (void) ctx;
+        static const char *const prefix[] = { [CTL_REPLY_PROGRESS] = ".", [CTL_REPLY_OUTPUT] = "|",
+                                              [CTL_REPLY_OK] = "OK", [CTL_REPLY_ERR] = "ERR" };
+        tracef("c%llu %s%s%s", (unsigned long long) conn, prefix[kind], text && text[0] ? " " : "", text ? text : "");
+}
+
+static void op_count_procs(void *ctx, const pid_t *pgids, size_t n, unsigned *ret) {
+        (void) ctx;
+        for (size_t k = 0; k < n; k++)
+                ret[k] = pgids[k] > 0;
+}
+
+static void op_service_manager(void *ctx, const char *a) {
+        (void) ctx;
+        char buf[512];
+        (void) snprintf(buf, sizeof(buf), "%s", a);
+        for (char *p = buf; *p; p++)
+                if (*p == '\n')
+                        *p = '|';
+        tracef("sd %s", buf);
+}
+
+static void op_log(void *ctx, int level, const SvLogWho *who, const char *text) {
+        (void) ctx;
+        (void) who;
+        if (F.n_logs < sizeof(F.logs))
+                F.n_logs += (size_t) snprintf(F.logs + F.n_logs, sizeof(F.logs) - F.n_logs, "  log<%d> %s\n", level,
+                                              text);
+}
+
+static void op_set_log_target(void *ctx, SvLogTo t) {
+        (void) ctx;
+        (void) t;
+}
+
+static void op_exit(void *ctx, int status) {
+        (void) ctx;
+        F.exited = status;
+        tracef("exit %d", status);
+}
+
+static const SvOps ops = {
+        .now = op_now,
+        .spawn = op_spawn,
+        .signal = op_signal,
+        .arm = op_arm,
+        .socket_open = op_socket_open,
+        .socket_adjust = op_socket_adjust,
+        .socket_retire = op_socket_retire,
+        .socket_close = op_socket_close,
+        .reply = op_reply,
+        .count_procs = op_count_procs,
+        .service_manager = op_service_manager,
+        .log = op_log,
+        .set_log_target = op_set_log_target,
+        .exit = op_exit,
+};
+
+/* ---- helpers ---- */
+
+/* Compares the trace since the last call with want, then starts a new one. */
+static void expect_trace(const char *want) {
+        if (strcmp(F.trace, want) != 0) {
+                print_error("trace differs\n--- got:\n%s--- want:\n%s--- log:\n%s", F.trace, want, F.logs);
+                fail();
+        }
+        F.trace[0] = '\0';
+        F.n_trace = 0;
+        F.logs[0] = '\0';
+        F.n_logs = 0;
+}
+
+static SvConfig *parse(const char *text) {
+        SvConfig *c = NULL;
+        SvDiag d = {};
+        if (sv_config_parse_string(text, "t.ini", &c, &d) < 0)
+                print_error("%s\n", d.msg);
+        assert_non_null(c);
+        return c;
+}
+
+static void setup(const char *ini) {
+        F = (Fake){ .now = T0, .next_pid = 101, .exited = -1 };
+        assert_int_equal(sv_supervisor_new(&ops, NULL, &S), 0);
+        SvDiag d = {};
+        int r = sv_supervisor_load(S, parse(ini), &d);
+        if (r < 0)
+                print_error("load: %s\n", d.msg);
+        assert_int_equal(r, 0);
+}
+
+static int teardown(void **state) {
+        (void) state;
+        S = sv_supervisor_free(S);
+        return 0;
+}
+
+static void command(SvConnId conn, const char *line) {
+        CtlRequest req;
+        SvDiag d = {};
+        char buf[256];
+        (void) snprintf(buf, sizeof(buf), "SOCKVISOR/1 %s", line);
+        assert_int_equal(ctl_request_parse(buf, strlen(buf), &req, &d), 0);
+        sv_supervisor_command(S, conn, &req);
+}
+
+static void ready(SvInstanceId id) {
+        SvNotifyMsg m = { .ready = true };
+        sv_supervisor_notify(S, F.pid_of[id], &m);
+}
+
+static void exited(SvInstanceId id, int code, int status) {
+        sv_supervisor_exited(S, id, code, status);
+}
+
+/* Moves the clock to id's timer and fires it. */
+static void fire(SvInstanceId id) {
+        assert_true(F.armed[id] != 0);
+        if (F.armed[id] > F.now)
+                F.now = F.armed[id];
+        sv_supervisor_timer(S, id);
+}
+
+static void program_state(const char *name, unsigned k, SmState want) {
+        for (size_t q = 0; q < sv_supervisor_n_programs(S); q++) {
+                SvProgramView v;
+                sv_supervisor_program_view(S, q, &v);
+                if (strcmp(v.name, name) == 0) {
+                        if (v.state[k] != want)
+                                print_error("%s:%u is %s, want %s\n", name, k, sm_state_to_string(v.state[k]),
+                                            sm_state_to_string(want));
+                        assert_int_equal(v.state[k], want);
+                        return;
+                }
+        }
+        fail_msg("no program %s", name);
+}
+
+/* ---- scenarios ---- */
+
+#define APP2                                                                                                           \
+        "[socket:web]\nlisten = tcp://127.0.0.1:8080\n"                                                                \
+        "[program:app]\ncommand = /bin/app\nsockets = web\nnumprocs = 2\nready = notify\nready_timeout = 5s\n"         \
+        "priority = 10\n"                                                                                              \
+        "[program:job]\ncommand = /bin/job\nready = notify\nready_timeout = 5s\npriority = 20\n"
+
+/* load + start_all: the socket first, then every instance spawned with its timer; READY=1 to
+ * the service manager only once all are ready. */
+static void test_start_all_then_ready(void **state) {
+        (void) state;
+        setup(APP2);
+        expect_trace("open web tcp://127.0.0.1:8080 (startup) -> fd 50\n");
+        sv_supervisor_start_all(S);
+        expect_trace("spawn app:0 gen 1 id 1 fds 1 -> pid 101\n"
+                     "arm 1 at +5.00s\n"
+                     "spawn app:1 gen 1 id 2 fds 1 -> pid 102\n"
+                     "arm 2 at +5.00s\n"
+                     "spawn job gen 1 id 3 fds 0 -> pid 103\n"
+                     "arm 3 at +5.00s\n"
+                     "sd STATUS=0 of 3 instances running, 1 sockets held\n");
+        program_state("app", 0, SM_STARTING);
+        F.now += 200 * MSEC;
+        ready(1);
+        expect_trace("disarm 1\n"
+                     "sd STATUS=1 of 3 instances running, 1 sockets held\n");
+        ready(3);
+        expect_trace("disarm 3\n"
+                     "sd STATUS=2 of 3 instances running, 1 sockets held\n");
+        ready(2);
+        expect_trace("disarm 2\n"
+                     "sd READY=1|STATUS=3 of 3 instances running, 1 sockets held\n");
+        program_state("app", 1, SM_RUNNING);
+        /* a second READY=1 changes nothing */
+        ready(2);
+        expect_trace("");
+        /* a message from a pid that is not ours is ignored */
+        SvNotifyMsg m = { .ready = true };
+        sv_supervisor_notify(S, 999, &m);
+        expect_trace("");
+}
+
+#define ONE                                                                                                            \
+        "[socket:web]\nlisten = tcp://127.0.0.1:8080\n"                                                                \
+        "[program:app]\ncommand = /bin/app\nsockets = web\nready = notify\nready_timeout = 5s\nstopwaitsecs = 4s\n"    \
+        "startretries = 2\n"
+
+static void start_one(void) {
+        setup(ONE);
+        sv_supervisor_start_all(S);
+        F.now += 100 * MSEC;
+        ready(1);
+        expect_trace("open web tcp://127.0.0.1:8080 (startup) -> fd 50\n"
+                     "spawn app gen 1 id 1 fds 1 -> pid 101\n"
+                     "arm 1 at +5.00s\n"
+                     "sd STATUS=0 of 1 instances running, 1 sockets held\n"
+                     "disarm 1\n"
+                     "sd READY=1|STATUS=1 of 1 instances running, 1 sockets held\n");
+}
+
+/* A RUNNING worker that exits after a healthy run restarts at once (a timer at +0). */
+static void test_exit_of_running_restarts(void **state) {
+        (void) state;
+        start_one();
+        F.now += 30 * SEC;
+        exited(1, CLD_EXITED, 3);
+        expect_trace("arm 1 at +0ms\n"
+                     "sd STATUS=0 of 1 instances running, 1 failing, 1 sockets held\n");
+        program_state("app", 0, SM_BACKOFF);
+        fire(1);
+        expect_trace("spawn app gen 1 id 1 fds 1 -> pid 102\n"
+                     "arm 1 at +5.00s\n"
+                     "sd STATUS=0 of 1 instances running, 1 sockets held\n");
+        ready(1);
+        expect_trace("disarm 1\n"
+                     "sd STATUS=1 of 1 instances running, 1 sockets held\n");
+}
+
+/* An exit before ready is a failed start: backoff 1 s, then 2 s, then FATAL after startretries. */
+static void test_early_exit_backoff_then_fatal(void **state) {
+        (void) state;
+        setup(ONE);
+        sv_supervisor_start_all(S);
+        expect_trace("open web tcp://127.0.0.1:8080 (startup) -> fd 50\n"
+                     "spawn app gen 1 id 1 fds 1 -> pid 101\n"
+                     "arm 1 at +5.00s\n"
+                     "sd STATUS=0 of 1 instances running, 1 sockets held\n");
+        F.now += 300 * MSEC;
+        exited(1, CLD_EXITED, 1);
+        expect_trace("arm 1 at +1.00s\n"
+                     "sd STATUS=0 of 1 instances running, 1 failing, 1 sockets held\n");
+        fire(1);
+        expect_trace("spawn app gen 1 id 1 fds 1 -> pid 102\n"
+                     "arm 1 at +5.00s\n"
+                     "sd STATUS=0 of 1 instances running, 1 sockets held\n");
+        exited(1, CLD_KILLED, SIGKILL);
+        expect_trace("arm 1 at +2.00s\n"
+                     "sd STATUS=0 of 1 instances running, 1 failing, 1 sockets held\n");
+        fire(1);
+        expect_trace("spawn app gen 1 id 1 fds 1 -> pid 103\n"
+                     "arm 1 at +5.00s\n"
+                     "sd STATUS=0 of 1 instances running, 1 sockets held\n");
+        exited(1, CLD_EXITED, 1);
+        /* start-up has settled (given up): READY=1 now */
+        expect_trace("disarm 1\n"
+                     "sd READY=1|STATUS=0 of 1 instances running, 1 failing, 1 sockets held\n");
+        program_state("app", 0, SM_FATAL);
+
+        /* start of a FATAL program: a fresh instance with fresh retries, and the reply at the
+         * first failed attempt, saying how it failed and what comes next */
+        F.now += 10 * SEC;
+        command(7, "start app");
+        expect_trace("c7 . app: starting, waiting up to 5.00s for it to be ready\n"
+                     "spawn app gen 1 id 2 fds 1 -> pid 104\n"
+                     "arm 2 at +5.00s\n"
+                     "sd STATUS=0 of 1 instances running, 1 sockets held\n");
+        F.now += 500 * MSEC;
+        exited(2, CLD_EXITED, 2);
+        expect_trace("arm 2 at +1.00s\n"
+                     "c7 . app: exited (status 2), retrying in 1.00s\n"
+                     "c7 ERR app: exited with status 2 before it was ready; state BACKOFF, retrying in 1.00s\n"
+                     "sd STATUS=0 of 1 instances running, 1 failing, 1 sockets held\n");
+}
+
+/* restart: the candidate starts on the same socket, replaces the old one once ready; the old
+ * one gets its stopsignal; OK once it is gone. Then the freed instance's stale events. */
+static void test_restart_then_stale_events(void **state) {
+        (void) state;
+        start_one();
+        F.now += 10 * SEC;
+        command(7, "restart app");
+        expect_trace("c7 . app: rolling out a new generation, 1 at a time\n"
+                     "spawn app gen 2 id 2 fds 1 -> pid 102\n"
+                     "arm 2 at +5.00s\n"
+                     "c7 . app: started generation 2 (pid 102), waiting up to 5.00s for it to be ready\n"
+                     "sd STATUS=restarting app (generation 2); 1 of 1 instances running, 1 sockets held\n");
+        F.now += 1 * SEC;
+        ready(2);
+        expect_trace("disarm 2\n"
+                     "c7 . app: generation 2 ready after 1.00s (pid 102)\n"
+                     "c7 . app: stopping generation 1 (pid 101) with SIGTERM, waiting up to 4.00s\n"
+                     "signal 101 SIGTERM\n"
+                     "arm 1 at +4.00s\n");
+        F.now += 500 * MSEC;
+        exited(1, CLD_EXITED, 0);
+        expect_trace("disarm 1\n"
+                     "c7 . app: generation 1 exited after 500ms (status 0)\n"
+                     "c7 OK restart done in 1.50s\n"
+                     "sd STATUS=1 of 1 instances running, 1 sockets held\n");
+        program_state("app", 0, SM_RUNNING);
+        assert_int_equal(sv_supervisor_n_jobs(S), 0);
+        assert_int_equal(sv_supervisor_n_instances(S), 1);
+
+        /* instance 1 is gone: its timer and exit are no-ops */
+        F.armed[1] = F.now;
+        sv_supervisor_timer(S, 1);
+        exited(1, CLD_KILLED, SIGKILL);
+        sv_supervisor_timer(S, 42);
+        expect_trace("");
+        program_state("app", 0, SM_RUNNING);
+        assert_true(sv_supervisor_owns_pid(S, 102));
+        assert_false(sv_supervisor_owns_pid(S, 101));
+}
+
+/* stop wins: the restart under way is answered ERR naming the stop, the stop OK once all is gone. */
+static void test_stop_during_restart(void **state) {
+        (void) state;
+        start_one();
+        command(7, "restart app");
+        expect_trace("c7 . app: rolling out a new generation, 1 at a time\n"
+                     "spawn app gen 2 id 2 fds 1 -> pid 102\n"
+                     "arm 2 at +5.00s\n"
+                     "c7 . app: started generation 2 (pid 102), waiting up to 5.00s for it to be ready\n"
+                     "sd STATUS=restarting app (generation 2); 1 of 1 instances running, 1 sockets held\n");
+        /* a second restart or a start is refused while it runs */
+        command(9, "restart app");
+        expect_trace("c9 ERR app: a restart is under way (generation 2, 0 of 1 ready); wait for it, or stop it\n");
+        /* and so is a reload, which changes nothing */
+        sv_supervisor_reload(S, 9, parse(ONE "[program:other]\ncommand = /bin/other\n"));
+        expect_trace("c9 ERR program 'app' has a restart under way; reload again when it finishes (nothing changed)\n");
+        assert_int_equal(sv_supervisor_n_programs(S), 1);
+        F.now += 1 * SEC;
+        command(8, "stop app");
+        expect_trace("c7 ERR app: cancelled: stop requested\n"
+                     "c8 . app: stopping generation 2 (pid 102) with SIGTERM, waiting up to 4.00s\n"
+                     "c8 . app: stopping generation 1 (pid 101) with SIGTERM, waiting up to 4.00s\n"
+                     /* the candidate's ready timer is replaced by its stop timer */
+                     "signal 102 SIGTERM\n"
+                     "arm 2 at +4.00s\n"
+                     "signal 101 SIGTERM\n"
+                     "arm 1 at +4.00s\n"
+                     "sd STATUS=0 of 1 instances running, 1 sockets held\n");
+        F.now += 100 * MSEC;
+        exited(2, CLD_EXITED, 0);
+        expect_trace("disarm 2\n"
+                     "c8 . app: generation 2 exited after 100ms (status 0)\n");
+        F.now += 100 * MSEC;
+        exited(1, CLD_EXITED, 0);
+        expect_trace("disarm 1\n"
+                     "c8 OK stop done in 200ms\n");
+        program_state("app", 0, SM_STOPPED);
+        assert_int_equal(sv_supervisor_n_jobs(S), 0);
+}
+
+/* A reload whose new socket cannot be bound changes nothing, and says so. */
+static void test_reload_bind_fails(void **state) {
+        (void) state;
+        start_one();
+        F.fail_socket = "api";
+        sv_supervisor_reload(S, 7,
+                             parse(ONE "[socket:api]\nlisten = tcp://127.0.0.1:9090\n"
+                                       "[program:api]\ncommand = /bin/api\nsockets = api\nready = notify\n"));
+        expect_trace("open api: in use\n"
+                     "c7 ERR socket 'api': cannot bind tcp://127.0.0.1:9090: Address already in use (nothing "
+                     "changed)\n");
+        assert_int_equal(sv_supervisor_n_programs(S), 1);
+        assert_int_equal(sv_supervisor_n_sockets(S), 1);
+        assert_int_equal(sv_supervisor_n_jobs(S), 0);
+        const SvConfig *cfg = sv_supervisor_config(S);
+        assert_int_equal(cfg->n_programs, 1);
+
+        /* the same reload once the port is free: bound, added, started, answered once ready */
+        F.fail_socket = NULL;
+        sv_supervisor_reload(S, 8,
+                             parse(ONE "[socket:api]\nlisten = tcp://127.0.0.1:9090\n"
+                                       "[program:api]\ncommand = /bin/api\nsockets = api\nready = notify\n"));
+        expect_trace("open api tcp://127.0.0.1:9090 -> fd 51\n"
+                     "c8 . socket api: bound tcp://127.0.0.1:9090\n"
+                     "c8 . program api: added; starting it\n"
+                     "c8 . 1 added, 0 removed, 0 changed, 1 unchanged\n"
+                     "spawn api gen 1 id 2 fds 1 -> pid 102\n"
+                     "arm 2 at +30.00s\n"
+                     "sd STATUS=1 of 2 instances running, 2 sockets held\n");
+        F.now += 2 * SEC;
+        ready(2);
+        expect_trace("disarm 2\n"
+                     "c8 OK reloaded t.ini in 2.00s\n"
+                     "sd STATUS=2 of 2 instances running, 2 sockets held\n");
+}
+
+/* restart of a program that is not running starts it. */
+static void test_restart_of_stopped_starts(void **state) {
+        (void) state;
+        setup("[program:idle]\ncommand = /bin/idle\nautostart = false\nready = notify\nready_timeout = 3s\n");
+        sv_supervisor_start_all(S);
+        expect_trace("sd READY=1|STATUS=0 of 1 instances running, 0 sockets held\n");
+        command(7, "restart idle");
+        expect_trace("c7 . idle: rolling out a new generation, 1 at a time\n"
+                     "spawn idle gen 1 id 1 fds 0 -> pid 101\n"
+                     "arm 1 at +3.00s\n"
+                     "c7 . idle: started generation 1 (pid 101), waiting up to 3.00s for it to be ready\n"
+                     "sd STATUS=restarting idle (generation 1); 0 of 1 instances running, 0 sockets held\n");
+        F.now += 250 * MSEC;
+        ready(1);
+        expect_trace("disarm 1\n"
+                     "c7 . idle: generation 1 ready after 250ms (pid 101)\n"
+                     "c7 OK restart done in 250ms\n"
+                     "sd STATUS=1 of 1 instances running, 0 sockets held\n");
+        program_state("idle", 0, SM_RUNNING);
+}
+
+/* A spawn that fails is a failed start too, and the start's answer says why. */
+static void test_start_spawn_fails(void **state) {
+        (void) state;
+        setup("[program:idle]\ncommand = /bin/idle\nautostart = false\n");
+        sv_supervisor_start_all(S);
+        expect_trace("sd READY=1|STATUS=0 of 1 instances running, 0 sockets held\n");
+        F.fail_spawn = "idle";
+        command(7, "start idle");
+        expect_trace("c7 . idle: starting, waiting up to 1.00s for it to be ready\n"
+                     "spawn idle gen 1: cannot exec\n"
+                     "arm 1 at +1.00s\n" /* STARTING's timer, armed although the spawn failed */
+                     "arm 1 at +1.00s\n" /* BACKOFF's, which replaces it */
+                     "c7 . idle: exited (cannot exec /bin/idle: No such file or directory), retrying in 1.00s\n"
+                     "c7 ERR idle: could not be started: cannot exec /bin/idle: No such file or directory; state "
+                     "BACKOFF, retrying in 1.00s\n"
+                     "sd STATUS=0 of 1 instances running, 1 failing, 0 sockets held\n");
+}
+
+/* Shutdown stops the highest priority first and waits for it before the next level. */
+static void test_shutdown_order(void **state) {
+        (void) state;
+        setup(APP2);
+        sv_supervisor_start_all(S);
+        ready(1);
+        ready(2);
+        ready(3);
+        expect_trace("open web tcp://127.0.0.1:8080 (startup) -> fd 50\n"
+                     "spawn app:0 gen 1 id 1 fds 1 -> pid 101\n"
+                     "arm 1 at +5.00s\n"
+                     "spawn app:1 gen 1 id 2 fds 1 -> pid 102\n"
+                     "arm 2 at +5.00s\n"
+                     "spawn job gen 1 id 3 fds 0 -> pid 103\n"
+                     "arm 3 at +5.00s\n"
+                     "sd STATUS=0 of 3 instances running, 1 sockets held\n"
+                     "disarm 1\n"
+                     "sd STATUS=1 of 3 instances running, 1 sockets held\n"
+                     "disarm 2\n"
+                     "sd STATUS=2 of 3 instances running, 1 sockets held\n"
+                     "disarm 3\n"
+                     "sd READY=1|STATUS=3 of 3 instances running, 1 sockets held\n");
+        sv_supervisor_shutdown(S, "SIGTERM");
+        expect_trace("sd STOPPING=1|STATUS=stopping every program\n"
+                     "signal 103 SIGTERM\n"
+                     "arm 3 at +10.00s\n"
+                     "sd STATUS=stopping: 2 of 3 instances running, 1 sockets held\n"); /* STOPPING is not running */
+        F.now += 1 * SEC;
+        exited(3, CLD_EXITED, 0);
+        expect_trace("disarm 3\n"
+                     "signal 101 SIGTERM\n"
+                     "arm 1 at +10.00s\n"
+                     "signal 102 SIGTERM\n"
+                     "arm 2 at +10.00s\n"
+                     "sd STATUS=stopping: 0 of 3 instances running, 1 sockets held\n");
+        exited(1, CLD_EXITED, 0);
+        expect_trace("disarm 1\n");
+        /* one that ignores its stopsignal gets SIGKILL after stopwaitsecs */
+        fire(2);
+        expect_trace("signal 102 SIGKILL\n"); /* nothing left to arm: its reaping ends it */
+        exited(2, CLD_KILLED, SIGKILL);
+        expect_trace("disarm 2\n"
+                     "exit 0\n");
+        assert_int_equal(F.exited, 0);
+        command(7, "start app");
+        expect_trace("c7 ERR sockvisord is shutting down\n");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_teardown(test_start_all_then_ready, teardown),
+                cmocka_unit_test_teardown(test_exit_of_running_restarts, teardown),
+                cmocka_unit_test_teardown(test_early_exit_backoff_then_fatal, teardown),
+                cmocka_unit_test_teardown(test_restart_then_stale_events, teardown),
+                cmocka_unit_test_teardown(test_stop_during_restart, teardown),
+                cmocka_unit_test_teardown(test_reload_bind_fails, teardown),
+                cmocka_unit_test_teardown(test_restart_of_stopped_starts, teardown),
+                cmocka_unit_test_teardown(test_start_spawn_fails, teardown),
+                cmocka_unit_test_teardown(test_shutdown_order, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
