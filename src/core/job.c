@@ -63,8 +63,8 @@ bool sv_job_verdict(const SvJob *j, uint64_t now_usec, char *buf, size_t len) {
                 return true;
         }
         if (j->kind == SV_JOB_RELOAD)
-                (void) snprintf(buf, len, "%s applied, but %u program%s did not come up (%s); first: %s",
-                                j->done_text[0] ? j->done_text : "reload", j->failed, j->failed == 1 ? "" : "s",
+                (void) snprintf(buf, len, "%s, but %u program%s did not come up (%s); first: %s",
+                                j->done_text[0] ? j->done_text : "reloaded", j->failed, j->failed == 1 ? "" : "s",
                                 j->failed_names, j->first_error);
         else if (j->failed == 1)
                 (void) snprintf(buf, len, "%s", j->first_error);

@@ -45,9 +45,11 @@ void sv_status_summary(char *buf, size_t len, const SvStatusCounts *c) {
                 (void) snprintf(rolling, sizeof(rolling), "restarting %s (generation %u); ", c->rolling_program,
                                 c->rolling_gen);
         if (c->failing)
-                (void) snprintf(buf, len, "%s%s%u of %u instances running, %u failing, %u sockets held",
-                                c->stopping ? "stopping: " : "", rolling, c->running, c->total, c->failing, c->sockets);
+                (void) snprintf(buf, len, "%s%s%u of %u instances running, %u failing, %u socket%s held",
+                                c->stopping ? "stopping: " : "", rolling, c->running, c->total, c->failing, c->sockets,
+                                c->sockets == 1 ? "" : "s");
         else
-                (void) snprintf(buf, len, "%s%s%u of %u instances running, %u sockets held",
-                                c->stopping ? "stopping: " : "", rolling, c->running, c->total, c->sockets);
+                (void) snprintf(buf, len, "%s%s%u of %u instances running, %u socket%s held",
+                                c->stopping ? "stopping: " : "", rolling, c->running, c->total, c->sockets,
+                                c->sockets == 1 ? "" : "s");
 }

@@ -366,9 +366,10 @@ static void instance_feed(SvSupervisor *s, Instance *i, SmEvent ev, const char *
                         i->conf->killasgroup ? " to its process group" : "");
                 s->ops->signal(s->ctx, i->pid, 9 /* SIGKILL */, i->conf->killasgroup);
         }
-        if (res.actions & SM_ACT_SPAWN && instance_spawn(s, i) < 0)
+        bool spawn_failed = res.actions & SM_ACT_SPAWN && instance_spawn(s, i) < 0;
+        if (spawn_failed) /* what comes next is the failure's to say, timer included */
                 sv_enqueue(s, i, SM_EV_SPAWN_FAILED, i->error);
-        if (res.actions & SM_ACT_ARM_TIMER)
+        else if (res.actions & SM_ACT_ARM_TIMER)
                 s->ops->arm(s->ctx, i->id, i->sm.deadline_usec);
         if (res.to == SM_BACKOFF && res.from != SM_BACKOFF && i->sm.deadline_usec > now)
                 sv_logf(s, LOG_INFO, i, "retrying in %s (failed starts in a row: %u of %u allowed retries)",
@@ -498,9 +499,12 @@ void sv_dispatch(SvSupervisor *s) {
                                 s->progs[q]->dirty = false;
                                 sv_settle(s->progs[q]);
                         }
-                if (s->q_len == 0)
+                bool dirty = false; /* a settle that changed something looks again */
+                for (size_t q = 0; q < s->n_progs && !dirty; q++)
+                        dirty = s->progs[q]->dirty;
+                if (s->q_len == 0 && !dirty)
                         shutdown_step(s);
-                if (s->q_len == 0)
+                if (s->q_len == 0 && !dirty)
                         break;
         }
         gc(s);

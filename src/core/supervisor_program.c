@@ -517,7 +517,9 @@ void sv_react(SvSupervisor *s, Instance *i, const SmResult *res) {
                 return;
         }
         if (res->to == SM_BACKOFF && has_waiter(p, WAIT_RUNNING))
-                sv_progress(s, p, "%s: exited (%s), retrying in %s", SV_INAME(i), i->exit_text[0] ? i->exit_text : i->error,
+                sv_progress(s, p, "%s: %s (%s), retrying in %s", SV_INAME(i),
+                            i->sm.outcome == SM_OUTCOME_SPAWN_FAILED ? "could not be started" : "exited",
+                            i->sm.outcome == SM_OUTCOME_SPAWN_FAILED || !i->exit_text[0] ? i->error : i->exit_text,
                             SV_DUR(i->sm.deadline_usec > now ? i->sm.deadline_usec - now : 0));
         if (sv_state_terminal(res->to) && i->start_when_stopped && !s->shutting_down && !p->removed) {
                 /* a start came while it was stopping: now it has stopped, start it afresh; a

@@ -141,9 +141,8 @@ static void test_reload(void **state) {
         part(&j, "web", false, "generation 2 exited with status 1 before it was ready; rolled back: generation 1 "
                                "(pid 41) keeps serving",
              "");
-        /* the words as they are today; "reloaded t.ini applied" reads oddly (see the report) */
         verdict(&j, T0 + 4 * SEC, false,
-                "reloaded t.ini applied, but 1 program did not come up (web); first: web: generation 2 exited with "
+                "reloaded t.ini, but 1 program did not come up (web); first: web: generation 2 exited with "
                 "status 1 before it was ready; rolled back: generation 1 (pid 41) keeps serving");
 
         sv_job_init(&j, SV_JOB_RELOAD, 1, T0); /* no done_text */
@@ -153,10 +152,10 @@ static void test_reload(void **state) {
         part(&j, "web", false, "exited with signal KILL before it was ready; state FATAL",
              "web: failed: exited with signal KILL before it was ready; state FATAL");
         verdict(&j, T0 + 31 * SEC, false,
-                "reload applied, but 2 programs did not come up (api, web); first: api: was not ready within 30.00s; "
+                "reloaded, but 2 programs did not come up (api, web); first: api: was not ready within 30.00s; "
                 "state STOPPING");
         verdict(&j, T0, false,
-                "reload applied, but 2 programs did not come up (api, web); first: api: was not ready within 30.00s; "
+                "reloaded, but 2 programs did not come up (api, web); first: api: was not ready within 30.00s; "
                 "state STOPPING");
 
         sv_job_init(&j, SV_JOB_RELOAD, 1, T0);

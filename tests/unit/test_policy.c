@@ -188,12 +188,9 @@ static void test_exit_classify(void **state) {
         assert_string_equal(small, "signal ");
 }
 
-/* KNOWN BUG (policy.h promises "signal SEGV, core dumped"): sv_exit_classify names a signal
- * through sv_signal_to_string, whose table (config_values.c) holds only the signals a
- * stopsignal= may name, plus KILL/STOP/CONT/WINCH/ABRT/ALRM. SEGV, BUS, FPE, ILL, PIPE and
- * others come out as "signal ?": a worker that segfaults is reported to users as "exited with
- * signal ?, core dumped". Run with SV_TEST_KNOWN_BUGS=1 to see it fail. */
-static void test_known_bug_exit_classify_segv(void **state) {
+/* A worker that dies of a signal no stopsignal= could name (SEGV, PIPE, BUS) is still
+ * reported by name: "exited with signal SEGV, core dumped", never "signal ?". */
+static void test_exit_classify_crash_signals(void **state) {
         (void) state;
         static const ExitCase cases[] = {
                 { CLD_DUMPED, SIGSEGV, { 0 }, 1, "signal SEGV, core dumped", false },
@@ -256,13 +253,7 @@ int main(void) {
                 cmocka_unit_test(test_constants),      cmocka_unit_test(test_policy_table),
                 cmocka_unit_test(test_policy_fields),  cmocka_unit_test(test_healthy_floor),
                 cmocka_unit_test(test_exit_classify),  cmocka_unit_test(test_timeout_cause),
-                cmocka_unit_test(test_bounds),
+                cmocka_unit_test(test_bounds),         cmocka_unit_test(test_exit_classify_crash_signals),
         };
-        const struct CMUnitTest known_bugs[] = {
-                cmocka_unit_test(test_known_bug_exit_classify_segv),
-        };
-        int r = cmocka_run_group_tests(tests, NULL, NULL);
-        if (getenv("SV_TEST_KNOWN_BUGS"))
-                r += cmocka_run_group_tests_name("known_bugs", known_bugs, NULL, NULL);
-        return r;
+        return cmocka_run_group_tests(tests, NULL, NULL);
 }

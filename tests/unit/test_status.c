@@ -140,9 +140,8 @@ static void test_summary(void **state) {
         sv_status_summary(buf, sizeof(buf),
                           &(SvStatusCounts){ .running = 1, .total = 3, .failing = 2, .sockets = 1, .rolling_program = "web",
                                              .rolling_gen = 12, .stopping = true });
-        /* the words as they are today: no singular ("1 sockets held") */
         assert_string_equal(buf, "stopping: restarting web (generation 12); 1 of 3 instances running, 2 failing, 1 "
-                                 "sockets held");
+                                 "socket held");
         sv_status_summary(buf, sizeof(buf), &(SvStatusCounts){});
         assert_string_equal(buf, "0 of 0 instances running, 0 sockets held");
 }

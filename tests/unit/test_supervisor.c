@@ -294,18 +294,18 @@ static void test_start_all_then_ready(void **state) {
                      "arm 2 at +5.00s\n"
                      "spawn job gen 1 id 3 fds 0 -> pid 103\n"
                      "arm 3 at +5.00s\n"
-                     "sd STATUS=0 of 3 instances running, 1 sockets held\n");
+                     "sd STATUS=0 of 3 instances running, 1 socket held\n");
         program_state("app", 0, SM_STARTING);
         F.now += 200 * MSEC;
         ready(1);
         expect_trace("disarm 1\n"
-                     "sd STATUS=1 of 3 instances running, 1 sockets held\n");
+                     "sd STATUS=1 of 3 instances running, 1 socket held\n");
         ready(3);
         expect_trace("disarm 3\n"
-                     "sd STATUS=2 of 3 instances running, 1 sockets held\n");
+                     "sd STATUS=2 of 3 instances running, 1 socket held\n");
         ready(2);
         expect_trace("disarm 2\n"
-                     "sd READY=1|STATUS=3 of 3 instances running, 1 sockets held\n");
+                     "sd READY=1|STATUS=3 of 3 instances running, 1 socket held\n");
         program_state("app", 1, SM_RUNNING);
         /* a second READY=1 changes nothing */
         ready(2);
@@ -329,9 +329,9 @@ static void start_one(void) {
         expect_trace("open web tcp://127.0.0.1:8080 (startup) -> fd 50\n"
                      "spawn app gen 1 id 1 fds 1 -> pid 101\n"
                      "arm 1 at +5.00s\n"
-                     "sd STATUS=0 of 1 instances running, 1 sockets held\n"
+                     "sd STATUS=0 of 1 instances running, 1 socket held\n"
                      "disarm 1\n"
-                     "sd READY=1|STATUS=1 of 1 instances running, 1 sockets held\n");
+                     "sd READY=1|STATUS=1 of 1 instances running, 1 socket held\n");
 }
 
 /* A RUNNING worker that exits after a healthy run restarts at once (a timer at +0). */
@@ -341,15 +341,15 @@ static void test_exit_of_running_restarts(void **state) {
         F.now += 30 * SEC;
         exited(1, CLD_EXITED, 3);
         expect_trace("arm 1 at +0ms\n"
-                     "sd STATUS=0 of 1 instances running, 1 failing, 1 sockets held\n");
+                     "sd STATUS=0 of 1 instances running, 1 failing, 1 socket held\n");
         program_state("app", 0, SM_BACKOFF);
         fire(1);
         expect_trace("spawn app gen 1 id 1 fds 1 -> pid 102\n"
                      "arm 1 at +5.00s\n"
-                     "sd STATUS=0 of 1 instances running, 1 sockets held\n");
+                     "sd STATUS=0 of 1 instances running, 1 socket held\n");
         ready(1);
         expect_trace("disarm 1\n"
-                     "sd STATUS=1 of 1 instances running, 1 sockets held\n");
+                     "sd STATUS=1 of 1 instances running, 1 socket held\n");
 }
 
 /* An exit before ready is a failed start: backoff 1 s, then 2 s, then FATAL after startretries. */
@@ -360,42 +360,42 @@ static void test_early_exit_backoff_then_fatal(void **state) {
         expect_trace("open web tcp://127.0.0.1:8080 (startup) -> fd 50\n"
                      "spawn app gen 1 id 1 fds 1 -> pid 101\n"
                      "arm 1 at +5.00s\n"
-                     "sd STATUS=0 of 1 instances running, 1 sockets held\n");
+                     "sd STATUS=0 of 1 instances running, 1 socket held\n");
         F.now += 300 * MSEC;
         exited(1, CLD_EXITED, 1);
         expect_trace("arm 1 at +1.00s\n"
-                     "sd STATUS=0 of 1 instances running, 1 failing, 1 sockets held\n");
+                     "sd STATUS=0 of 1 instances running, 1 failing, 1 socket held\n");
         fire(1);
         expect_trace("spawn app gen 1 id 1 fds 1 -> pid 102\n"
                      "arm 1 at +5.00s\n"
-                     "sd STATUS=0 of 1 instances running, 1 sockets held\n");
+                     "sd STATUS=0 of 1 instances running, 1 socket held\n");
         exited(1, CLD_KILLED, SIGKILL);
         expect_trace("arm 1 at +2.00s\n"
-                     "sd STATUS=0 of 1 instances running, 1 failing, 1 sockets held\n");
+                     "sd STATUS=0 of 1 instances running, 1 failing, 1 socket held\n");
         fire(1);
         expect_trace("spawn app gen 1 id 1 fds 1 -> pid 103\n"
                      "arm 1 at +5.00s\n"
-                     "sd STATUS=0 of 1 instances running, 1 sockets held\n");
+                     "sd STATUS=0 of 1 instances running, 1 socket held\n");
         exited(1, CLD_EXITED, 1);
         /* start-up has settled (given up): READY=1 now */
         expect_trace("disarm 1\n"
-                     "sd READY=1|STATUS=0 of 1 instances running, 1 failing, 1 sockets held\n");
+                     "sd READY=1|STATUS=0 of 1 instances running, 1 failing, 1 socket held\n");
         program_state("app", 0, SM_FATAL);
 
-        /* start of a FATAL program: a fresh instance with fresh retries, and the reply at the
-         * first failed attempt, saying how it failed and what comes next */
+        /* start of a FATAL program: the same instance (FATAL -> STARTING) with fresh retries,
+         * and the reply at the first failed attempt, saying how it failed and what comes next */
         F.now += 10 * SEC;
         command(7, "start app");
         expect_trace("c7 . app: starting, waiting up to 5.00s for it to be ready\n"
-                     "spawn app gen 1 id 2 fds 1 -> pid 104\n"
-                     "arm 2 at +5.00s\n"
-                     "sd STATUS=0 of 1 instances running, 1 sockets held\n");
+                     "spawn app gen 1 id 1 fds 1 -> pid 104\n"
+                     "arm 1 at +5.00s\n"
+                     "sd STATUS=0 of 1 instances running, 1 socket held\n");
         F.now += 500 * MSEC;
-        exited(2, CLD_EXITED, 2);
-        expect_trace("arm 2 at +1.00s\n"
+        exited(1, CLD_EXITED, 2);
+        expect_trace("arm 1 at +1.00s\n"
                      "c7 . app: exited (status 2), retrying in 1.00s\n"
                      "c7 ERR app: exited with status 2 before it was ready; state BACKOFF, retrying in 1.00s\n"
-                     "sd STATUS=0 of 1 instances running, 1 failing, 1 sockets held\n");
+                     "sd STATUS=0 of 1 instances running, 1 failing, 1 socket held\n");
 }
 
 /* restart: the candidate starts on the same socket, replaces the old one once ready; the old
@@ -409,7 +409,7 @@ static void test_restart_then_stale_events(void **state) {
                      "spawn app gen 2 id 2 fds 1 -> pid 102\n"
                      "arm 2 at +5.00s\n"
                      "c7 . app: started generation 2 (pid 102), waiting up to 5.00s for it to be ready\n"
-                     "sd STATUS=restarting app (generation 2); 1 of 1 instances running, 1 sockets held\n");
+                     "sd STATUS=restarting app (generation 2); 1 of 1 instances running, 1 socket held\n");
         F.now += 1 * SEC;
         ready(2);
         expect_trace("disarm 2\n"
@@ -422,7 +422,7 @@ static void test_restart_then_stale_events(void **state) {
         expect_trace("disarm 1\n"
                      "c7 . app: generation 1 exited after 500ms (status 0)\n"
                      "c7 OK restart done in 1.50s\n"
-                     "sd STATUS=1 of 1 instances running, 1 sockets held\n");
+                     "sd STATUS=1 of 1 instances running, 1 socket held\n");
         program_state("app", 0, SM_RUNNING);
         assert_int_equal(sv_supervisor_n_jobs(S), 0);
         assert_int_equal(sv_supervisor_n_instances(S), 1);
@@ -447,7 +447,7 @@ static void test_stop_during_restart(void **state) {
                      "spawn app gen 2 id 2 fds 1 -> pid 102\n"
                      "arm 2 at +5.00s\n"
                      "c7 . app: started generation 2 (pid 102), waiting up to 5.00s for it to be ready\n"
-                     "sd STATUS=restarting app (generation 2); 1 of 1 instances running, 1 sockets held\n");
+                     "sd STATUS=restarting app (generation 2); 1 of 1 instances running, 1 socket held\n");
         /* a second restart or a start is refused while it runs */
         command(9, "restart app");
         expect_trace("c9 ERR app: a restart is under way (generation 2, 0 of 1 ready); wait for it, or stop it\n");
@@ -465,7 +465,7 @@ static void test_stop_during_restart(void **state) {
                      "arm 2 at +4.00s\n"
                      "signal 101 SIGTERM\n"
                      "arm 1 at +4.00s\n"
-                     "sd STATUS=0 of 1 instances running, 1 sockets held\n");
+                     "sd STATUS=0 of 1 instances running, 1 socket held\n");
         F.now += 100 * MSEC;
         exited(2, CLD_EXITED, 0);
         expect_trace("disarm 2\n"
@@ -545,9 +545,9 @@ static void test_start_spawn_fails(void **state) {
         command(7, "start idle");
         expect_trace("c7 . idle: starting, waiting up to 1.00s for it to be ready\n"
                      "spawn idle gen 1: cannot exec\n"
-                     "arm 1 at +1.00s\n" /* STARTING's timer, armed although the spawn failed */
-                     "arm 1 at +1.00s\n" /* BACKOFF's, which replaces it */
-                     "c7 . idle: exited (cannot exec /bin/idle: No such file or directory), retrying in 1.00s\n"
+                     "arm 1 at +1.00s\n" /* BACKOFF's: STARTING's is not armed for a spawn that failed */
+                     "c7 . idle: could not be started (cannot exec /bin/idle: No such file or directory), retrying in "
+                     "1.00s\n"
                      "c7 ERR idle: could not be started: cannot exec /bin/idle: No such file or directory; state "
                      "BACKOFF, retrying in 1.00s\n"
                      "sd STATUS=0 of 1 instances running, 1 failing, 0 sockets held\n");
@@ -568,18 +568,18 @@ static void test_shutdown_order(void **state) {
                      "arm 2 at +5.00s\n"
                      "spawn job gen 1 id 3 fds 0 -> pid 103\n"
                      "arm 3 at +5.00s\n"
-                     "sd STATUS=0 of 3 instances running, 1 sockets held\n"
+                     "sd STATUS=0 of 3 instances running, 1 socket held\n"
                      "disarm 1\n"
-                     "sd STATUS=1 of 3 instances running, 1 sockets held\n"
+                     "sd STATUS=1 of 3 instances running, 1 socket held\n"
                      "disarm 2\n"
-                     "sd STATUS=2 of 3 instances running, 1 sockets held\n"
+                     "sd STATUS=2 of 3 instances running, 1 socket held\n"
                      "disarm 3\n"
-                     "sd READY=1|STATUS=3 of 3 instances running, 1 sockets held\n");
+                     "sd READY=1|STATUS=3 of 3 instances running, 1 socket held\n");
         sv_supervisor_shutdown(S, "SIGTERM");
         expect_trace("sd STOPPING=1|STATUS=stopping every program\n"
                      "signal 103 SIGTERM\n"
                      "arm 3 at +10.00s\n"
-                     "sd STATUS=stopping: 2 of 3 instances running, 1 sockets held\n"); /* STOPPING is not running */
+                     "sd STATUS=stopping: 2 of 3 instances running, 1 socket held\n"); /* STOPPING is not running */
         F.now += 1 * SEC;
         exited(3, CLD_EXITED, 0);
         expect_trace("disarm 3\n"
@@ -587,7 +587,7 @@ static void test_shutdown_order(void **state) {
                      "arm 1 at +10.00s\n"
                      "signal 102 SIGTERM\n"
                      "arm 2 at +10.00s\n"
-                     "sd STATUS=stopping: 0 of 3 instances running, 1 sockets held\n");
+                     "sd STATUS=stopping: 0 of 3 instances running, 1 socket held\n");
         exited(1, CLD_EXITED, 0);
         expect_trace("disarm 1\n");
         /* one that ignores its stopsignal gets SIGKILL after stopwaitsecs */
