@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sockvisor/config.h"
 #include "sockvisor/macro.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -159,7 +160,7 @@ _noreturn_ static void child_exec(const SvSpawnRequest *req, const char *path, i
         sigset_t none;
         size_t n = req->n_fds;
         int base = 3 + (int) n;
-        int tmp[64];
+        int tmp[SV_PROGRAM_SOCKETS_MAX];
 
         (void) sigemptyset(&none);
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
@@ -210,8 +211,8 @@ int sv_spawn(const SvSpawnRequest *req, pid_t *ret_pid, SvDiag *d) {
         int pipefd[2];
         int r;
 
-        if (req->n_fds > 64)
-                return diag_set(d, 0, "too many sockets for one worker (%zu, at most 64)", req->n_fds);
+        if (req->n_fds > SV_PROGRAM_SOCKETS_MAX)
+                return diag_set(d, 0, "too many sockets for one worker (%zu, at most %d)", req->n_fds, SV_PROGRAM_SOCKETS_MAX);
         r = sv_find_executable(req->argv[0], req->env->envp, &path, d);
         if (r < 0)
                 return r;
