@@ -253,7 +253,7 @@ static void instance_release_sockets(SvSupervisor *s, Instance *i) {
 Instance *sv_instance_free(SvSupervisor *s, Instance *i) {
         if (!i)
                 return NULL;
-        if (i->sm.deadline_usec)
+        if (i->sm.deadline_usec) /* a timer still armed for it (one that fired is gone) */
                 s->ops->arm(s->ctx, i->id, 0);
         instance_release_sockets(s, i);
         free(i->socks);

@@ -124,7 +124,12 @@ static void op_signal(void *ctx, pid_t pid, int sig, bool group) {
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Watch *w = userdata;
-        sv_supervisor_timer(w->d->sup, w->id);
+        SvDaemon *d = w->d;
+        SvInstanceId id = w->id;
+        Watch **pp = watch_find(&d->timers, id);
+        if (pp)
+                watch_drop(pp); /* one-shot: a new deadline arms a new one */
+        sv_supervisor_timer(d->sup, id);
         return 0;
 }
 
