@@ -52,6 +52,6 @@ void sv_ctl_output(SvCtlConn *c, const char *fmt, ...) _printf_(2, 3);
 void sv_ctl_finish(SvCtlConn *c, bool ok, const char *fmt, ...) _printf_(3, 4);
 /* One reply line of that kind, text as is (NULL for empty; not a format). PROGRESS is sent
  * at once, OUTPUT is queued, OK and ERR finish the connection like sv_ctl_finish (c is
- * invalid afterwards). Lines after the final one are ignored. */
+ * invalid afterwards). */
 void sv_ctl_reply(SvCtlConn *c, CtlReplyKind kind, const char *text);
 void sv_ctl_set_detach(SvCtlConn *c, SvCtlDetach cb, void *userdata);

@@ -60,7 +60,6 @@ static void on_request(void *userdata, SvCtlConn *c, const CtlRequest *req) {
                 sv_ctl_reply(c, CTL_REPLY_OUTPUT, "row %s %d");
                 sv_ctl_reply(c, CTL_REPLY_PROGRESS, NULL);
                 sv_ctl_reply(c, CTL_REPLY_OK, "done");
-                sv_ctl_reply(c, CTL_REPLY_OUTPUT, "after the end"); /* ignored: c is finished */
         } else
                 sv_ctl_reply(c, CTL_REPLY_ERR, "no such verb");
 }
