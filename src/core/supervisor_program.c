@@ -257,6 +257,8 @@ void sv_job_release_share(SvSupervisor *s, Job *j) {
         char text[CTL_LINE_MAX];
         bool ok = sv_job_verdict(&j->j, sv_now(s), text, sizeof(text));
         sv_replyf(s, j->j.conn, ok ? CTL_REPLY_OK : CTL_REPLY_ERR, "%s", text);
+        if (j->j.kind == SV_JOB_RELOAD && j->j.parts > 0) /* SIGHUP's caller has no other way to know */
+                sv_logf(s, ok ? LOG_INFO : LOG_ERR, NULL, "%s", text);
         for (Job **pp = &s->jobs; *pp; pp = &(*pp)->next)
                 if (*pp == j) {
                         *pp = j->next;
