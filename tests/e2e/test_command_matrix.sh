@@ -211,7 +211,7 @@ judge() { # STATE CMD N OUTFILE
                 why+=("exit 0, expected an error")
         fi
         if [ -n "$rc" ]; then
-                awk -v f="$first" 'BEGIN { exit !(f > 1.0) }' && why+=("first line after ${first}s")
+                awk -v f="$first" -v m="$FIRST_LINE_MAX" 'BEGIN { exit !(f > m) }' && why+=("first line after ${first}s")
                 awk -v e="$el" -v b="$((E_BOUND + SLACK))" 'BEGIN { exit !(e > b) }' &&
                         why+=("took ${el}s, bound ${E_BOUND}s + ${SLACK}s")
         fi
