@@ -22,12 +22,18 @@
 trap 'rc=$?; set +e; [ -n "$DAEMON_PID" ] && kill -KILL "$DAEMON_PID" 2>/dev/null; (exit "$rc"); cleanup' EXIT
 
 STATES=(STOPPED STARTING RUNNING BACKOFF STOPPING EXITED FATAL ROLLOUT)
-R=5     # ready_timeout (ready = notify): the ready bound
+# ready_timeout (ready = notify): the ready bound. It is also how long a STARTING state (and
+# the candidate of a ROLLOUT) lasts when nothing makes it ready: the setup of 64 programs
+# must fit in it, which under ASan and UBSan, beside other load, took more than 5 s.
+R=8
+# stopwaitsecs of the STOPPING programs (they ignore SIGTERM): how long that state lasts.
+SW=5
+if [ "$FIRST_LINE_MAX" != 1.0 ]; then R=15 SW=12; fi
 SLACK=2 # added to every documented bound
 mkdir -p "$T/res" "$T/out" "$T/setup" "$T/fin"
 
 pname() { echo "${1,,}-$2-$3"; } # STATE CMD N -> program name
-stop_bound() { [ "$1" = STOPPING ] && echo 6 || echo 2; } # S = stopwaitsecs + 1
+stop_bound() { [ "$1" = STOPPING ] && echo $((SW + 1)) || echo 2; } # S = stopwaitsecs + 1
 
 conf_program() { # NAME STATE N
         local name=$1 st=$2 n=$3 opts="--on-hup $T/$1.hup --ready-file $T/$1.ready" extra= wait=1s
@@ -35,7 +41,7 @@ conf_program() { # NAME STATE N
         STOPPED) extra="autostart = false" ;;
         BACKOFF) opts="$opts --exit-if $T/$name.crash 3" extra="startretries = 10" ;;
         FATAL) opts="$opts --exit-if $T/$name.crash 3" extra="startretries = 0" ;;
-        STOPPING) opts="--ignore-term $opts" wait=5s ;;
+        STOPPING) opts="--ignore-term $opts" wait=${SW}s ;;
         EXITED) extra="autorestart = false" ;;
         esac
         case $st in BACKOFF | FATAL) touch "$T/$name.crash" ;; esac
@@ -184,12 +190,14 @@ setup_states() {
 
 pre_action() { [ "$E_PRE" = rm-crash ] && rm -f "$T/$1.crash"; return 0; }
 # The ready file comes 0.5 s into the command, and not before the daemon has answered it
-# (its first line; at most 1 s): on a loaded machine a late command must not find the
+# (its first line; at most FIRST_LINE_MAX): on a loaded machine a late command must not find the
 # state already gone (a rollout finished before "start" got there).
 post_action() { # NAME OUTFILE
         [ "$E_POST" = ready ] || return 0
         sleep 0.5
-        for _ in $(seq 1 10); do [ -s "$2.raw" ] || [ -e "$2" ] && break; sleep 0.05; done
+        local tries
+        tries=$(awk -v m="$FIRST_LINE_MAX" 'BEGIN { print int(m * 20) }') # up to the first-line bound
+        for _ in $(seq 1 "$tries"); do [ -s "$2.raw" ] || [ -e "$2" ] && break; sleep 0.05; done
         touch "$T/$1.ready"
 }
 
