@@ -124,6 +124,7 @@ EOF
 rc=0
 out=$(timeout 10 "$SOCKVISORD" -c "$T/busy.ini" 2>&1) || rc=$?
 [ "$rc" = 71 ] && grep -q "pid $HOLDER (.*sv-whytool" <<<"$out" && grep -q "fix: stop pid $HOLDER" <<<"$out" &&
+        ! grep -q "ss -ltnp" <<<"$out" && grep "cannot bind" <<<"$out" | tail -n 1 | grep -qE "fix: stop pid $HOLDER [^;]*$" &&
         pass "sockvisord's bind failure names the holder and the fix" || fail "sockvisord on a taken port (rc $rc): $out"
 stop "$LAST_BG"
 
