@@ -159,8 +159,9 @@ typedef struct SvFinding {
         pid_t pids[SV_FINDING_PIDS_MAX];
         size_t n_pids;
         bool hidden;          /* a socket here has no visible holder */
-        bool unmatched;       /* connections counted, not matched: pids are the listener's
-                               * processes read only partly (SvDoctorFacts.partial_pids) */
+        bool unmatched;       /* connections counted, not all matched: pids are the listener's
+                               * processes read only in part (SvDoctorFacts.partial_pids) */
+        unsigned n_matched;   /* unmatched: how many of count were seen in those processes */
 } SvFinding;
 
 typedef struct SvDoctorReport {

@@ -340,14 +340,23 @@ static void connections_text(const Builder *b, SvFinding *x) {
         sv_doctor_fmt_local(r, local, sizeof(local));
         sv_doctor_fmt_endpoint(r->family, r->raddr, r->rport, remote, sizeof(remote));
         if (x->unmatched) {
-                put(x->text, sizeof(x->text), "%u connection%s on %s in all (e.g. %s from %s, %s%s), as the kernel "
-                    "counts them, not matched to a process: the listener's process%s", x->count,
-                    x->count == 1 ? "" : "s", b->where, local, remote, sv_tcp_state_name(r->state),
-                    x->kind == SV_FIND_CLOSE_WAIT ? ": the other side closed, the holder never did" : "",
-                    x->n_pids == 1 ? "" : "es");
+                bool one = x->n_pids == 1;
+
+                put(x->text, sizeof(x->text), "%u connection%s on %s in all (e.g. %s from %s, %s), as the kernel "
+                    "counts them: the listener's process%s", x->count, x->count == 1 ? "" : "s", b->where, local,
+                    remote, sv_tcp_state_name(r->state), one ? "" : "es");
                 append_pids(b->f, x, x->text, sizeof(x->text));
-                append(x->text, sizeof(x->text), " %s read only as far as the listener, so they are most likely "
-                       "%s", x->n_pids == 1 ? "was" : "were", x->n_pids == 1 ? "its own" : "theirs");
+                append(x->text, sizeof(x->text), " %s read only in part", one ? "was" : "were");
+                if (x->n_matched > 0)
+                        append(x->text, sizeof(x->text), " and %s %u of them there; the other %u are not matched to a "
+                               "process (most likely %s too)", one ? "holds" : "hold", x->n_matched,
+                               x->count - x->n_matched, one ? "its own" : "theirs");
+                else
+                        append(x->text, sizeof(x->text), "; they are not matched to a process (most likely %s)",
+                               one ? "its own" : "theirs");
+                if (x->kind == SV_FIND_CLOSE_WAIT)
+                        append(x->text, sizeof(x->text), "; they are in CLOSE_WAIT: the other side closed, the "
+                               "holder never did");
                 return;
         }
         if (x->hidden)
@@ -389,6 +398,27 @@ static void connections_fix(const Builder *b, SvFinding *x) {
         }
 }
 
+static bool is_partial_pid(const SvDoctorFacts *f, pid_t pid) {
+        for (size_t p = 0; p < f->n_partial; p++)
+                if (f->partial_pids[p] == pid)
+                        return true;
+        return false;
+}
+
+/* Some process was read only in part, and every holder seen of inode (maybe none) is one
+ * of those. */
+static bool only_partial_holders(const Builder *b, uint64_t inode) {
+        size_t first, n;
+
+        if (b->f->n_partial == 0)
+                return false;
+        n = sv_doctor_holders_find(b->hix, b->f->n_holders, inode, &first);
+        for (size_t k = 0; k < n; k++)
+                if (!is_partial_pid(b->f, b->f->holders[b->hix[first + k].i].pid))
+                        return false;
+        return true;
+}
+
 /* SV_FIND_CONNECTIONS (ESTABLISHED and the like) or SV_FIND_CLOSE_WAIT: connections on the
  * port that processes hold, one finding per first holder (or one for the hidden ones). */
 static int find_held_connections(Builder *b, SvFindingKind kind) {
@@ -405,9 +435,9 @@ static int find_held_connections(Builder *b, SvFindingKind kind) {
                         continue;
 
                 pid_t key = first_holder(b, r->inode);
-                /* No holder seen, but some processes were read only partly: it is theirs or
-                 * hidden, and cannot be told which without reading all of their fds. */
-                bool unmatched = key == 0 && f->n_partial > 0;
+                /* Held by no fully read process, and some were read only in part: it is
+                 * theirs (or hidden); which one cannot be told without all of their fds. */
+                bool unmatched = only_partial_holders(b, r->inode);
                 SvFinding *x = NULL;
                 for (size_t k = first; k < b->n && !x; k++)
                         if (unmatched ? b->v[k].unmatched
@@ -424,6 +454,7 @@ static int find_held_connections(Builder *b, SvFindingKind kind) {
                         for (size_t p = 0; unmatched && p < f->n_partial; p++)
                                 add_pid(x, f->partial_pids[p]);
                 }
+                x->n_matched += unmatched && key != 0;
                 add_holders(b, x, r->inode);
                 x->count++;
         }

@@ -230,18 +230,21 @@ static int add_partial(SvDoctorFacts *f, size_t *cap, pid_t pid) {
         return 0;
 }
 
+/* Fds read in full in every process: a small server is matched exactly. */
+#define PROC_FDS_FULL 256
+
 /* Reads the fd links of one process (piddir) and adds a holder for every wanted inode
- * among them. Stops early once the process has shown every listener (n_all > 0): a server
- * with thousands of connections is then known as the holder of its listeners after a
- * handful of links instead of a read of its whole fd table; *ret_partial says so, and its
- * connections are then counted, not matched (diagnose.c says which). getdents64 with a
- * small first buffer: the listeners are usually among the first fds, and /proc builds
- * every entry a read asks for. */
+ * among them. Stops early once the process has shown every listener (n_all > 0) and
+ * PROC_FDS_FULL fds were read: a server with thousands of connections is then known as
+ * the holder of its listeners after a few hundred links instead of a read of its whole
+ * fd table; *ret_partial says so, and its connections are then counted, not matched
+ * (diagnose.c says so). getdents64 with a small first buffer: the listeners are usually
+ * among the first fds, and /proc builds every entry a read asks for. */
 static int proc_scan_one(SvDoctorFacts *f, size_t *cap, int piddir, pid_t pid, Want *want, size_t n_want,
                          size_t n_all, size_t *left, bool *ret_partial) {
         _cleanup_close_ int fddir = -EBADF;
         _Alignas(struct dirent64) char buf[8192];
-        size_t chunk = 1024, all_seen = 0;
+        size_t chunk = 1024, all_seen = 0, n_read = 0;
         int r = 0;
 
         *ret_partial = false;
@@ -263,6 +266,11 @@ static int proc_scan_one(SvDoctorFacts *f, size_t *cap, int piddir, pid_t pid, W
                         o += fe->d_reclen;
                         if (fe->d_name[0] == '.')
                                 continue;
+                        if (n_all > 0 && all_seen == n_all && n_read >= PROC_FDS_FULL) {
+                                *ret_partial = true; /* this entry is not read */
+                                return 0;
+                        }
+                        n_read++;
                         ln = readlinkat(fddir, fe->d_name, link, sizeof(link));
                         if (ln <= 0 || (size_t) ln >= sizeof(link) || link[0] != 's')
                                 continue;
@@ -280,11 +288,8 @@ static int proc_scan_one(SvDoctorFacts *f, size_t *cap, int piddir, pid_t pid, W
                                 w->found = true;
                                 (*left)--;
                         }
-                        if (w->all_holders && ++all_seen == n_all) {
-                                /* More to read: say this process was read only partly. */
-                                *ret_partial = o < n || getdents64(fddir, buf, chunk) > 0;
-                                return 0;
-                        }
+                        if (w->all_holders)
+                                all_seen++;
                 }
         }
 }
