@@ -1,7 +1,7 @@
 #!/bin/bash
 # Benchmark: `sockvisorctl why PORT` against `ss -tanp` and `netstat -tulpn` with about
 # 10,000 open loopback sockets. Not part of the test suite.
-#   bench/why/run.sh [BUILD_DIR] [SOCKETS] [RUNS]
+#   [BASELINE=OTHER_BUILD_DIR] bench/why/run.sh [BUILD_DIR] [SOCKETS] [RUNS]
 # Loopback only; the socket holder is bounded (it exits after 10 minutes) and killed on exit.
 set -euo pipefail
 BUILD=$(cd "${1:-$(dirname "$0")/../../build}" && pwd)
@@ -28,29 +28,33 @@ for _ in $(seq 1 600); do [ -s "$W/ready" ] && break; sleep 0.1; done
 total=$(ss -tan | tail -n +2 | wc -l)
 echo "sockets held by the helper: $(cat "$W/ready"); tcp sockets on the machine: $total; runs per command: $RUNS"
 
-# Median and min wall time of RUNS runs, in ms.
-bench() { # NAME CMD...
-        local name=$1 t0 t1
-        shift
-        "$@" >/dev/null 2>&1 || true # warm up
-        for _ in $(seq 1 "$RUNS"); do
+# Median and min wall time of RUNS runs of each command, in ms. The commands take turns
+# (one run of each, RUNS times over) so that a busy moment of a shared machine hits all.
+NAMES=("sockvisorctl_why_$PORT" "sockvisorctl_why_--json")
+CMDS=("$CTL why $PORT" "$CTL why --json $PORT")
+if [ -n "${BASELINE:-}" ]; then # BASELINE=OTHER_BUILD_DIR: its sockvisorctl too, e.g. the build before a change
+        NAMES+=("baseline_why_$PORT" "baseline_why_--json")
+        CMDS+=("$BASELINE/sockvisorctl why $PORT" "$BASELINE/sockvisorctl why --json $PORT")
+fi
+NAMES+=("ss_-tanp" "netstat_-tulpn")
+CMDS+=("ss -tanp" "netstat -tulpn")
+for c in "${CMDS[@]}"; do $c >/dev/null 2>&1 || true; done # warm up
+for _ in $(seq 1 "$RUNS"); do
+        for i in "${!CMDS[@]}"; do
                 t0=$(date +%s%N)
-                "$@" >/dev/null 2>&1 || true
+                ${CMDS[$i]} >/dev/null 2>&1 || true
                 t1=$(date +%s%N)
-                echo $(((t1 - t0) / 1000))
-        done | sort -n | awk -v name="$name" '{ v[NR] = $1 } END {
+                echo "$i $(((t1 - t0) / 1000))"
+        done
+done >"$W/times"
+for i in "${!CMDS[@]}"; do
+        awk -v i="$i" '$1 == i { print $2 }' "$W/times" | sort -n | awk -v name="${NAMES[$i]}" '{ v[NR] = $1 } END {
                 printf "%s %.2f %.2f\n", name, v[int((NR + 1) / 2)] / 1000, v[1] / 1000 }'
-}
-{
-        bench "sockvisorctl_why_$PORT" "$CTL" why "$PORT"
-        bench "sockvisorctl_why_--json" "$CTL" why --json "$PORT"
-        bench "ss_-tanp" ss -tanp
-        bench "netstat_-tulpn" netstat -tulpn
-} >"$W/results"
+done >"$W/results"
 
 why_ms=$(awk 'NR == 1 { print $2 }' "$W/results")
 printf '%-28s %10s %10s %16s\n' COMMAND "MEDIAN_MS" "MIN_MS" "VS_WHY(MEDIAN)"
 awk -v w="$why_ms" '{ printf "%-28s %10.2f %10.2f %15.1fx\n", $1, $2, $3, $2 / w }' "$W/results" | tr _ ' '
 echo
 echo "what why said:"
-"$CTL" why "$PORT" | head -n 4 | cut -c1-200
+"$CTL" why "$PORT" | head -n 5 | cut -c1-400

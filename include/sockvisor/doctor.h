@@ -115,6 +115,11 @@ typedef struct SvDoctorFacts {
         size_t n_holders;
         bool proc_scanned;      /* /proc was searched for the inodes */
         unsigned proc_hidden;   /* processes whose fds we could not read (other users) */
+        /* Processes read only as far as every listener in socks: each holds all of them;
+         * their other fds were not read, so the connections no fully read process holds
+         * are counted (by the kernel), not matched to one of these. */
+        pid_t *partial_pids;
+        size_t n_partial;
         SvBindProbe probes[SV_DOCTOR_PROBES_MAX];
         size_t n_probes;
         SvUnixFile unix_file;
@@ -154,6 +159,9 @@ typedef struct SvFinding {
         pid_t pids[SV_FINDING_PIDS_MAX];
         size_t n_pids;
         bool hidden;          /* a socket here has no visible holder */
+        bool unmatched;       /* connections counted, not all matched: pids are the listener's
+                               * processes read only in part (SvDoctorFacts.partial_pids) */
+        unsigned n_matched;   /* unmatched: how many of count were seen in those processes */
 } SvFinding;
 
 typedef struct SvDoctorReport {

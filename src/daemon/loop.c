@@ -159,17 +159,36 @@ static void op_arm(void *ctx, SvInstanceId id, uint64_t at_usec) {
 }
 
 /* The port doctor's diagnosis of an EADDRINUSE, to the log and into the error. */
+static bool is_context_line(const char *line) {
+        return strncmp(line, "  test bind of ", 15) == 0 || strncmp(line, "  note: ", 8) == 0;
+}
+
 static void explain_addr_in_use(const SvAddr *addr, SvDiag *diag) {
         _cleanup_free_ char *text = NULL;
         if (sv_doctor_explain(addr, &text) < 0 || !text)
                 return;
-        size_t o = strlen(diag->msg);
-        char *save = NULL;
-        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                log_error("%s", line);
-                if (o + 3 < sizeof(diag->msg))
-                        o += (size_t) snprintf(diag->msg + o, sizeof(diag->msg) - o, "; %s", line);
-        }
+        /* The doctor's findings and fix lines replace the generic hint after the error
+         * ("...: Address already in use; another process holds that port: see 'ss -ltnp'
+         * ..."), and the report ends with them: its heading, then the test binds and notes,
+         * then the findings with their fixes. Nothing after the fix contradicts it. */
+        const char *e = strerror(EADDRINUSE);
+        char *at = strstr(diag->msg, e);
+        if (at)
+                at[strlen(e)] = '\0';
+        size_t o = strlen(diag->msg), n = 0;
+        char *lines[64], *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line && n < ELEMENTSOF(lines); line = strtok_r(NULL, "\n", &save))
+                lines[n++] = line;
+        for (int pass = 0; pass < 3; pass++)
+                for (size_t i = 0; i < n; i++) {
+                        bool want = pass == 0 ? i == 0 : pass == 1 ? i > 0 && is_context_line(lines[i])
+                                                                   : i > 0 && !is_context_line(lines[i]);
+                        if (!want)
+                                continue;
+                        log_error("%s", lines[i]);
+                        if (o + 3 < sizeof(diag->msg))
+                                o += (size_t) snprintf(diag->msg + o, sizeof(diag->msg) - o, "; %s", lines[i]);
+                }
 }
 
 static int op_socket_open(void *ctx, const SvSocketConf *sc, bool startup, SvSocketInfo *ret, SvDiag *diag) {

@@ -138,6 +138,7 @@ typedef struct Builder {
         size_t n, cap;
         char where[SV_ADDR_STRLEN]; /* the query as findings name it: "port 8080", "tcp://..." */
         Probes probes;
+        SvHolderIx *hix; /* f->holders by inode */
         /* What find_listeners found, for the kinds after it. */
         size_t n_listeners;
         pid_t listener_pids[SV_FINDING_PIDS_MAX];
@@ -189,24 +190,23 @@ static const SvSockHolder *holder_of_pid(const SvDoctorFacts *f, pid_t pid) {
 }
 
 /* The pid of the first process that holds inode, or 0 when none is visible. */
-static pid_t first_holder(const SvDoctorFacts *f, uint64_t inode) {
-        for (size_t h = 0; h < f->n_holders; h++)
-                if (f->holders[h].inode == inode)
-                        return f->holders[h].pid;
-        return 0;
+static pid_t first_holder(const Builder *b, uint64_t inode) {
+        size_t first;
+
+        if (sv_doctor_holders_find(b->hix, b->f->n_holders, inode, &first) == 0)
+                return 0;
+        return b->f->holders[b->hix[first].i].pid;
 }
 
 /* Adds every holder of inode to x; returns how many there are. */
-static size_t add_holders(const SvDoctorFacts *f, SvFinding *x, uint64_t inode) {
-        size_t n = 0;
+static size_t add_holders(const Builder *b, SvFinding *x, uint64_t inode) {
+        size_t first, n;
 
         if (inode == 0)
                 return 0;
-        for (size_t i = 0; i < f->n_holders; i++)
-                if (f->holders[i].inode == inode) {
-                        add_pid(x, f->holders[i].pid);
-                        n++;
-                }
+        n = sv_doctor_holders_find(b->hix, b->f->n_holders, inode, &first);
+        for (size_t k = 0; k < n; k++)
+                add_pid(x, b->f->holders[b->hix[first + k].i].pid);
         return n;
 }
 
@@ -316,7 +316,7 @@ static int find_listeners(Builder *b) {
                 x->conflict = conflict;
                 x->count = 1;
                 x->sock = i;
-                x->hidden = add_holders(f, x, r->inode) == 0;
+                x->hidden = add_holders(b, x, r->inode) == 0;
                 for (size_t k = 0; k < x->n_pids && b->n_listener_pids < SV_FINDING_PIDS_MAX; k++)
                         b->listener_pids[b->n_listener_pids++] = x->pids[k];
                 b->n_listeners++;
@@ -339,6 +339,26 @@ static void connections_text(const Builder *b, SvFinding *x) {
 
         sv_doctor_fmt_local(r, local, sizeof(local));
         sv_doctor_fmt_endpoint(r->family, r->raddr, r->rport, remote, sizeof(remote));
+        if (x->unmatched) {
+                bool one = x->n_pids == 1;
+
+                put(x->text, sizeof(x->text), "%u connection%s on %s in all (e.g. %s from %s, %s), as the kernel "
+                    "counts them: the listener's process%s", x->count, x->count == 1 ? "" : "s", b->where, local,
+                    remote, sv_tcp_state_name(r->state), one ? "" : "es");
+                append_pids(b->f, x, x->text, sizeof(x->text));
+                append(x->text, sizeof(x->text), " %s read only in part", one ? "was" : "were");
+                if (x->n_matched > 0)
+                        append(x->text, sizeof(x->text), " and %s %u of them there; the other %u are not matched to a "
+                               "process (most likely %s too)", one ? "holds" : "hold", x->n_matched,
+                               x->count - x->n_matched, one ? "its own" : "theirs");
+                else
+                        append(x->text, sizeof(x->text), "; they are not matched to a process (most likely %s)",
+                               one ? "its own" : "theirs");
+                if (x->kind == SV_FIND_CLOSE_WAIT)
+                        append(x->text, sizeof(x->text), "; they are in CLOSE_WAIT: the other side closed, the "
+                               "holder never did");
+                return;
+        }
         if (x->hidden)
                 put(x->text, sizeof(x->text), "a process we cannot see (uid %" PRIu32 ")", r->uid);
         else {
@@ -378,6 +398,27 @@ static void connections_fix(const Builder *b, SvFinding *x) {
         }
 }
 
+static bool is_partial_pid(const SvDoctorFacts *f, pid_t pid) {
+        for (size_t p = 0; p < f->n_partial; p++)
+                if (f->partial_pids[p] == pid)
+                        return true;
+        return false;
+}
+
+/* Some process was read only in part, and every holder seen of inode (maybe none) is one
+ * of those. */
+static bool only_partial_holders(const Builder *b, uint64_t inode) {
+        size_t first, n;
+
+        if (b->f->n_partial == 0)
+                return false;
+        n = sv_doctor_holders_find(b->hix, b->f->n_holders, inode, &first);
+        for (size_t k = 0; k < n; k++)
+                if (!is_partial_pid(b->f, b->f->holders[b->hix[first + k].i].pid))
+                        return false;
+        return true;
+}
+
 /* SV_FIND_CONNECTIONS (ESTABLISHED and the like) or SV_FIND_CLOSE_WAIT: connections on the
  * port that processes hold, one finding per first holder (or one for the hidden ones). */
 static int find_held_connections(Builder *b, SvFindingKind kind) {
@@ -393,19 +434,28 @@ static int find_held_connections(Builder *b, SvFindingKind kind) {
                 if ((r->state == SV_TCP_CLOSE_WAIT) != (kind == SV_FIND_CLOSE_WAIT))
                         continue;
 
-                pid_t key = first_holder(f, r->inode);
+                pid_t key = first_holder(b, r->inode);
+                /* Held by no fully read process, and some were read only in part: it is
+                 * theirs (or hidden); which one cannot be told without all of their fds. */
+                bool unmatched = only_partial_holders(b, r->inode);
                 SvFinding *x = NULL;
                 for (size_t k = first; k < b->n && !x; k++)
-                        if (key == 0 ? b->v[k].hidden : b->v[k].n_pids > 0 && b->v[k].pids[0] == key)
+                        if (unmatched ? b->v[k].unmatched
+                            : key == 0 ? b->v[k].hidden
+                                       : !b->v[k].unmatched && b->v[k].n_pids > 0 && b->v[k].pids[0] == key)
                                 x = &b->v[k];
                 if (!x) {
                         x = finding_new(b, kind);
                         if (!x)
                                 return -ENOMEM;
                         x->sock = i;
-                        x->hidden = key == 0;
+                        x->hidden = key == 0 && !unmatched;
+                        x->unmatched = unmatched;
+                        for (size_t p = 0; unmatched && p < f->n_partial; p++)
+                                add_pid(x, f->partial_pids[p]);
                 }
-                add_holders(f, x, r->inode);
+                x->n_matched += unmatched && key != 0;
+                add_holders(b, x, r->inode);
                 x->count++;
         }
         for (size_t k = first; k < b->n; k++) {
@@ -566,7 +616,7 @@ static int find_unix_listeners(Builder *b) {
                 x->sock = i;
                 x->count = 1;
                 x->conflict = "exact";
-                x->hidden = add_holders(f, x, r->inode) == 0;
+                x->hidden = add_holders(b, x, r->inode) == 0;
                 const char *verb = r->state == SV_TCP_LISTEN ? "listens on" : "is bound to";
                 if (x->hidden) {
                         put(x->text, sizeof(x->text), "a process we cannot see (socket inode %" PRIu64 ") %s %s",
@@ -659,6 +709,9 @@ int sv_doctor_diagnose(const SvDoctorFacts *f, SvDoctorReport *ret) {
         size_t n_finders = is_unix ? ELEMENTSOF(unix_finders) : ELEMENTSOF(inet_finders);
         Builder b = { .f = f, .q = &f->query, .probes = probes_summarize(f) };
 
+        if (sv_doctor_holder_index(f, &b.hix) < 0)
+                return -ENOMEM;
+
         if (!is_unix && f->query.bare_port)
                 put(b.where, sizeof(b.where), "port %u", f->query.port);
         else
@@ -667,9 +720,11 @@ int sv_doctor_diagnose(const SvDoctorFacts *f, SvDoctorReport *ret) {
                 int r = finders[i](&b);
                 if (r < 0) {
                         free(b.v);
+                        free(b.hix);
                         return r;
                 }
         }
+        free(b.hix);
 
         ret->findings = b.v;
         ret->n_findings = b.n;

@@ -130,6 +130,47 @@ char *sv_doctor_format_text(const SvDoctorFacts *f, const SvDoctorReport *r) {
         return out;
 }
 
+/* ---------------------------------------------------------------- holders by inode */
+
+static int cmp_holder_ix(const void *a, const void *b) {
+        const SvHolderIx *x = a, *y = b;
+
+        if (x->inode != y->inode)
+                return x->inode < y->inode ? -1 : 1;
+        return x->i < y->i ? -1 : x->i > y->i;
+}
+
+int sv_doctor_holder_index(const SvDoctorFacts *f, SvHolderIx **ret) {
+        SvHolderIx *ix = NULL;
+
+        if (f->n_holders > 0) {
+                ix = malloc(f->n_holders * sizeof(*ix));
+                if (!ix)
+                        return -ENOMEM;
+                for (size_t i = 0; i < f->n_holders; i++)
+                        ix[i] = (SvHolderIx) { .inode = f->holders[i].inode, .i = i };
+                qsort(ix, f->n_holders, sizeof(*ix), cmp_holder_ix);
+        }
+        *ret = ix;
+        return 0;
+}
+
+size_t sv_doctor_holders_find(const SvHolderIx *ix, size_t n, uint64_t inode, size_t *ret_first) {
+        size_t lo = 0, hi = n, k;
+
+        while (lo < hi) { /* the first entry with ix[].inode >= inode */
+                size_t mid = lo + (hi - lo) / 2;
+                if (ix[mid].inode < inode)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        for (k = lo; k < n && ix[k].inode == inode; k++)
+                ;
+        *ret_first = lo;
+        return k - lo;
+}
+
 /* ---------------------------------------------------------------- JSON */
 
 static void json_str(FILE *m, const char *s) {
@@ -197,7 +238,8 @@ char *sv_doctor_format_json(const SvDoctorFacts *f, const SvDoctorReport *r) {
                 fprintf(m, ",\"count\":%u,\"max_remaining_ms\":%" PRIu32 ",\"reuseaddr_helps\":", x->count,
                         x->max_expires_ms);
                 json_tristate(m, x->reuseaddr_helps);
-                fprintf(m, ",\"holder_visible\":%s,\"pids\":[", x->hidden ? "false" : "true");
+                fprintf(m, ",\"holder_visible\":%s,\"holder_matched\":%s,\"pids\":[", x->hidden ? "false" : "true",
+                        x->unmatched ? "false" : "true");
                 for (size_t k = 0; k < x->n_pids; k++)
                         fprintf(m, "%s%d", k ? "," : "", (int) x->pids[k]);
                 fputs("]}", m);
@@ -221,6 +263,12 @@ char *sv_doctor_format_json(const SvDoctorFacts *f, const SvDoctorReport *r) {
                 first = false;
         }
 
+        SvHolderIx *hix = NULL;
+        if (sv_doctor_holder_index(f, &hix) < 0) {
+                (void) fclose(m);
+                free(out);
+                return NULL;
+        }
         fputs("],\"sockets\":[", m);
         for (size_t i = 0; i < f->n_socks; i++) {
                 const SvSockRec *s = &f->socks[i];
@@ -244,12 +292,11 @@ char *sv_doctor_format_json(const SvDoctorFacts *f, const SvDoctorReport *r) {
                 else
                         fprintf(m, "%" PRIu32, s->uid);
                 fprintf(m, ",\"remaining_ms\":%" PRIu32 ",\"holders\":[", s->timer ? s->expires_ms : 0);
+                size_t h0 = 0, n_h = s->inode ? sv_doctor_holders_find(hix, f->n_holders, s->inode, &h0) : 0;
                 bool hf = true;
-                for (size_t h = 0; h < f->n_holders && s->inode; h++) {
-                        const SvSockHolder *x = &f->holders[h];
+                for (size_t h = 0; h < n_h; h++) {
+                        const SvSockHolder *x = &f->holders[hix[h0 + h].i];
 
-                        if (x->inode != s->inode)
-                                continue;
                         fprintf(m, "%s{\"pid\":%d,\"uid\":%u,\"comm\":", hf ? "" : ",", (int) x->pid, (unsigned) x->uid);
                         json_str(m, x->comm);
                         fputs(",\"command\":", m);
@@ -259,8 +306,13 @@ char *sv_doctor_format_json(const SvDoctorFacts *f, const SvDoctorReport *r) {
                 }
                 fputs("]}", m);
         }
+        free(hix);
         fprintf(m, "],\"proc_scanned\":%s,\"processes_not_readable\":%u", f->proc_scanned ? "true" : "false",
                 f->proc_hidden);
+        fputs(",\"processes_read_partly\":[", m);
+        for (size_t i = 0; i < f->n_partial; i++)
+                fprintf(m, "%s%d", i ? "," : "", (int) f->partial_pids[i]);
+        fputc(']', m);
         if (q->addr.kind == SV_ADDR_UNIX && !q->addr.abstract) {
                 fprintf(m, ",\"file\":{\"exists\":%s,\"is_socket\":%s,\"connect_error\":",
                         f->unix_file.exists ? "true" : "false", f->unix_file.is_socket ? "true" : "false");

@@ -19,3 +19,16 @@ void sv_doctor_fmt_endpoint(int family, const uint8_t *a, uint16_t port, char *b
 void sv_doctor_fmt_local(const SvSockRec *r, char *buf, size_t len);
 /* "250 ms", "37 s" (seconds rounded up). */
 void sv_doctor_fmt_duration_ms(uint32_t ms, char *buf, size_t len);
+
+/* f->holders sorted by inode (ties in their order in f->holders), so that the holders of
+ * one socket are found without a walk over all of them. */
+typedef struct SvHolderIx {
+        uint64_t inode;
+        size_t i; /* index in f->holders */
+} SvHolderIx;
+
+/* *ret: a malloc'd index of f->n_holders entries (NULL when there are none). Returns 0 or
+ * -ENOMEM. */
+int sv_doctor_holder_index(const SvDoctorFacts *f, SvHolderIx **ret);
+/* How many entries of ix (n long) are for inode; *ret_first: the first of them. */
+size_t sv_doctor_holders_find(const SvHolderIx *ix, size_t n, uint64_t inode, size_t *ret_first);

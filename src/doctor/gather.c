@@ -166,6 +166,7 @@ typedef struct Want {
         uint64_t inode;
         bool all_holders; /* a listener: every process that holds it matters (forks inherit it) */
         bool found;
+        pid_t last_pid;   /* the last process seen holding it: a dup of one socket counts once */
 } Want;
 
 static int cmp_want(const void *a, const void *b) {
@@ -189,13 +190,12 @@ static int add_holder(SvDoctorFacts *f, size_t *cap, int piddir, pid_t pid, uint
         size_t n;
         struct stat st;
 
-        /* Same pid seen before: copy its names instead of reading them again. */
-        for (size_t i = 0; i < f->n_holders; i++)
-                if (f->holders[i].pid == pid) {
-                        h = f->holders[i];
-                        h.inode = inode;
-                        goto append;
-                }
+        /* A process's holders are added one after the other: copy its names from the last. */
+        if (f->n_holders > 0 && f->holders[f->n_holders - 1].pid == pid) {
+                h = f->holders[f->n_holders - 1];
+                h.inode = inode;
+                goto append;
+        }
         if (fstat(piddir, &st) == 0)
                 h.uid = st.st_uid;
         read_small(piddir, "comm", raw, sizeof(raw) - 1, &n);
@@ -217,82 +217,120 @@ append:
         return 0;
 }
 
-/* Finds the processes holding the wanted inodes. Reads /proc/PID/fd link by link and
- * stops as soon as every inode is found, except that a listener's inode keeps the scan
- * going to the end: a forked child holds the same socket, and all of them must go. */
+static int add_partial(SvDoctorFacts *f, size_t *cap, pid_t pid) {
+        if (f->n_partial == *cap) {
+                size_t c = *cap ? *cap * 2 : 4;
+                pid_t *v = realloc(f->partial_pids, c * sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                f->partial_pids = v;
+                *cap = c;
+        }
+        f->partial_pids[f->n_partial++] = pid;
+        return 0;
+}
+
+/* Fds read in full in every process: a small server is matched exactly. */
+#define PROC_FDS_FULL 256
+
+/* Reads the fd links of one process (piddir) and adds a holder for every wanted inode
+ * among them. Stops early once the process has shown every listener (n_all > 0) and
+ * PROC_FDS_FULL fds were read: a server with thousands of connections is then known as
+ * the holder of its listeners after a few hundred links instead of a read of its whole
+ * fd table; *ret_partial says so, and its connections are then counted, not matched
+ * (diagnose.c says so). getdents64 with a small first buffer: the listeners are usually
+ * among the first fds, and /proc builds every entry a read asks for. */
+static int proc_scan_one(SvDoctorFacts *f, size_t *cap, int piddir, pid_t pid, Want *want, size_t n_want,
+                         size_t n_all, size_t *left, bool *ret_partial) {
+        _cleanup_close_ int fddir = -EBADF;
+        _Alignas(struct dirent64) char buf[8192];
+        size_t chunk = 1024, all_seen = 0, n_read = 0;
+        int r = 0;
+
+        *ret_partial = false;
+        fddir = openat(piddir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fddir < 0)
+                return errno == EACCES || errno == EPERM ? 1 : 0; /* 1: not readable */
+        for (;;) {
+                ssize_t n = getdents64(fddir, buf, chunk);
+
+                if (n <= 0)
+                        return 0; /* the end, or the process went away meanwhile */
+                chunk = sizeof(buf);
+                for (ssize_t o = 0; o < n;) {
+                        const struct dirent64 *fe = (const struct dirent64 *) (buf + o);
+                        char link[64];
+                        ssize_t ln;
+                        Want key, *w;
+
+                        o += fe->d_reclen;
+                        if (fe->d_name[0] == '.')
+                                continue;
+                        if (n_all > 0 && all_seen == n_all && n_read >= PROC_FDS_FULL) {
+                                *ret_partial = true; /* this entry is not read */
+                                return 0;
+                        }
+                        n_read++;
+                        ln = readlinkat(fddir, fe->d_name, link, sizeof(link));
+                        if (ln <= 0 || (size_t) ln >= sizeof(link) || link[0] != 's')
+                                continue;
+                        key.inode = sv_doctor_parse_socket_link(link, (size_t) ln);
+                        if (key.inode == 0)
+                                continue;
+                        w = bsearch(&key, want, n_want, sizeof(*want), cmp_want);
+                        if (!w || w->last_pid == pid)
+                                continue; /* not wanted, or a dup of one this process was seen with */
+                        w->last_pid = pid;
+                        r = add_holder(f, cap, piddir, pid, key.inode);
+                        if (r < 0)
+                                return r;
+                        if (!w->found) {
+                                w->found = true;
+                                (*left)--;
+                        }
+                        if (w->all_holders)
+                                all_seen++;
+                }
+        }
+}
+
+/* Finds the processes holding the wanted inodes. When there is no listener among them,
+ * the walk stops as soon as every inode is found. A listener's inode keeps it going to
+ * the last process (a forked child holds the same socket, and all of them must go), but
+ * each process is read only as far as it shows every listener (proc_scan_one). */
 static int proc_scan(SvDoctorFacts *f, Want *want, size_t n_want) {
         DIR *proc;
         struct dirent *de;
-        size_t cap = 0, left = n_want;
-        bool need_all = false;
+        size_t cap = 0, pcap = 0, left = n_want, n_all = 0;
         int r = 0;
 
         for (size_t i = 0; i < n_want; i++)
-                need_all |= want[i].all_holders;
+                n_all += want[i].all_holders;
 
         proc = opendir("/proc");
         if (!proc)
                 return -errno;
         f->proc_scanned = true;
-        while ((de = readdir(proc)) && (left > 0 || need_all)) {
+        while ((de = readdir(proc)) && (left > 0 || n_all > 0)) {
                 char *end;
                 long pid = strtol(de->d_name, &end, 10);
-                int piddir, fddir;
-                DIR *fds;
-                struct dirent *fe;
+                bool partial;
+                int piddir;
 
                 if (pid <= 0 || *end != '\0')
                         continue;
                 piddir = openat(dirfd(proc), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (piddir < 0)
                         continue; /* gone meanwhile */
-                fddir = openat(piddir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (fddir < 0) {
-                        if (errno == EACCES || errno == EPERM)
-                                f->proc_hidden++;
-                        (void) safe_close(piddir);
-                        continue;
-                }
-                fds = fdopendir(fddir);
-                if (!fds) {
-                        (void) safe_close(fddir);
-                        (void) safe_close(piddir);
-                        continue;
-                }
-                while ((fe = readdir(fds))) {
-                        char link[64];
-                        ssize_t n;
-                        Want key, *w;
-
-                        if (fe->d_name[0] == '.')
-                                continue;
-                        n = readlinkat(dirfd(fds), fe->d_name, link, sizeof(link));
-                        if (n <= 0 || (size_t) n >= sizeof(link) || link[0] != 's')
-                                continue;
-                        key.inode = sv_doctor_parse_socket_link(link, (size_t) n);
-                        if (key.inode == 0)
-                                continue;
-                        w = bsearch(&key, want, n_want, sizeof(*want), cmp_want);
-                        if (!w)
-                                continue;
-                        /* One entry per (pid, inode): a process may hold dups of one socket. */
-                        bool dup = false;
-                        for (size_t i = f->n_holders; i > 0 && f->holders[i - 1].pid == (pid_t) pid; i--)
-                                dup |= f->holders[i - 1].inode == key.inode;
-                        if (dup)
-                                continue;
-                        r = add_holder(f, &cap, piddir, (pid_t) pid, key.inode);
-                        if (r < 0)
-                                break;
-                        if (!w->found) {
-                                w->found = true;
-                                left--;
-                        }
-                }
-                (void) closedir(fds);
+                r = proc_scan_one(f, &cap, piddir, (pid_t) pid, want, n_want, n_all, &left, &partial);
                 (void) safe_close(piddir);
+                if (r == 1)
+                        f->proc_hidden++;
+                else if (r == 0 && partial)
+                        r = add_partial(f, &pcap, (pid_t) pid);
                 if (r < 0)
                         break;
+                r = 0;
         }
         (void) closedir(proc);
         return r;
@@ -443,9 +481,11 @@ int sv_doctor_gather(const SvDoctorQuery *q, SvDoctorFacts *ret, SvDiag *d) {
 void sv_doctor_facts_done(SvDoctorFacts *f) {
         free(f->socks);
         free(f->holders);
+        free(f->partial_pids);
         f->socks = NULL;
         f->holders = NULL;
-        f->n_socks = f->n_holders = 0;
+        f->partial_pids = NULL;
+        f->n_socks = f->n_holders = f->n_partial = 0;
 }
 
 int sv_doctor_explain(const SvAddr *addr, char **ret_text) {

@@ -23,8 +23,9 @@ hold() { # NAME ARGS...
 }
 stop() { kill -KILL "$@" 2>/dev/null || true; for p in "$@"; do wait "$p" 2>/dev/null || true; done; }
 
-ports=($("$FREEPORT" -n 6))
+ports=($("$FREEPORT" -n 8))
 P_LISTEN=${ports[0]} P_TW=${ports[1]} P_TWR=${ports[2]} P_CHILD=${ports[3]} P_DAEMON=${ports[4]} P_FREE=${ports[5]}
+P_FORK=${ports[6]} P_FORKBIG=${ports[7]}
 
 # --- another process listens on the port ---
 hold listener listen tcp "$P_LISTEN"
@@ -110,6 +111,31 @@ else
         log "skip: not root or no setpriv: invisible holders not tried"
 fi
 
+# --- a listener inherited by a fork: both processes are named, the connections counted ---
+# A few connections: both processes are read to the end, every connection is matched.
+hold fork forked "$P_FORK" 20
+read -r PARENT CHILD <<<"$HOLDER"
+out=$(why "$P_FORK")
+grep -q "in use by pid $PARENT (.*) and pid $CHILD (.*), which listens on .*shared by 2 processes" <<<"$out" &&
+        grep -q "pid $PARENT (.*) and pid $CHILD (.*) still holds 20 connections on port $P_FORK" <<<"$out" &&
+        grep -q "fix: stop pid $PARENT and $CHILD (kill $PARENT $CHILD)" <<<"$out" && ! grep -q "in all" <<<"$out" &&
+        pass "a forked listener with 20 connections: both pids, every connection matched" || fail "forked: $out"
+stop "$CHILD" "$LAST_BG"
+# Many connections: each process is read only as far as the listener and its first fds;
+# the connections are the kernel's total, and said not to be all matched.
+hold forkbig forked "$P_FORKBIG" 600
+read -r PARENT CHILD <<<"$HOLDER"
+out=$(why "$P_FORKBIG")
+json=$(why --json "$P_FORKBIG")
+grep -q "in use by pid $PARENT (.*) and pid $CHILD (.*), which listens on .*shared by 2 processes" <<<"$out" &&
+        grep -q "fix: stop pid $PARENT and $CHILD (kill $PARENT $CHILD)" <<<"$out" &&
+        grep -qE "600 connections on port $P_FORKBIG in all .* pid $PARENT \(.*\) and pid $CHILD \(.*\) were read only in part and hold [0-9]+ of them there; the other [0-9]+ are not matched" <<<"$out" &&
+        ! grep -q "still holds" <<<"$out" &&
+        grep -q "\"processes_read_partly\":\[$PARENT,$CHILD\]" <<<"$json" && grep -q '"holder_matched":false' <<<"$json" &&
+        pass "a forked listener with 600 connections: both pids, the connections a total, read in part" ||
+        fail "forked, 600 connections: $out"
+stop "$CHILD" "$LAST_BG"
+
 # --- sockvisord's own EADDRINUSE prints the diagnosis ---
 hold busy listen tcp "$P_DAEMON"
 cat >"$T/busy.ini" <<EOF
@@ -124,6 +150,7 @@ EOF
 rc=0
 out=$(timeout 10 "$SOCKVISORD" -c "$T/busy.ini" 2>&1) || rc=$?
 [ "$rc" = 71 ] && grep -q "pid $HOLDER (.*sv-whytool" <<<"$out" && grep -q "fix: stop pid $HOLDER" <<<"$out" &&
+        ! grep -q "ss -ltnp" <<<"$out" && grep "cannot bind" <<<"$out" | tail -n 1 | grep -qE "fix: stop pid $HOLDER [^;]*$" &&
         pass "sockvisord's bind failure names the holder and the fix" || fail "sockvisord on a taken port (rc $rc): $out"
 stop "$LAST_BG"
 

@@ -28,6 +28,9 @@ static void usage(FILE *f) {
                 "  child PORT             listen on 127.0.0.1:PORT, connect, accept, fork a child that\n"
                 "                         keeps the accepted connection; the listener is closed; the\n"
                 "                         parent keeps the client end. READYFILE gets the child's pid\n"
+                "  forked PORT N          listen on 127.0.0.1:PORT, accept N connections from itself,\n"
+                "                         fork a child; both hold the listener and every connection.\n"
+                "                         READYFILE gets 'PARENT CHILD'\n"
                 "  trybind PORT           bind 127.0.0.1:PORT once; exit 0 if it worked, else 1\n"
                 "-r sets SO_REUSEADDR; -t bounds how long a holder lives (default 60 s); -o writes\n"
                 "'PID' to READYFILE once the situation is set up.\n");
@@ -207,6 +210,35 @@ int main(int argc, char **argv) {
                 (void) close(sfd); /* ...and the parent handed the connection over */
                 ready(pid);
                 hold(); /* keeps the client end open, so the child's connection stays ESTABLISHED */
+        } else if (strcmp(cmd, "forked") == 0 && n == 2) {
+                unsigned port = (unsigned) atoi(a[0]);
+                int count = atoi(a[1]);
+                int lfd = must(inet_socket(AF_INET, SOCK_STREAM, port, true), "bind");
+                pid_t pid;
+
+                if (count < 0 || count > 2000)
+                        count = 0;
+                for (int i = 0; i < count; i++) {
+                        (void) connect_loopback(port); /* kept open: the connection stays ESTABLISHED */
+                        if (accept4(lfd, NULL, NULL, SOCK_CLOEXEC) < 0)
+                                die("accept");
+                }
+                pid = fork();
+                if (pid < 0)
+                        die("fork");
+                if (pid == 0) {
+                        alarm(seconds); /* alarms are not inherited across fork */
+                        hold();
+                }
+                if (opt_ready) {
+                        char tmp[4200];
+                        snprintf(tmp, sizeof(tmp), "%s.tmp", opt_ready);
+                        FILE *f = fopen(tmp, "we");
+                        if (!f || fprintf(f, "%ld %ld\n", (long) getpid(), (long) pid) < 0 || fclose(f) != 0 ||
+                            rename(tmp, opt_ready) < 0)
+                                die("write the ready file");
+                }
+                hold(); /* the child dies by its own alarm, or by the test's kill */
         } else if (strcmp(cmd, "trybind") == 0 && n == 1) {
                 int fd = inet_socket(AF_INET, SOCK_STREAM, (unsigned) atoi(a[0]), false);
                 if (fd < 0) {

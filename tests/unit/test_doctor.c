@@ -490,6 +490,98 @@ static void test_connections_of_the_listener_need_no_fix(void **state) {
         sv_doctor_report_done(&rep);
 }
 
+/* Holders come in /proc order, not by inode: each socket still gets all of its holders,
+ * in that order (the first one names a group of connections). */
+static void test_holders_out_of_order(void **state) {
+        SvSockRec s[] = { tcp("127.0.0.1", 80, SV_TCP_LISTEN, 5), tcp("127.0.0.1", 80, SV_TCP_ESTABLISHED, 7),
+                          tcp("127.0.0.1", 80, SV_TCP_ESTABLISHED, 3) };
+        SvSockHolder h[] = { holder(7, 30, "w", "worker a"), holder(5, 20, "m", "master"),
+                             holder(7, 31, "w", "worker b"), holder(5, 21, "m", "master too"),
+                             holder(3, 31, "w", "worker b") };
+        SvDoctorFacts f = { .query = query("80"), .socks = s, .n_socks = 3, .holders = h, .n_holders = 5 };
+        static const char *const needles[] = { "pid 20 (master) and pid 21 (master too), which listens",
+                                               "pid 30 (worker a) and pid 31 (worker b) still holds 1 connection",
+                                               "pid 31 (worker b) still holds 1 connection", NULL };
+        SvDoctorReport rep;
+        char *json;
+
+        (void) state;
+        set_probe(&f, -EADDRINUSE, -EADDRINUSE);
+        rep = run(&f, needles);
+        assert_int_equal(rep.n_findings, 3);
+        assert_int_equal(rep.findings[0].n_pids, 2);
+        assert_int_equal(rep.findings[0].pids[0], 20);
+        assert_int_equal(rep.findings[1].pids[0], 30);
+        assert_int_equal(rep.findings[1].n_pids, 2);
+        assert_int_equal(rep.findings[2].pids[0], 31);
+        assert_int_equal(rep.findings[2].n_pids, 1);
+        json = sv_doctor_format_json(&f, &rep);
+        assert_non_null(json);
+        assert_non_null(strstr(json, "\"inode\":5,\"uid\":0,\"remaining_ms\":0,\"holders\":[{\"pid\":20,"));
+        assert_non_null(strstr(json, "\"command\":\"master\"},{\"pid\":21,"));
+        assert_non_null(strstr(json, "\"inode\":7,\"uid\":0,\"remaining_ms\":0,\"holders\":[{\"pid\":30,"));
+        assert_non_null(strstr(json, "\"command\":\"worker a\"},{\"pid\":31,"));
+        assert_non_null(strstr(json, "\"inode\":3,\"uid\":0,\"remaining_ms\":0,\"holders\":[{\"pid\":31,"));
+        free(json);
+        sv_doctor_report_done(&rep);
+}
+
+/* Two processes read only as far as the listener (partial_pids): the connections no fully
+ * read process holds are one total, with the listener's processes named and how many of
+ * them were seen; a connection a fully read process holds keeps its own finding. */
+static void test_listener_processes_read_in_part(void **state) {
+        SvSockRec s[] = { tcp("127.0.0.1", 80, SV_TCP_LISTEN, 1), tcp("127.0.0.1", 80, SV_TCP_ESTABLISHED, 2),
+                          tcp("127.0.0.1", 80, SV_TCP_ESTABLISHED, 3), tcp("127.0.0.1", 80, SV_TCP_ESTABLISHED, 4),
+                          tcp("127.0.0.1", 80, SV_TCP_ESTABLISHED, 5), tcp("127.0.0.1", 80, SV_TCP_ESTABLISHED, 6) };
+        SvSockHolder h[] = { holder(1, 10, "srv", "srv"), holder(2, 10, "srv", "srv"), holder(1, 11, "srv", "srv -w"),
+                             holder(6, 12, "child", "child") };
+        pid_t partial[] = { 10, 11 };
+        SvDoctorFacts f = { .query = query("80"), .socks = s, .n_socks = 6, .holders = h, .n_holders = 4,
+                            .partial_pids = partial, .n_partial = 2 };
+        static const char *const needles[] = {
+                "in use by pid 10 (srv) and pid 11 (srv -w), which listens",
+                "pid 12 (child) still holds 1 connection on port 80",
+                "fix: stop pid 12 (kill 12)",
+                "4 connections on port 80 in all (e.g. tcp://127.0.0.1:80 from 127.0.0.1:40000, ESTABLISHED), as the "
+                "kernel counts them: the listener's processes pid 10 (srv) and pid 11 (srv -w) were read only in part "
+                "and hold 1 of them there; the other 3 are not matched to a process (most likely theirs too)",
+                NULL };
+        SvDoctorReport rep;
+        char *json;
+
+        (void) state;
+        set_probe(&f, -EADDRINUSE, -EADDRINUSE);
+        rep = run(&f, needles);
+        assert_int_equal(rep.n_findings, 3);
+        assert_int_equal(rep.findings[1].kind, SV_FIND_CONNECTIONS);
+        assert_true(rep.findings[1].unmatched);
+        assert_false(rep.findings[1].hidden);
+        assert_int_equal(rep.findings[1].count, 4);
+        assert_int_equal(rep.findings[1].n_matched, 1);
+        assert_int_equal(rep.findings[1].n_pids, 2);
+        assert_string_equal(rep.findings[1].fix, ""); /* stopping the listener's processes does it */
+        assert_int_equal(rep.findings[2].kind, SV_FIND_CONNECTIONS);
+        assert_false(rep.findings[2].unmatched);
+        assert_int_equal(rep.findings[2].count, 1);
+        assert_int_equal(rep.findings[2].pids[0], 12);
+        json = sv_doctor_format_json(&f, &rep);
+        assert_non_null(json);
+        assert_non_null(strstr(json, "\"holder_matched\":false,\"pids\":[10,11]"));
+        assert_non_null(strstr(json, "\"processes_read_partly\":[10,11]"));
+        free(json);
+        sv_doctor_report_done(&rep);
+
+        /* Nobody read in part: the same unheld connections are hidden, as before. */
+        f.n_partial = 0;
+        static const char *const hidden[] = { "a process we cannot see", NULL };
+        rep = run(&f, hidden);
+        assert_int_equal(rep.n_findings, 4); /* listener, pid 10's connection, the hidden ones, pid 12's */
+        assert_true(rep.findings[2].hidden);
+        assert_int_equal(rep.findings[2].count, 3);
+        assert_false(rep.findings[2].unmatched);
+        sv_doctor_report_done(&rep);
+}
+
 static void test_free_and_unknown(void **state) {
         SvDoctorFacts f = { .query = query("tcp://127.0.0.1:8080") };
         static const char *const free_needles[] = { "is free", "test bind", NULL };
@@ -595,6 +687,8 @@ int main(void) {
                 cmocka_unit_test(test_time_wait),
                 cmocka_unit_test(test_child_keeps_connection),
                 cmocka_unit_test(test_connections_of_the_listener_need_no_fix),
+                cmocka_unit_test(test_holders_out_of_order),
+                cmocka_unit_test(test_listener_processes_read_in_part),
                 cmocka_unit_test(test_free_and_unknown),
                 cmocka_unit_test(test_unix),
                 cmocka_unit_test(test_json),
