@@ -8,9 +8,21 @@
 #include "sockvisor/diag.h"
 #include "sockvisor/supervisor.h"
 
-/* notify_name: NOTIFY_SOCKET for the worker; stdin_fd: its fd 0 (/dev/null). */
-int sv_process_spawn(const SvSpawnSpec *spec, const char *notify_name, int stdin_fd, pid_t *ret_pid, SvDiag *d);
+/* Who workers run as, resolved when a configuration is loaded or reloaded (NSS may block:
+ * never at a spawn). */
+typedef struct SvCredsCache SvCredsCache;
 
-/* Every user= and group= of cfg names an existing user and group, and the daemon may
- * switch to them; the error is ORIGIN:LINE: [program:NAME] ... (a config error). */
+/* Looks up every user= and group= of cfg and puts them into *cache (created when NULL), in
+ * place of older lookups of the same names. A user or group that does not exist, or one
+ * the daemon may not switch to, is an error ORIGIN:LINE: [program:NAME] ... (a config
+ * error), and then the cache is left as it was. */
+int sv_creds_cache_update(SvCredsCache **cache, const SvConfig *cfg, SvDiag *d);
+SvCredsCache *sv_creds_cache_free(SvCredsCache *c);
+
+/* The same checks, keeping nothing (sockvisord -t). */
 int sv_config_check_users(const SvConfig *cfg, SvDiag *d);
+
+/* cache: from sv_creds_cache_update (a name missing there is looked up now); notify_name:
+ * NOTIFY_SOCKET for the worker; stdin_fd: its fd 0 (/dev/null). */
+int sv_process_spawn(const SvSpawnSpec *spec, const SvCredsCache *cache, const char *notify_name, int stdin_fd,
+                     pid_t *ret_pid, SvDiag *d);

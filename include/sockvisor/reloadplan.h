@@ -44,6 +44,8 @@ typedef struct SvRuntimeView {
         const SvProgramConf *const *confs; /* may be NULL */
         const SvConfig *const *cfgs;       /* the configuration each of confs belongs to */
         const bool *running;
+        const bool *mixed; /* may be NULL; true: some instances run another configuration than
+                            * confs[q] (a rollout that failed part way): never UNCHANGED */
 } SvRuntimeView;
 
 typedef struct SvReloadPlan {

@@ -86,7 +86,7 @@ int sv_reload_plan(const SvRuntimeView *now, const SvConfig *next, SvReloadPlan 
                 if (!npc) {
                         p.programs[q] = SV_PROG_REMOVE;
                         p.n_remove++;
-                } else if (opc && sv_program_conf_equal(ocfg, opc, next, npc) &&
+                } else if (opc && !(now->mixed && now->mixed[q]) && sv_program_conf_equal(ocfg, opc, next, npc) &&
                            !sockets_change(ocfg, opc, next, npc, p.sockets)) {
                         p.programs[q] = SV_PROG_UNCHANGED;
                         p.n_unchanged++;

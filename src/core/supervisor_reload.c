@@ -194,6 +194,27 @@ static int programs_add(SvSupervisor *s, SvConnId conn, Job *job, const SvConfig
         return 0;
 }
 
+/* A rollout that failed part way leaves the indexes it replaced on its configuration: the
+ * program is then not what its configuration says, and a reload must roll it. */
+static bool runs_program_conf(const Instance *i, const Program *p) {
+        const SvConfig *ic = i->cr->cfg, *pc = p->cr->cfg;
+        if (i->conf == p->conf)
+                return true;
+        if (!sv_program_conf_equal(ic, i->conf, pc, p->conf)) /* a reload keeps equal ones as they run */
+                return false;
+        for (size_t k = 0; k < i->conf->n_sockets; k++)
+                if (strcmp(ic->sockets[i->conf->socket_idx[k]].listen, pc->sockets[p->conf->socket_idx[k]].listen) != 0)
+                        return false;
+        return true;
+}
+
+static bool program_mixed(const Program *p) {
+        for (unsigned k = 0; k < p->n && k < p->cap; k++)
+                if (sv_instance_live(p->cur[k]) && !runs_program_conf(p->cur[k], p))
+                        return true;
+        return false;
+}
+
 static int apply(SvSupervisor *s, SvConnId conn, Job *job, SvConfig *cfg, bool startup, Applied *a, SvDiag *d) {
         CfgRef *cr = sv_cfgref_new(s, cfg);
         if (!cr) {
@@ -203,6 +224,7 @@ static int apply(SvSupervisor *s, SvConnId conn, Job *job, SvConfig *cfg, bool s
         size_t n = s->n_progs, nv = 0;
         const char **names = calloc(n ? n : 1, sizeof(char *));
         bool *running = calloc(n ? n : 1, sizeof(bool));
+        bool *mixed = calloc(n ? n : 1, sizeof(bool));
         const SvProgramConf **confs = calloc(n ? n : 1, sizeof(SvProgramConf *));
         const SvConfig **cfgs = calloc(n ? n : 1, sizeof(SvConfig *));
         Program **view_progs = calloc(n ? n : 1, sizeof(Program *));
@@ -210,7 +232,7 @@ static int apply(SvSupervisor *s, SvConnId conn, Job *job, SvConfig *cfg, bool s
         SvReloadPlan plan = {};
         int r = -ENOMEM;
 
-        if (!names || !running || !confs || !cfgs || !view_progs || !bound) {
+        if (!names || !running || !mixed || !confs || !cfgs || !view_progs || !bound) {
                 diag_set(d, 0, "out of memory");
                 goto done;
         }
@@ -220,6 +242,7 @@ static int apply(SvSupervisor *s, SvConnId conn, Job *job, SvConfig *cfg, bool s
                         names[nv] = s->progs[q]->name;
                         confs[nv] = s->progs[q]->conf;
                         cfgs[nv] = s->progs[q]->cr->cfg;
+                        mixed[nv] = program_mixed(s->progs[q]);
                         running[nv++] = sv_program_running(s->progs[q]);
                 }
         SvRuntimeView view = {
@@ -229,6 +252,7 @@ static int apply(SvSupervisor *s, SvConnId conn, Job *job, SvConfig *cfg, bool s
                 .confs = confs,
                 .cfgs = cfgs,
                 .running = running,
+                .mixed = mixed,
         };
         r = sv_reload_plan(&view, cfg, &plan, d);
         if (r < 0)
@@ -257,6 +281,7 @@ done:
         sv_cfgref_release(cr);
         free(names);
         free(running);
+        free(mixed);
         free(confs);
         free(cfgs);
         free(view_progs);

@@ -44,6 +44,7 @@ struct SvDaemon {
         SvSupervisor *sup;
         SvControl *control;
         SvPassedFds passed;
+        SvCredsCache *creds; /* user= and group= looked up at load and reload */
         Watch *children, *timers;
         int notify_fd, devnull_fd;
         char notify_name[108];
@@ -92,7 +93,7 @@ static int op_spawn(void *ctx, const SvSpawnSpec *spec, pid_t *ret_pid, SvDiag *
         pid_t pid;
         if (!w)
                 return diag_set(diag, 0, "out of memory"), -ENOMEM;
-        int r = sv_process_spawn(spec, d->notify_name, d->devnull_fd, &pid, diag);
+        int r = sv_process_spawn(spec, d->creds, d->notify_name, d->devnull_fd, &pid, diag);
         if (r < 0) {
                 free(w);
                 return r;
@@ -344,7 +345,7 @@ static void daemon_reload(SvDaemon *d, SvConnId conn) {
         sv_servicemgr_notify(msg);
         int r = sv_config_parse_file(d->config_path, &cfg, &diag);
         if (r >= 0)
-                r = sv_config_check_users(cfg, &diag);
+                r = sv_creds_cache_update(&d->creds, cfg, &diag);
         if (r < 0) {
                 cfg = sv_config_free(cfg);
                 sv_servicemgr_notify("READY=1");
@@ -445,6 +446,11 @@ int sv_daemon_new(const char *config_path, SvConfig *config, SvDaemon **ret, SvD
                 diag_set(diag, 0, "out of memory");
                 goto fail;
         }
+        r = sv_creds_cache_update(&d->creds, config, diag);
+        if (r < 0) {
+                sv_config_free(config);
+                goto fail;
+        }
         r = sv_supervisor_load(d->sup, config, diag); /* binds (or adopts) every socket; takes config */
         if (r < 0)
                 goto fail;
@@ -508,6 +514,7 @@ SvDaemon *sv_daemon_free(SvDaemon *d) {
         (void) safe_close(d->notify_fd);
         (void) safe_close(d->devnull_fd);
         sv_passed_done(&d->passed);
+        d->creds = sv_creds_cache_free(d->creds);
         free(d->config_path);
         sd_event_unref(d->event);
         free(d);

@@ -17,20 +17,113 @@
 
 extern char **environ;
 
-int sv_config_check_users(const SvConfig *cfg, SvDiag *d) {
-        for (size_t k = 0; k < cfg->n_programs; k++) {
+/* Who the workers run as, looked up (NSS, which may block on a network directory) when a
+ * configuration is loaded or reloaded, never at a spawn. */
+typedef struct CredsEntry {
+        char *user, *group; /* as written in the configuration; group may be NULL */
+        SvCreds creds;
+} CredsEntry;
+
+struct SvCredsCache {
+        CredsEntry *v;
+        size_t n;
+};
+
+static bool streq_null(const char *a, const char *b) {
+        return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static CredsEntry *cache_find(const SvCredsCache *c, const char *user, const char *group) {
+        for (size_t k = 0; c && k < c->n; k++)
+                if (strcmp(c->v[k].user, user) == 0 && streq_null(c->v[k].group, group))
+                        return &c->v[k];
+        return NULL;
+}
+
+static void entry_done(CredsEntry *e) {
+        free(e->user);
+        free(e->group);
+        sv_creds_done(&e->creds);
+}
+
+SvCredsCache *sv_creds_cache_free(SvCredsCache *c) {
+        for (size_t k = 0; c && k < c->n; k++)
+                entry_done(&c->v[k]);
+        if (c)
+                free(c->v);
+        free(c);
+        return NULL;
+}
+
+int sv_creds_cache_update(SvCredsCache **cache, const SvConfig *cfg, SvDiag *d) {
+        SvCredsCache fresh = {};
+        int r = 0;
+        /* every lookup first: a failure leaves the cache as it was */
+        for (size_t k = 0; k < cfg->n_programs && r >= 0; k++) {
                 const SvProgramConf *pc = &cfg->programs[k];
-                if (!pc->user && !pc->group)
+                const char *user = pc->user ? pc->user : "0";
+                if ((!pc->user && !pc->group) || cache_find(&fresh, user, pc->group))
                         continue;
-                SvCreds creds;
-                SvDiag e = {};
-                int r = sv_creds_resolve(pc->user ? pc->user : "0", pc->group, &creds, &e);
-                if (r < 0)
-                        return diag_set(d, pc->user_line, "%s:%u: [program:%s] %s", cfg->origin, pc->user_line,
-                                        pc->name, e.msg);
-                sv_creds_done(&creds);
+                CredsEntry *v = realloc(fresh.v, (fresh.n + 1) * sizeof(CredsEntry));
+                if (!v) {
+                        diag_set(d, 0, "out of memory");
+                        r = -ENOMEM;
+                        break;
+                }
+                fresh.v = v;
+                CredsEntry *e = &fresh.v[fresh.n];
+                *e = (CredsEntry){ .user = strdup(user), .group = pc->group ? strdup(pc->group) : NULL };
+                SvDiag why = {};
+                r = sv_creds_resolve(user, pc->group, &e->creds, &why);
+                if (r < 0 || !e->user || (pc->group && !e->group)) {
+                        if (r < 0)
+                                diag_set(d, pc->user_line, "%s:%u: [program:%s] %s", cfg->origin, pc->user_line,
+                                         pc->name, why.msg);
+                        else {
+                                sv_creds_done(&e->creds);
+                                diag_set(d, 0, "out of memory");
+                                r = -ENOMEM;
+                        }
+                        free(e->user);
+                        free(e->group);
+                        break;
+                }
+                fresh.n++;
         }
+        if (r >= 0 && cache && !*cache && !(*cache = calloc(1, sizeof(SvCredsCache)))) {
+                diag_set(d, 0, "out of memory");
+                r = -ENOMEM;
+        }
+        if (r < 0 || !cache) { /* failed, or a check only: keep nothing */
+                for (size_t k = 0; k < fresh.n; k++)
+                        entry_done(&fresh.v[k]);
+                free(fresh.v);
+                return r;
+        }
+        /* fresh lookups replace old ones; users only an older configuration names stay, for
+         * the generations still running with it */
+        SvCredsCache *c = *cache;
+        for (size_t k = 0; k < fresh.n; k++) {
+                CredsEntry *old = cache_find(c, fresh.v[k].user, fresh.v[k].group);
+                if (old) {
+                        entry_done(old);
+                        *old = fresh.v[k];
+                        continue;
+                }
+                CredsEntry *v = realloc(c->v, (c->n + 1) * sizeof(CredsEntry));
+                if (!v) {
+                        entry_done(&fresh.v[k]);
+                        continue; /* looked up again at the spawn that needs it */
+                }
+                c->v = v;
+                c->v[c->n++] = fresh.v[k];
+        }
+        free(fresh.v);
         return 0;
+}
+
+int sv_config_check_users(const SvConfig *cfg, SvDiag *d) {
+        return sv_creds_cache_update(NULL, cfg, d);
 }
 
 /* The environment= entries plus USER, LOGNAME and HOME of user= (unless environment= sets
@@ -71,20 +164,27 @@ done:
         return r;
 }
 
-int sv_process_spawn(const SvSpawnSpec *spec, const char *notify_name, int stdin_fd, pid_t *ret_pid, SvDiag *d) {
+int sv_process_spawn(const SvSpawnSpec *spec, const SvCredsCache *cache, const char *notify_name, int stdin_fd,
+                     pid_t *ret_pid, SvDiag *d) {
         const SvProgramConf *c = spec->conf;
-        SvCreds creds = {};
+        SvCreds own = {};
+        const SvCreds *creds = &own;
         SvWorkerEnv env = {};
         int r;
 
         if (c->user || c->group) {
-                r = sv_creds_resolve(c->user ? c->user : "0", c->group, &creds, d);
-                if (r < 0)
-                        return r;
+                const CredsEntry *e = cache_find(cache, c->user ? c->user : "0", c->group);
+                if (e)
+                        creds = &e->creds;
+                else { /* not looked up at load (out of memory then): now, then */
+                        r = sv_creds_resolve(c->user ? c->user : "0", c->group, &own, d);
+                        if (r < 0)
+                                return r;
+                }
         }
-        r = build_env(spec, &creds, notify_name, &env);
+        r = build_env(spec, creds, notify_name, &env);
         if (r < 0) {
-                sv_creds_done(&creds);
+                sv_creds_done(&own);
                 return diag_set(d, 0, "out of memory building the environment"), r;
         }
         /* output = journal: a stream to journald under the program's name, for this worker only */
@@ -106,12 +206,12 @@ int sv_process_spawn(const SvSpawnSpec *spec, const char *notify_name, int stdin
                 .n_fds = spec->n_fds,
                 .directory = c->directory,
                 .stdin_fd = stdin_fd,
-                .creds = c->user || c->group ? &creds : NULL,
+                .creds = c->user || c->group ? creds : NULL,
                 .umask = c->umask,
         };
         r = sv_spawn(&req, ret_pid, d);
         (void) safe_close(out_fd);
         sv_worker_env_done(&env);
-        sv_creds_done(&creds);
+        sv_creds_done(&own);
         return r;
 }

@@ -155,6 +155,11 @@ ctl sockets | grep -q "127.0.0.1:$POLD" && fail "the old address is still held: 
         pass "the old address was closed once its generation was gone"
 curl -s --max-time 2 "http://127.0.0.1:$POLD/" >/dev/null && fail "the old port still answers" || pass "the old port refuses now"
 
+# A program unchanged by two reloads in a row is still untouched (its instances run a
+# configuration object of the first file, equal to the second's: that is no change).
+[ "$(ctl pid stable | sort | tr '\n' ' ')" = "$stable_pids" ] && pass "after a second reload stable is untouched: pids $stable_pids" ||
+        fail "the second reload restarted the unchanged program stable: pids $(ctl pid stable | tr '\n' ' '), were $stable_pids"
+
 [ -z "$(zombies_of "$DAEMON_PID")" ] && pass "no zombies" || fail "zombies left"
 stop_daemon
 [ "$DAEMON_RC" = 0 ] && pass "sockvisord exited 0" || fail "sockvisord exited $DAEMON_RC"
