@@ -23,7 +23,9 @@ typedef struct Case {
         const char *what;
         const char *now;     /* NULL: start-up (no configuration yet) */
         const char *next;
-        const char *running; /* per program of now, in order: 'r' running, '.' not */
+        const char *running; /* per program of now, in order: 'r' running, '.' not, 'm' running and
+                              * mixed (a rollout that failed part way left some indexes on another
+                              * configuration) */
         const char *older;   /* optional: a configuration ... */
         const char *on_older; /* ... that this program still runs */
         const char *want;
@@ -114,6 +116,8 @@ static const Case cases[] = {
           WEB("tcp://127.0.0.1:8081") APP("") JOB(""), WEB("tcp://127.0.0.1:8081") APP("") JOB(""), "rr",
           WEB("tcp://127.0.0.1:8080") APP(""), "app",
           "sock:keep retire:0 prog:roll,unchanged add:-,- n:+0 -0 ~1 =1 ctl:0" },
+        { "a program a failed rollout left mixed rolls, although its configuration equals the next",
+          JOB(""), JOB(""), "m", NULL, NULL, "sock: retire: prog:roll add:- n:+0 -0 ~1 =0 ctl:0" },
         { "...and is unchanged once back on what it runs", WEB("tcp://127.0.0.1:8080") APP("environment = V=2\n"),
           WEB("tcp://127.0.0.1:8080") APP("environment = V=1\n"), "r", WEB("tcp://127.0.0.1:8080") APP("environment = V=1\n"),
           "app", "sock:keep retire:0 prog:unchanged add:- n:+0 -0 ~0 =1 ctl:0" },
@@ -124,7 +128,7 @@ static void run_case(const Case *t) {
         _cleanup_(sv_config_freep) SvConfig *next = parse(t->next, t->what);
         _cleanup_(sv_config_freep) SvConfig *older = t->older ? parse(t->older, t->what) : NULL;
         const char *names[8];
-        bool running[8];
+        bool running[8], mixed[8];
         const SvProgramConf *confs[8];
         const SvConfig *cfgs[8];
         size_t n = now ? now->n_programs : 0;
@@ -132,7 +136,8 @@ static void run_case(const Case *t) {
         assert_int_equal(strlen(t->running), n);
         for (size_t q = 0; q < n; q++) {
                 names[q] = now->programs[q].name;
-                running[q] = t->running[q] == 'r';
+                running[q] = t->running[q] == 'r' || t->running[q] == 'm';
+                mixed[q] = t->running[q] == 'm';
                 bool on_older = older && strcmp(names[q], t->on_older) == 0;
                 confs[q] = on_older ? sv_config_find_program(older, names[q]) : &now->programs[q];
                 cfgs[q] = on_older ? older : now;
@@ -145,6 +150,7 @@ static void run_case(const Case *t) {
                 .confs = older ? confs : NULL, /* without an older one: looked up in cfg */
                 .cfgs = older ? cfgs : NULL,
                 .running = running,
+                .mixed = mixed,
         };
         SvReloadPlan plan = {};
         SvDiag d = {};
