@@ -123,3 +123,7 @@ bool sv_socket_conf_equal(const SvSocketConf *a, const SvSocketConf *b);
 int sv_signal_from_string(const char *s);
 /* "TERM" for SIGTERM; NULL when unknown. */
 const char *sv_signal_to_string(int sig);
+/* Any signal by name for what users read: a stopsignal= name, else the C library's
+ * abbreviation (SEGV, PIPE ...), else its number written into buf. Never NULL. */
+const char *sv_signal_name(int sig, char *buf, size_t len);
+#define SV_SIGNAME(sig) sv_signal_name((sig), (char[16]){}, 16)

@@ -43,6 +43,16 @@ const char *sv_signal_to_string(int sig) {
         return NULL;
 }
 
+const char *sv_signal_name(int sig, char *buf, size_t len) {
+        const char *name = sv_signal_to_string(sig);
+        if (!name)
+                name = sigabbrev_np(sig);
+        if (name)
+                return name;
+        (void) snprintf(buf, len, "%d", sig);
+        return buf;
+}
+
 /* ---- value parsers: each returns 0 or fails with what would be valid ---- */
 
 int config_parse_bool(const char *v, bool *ret) {

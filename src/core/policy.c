@@ -3,7 +3,6 @@
 
 #include <signal.h>
 #include <stdio.h>
-#include <string.h>
 
 SmPolicy sv_policy(const SvProgramConf *c, bool keep, bool expected_exit) {
         bool restart = c->autorestart == SV_AUTORESTART_TRUE ||
@@ -31,15 +30,7 @@ void sv_exit_classify(const SvProgramConf *c, int code, int status, char *text, 
                 for (size_t k = 0; k < c->n_exitcodes; k++)
                         expected = expected || c->exitcodes[k] == status;
         } else {
-                /* the stopsignal= names first, then every other signal by its own name
-                 * (SEGV, PIPE, BUS ...), then the number */
-                const char *name = sv_signal_to_string(status);
-                if (!name)
-                        name = sigabbrev_np(status);
-                if (name)
-                        (void) snprintf(text, len, "signal %s%s", name, code == CLD_DUMPED ? ", core dumped" : "");
-                else
-                        (void) snprintf(text, len, "signal %d%s", status, code == CLD_DUMPED ? ", core dumped" : "");
+                (void) snprintf(text, len, "signal %s%s", SV_SIGNAME(status), code == CLD_DUMPED ? ", core dumped" : "");
         }
         *ret_expected = expected;
 }

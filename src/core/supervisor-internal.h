@@ -132,7 +132,6 @@ const char *sv_instance_name(const Instance *i, char *buf, size_t len);
 bool sv_instance_live(const Instance *i);
 bool sv_program_live(const Program *p);
 bool sv_program_running(const Program *p);
-Program *sv_program_find(const SvSupervisor *s, const char *name);
 Program *sv_program_new(SvSupervisor *s, const SvProgramConf *conf, CfgRef *cr);
 void sv_program_set_conf(Program *p, const SvProgramConf *conf, CfgRef *cr);
 int sv_program_resize(Program *p, unsigned n);

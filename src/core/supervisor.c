@@ -353,7 +353,6 @@ static void instance_feed(SvSupervisor *s, Instance *i, SmEvent ev, const char *
                         cause);
         if (sv_state_terminal(res.to)) /* no process and none to come: its sockets may close */
                 instance_release_sockets(s, i);
-        const char *stopsig = sv_signal_to_string(i->conf->stopsignal);
         if (res.actions & SM_ACT_DISARM_TIMER)
                 s->ops->arm(s->ctx, i->id, 0);
         if (res.actions & SM_ACT_SIGNAL_STOP && i->pid > 0) {
@@ -362,7 +361,7 @@ static void instance_feed(SvSupervisor *s, Instance *i, SmEvent ev, const char *
         }
         if (res.actions & SM_ACT_SIGNAL_KILL && i->pid > 0) {
                 sv_logf(s, LOG_WARNING, i, "still running %s after SIG%s; sending SIGKILL%s",
-                        SV_DUR(i->conf->stopwait_usec), stopsig ? stopsig : "?",
+                        SV_DUR(i->conf->stopwait_usec), SV_SIGNAME(i->conf->stopsignal),
                         i->conf->killasgroup ? " to its process group" : "");
                 s->ops->signal(s->ctx, i->pid, 9 /* SIGKILL */, i->conf->killasgroup);
         }

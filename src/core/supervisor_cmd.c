@@ -193,14 +193,14 @@ static void cmd_signal(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
         unsigned sent = 0;
         char states[256] = "";
         size_t o = 0;
-        const char *name = sv_signal_to_string(sig);
+        const char *name = SV_SIGNAME(sig);
         for (size_t q = 0; q < n; q++)
                 for (unsigned k = 0; k < v[q]->n; k++) {
                         const Instance *i = v[q]->cur[k];
                         if (i && i->pid > 0) {
                                 s->ops->signal(s->ctx, i->pid, sig, false);
                                 sv_replyf(s, conn, CTL_REPLY_PROGRESS, "%s: sent SIG%s to pid %d", SV_INAME(i),
-                                          name ? name : "?", (int) i->pid);
+                                          name, (int) i->pid);
                                 sent++;
                         } else if (o < sizeof(states))
                                 o += (size_t) snprintf(states + o, sizeof(states) - o, "%s%s is %s", o ? ", " : "",

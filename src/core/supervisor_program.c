@@ -107,13 +107,6 @@ bool sv_program_running(const Program *p) {
         return false;
 }
 
-Program *sv_program_find(const SvSupervisor *s, const char *name) {
-        for (size_t q = 0; q < s->n_progs; q++)
-                if (!s->progs[q]->removed && strcmp(s->progs[q]->name, name) == 0)
-                        return s->progs[q];
-        return NULL;
-}
-
 static int priority_cmp(const void *a, const void *b) {
         const Program *pa = *(Program *const *) a, *pb = *(Program *const *) b;
         if (pa->conf->priority != pb->conf->priority)
@@ -165,9 +158,8 @@ static void stop_progress(const Program *p, const Instance *i) {
         if (i->pid <= 0)
                 return;
         if (i->sm.state != SM_STOPPING) {
-                const char *sig = sv_signal_to_string(i->conf->stopsignal);
                 sv_progress(s, p, "%s: stopping generation %u (pid %d) with SIG%s, waiting up to %s", SV_INAME(i),
-                            i->gen, (int) i->pid, sig ? sig : "?", SV_DUR(i->conf->stopwait_usec));
+                            i->gen, (int) i->pid, SV_SIGNAME(i->conf->stopsignal), SV_DUR(i->conf->stopwait_usec));
         } else
                 sv_progress(s, p, "%s: generation %u (pid %d) is stopping already; %s at most", SV_INAME(i), i->gen,
                             (int) i->pid,

@@ -117,8 +117,7 @@ static void op_signal(void *ctx, pid_t pid, int sig, bool group) {
         if (pid <= 0)
                 return;
         if (kill(group ? -pid : pid, sig) < 0 && errno != ESRCH) {
-                const char *name = sv_signal_to_string(sig);
-                sv_log_errno(LOG_WARNING, errno, "cannot send SIG%s to %s %d", name ? name : "?",
+                sv_log_errno(LOG_WARNING, errno, "cannot send SIG%s to %s %d", SV_SIGNAME(sig),
                              group ? "process group" : "pid", (int) pid);
         }
 }
