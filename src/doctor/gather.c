@@ -49,19 +49,27 @@ static bool unix_matches(const Collect *c, const SvSockRec *r) {
                r->vfs_dev == kernel_dev(c->unix_st->st_dev);
 }
 
+/* v with room for one more element (n used of *cap, each size bytes; doubles, from
+ * first), or NULL when out of memory (v is then left as it was). */
+static void *grow(void *v, size_t *cap, size_t n, size_t size, size_t first) {
+        if (n < *cap)
+                return v;
+        size_t c = *cap ? *cap * 2 : first;
+        void *nv = realloc(v, c * size);
+        if (nv)
+                *cap = c;
+        return nv;
+}
+
 static int collect_cb(const SvSockRec *r, void *userdata) {
         Collect *c = userdata;
 
         if (r->family == AF_UNIX ? !unix_matches(c, r) : !sv_doctor_overlaps(c->q, r, NULL))
                 return 0;
-        if (c->n == c->cap) {
-                size_t cap = c->cap ? c->cap * 2 : 16;
-                SvSockRec *v = realloc(c->v, cap * sizeof(*v));
-                if (!v)
-                        return -ENOMEM;
-                c->v = v;
-                c->cap = cap;
-        }
+        SvSockRec *v = grow(c->v, &c->cap, c->n, sizeof(*v), 16);
+        if (!v)
+                return -ENOMEM;
+        c->v = v;
         c->v[c->n++] = *r;
         return 0;
 }
@@ -205,27 +213,19 @@ static int add_holder(SvDoctorFacts *f, size_t *cap, int piddir, pid_t pid, uint
         read_small(piddir, "cmdline", raw, sizeof(raw), &n);
         sv_doctor_cmdline_clean(raw, n, h.cmdline, sizeof(h.cmdline));
 append:
-        if (f->n_holders == *cap) {
-                size_t c = *cap ? *cap * 2 : 8;
-                SvSockHolder *v = realloc(f->holders, c * sizeof(*v));
-                if (!v)
-                        return -ENOMEM;
-                f->holders = v;
-                *cap = c;
-        }
+        SvSockHolder *v = grow(f->holders, cap, f->n_holders, sizeof(*v), 8);
+        if (!v)
+                return -ENOMEM;
+        f->holders = v;
         f->holders[f->n_holders++] = h;
         return 0;
 }
 
 static int add_partial(SvDoctorFacts *f, size_t *cap, pid_t pid) {
-        if (f->n_partial == *cap) {
-                size_t c = *cap ? *cap * 2 : 4;
-                pid_t *v = realloc(f->partial_pids, c * sizeof(*v));
-                if (!v)
-                        return -ENOMEM;
-                f->partial_pids = v;
-                *cap = c;
-        }
+        pid_t *v = grow(f->partial_pids, cap, f->n_partial, sizeof(*v), 4);
+        if (!v)
+                return -ENOMEM;
+        f->partial_pids = v;
         f->partial_pids[f->n_partial++] = pid;
         return 0;
 }
