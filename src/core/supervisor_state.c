@@ -405,8 +405,9 @@ static int load_cfg(Loader *l, const SvStateRec *r) {
         if (e < 0)
                 return sv_rec_fail(in, r, "the configuration it runs does not parse in this build: %s", pd.msg);
         if (n != cfg->n_sockets) {
+                sv_rec_fail(in, r, "%zu socket references for %zu [socket:] sections", n, cfg->n_sockets);
                 sv_config_free(cfg);
-                return sv_rec_fail(in, r, "%zu socket references for %zu [socket:] sections", n, cfg->n_sockets);
+                return in->err;
         }
         CfgRef *cr = NULL;
         if (!grow_array((void **) &l->cfgs, &l->cap_cfgs, l->n_cfgs, sizeof(CfgEnt)) ||
@@ -695,6 +696,15 @@ static int load_check_counts(Loader *l) {
                                            "counted %" PRIu64 " and %" PRIu64,
                                            c + 1, e->cr->refs - 1, e->cr->holders - 1, e->refs, e->holders);
         }
+        for (size_t j = 0; j < l->n_jobs; j++) { /* at rest a job waits for one share per waiter */
+                unsigned waiters = 0;
+                for (size_t q = 0; q < l->s->n_progs; q++)
+                        for (const Waiter *w = l->s->progs[q]->waiters; w; w = w->next)
+                                waiters += w->job == l->jobs[j];
+                if (waiters != l->jobs[j]->j.pending)
+                        return sv_rec_fail(l->in, NULL, "job %zu: %u waiters, the previous image counted %u", j + 1,
+                                           waiters, l->jobs[j]->j.pending);
+        }
         for (size_t q = 0; q < l->s->n_progs; q++) {
                 const Program *p = l->s->progs[q];
                 for (unsigned k = 0; k < p->cap; k++)
@@ -755,8 +765,14 @@ int sv_supervisor_restore(SvSupervisor *s, SvStateIn *in, SvDiag *d) {
         for (size_t c = 0; c < l.n_cfgs; c++)
                 sv_cfgref_release(l.cfgs[c].cr);
         if (r < 0) {
-                for (size_t q = 0; q < s->n_progs; q++)
+                for (size_t q = 0; q < s->n_progs; q++) {
+                        while (s->progs[q]->waiters) { /* the jobs go below, whatever they counted */
+                                Waiter *w = s->progs[q]->waiters;
+                                s->progs[q]->waiters = w->next;
+                                free(w);
+                        }
                         sv_program_free(s, s->progs[q]);
+                }
                 s->n_progs = 0;
                 while (s->jobs) {
                         Job *j = s->jobs;
