@@ -157,7 +157,7 @@ void sv_daemon_upgrade(SvDaemon *d, SvConnId conn, const char *path) {
                         now_usec());
         sv_servicemgr_notify(msg);
         (void) snprintf(num, sizeof(num), "%d", memfd);
-        char *argv[] = { t.path, "--restore", num, NULL };
+        char *argv[] = { t.path, "--restore", num, d->debug ? "--debug" : NULL, NULL };
         int r = sv_carry_cloexec(&d->carry, false);
         if (r >= 0)
                 r = sv_upgrade_exec(t.fd, argv);
@@ -305,7 +305,7 @@ void sv_daemon_fall_back(int memfd, const char *why) {
         sv_state_in_done(&in);
         log_error("upgrade failed: %s; re-executing the previous binary (%s)", why, h.self);
         (void) snprintf(num, sizeof(num), "%d", memfd);
-        char *argv[] = { h.self, "--restore", num, "--upgrade-failed", (char *) why, NULL };
+        char *argv[] = { h.self, "--restore", num, "--upgrade-failed", (char *) why, h.debug ? "--debug" : NULL, NULL };
         int r = sv_upgrade_exec(h.exe_fd, argv);
         log_error("cannot re-execute the previous binary: %s", strerror(-r));
 }
