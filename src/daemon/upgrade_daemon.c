@@ -188,15 +188,19 @@ static int open_state(int memfd, char **text, SvStateIn *in, Header *h, SvDiag *
 
 /* What the caller sees: what was carried over. */
 static void summary(SvDaemon *d, char *buf, size_t len) {
-        size_t n = sv_supervisor_n_programs(d->sup), procs = 0;
+        size_t n = sv_supervisor_n_programs(d->sup), procs = 0, stored = 0;
         for (size_t k = 0; k < n; k++) {
                 SvProgramView v;
                 sv_supervisor_program_view(d->sup, k, &v);
                 procs += v.processes;
+                stored += v.n_fdstore;
         }
         size_t socks = sv_supervisor_n_sockets(d->sup);
-        (void) snprintf(buf, len, "%zu program%s, %zu instance%s and %zu socket%s carried over", n, n == 1 ? "" : "s",
-                        procs, procs == 1 ? "" : "s", socks, socks == 1 ? "" : "s");
+        char extra[64] = "";
+        if (stored)
+                (void) snprintf(extra, sizeof(extra), ", %zu stored fd%s", stored, stored == 1 ? "" : "s");
+        (void) snprintf(buf, len, "%zu program%s, %zu instance%s%s and %zu socket%s carried over", n, n == 1 ? "" : "s",
+                        procs, procs == 1 ? "" : "s", extra, socks, socks == 1 ? "" : "s");
 }
 
 /* Commands under way that nobody will answer any more (none, unless the state lost a
@@ -327,12 +331,17 @@ static int check_socket_import(void *ctx, const char *name, const SvSocketInfo *
         return 0;
 }
 
+static int check_fd_carry(void *ctx, int fd, bool restoring) {
+        return 0;
+}
+
 static const SvOps check_ops = {
         .now = check_now,
         .log = check_log,
         .set_log_target = check_set_log_target,
         .socket_close = check_socket_close,
         .socket_import = check_socket_import,
+        .fd_carry = check_fd_carry,
 };
 
 int sv_daemon_check_state(int memfd, SvDiag *diag) {

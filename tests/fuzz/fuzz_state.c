@@ -51,6 +51,16 @@ static int f_socket_import(void *ctx, const char *name, const SvSocketInfo *save
         return strcmp(ext, "refuse") == 0 ? (diag_set(d, 0, "refused"), -EBADF) : 0;
 }
 
+static void f_fd_close(void *ctx, int fd) {
+        other_calls++;
+}
+static void f_fd_watch(void *ctx, int fd) {
+        other_calls++;
+}
+static int f_fd_carry(void *ctx, int fd, bool restoring) {
+        return fd == 666 ? -EBADF : 0; /* one that did not come through */
+}
+
 static const SvOps ops = {
         .now = f_now,
         .arm = f_arm,
@@ -62,6 +72,9 @@ static const SvOps ops = {
         .service_manager = f_service_manager,
         .socket_export = f_socket_export,
         .socket_import = f_socket_import,
+        .fd_close = f_fd_close,
+        .fd_watch = f_fd_watch,
+        .fd_carry = f_fd_carry,
 };
 
 static int restore(const char *text, size_t len, SvSupervisor **ret, SvDiag *d) {

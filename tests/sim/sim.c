@@ -462,8 +462,10 @@ static void inject_command(World *w, Totals *t) {
         else if (roll < 86) {
                 if (!w->shutting || rng_chance(r, 200))
                         do_reload(w, t);
-        } else if (roll < 88)
+        } else if (roll < 87)
                 do_upgrade(w, t);
+        else if (roll < 88)
+                world_fd_hangup(w);
         else
                 hang_up(w);
 }

@@ -197,6 +197,22 @@ static int op_adopt(void *ctx, SvInstanceId id, pid_t pid) {
         return 0;
 }
 
+static void op_fd_close(void *ctx, int fd) {
+        (void) ctx;
+        tracef("close stored fd %d", fd);
+}
+
+static void op_fd_watch(void *ctx, int fd) {
+        (void) ctx;
+        tracef("watch stored fd %d", fd);
+}
+
+static int op_fd_carry(void *ctx, int fd, bool restoring) {
+        (void) ctx;
+        tracef("carry stored fd %d%s", fd, restoring ? " (restoring)" : "");
+        return 0;
+}
+
 static const SvOps ops = {
         .now = op_now,
         .spawn = op_spawn,
@@ -215,6 +231,9 @@ static const SvOps ops = {
         .socket_export = op_socket_export,
         .socket_import = op_socket_import,
         .adopt = op_adopt,
+        .fd_close = op_fd_close,
+        .fd_watch = op_fd_watch,
+        .fd_carry = op_fd_carry,
 };
 
 /* ---- helpers ---- */
