@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "sockvisor/ctlverbs.h"
 #include "sockvisor/duration.h"
+#include "sockvisor/fetch.h"
 #include "sockvisor/names.h"
 #include "sockvisor/policy.h"
 #include "sockvisor/status.h"
@@ -440,4 +442,28 @@ void sv_command(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
                 sv_replyf(s, conn, CTL_REPLY_ERR, "'%s' is not handled here (a bug); nothing changed", vi->name);
                 break;
         }
+}
+
+int sv_supervisor_fetch(SvSupervisor *s, const char *name, const SvPeer *peer, SvSocketInfo *ret, SvDiag *d) {
+        const SvConfig *cfg = s->cr ? s->cr->cfg : NULL;
+        int k = cfg ? sv_config_find_socket(cfg, name) : -1;
+        char why[768];
+        if (k < 0 || !s->cr->socks[k]) {
+                char known[512] = "";
+                size_t o = 0;
+                for (size_t q = 0; cfg && q < cfg->n_sockets && o < sizeof(known); q++)
+                        o += (size_t) snprintf(known + o, sizeof(known) - o, "%s%s", q ? ", " : "", cfg->sockets[q].name);
+                return diag_set(d, 0, "no socket named '%s'; sockvisord holds: %s", name, known[0] ? known : "none"),
+                       -ENOENT;
+        }
+        const SvSocketConf *sc = &cfg->sockets[k];
+        if (!sv_fetch_permitted(sc, peer, why, sizeof(why))) {
+                sv_logf(s, LOG_WARNING, NULL, "fetch: refused socket '%s' to pid %d: %s", name, (int) peer->pid, why);
+                return diag_set(d, 0, "%s", why), -EPERM;
+        }
+        *ret = s->cr->socks[k]->info;
+        sv_logf(s, LOG_INFO, NULL, "fetch: socket '%s' (%s, fd %d) sent to pid %d, uid %u%s%s%s", name, ret->address,
+                ret->fd, (int) peer->pid, (unsigned) peer->uid, peer->user ? " (" : "", peer->user ? peer->user : "",
+                peer->user ? ")" : "");
+        return 0;
 }
