@@ -540,7 +540,13 @@ int sv_control_save(SvControl *ctl, SvStateOut *o, SvCarry *carry) {
                 sv_state_u64(o, "id", c->id);
                 sv_state_i64(o, "fd", c->fd);
                 sv_state_u64(o, "uid", c->uid);
+                sv_state_u64(o, "gid", c->gid);
                 sv_state_i64(o, "pid", c->pid);
+                sv_state_bool(o, "privileged", c->privileged);
+                uint64_t groups[SV_PEER_GROUPS_MAX];
+                for (size_t k = 0; k < c->n_groups; k++)
+                        groups[k] = c->groups[k];
+                sv_state_ids(o, "groups", groups, c->n_groups);
                 sv_state_bool(o, "dispatched", c->dispatched);
                 sv_state_bool(o, "finished", c->finished);
                 sv_state_bool(o, "read_eof", c->read_eof);
@@ -559,7 +565,13 @@ static int conn_restore(SvControl *ctl, SvStateIn *in, const SvStateRec *rec, Sv
         c->id = sv_rec_u64(in, rec, "id");
         c->fd = (int) sv_rec_i64(in, rec, "fd");
         c->uid = (uid_t) sv_rec_u64(in, rec, "uid");
+        c->gid = (gid_t) sv_rec_u64(in, rec, "gid");
         c->pid = (pid_t) sv_rec_i64(in, rec, "pid");
+        c->privileged = sv_rec_bool(in, rec, "privileged");
+        uint64_t groups[SV_PEER_GROUPS_MAX];
+        c->n_groups = sv_rec_ids(in, rec, "groups", groups, SV_PEER_GROUPS_MAX);
+        for (size_t k = 0; k < c->n_groups; k++)
+                c->groups[k] = (gid_t) groups[k];
         c->dispatched = sv_rec_bool(in, rec, "dispatched");
         c->finished = sv_rec_bool(in, rec, "finished");
         c->read_eof = sv_rec_bool(in, rec, "read_eof");
