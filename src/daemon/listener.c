@@ -127,7 +127,7 @@ static int unix_path_prepare(const char *path, int socktype, int *ret_lock_fd, S
                                 diag_set(d, 0,
                                          "a live process has a socket bound at %s (connect: %s); refusing to remove "
                                          "it (stop that process or choose another path)",
-                                         path, cerr ? strerror(cerr) : "accepted");
+                                         path, cerr ? strerror(cerr) : "it succeeded");
                         else
                                 diag_set(d, 0,
                                          "cannot tell whether a process has a socket bound at %s (connect: %s); "
