@@ -123,11 +123,16 @@ static int unix_path_prepare(const char *path, int socktype, int *ret_lock_fd, S
                 }
                 if (live) {
                         (void) safe_close(lfd);
-                        if (cerr == 0 || cerr == EAGAIN || cerr == EINPROGRESS || cerr == EPROTOTYPE || cerr == EPERM)
+                        if (socktype != SOCK_DGRAM && (cerr == 0 || cerr == EAGAIN || cerr == EINPROGRESS))
+                                diag_set(d, 0,
+                                         "a live process is listening on %s; refusing to remove it (stop that process "
+                                         "or choose another path)",
+                                         path);
+                        else if (cerr == 0 || cerr == EPROTOTYPE || cerr == EPERM)
                                 diag_set(d, 0,
                                          "a live process has a socket bound at %s (connect: %s); refusing to remove "
                                          "it (stop that process or choose another path)",
-                                         path, cerr ? strerror(cerr) : "it succeeded");
+                                         path, cerr ? strerror(cerr) : "a datagram socket is bound there");
                         else
                                 diag_set(d, 0,
                                          "cannot tell whether a process has a socket bound at %s (connect: %s); "

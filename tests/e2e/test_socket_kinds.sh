@@ -157,8 +157,8 @@ listen = $scheme:$2
 EOF2
         rc=0
         timeout 10 "$SOCKVISORD" -c "$T/live$n.ini" >"$T/live$n.log" 2>&1 || rc=$?
-        grep -q "a live process has a socket bound at $2" "$T/live$n.log" && [ "$rc" = 71 ] &&
-                pass "a live $1 socket at $2${3:+ (connected to a peer)} is refused (exit 71): $(grep -o 'connect: [^)]*' "$T/live$n.log")" ||
+        grep -qE "a live process (is listening on|has a socket bound at) $2" "$T/live$n.log" && [ "$rc" = 71 ] &&
+                pass "a live $1 socket at $2${3:+ (connected to a peer)} is refused (exit 71): $(grep -o 'a live process.*' "$T/live$n.log")" ||
                 fail "live $1 socket${3:+ (connected)}: exit $rc, log: $(cat "$T/live$n.log")"
         [ -S "$2" ] && [ "$(stat -c %i "$2")" = "$ino" ] && pass "its socket file is still there, the same inode" ||
                 fail "the live socket file $2 was removed or replaced"
