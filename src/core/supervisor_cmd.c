@@ -173,12 +173,17 @@ static void cmd_status(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
 
 /* Every socket held, with what the port doctor and reload tests need: fd, inode, users. */
 static void cmd_sockets(SvSupervisor *s, SvConnId conn) {
-        sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%-16s %-40s %-5s %-10s %-5s %s", "SOCKET", "ADDRESS", "FD", "INODE", "REFS",
-                  "STATE");
-        for (const HeldSocket *h = s->socks; h; h = h->next)
-                sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%-16s %-40s %-5d %-10lu %-5u %s", h->name, h->info.address,
+        /* KIND last: scripts read FD, INODE and STATE by column, and STATE is one word while held */
+        sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%-16s %-40s %-5s %-10s %-5s %-10s %s", "SOCKET", "ADDRESS", "FD", "INODE",
+                  "REFS", "STATE", "KIND");
+        for (const HeldSocket *h = s->socks; h; h = h->next) {
+                SvAddr a; /* the address text is canonical, so it parses back to its kind */
+                bool known = sv_addr_parse(h->info.address, &a, NULL) == 0;
+                sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%-16s %-40s %-5d %-10lu %-5u %-10s %s", h->name, h->info.address,
                           h->info.fd, h->info.inode, h->refs,
-                          h->configured ? "listening" : "retired (a draining generation still uses it)");
+                          h->configured ? "listening" : "retired (a draining generation still uses it)",
+                          known ? sv_addr_kind_name(&a) : "?");
+        }
         for (size_t q = 0; q < s->n_progs; q++) /* what workers stored: passed like sockets, after them */
                 for (size_t k = 0; k < s->progs[q]->n_fdstore; k++) {
                         const StoredFd *f = &s->progs[q]->fdstore[k];
