@@ -84,6 +84,7 @@ typedef enum SvLogTo {
 
 typedef struct SvConfig {
         char *origin; /* file name used in messages */
+        char *source; /* the text it was parsed from: an upgrade parses it again, never the file */
         SvLogTo log_to; /* [sockvisord] log= */
         char *control_path;
         mode_t control_mode;

@@ -10,6 +10,7 @@
 #include "sockvisor/ctlproto.h"
 #include "sockvisor/diag.h"
 #include "sockvisor/macro.h"
+#include "sockvisor/statefile.h"
 
 typedef struct SvControl SvControl;
 typedef struct SvCtlConn SvCtlConn;
@@ -55,3 +56,16 @@ void sv_ctl_finish(SvCtlConn *c, bool ok, const char *fmt, ...) _printf_(3, 4);
  * invalid afterwards). */
 void sv_ctl_reply(SvCtlConn *c, CtlReplyKind kind, const char *text);
 void sv_ctl_set_detach(SvCtlConn *c, SvCtlDetach cb, void *userdata);
+
+/* Upgrade. Save writes a "control" record and a "conn" record per connection (with what
+ * it has read of an unfinished request and what it has not yet sent), after a last
+ * non-blocking flush, and adds every fd to carry. Restore, in the next image, takes the
+ * "control" record rec and reads the "conn" records after it; the first record of another
+ * kind is left in *next. No fd is changed, so a failed restore leaves them to the
+ * previous binary. */
+typedef struct SvCarry SvCarry;
+int sv_control_save(SvControl *ctl, SvStateOut *o, SvCarry *carry);
+int sv_control_restore(sd_event *e, SvStateIn *in, const SvStateRec *rec, SvCtlDispatch dispatch, void *userdata,
+                       SvControl **ret, SvCarry *carry, SvStateRec *next);
+/* Commands under way (dispatched, not finished), for the upgrade's last check. */
+size_t sv_control_pending(SvControl *ctl, uint64_t *ids, size_t max);

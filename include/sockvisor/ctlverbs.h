@@ -15,6 +15,7 @@ typedef enum SvVerb {
         SV_VERB_SOCKETS,
         SV_VERB_RELOAD,
         SV_VERB_SHUTDOWN,
+        SV_VERB_UPGRADE,
         SV_VERB_VERSION,
         SV_VERB_WHY, /* answered by sockvisorctl itself: no daemon needed */
         _SV_VERB_MAX,

@@ -46,6 +46,13 @@ int sv_unix_listener_open(const char *path, mode_t mode, int socktype, int backl
  * what); what came before it is applied. */
 int sv_listener_adjust(SvListener *l, const SvSocketConf *sc, SvDiag *d);
 
+/* Upgrade: what besides the fd the next image needs ("lock 7 path 8 unlink 1"), and the
+ * listener rebuilt from it around fd. Import checks that every fd is still what it was
+ * (fd a socket with that inode, the others open) and changes none of them. */
+int sv_listener_export(const SvListener *l, char *buf, size_t len);
+int sv_listener_import(const char *name, int fd, unsigned long inode, bool adopted, const char *ext, SvListener *ret,
+                       SvDiag *d);
+
 /* Closes the socket; removes a unix socket file that this process created, if the path
  * still names it. */
 void sv_listener_close(SvListener *l);

@@ -29,6 +29,7 @@
 #include "sockvisor/diag.h"
 #include "sockvisor/notifymsg.h"
 #include "sockvisor/sm.h"
+#include "sockvisor/statefile.h"
 
 typedef struct SvSupervisor SvSupervisor;
 typedef uint64_t SvInstanceId; /* 0 = none */
@@ -88,6 +89,19 @@ typedef struct SvOps {
         void (*set_log_target)(void *ctx, SvLogTo target);
         /* The shutdown is complete: leave the event loop with this status. */
         void (*exit)(void *ctx, int status);
+
+        /* Upgrade (sv_supervisor_save / restore). What the ops' own socket object needs
+         * besides the fd (lock and path fds, say), as text for the next image; returns the
+         * length, or a negative errno when it cannot be carried over. */
+        int (*socket_export)(void *ctx, const SvSocketInfo *si, char *buf, size_t len);
+        /* The next image: rebuilds the object around the fd the previous one held. saved is
+         * what the previous image knew (handle NULL); ext is what socket_export wrote. Must
+         * not change the fd: a failed restore hands it back to the previous binary. */
+        int (*socket_import)(void *ctx, const char *name, const SvSocketInfo *saved, const char *ext,
+                             SvSocketInfo *ret, SvDiag *d);
+        /* Watches a worker the previous image started (as spawn does); a negative errno when
+         * pid is no child of ours any more: the supervisor then counts it as exited. */
+        int (*adopt)(void *ctx, SvInstanceId id, pid_t pid);
 } SvOps;
 
 int sv_supervisor_new(const SvOps *ops, void *ctx, SvSupervisor **ret);
@@ -107,6 +121,8 @@ void sv_supervisor_notify(SvSupervisor *s, pid_t pid, const SvNotifyMsg *m);
 /* A control command. Every command is answered (ops->reply ... OK or ERR) within its
  * documented bound; the answer may come from a later event. */
 void sv_supervisor_command(SvSupervisor *s, SvConnId conn, const CtlRequest *req);
+/* A job will answer this client (the upgrade's check that nobody is left waiting). */
+bool sv_supervisor_conn_waiting(const SvSupervisor *s, SvConnId conn);
 /* The client hung up: its job goes on, unanswered. */
 void sv_supervisor_conn_closed(SvSupervisor *s, SvConnId conn);
 
@@ -121,6 +137,25 @@ void sv_supervisor_reload(SvSupervisor *s, SvConnId conn, SvConfig *next);
 
 /* Stops every program, highest priority first; then ops->exit(0). */
 void sv_supervisor_shutdown(SvSupervisor *s, const char *why);
+
+/* Upgrade in place: the whole state to the next image and back.
+ *
+ * sv_supervisor_upgrade_check says whether it may happen now (not while shutting down).
+ * sv_supervisor_save appends the state to o (the configurations as the text they were
+ * parsed from, held sockets, programs, instances with pids, timers as deadlines,
+ * rollouts, draining generations, jobs); it changes nothing. sv_supervisor_restore fills
+ * a fresh supervisor (from sv_supervisor_new) from in, up to and including the 'end'
+ * record, calling only socket_import; on failure d says what was wrong, and s has been
+ * emptied without an op call (nothing closed, nothing answered): free it. Once the ops
+ * can watch children and timers, sv_supervisor_resume adopts every pid (one that is gone
+ * counts as exited), re-arms every timer and goes on. */
+int sv_supervisor_upgrade_check(const SvSupervisor *s, SvDiag *d);
+int sv_supervisor_save(const SvSupervisor *s, SvStateOut *o, SvDiag *d);
+int sv_supervisor_restore(SvSupervisor *s, SvStateIn *in, SvDiag *d);
+void sv_supervisor_resume(SvSupervisor *s);
+/* Frees s without an op call: what execve does to the previous image (the simulator's
+ * upgrade, and a restore that failed). */
+SvSupervisor *sv_supervisor_abandon(SvSupervisor *s);
 
 /* A worker of ours (current, candidate or draining): orphan reaping leaves it alone. */
 bool sv_supervisor_owns_pid(const SvSupervisor *s, pid_t pid);

@@ -547,6 +547,9 @@ int sv_config_parse_string(const char *text, const char *origin, SvConfig **ret,
         free(p.pending);
         if (r < 0)
                 return r;
+        c->source = strdup(text); /* what an upgrade hands the next image, byte for byte */
+        if (!c->source)
+                return -ENOMEM;
         *ret = TAKE_PTR(c);
         return 0;
 }
@@ -606,6 +609,7 @@ SvConfig *sv_config_free(SvConfig *c) {
         }
         free(c->programs);
         free(c->origin);
+        free(c->source);
         free(c->control_path);
         free(c);
         return NULL;

@@ -25,6 +25,8 @@ static const SvVerbInfo verbs[_SV_VERB_MAX] = {
         [SV_VERB_RELOAD] = { "reload", 0, 0, false, false, "", "reload",
                              "re-read the configuration, apply the difference, wait for what it started" },
         [SV_VERB_SHUTDOWN] = { "shutdown", 0, 0, false, false, "", "shutdown", "stop every program and exit the daemon" },
+        [SV_VERB_UPGRADE] = { "upgrade", 0, 2, true, false, "[--exec PATH]", "upgrade --exec /usr/sbin/sockvisord",
+                             "re-execute sockvisord in place (a new build): same pid, sockets and workers" },
         [SV_VERB_VERSION] = { "version", 0, 0, true, false, "", "version",
                               "print the client's and the daemon's versions" },
         [SV_VERB_WHY] = { "why", 1, 2, true, true, "[--json] ADDRESS|PORT", "why 8080",

@@ -611,6 +611,13 @@ void sv_supervisor_command(SvSupervisor *s, SvConnId conn, const CtlRequest *req
         sv_dispatch(s);
 }
 
+bool sv_supervisor_conn_waiting(const SvSupervisor *s, SvConnId conn) {
+        for (const Job *j = s->jobs; j; j = j->next)
+                if (j->j.conn == conn)
+                        return true;
+        return false;
+}
+
 void sv_supervisor_conn_closed(SvSupervisor *s, SvConnId conn) {
         for (Job *j = s->jobs; j; j = j->next)
                 if (j->j.conn == conn)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "sockvisor/config.h"
@@ -130,6 +131,7 @@ int main(int argc, char *argv[]) {
         if (!info)
                 return ctl_usage_error("unknown command '%s'; commands: %s", argv[optind], list);
 
+        char *exec_arg[2], cwd[4096], abs_path[8192];
         args = argv + optind + 1;
         n_args = (size_t) (argc - optind - 1);
         r = check_args(info, n_args);
@@ -139,6 +141,28 @@ int main(int argc, char *argv[]) {
         switch (verb) {
         case SV_VERB_WHY: /* answered here: it needs no daemon */
                 return ctl_why_run(args, n_args);
+        case SV_VERB_UPGRADE:
+                /* The daemon has another working directory: a relative PATH is made ours. */
+                if (n_args == 1 && strncmp(args[0], "--exec=", 7) == 0) {
+                        exec_arg[0] = "--exec";
+                        exec_arg[1] = args[0] + 7;
+                } else if (n_args == 2 && strcmp(args[0], "--exec") == 0) {
+                        exec_arg[0] = args[0];
+                        exec_arg[1] = args[1];
+                } else if (n_args != 0)
+                        return ctl_usage_error("upgrade takes nothing or --exec PATH; for example: " PROG
+                                               " upgrade --exec /usr/sbin/sockvisord");
+                if (n_args && exec_arg[1][0] != '/') {
+                        if (!getcwd(cwd, sizeof(cwd)) ||
+                            snprintf(abs_path, sizeof(abs_path), "%s/%s", cwd, exec_arg[1]) >= (int) sizeof(abs_path))
+                                return ctl_usage_error("cannot make '%s' an absolute path; give one", exec_arg[1]);
+                        exec_arg[1] = abs_path;
+                }
+                if (n_args) {
+                        args = exec_arg;
+                        n_args = 2;
+                }
+                break;
         case SV_VERB_VERSION:
                 /* Ours first, so it shows even when no daemon answers. */
                 printf(PROG " " SV_VERSION "\n");

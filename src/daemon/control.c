@@ -2,6 +2,8 @@
 #include "sockvisor/control.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -13,6 +15,7 @@
 
 #include "sockvisor/listener.h"
 #include "sockvisor/log.h"
+#include "sockvisor/upgrade.h"
 
 #define CONN_MAX 64
 #define OUT_MAX (16u << 20) /* a reply larger than this means something is wrong */
@@ -435,4 +438,145 @@ SvControl *sv_control_free(SvControl *ctl) {
         free(ctl->path);
         free(ctl);
         return NULL;
+}
+
+/* ---- upgrade ---- */
+
+int sv_control_save(SvControl *ctl, SvStateOut *o, SvCarry *carry) {
+        int r = 0;
+        for (SvCtlConn *c = ctl->conns, *next; c; c = next) { /* what can go now need not be carried */
+                next = c->next;
+                if (c->out_len)
+                        (void) conn_flush(c, true);
+        }
+        sv_state_record(o, "control");
+        sv_state_str(o, "path", ctl->path);
+        sv_state_i64(o, "fd", ctl->fd);
+        sv_state_i64(o, "lock_fd", ctl->lock_fd);
+        sv_state_u64(o, "last_id", ctl->last_id);
+        r = r ?: sv_carry_add(carry, ctl->fd);
+        r = r ?: sv_carry_add(carry, ctl->lock_fd);
+        for (SvCtlConn *c = ctl->conns; c; c = c->next) {
+                if (c->broken || c->dropping)
+                        continue; /* nobody reads it: it ends with this image */
+                size_t pending = ctl_framer_pending(&c->in);
+                _cleanup_free_ char *in = strndup(c->in.buf + c->in.start, pending);
+                _cleanup_free_ char *out = strndup(c->out ? c->out : "", c->out_len);
+                if (!in || !out || strlen(in) != pending || strlen(out) != c->out_len)
+                        continue; /* a NUL byte in a request: it would have been refused anyway */
+                sv_state_record(o, "conn");
+                sv_state_u64(o, "id", c->id);
+                sv_state_i64(o, "fd", c->fd);
+                sv_state_u64(o, "uid", c->uid);
+                sv_state_i64(o, "pid", c->pid);
+                sv_state_bool(o, "dispatched", c->dispatched);
+                sv_state_bool(o, "finished", c->finished);
+                sv_state_bool(o, "read_eof", c->read_eof);
+                sv_state_str(o, "in", in);
+                sv_state_str(o, "out", out);
+                r = r ?: sv_carry_add(carry, c->fd);
+        }
+        return r;
+}
+
+static int conn_restore(SvControl *ctl, SvStateIn *in, const SvStateRec *rec, SvCarry *carry) {
+        SvCtlConn *c = calloc(1, sizeof(SvCtlConn));
+        if (!c)
+                return -ENOMEM;
+        c->ctl = ctl;
+        c->id = sv_rec_u64(in, rec, "id");
+        c->fd = (int) sv_rec_i64(in, rec, "fd");
+        c->uid = (uid_t) sv_rec_u64(in, rec, "uid");
+        c->pid = (pid_t) sv_rec_i64(in, rec, "pid");
+        c->dispatched = sv_rec_bool(in, rec, "dispatched");
+        c->finished = sv_rec_bool(in, rec, "finished");
+        c->read_eof = sv_rec_bool(in, rec, "read_eof");
+        const char *pending = sv_rec_str(in, rec, "in"), *out = sv_rec_str(in, rec, "out");
+        ctl_framer_init(&c->in);
+        size_t avail, n = strlen(pending), no = strlen(out);
+        char *space = ctl_framer_space(&c->in, &avail);
+        if (!in->err && (c->id == 0 || c->id > ctl->last_id || fcntl(c->fd, F_GETFD) < 0 || n > avail))
+                sv_rec_fail(in, rec, "control connection %" PRIu64 " (fd %d) did not come through", c->id, c->fd);
+        if (!in->err && no && !(c->out = malloc(no))) {
+                free(c);
+                return in->err = -ENOMEM;
+        }
+        if (in->err) {
+                free(c);
+                return in->err;
+        }
+        memcpy(space, pending, n);
+        ctl_framer_commit(&c->in, n);
+        if (no)
+                memcpy(c->out, out, no);
+        c->out_len = c->out_cap = no;
+        if (sd_event_add_io(ctl->event, &c->io, c->fd, EPOLLIN | EPOLLRDHUP, conn_io, c) < 0) {
+                sv_rec_fail(in, rec, "cannot watch control connection %" PRIu64, c->id);
+                free(c->out);
+                free(c);
+                return in->err;
+        }
+        conn_update_events(c);
+        c->next = ctl->conns;
+        if (ctl->conns)
+                ctl->conns->prev = c;
+        ctl->conns = c;
+        ctl->n_conns++;
+        return sv_carry_add(carry, c->fd);
+}
+
+int sv_control_restore(sd_event *e, SvStateIn *in, const SvStateRec *rec, SvCtlDispatch dispatch, void *userdata,
+                       SvControl **ret, SvCarry *carry, SvStateRec *next) {
+        SvControl *ctl = calloc(1, sizeof(SvControl));
+        int r;
+        if (!ctl)
+                return -ENOMEM;
+        ctl->event = e;
+        ctl->dispatch = dispatch;
+        ctl->userdata = userdata;
+        ctl->path = strdup(sv_rec_str(in, rec, "path"));
+        ctl->fd = (int) sv_rec_i64(in, rec, "fd");
+        ctl->lock_fd = (int) sv_rec_i64(in, rec, "lock_fd");
+        ctl->last_id = sv_rec_u64(in, rec, "last_id");
+        if (!ctl->path) {
+                free(ctl);
+                return -ENOMEM;
+        }
+        if (!in->err && (fcntl(ctl->fd, F_GETFD) < 0 || (ctl->lock_fd >= 0 && fcntl(ctl->lock_fd, F_GETFD) < 0)))
+                sv_rec_fail(in, rec, "the control socket (fd %d) did not come through", ctl->fd);
+        r = in->err;
+        if (r >= 0)
+                r = sd_event_add_io(e, &ctl->accept_src, ctl->fd, EPOLLIN, control_accept, ctl);
+        if (r >= 0)
+                r = sv_carry_add(carry, ctl->fd);
+        if (r >= 0)
+                r = sv_carry_add(carry, ctl->lock_fd);
+        while (r >= 0 && (r = sv_state_next(in, next)) > 0 && strcmp(next->kind, "conn") == 0)
+                r = conn_restore(ctl, in, next, carry);
+        if (r == 0)
+                r = sv_rec_fail(in, NULL, "ends after the control connections");
+        if (r < 0) {
+                /* leave every fd open: they go back to the previous binary */
+                while (ctl->conns) {
+                        SvCtlConn *c = ctl->conns;
+                        ctl->conns = c->next;
+                        sd_event_source_disable_unref(c->io);
+                        free(c->out);
+                        free(c);
+                }
+                sd_event_source_disable_unref(ctl->accept_src);
+                free(ctl->path);
+                free(ctl);
+                return r;
+        }
+        *ret = ctl;
+        return 0;
+}
+
+size_t sv_control_pending(SvControl *ctl, uint64_t *ids, size_t max) {
+        size_t n = 0;
+        for (SvCtlConn *c = ctl->conns; c && n < max; c = c->next)
+                if (c->dispatched && !c->finished && !c->dropping)
+                        ids[n++] = c->id;
+        return n;
 }

@@ -338,6 +338,36 @@ int sv_listener_adopt(const SvSocketConf *sc, int fd, SvListener *ret, SvDiag *d
         return 0;
 }
 
+int sv_listener_export(const SvListener *l, char *buf, size_t len) {
+        return snprintf(buf, len, "lock %d path %d unlink %d", l->lock_fd, l->path_fd, l->unlink_on_close);
+}
+
+int sv_listener_import(const char *name, int fd, unsigned long inode, bool adopted, const char *ext, SvListener *ret,
+                       SvDiag *d) {
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof(ss);
+        int type = 0, lock_fd, path_fd, unlink_on_close;
+        socklen_t il = sizeof(int);
+        struct stat st;
+        SvAddr a;
+
+        if (sscanf(ext, "lock %d path %d unlink %d", &lock_fd, &path_fd, &unlink_on_close) != 3)
+                return diag_set(d, 0, "socket '%s': '%s' says nothing this build understands", name, ext);
+        if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) || (unsigned long) st.st_ino != inode)
+                return diag_set(d, 0, "socket '%s': fd %d is no longer the socket with inode %lu", name, fd, inode);
+        if ((lock_fd >= 0 && fcntl(lock_fd, F_GETFD) < 0) || (path_fd >= 0 && fcntl(path_fd, F_GETFD) < 0))
+                return diag_set(d, 0, "socket '%s': its lock or path fd (%d, %d) did not come through", name, lock_fd,
+                                path_fd);
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &il) < 0 ||
+            getsockname(fd, (struct sockaddr *) &ss, &sslen) < 0 ||
+            sv_addr_from_sockaddr((struct sockaddr *) &ss, sslen, type, &a) < 0)
+                return diag_set(d, 0, "socket '%s': cannot read the address of fd %d", name, fd);
+        *ret = (SvListener){ .fd = fd, .lock_fd = lock_fd, .path_fd = path_fd, .addr = a, .inode = st.st_ino,
+                             .unlink_on_close = unlink_on_close, .adopted = adopted };
+        ret->name = strdup(name);
+        return ret->name ? 0 : -ENOMEM;
+}
+
 void sv_listener_close(SvListener *l) {
         const char *path = ((struct sockaddr_un *) &l->addr.sa)->sun_path;
         /* Only the file we created: if the path was moved away or replaced, whatever it names

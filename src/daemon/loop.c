@@ -3,7 +3,7 @@
  * sources, listener.c sockets, control.c replies) and turns what the kernel tells it
  * (child exits, timers, READY=1 datagrams, control requests, signals) into supervisor
  * entry calls. No decision is taken here. */
-#include "sockvisor/daemon.h"
+#include "daemon-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <systemd/sd-event.h>
@@ -29,29 +30,7 @@
 #include "sockvisor/servicemgr.h"
 #include "sockvisor/supervisor.h"
 
-/* A child source or a timer, by instance id. */
-typedef struct Watch {
-        SvDaemon *d;
-        SvInstanceId id;
-        pid_t pid;
-        sd_event_source *src;
-        struct Watch *next;
-} Watch;
-
-struct SvDaemon {
-        sd_event *event;
-        char *config_path;
-        SvSupervisor *sup;
-        SvControl *control;
-        SvPassedFds passed;
-        SvCredsCache *creds; /* user= and group= looked up at load and reload */
-        Watch *children, *timers;
-        int notify_fd, devnull_fd;
-        char notify_name[108];
-        sd_event_source *notify_src, *sigchld_src, *term_src, *int_src, *hup_src;
-};
-
-static Watch **watch_find(Watch **list, SvInstanceId id) {
+Watch **sv_watch_find(Watch **list, SvInstanceId id) {
         for (Watch **pp = list; *pp; pp = &(*pp)->next)
                 if ((*pp)->id == id)
                         return pp;
@@ -67,20 +46,23 @@ static void watch_drop(Watch **pp) {
 
 /* ---- SvOps ---- */
 
-static uint64_t op_now(void *ctx) {
-        SvDaemon *d = ctx;
+uint64_t sv_daemon_now(SvDaemon *d) {
         uint64_t t = 0;
         if (sd_event_now(d->event, CLOCK_MONOTONIC, &t) < 0)
                 (void) sd_event_now(d->event, CLOCK_MONOTONIC, &t);
         return t;
 }
 
-static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
+static uint64_t op_now(void *ctx) {
+        return sv_daemon_now(ctx);
+}
+
+int sv_daemon_on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         Watch *w = userdata;
         SvDaemon *d = w->d;
         SvInstanceId id = w->id;
         int code = si->si_code, status = si->si_status;
-        Watch **pp = watch_find(&d->children, id);
+        Watch **pp = sv_watch_find(&d->children, id);
         if (pp)
                 watch_drop(pp); /* reaped by sd-event: the source has done its job */
         sv_supervisor_exited(d->sup, id, code, status);
@@ -100,7 +82,7 @@ static int op_spawn(void *ctx, const SvSpawnSpec *spec, pid_t *ret_pid, SvDiag *
         }
         /* Right after fork, before the loop runs again: a child without a source is never reaped. */
         *w = (Watch){ .d = d, .id = spec->id, .pid = pid };
-        r = sd_event_add_child(d->event, &w->src, pid, WEXITED, on_child, w);
+        r = sd_event_add_child(d->event, &w->src, pid, WEXITED, sv_daemon_on_child, w);
         if (r < 0) {
                 (void) kill(pid, SIGKILL);
                 (void) waitpid(pid, NULL, 0);
@@ -126,7 +108,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Watch *w = userdata;
         SvDaemon *d = w->d;
         SvInstanceId id = w->id;
-        Watch **pp = watch_find(&d->timers, id);
+        Watch **pp = sv_watch_find(&d->timers, id);
         if (pp)
                 watch_drop(pp); /* one-shot: a new deadline arms a new one */
         sv_supervisor_timer(d->sup, id);
@@ -135,7 +117,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static void op_arm(void *ctx, SvInstanceId id, uint64_t at_usec) {
         SvDaemon *d = ctx;
-        Watch **pp = watch_find(&d->timers, id);
+        Watch **pp = sv_watch_find(&d->timers, id);
         if (at_usec == 0) {
                 if (pp)
                         watch_drop(pp);
@@ -268,7 +250,69 @@ static void op_exit(void *ctx, int status) {
         (void) sd_event_exit(d->event, status);
 }
 
-static const SvOps daemon_ops = {
+/* The upgrade: a listener's fds go to the next image, which rebuilds it around them. */
+static int op_socket_export(void *ctx, const SvSocketInfo *si, char *buf, size_t len) {
+        SvDaemon *d = ctx;
+        const SvListener *l = si->handle;
+        int r = sv_carry_add(&d->carry, l->fd);
+        r = r ?: sv_carry_add(&d->carry, l->lock_fd);
+        r = r ?: sv_carry_add(&d->carry, l->path_fd);
+        return r < 0 ? r : sv_listener_export(l, buf, len);
+}
+
+static int op_socket_import(void *ctx, const char *name, const SvSocketInfo *saved, const char *ext,
+                            SvSocketInfo *ret, SvDiag *diag) {
+        SvDaemon *d = ctx;
+        SvListener *l = calloc(1, sizeof(SvListener));
+        if (!l)
+                return -ENOMEM;
+        int r = sv_listener_import(name, saved->fd, saved->inode, saved->adopted, ext, l, diag);
+        if (r >= 0) {
+                r = sv_carry_add(&d->carry, l->fd);
+                r = r ?: sv_carry_add(&d->carry, l->lock_fd);
+                r = r ?: sv_carry_add(&d->carry, l->path_fd);
+        }
+        if (r < 0) {
+                free(l->name);
+                free(l);
+                return r;
+        }
+        *ret = *saved;
+        ret->handle = l;
+        return 0;
+}
+
+/* A worker the previous image started: still our child (execve kept the pid), maybe a
+ * zombie by now, which the child source then reaps at once. */
+static int op_adopt(void *ctx, SvInstanceId id, pid_t pid) {
+        SvDaemon *d = ctx;
+        siginfo_t si = {};
+        int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (pidfd < 0)
+                return -errno;
+        /* WNOWAIT: only asks whether it is our child; the status stays for the source */
+        if (waitid((idtype_t) P_PIDFD, (id_t) pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+                int r = -errno;
+                (void) close(pidfd);
+                return r;
+        }
+        Watch *w = calloc(1, sizeof(Watch));
+        int r = w ? sd_event_add_child_pidfd(d->event, &w->src, pidfd, WEXITED, sv_daemon_on_child, w) : -ENOMEM;
+        if (r < 0) {
+                free(w);
+                (void) close(pidfd);
+                return r;
+        }
+        (void) sd_event_source_set_child_pidfd_own(w->src, true);
+        w->d = d;
+        w->id = id;
+        w->pid = pid;
+        w->next = d->children;
+        d->children = w;
+        return 0;
+}
+
+const SvOps sv_daemon_ops = {
         .now = op_now,
         .spawn = op_spawn,
         .signal = op_signal,
@@ -283,6 +327,9 @@ static const SvOps daemon_ops = {
         .log = op_log,
         .set_log_target = op_set_log_target,
         .exit = op_exit,
+        .socket_export = op_socket_export,
+        .socket_import = op_socket_import,
+        .adopt = op_adopt,
 };
 
 /* ---- what the world tells us ---- */
@@ -357,20 +404,26 @@ static void daemon_reload(SvDaemon *d, SvConnId conn) {
         sv_servicemgr_notify("READY=1");
 }
 
-static void on_request(void *userdata, SvCtlConn *c, const CtlRequest *req) {
+void sv_daemon_on_request(void *userdata, SvCtlConn *c, const CtlRequest *req) {
         SvDaemon *d = userdata;
         SvVerb verb;
         const SvVerbInfo *vi = sv_verb_find(req->verb, &verb);
 
         if (vi && verb == SV_VERB_RELOAD && req->n_args == 0)
                 daemon_reload(d, sv_ctl_conn_id(c));
+        else if (vi && verb == SV_VERB_UPGRADE) {
+                if (req->n_args == 0 || (req->n_args == 2 && strcmp(req->args[0], "--exec") == 0))
+                        sv_daemon_upgrade(d, sv_ctl_conn_id(c), req->n_args ? req->args[1] : NULL);
+                else
+                        sv_ctl_finish(c, false, "usage: upgrade [--exec /path/to/sockvisord]");
+        }
         else if (vi && verb == SV_VERB_PID && req->n_args == 0)
                 sv_ctl_finish(c, true, "%d", (int) getpid());
         else
                 sv_supervisor_command(d->sup, sv_ctl_conn_id(c), req);
 }
 
-static void on_hangup(void *userdata, uint64_t id) {
+void sv_daemon_on_hangup(void *userdata, uint64_t id) {
         SvDaemon *d = userdata;
         if (d->sup)
                 sv_supervisor_conn_closed(d->sup, id);
@@ -385,6 +438,30 @@ static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *
 static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         log_info("SIGHUP received");
         daemon_reload(userdata, 0);
+        return 0;
+}
+
+static int on_usr2(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        log_info("SIGUSR2 received: upgrading in place");
+        sv_daemon_upgrade(userdata, 0, NULL);
+        return 0;
+}
+
+int sv_daemon_add_sources(SvDaemon *d, SvDiag *diag) {
+        int r = sd_event_add_io(d->event, &d->notify_src, d->notify_fd, EPOLLIN, on_notify, d);
+        if (r >= 0)
+                r = sd_event_add_signal(d->event, &d->sigchld_src, SIGCHLD, on_sigchld, d);
+        if (r >= 0)
+                r = sd_event_add_signal(d->event, &d->term_src, SIGTERM, on_term, d);
+        if (r >= 0)
+                r = sd_event_add_signal(d->event, &d->int_src, SIGINT, on_term, d);
+        if (r >= 0)
+                r = sd_event_add_signal(d->event, &d->hup_src, SIGHUP, on_hup, d);
+        if (r >= 0)
+                r = sd_event_add_signal(d->event, &d->usr2_src, SIGUSR2, on_usr2, d);
+        if (r < 0)
+                return diag_set(diag, 0, "cannot set up the event loop: %s", strerror(-r)), r;
+        (void) sd_event_set_watchdog(d->event, true);
         return 0;
 }
 
@@ -411,19 +488,18 @@ static void passed_close_unused(SvDaemon *d) {
         sv_passed_done(&d->passed);
 }
 
-int sv_daemon_new(const char *config_path, SvConfig *config, SvDaemon **ret, SvDiag *diag) {
+/* What every image sets up first: the loop, /dev/null for workers' stdin, the subreaper
+ * bit and the path of its own binary. */
+int sv_daemon_alloc(const char *config_path, bool debug, SvDaemon **ret, SvDiag *diag) {
         SvDaemon *d = calloc(1, sizeof(SvDaemon));
-        int r;
-
-        if (!d) {
-                sv_config_free(config);
-                return -ENOMEM;
-        }
+        if (!d)
+                return diag_set(diag, 0, "out of memory"), -ENOMEM;
         d->notify_fd = d->devnull_fd = -EBADF;
-        sv_servicemgr_passed(&d->passed);
-        r = sd_event_default(&d->event);
+        d->debug = debug;
+        ssize_t n = readlink("/proc/self/exe", d->self_path, sizeof(d->self_path) - 1);
+        d->self_path[n > 0 ? n : 0] = '\0';
+        int r = sd_event_default(&d->event);
         if (r < 0) {
-                sv_config_free(config);
                 diag_set(diag, 0, "cannot create the event loop: %s", strerror(-r));
                 goto fail;
         }
@@ -431,20 +507,32 @@ int sv_daemon_new(const char *config_path, SvConfig *config, SvDaemon **ret, SvD
         d->devnull_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (!d->config_path || d->devnull_fd < 0) {
                 r = d->config_path ? -errno : -ENOMEM;
-                sv_config_free(config);
                 diag_set(diag, 0, "cannot open /dev/null: %s", strerror(-r));
                 goto fail;
         }
         /* Orphaned descendants of workers are reparented to us, and reaped, instead of init. */
         if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
                 sv_log_errno(LOG_WARNING, errno, "cannot become a child subreaper; orphans of workers go to init");
-
-        r = sv_supervisor_new(&daemon_ops, d, &d->sup);
+        r = sv_supervisor_new(&sv_daemon_ops, d, &d->sup);
         if (r < 0) {
-                sv_config_free(config);
                 diag_set(diag, 0, "out of memory");
                 goto fail;
         }
+        *ret = d;
+        return 0;
+fail:
+        sv_daemon_free(d);
+        return r;
+}
+
+int sv_daemon_new(const char *config_path, SvConfig *config, bool debug, SvDaemon **ret, SvDiag *diag) {
+        SvDaemon *d = NULL;
+        int r = sv_daemon_alloc(config_path, debug, &d, diag);
+        if (r < 0) {
+                sv_config_free(config);
+                return r;
+        }
+        sv_servicemgr_passed(&d->passed);
         r = sv_creds_cache_update(&d->creds, config, diag);
         if (r < 0) {
                 sv_config_free(config);
@@ -460,25 +548,14 @@ int sv_daemon_new(const char *config_path, SvConfig *config, SvDaemon **ret, SvD
                 diag_set(diag, 0, "cannot open the notify socket: %s", strerror(-r));
                 goto fail;
         }
-        r = sd_event_add_io(d->event, &d->notify_src, d->notify_fd, EPOLLIN, on_notify, d);
-        if (r >= 0)
-                r = sd_event_add_signal(d->event, &d->sigchld_src, SIGCHLD, on_sigchld, d);
-        if (r >= 0)
-                r = sd_event_add_signal(d->event, &d->term_src, SIGTERM, on_term, d);
-        if (r >= 0)
-                r = sd_event_add_signal(d->event, &d->int_src, SIGINT, on_term, d);
-        if (r >= 0)
-                r = sd_event_add_signal(d->event, &d->hup_src, SIGHUP, on_hup, d);
-        if (r < 0) {
-                diag_set(diag, 0, "cannot set up the event loop: %s", strerror(-r));
-                goto fail;
-        }
-        (void) sd_event_set_watchdog(d->event, true);
-        const SvConfig *cfg = sv_supervisor_config(d->sup);
-        r = sv_control_new(d->event, cfg->control_path, cfg->control_mode, on_request, d, &d->control, diag);
+        r = sv_daemon_add_sources(d, diag);
         if (r < 0)
                 goto fail;
-        sv_control_set_hangup(d->control, on_hangup);
+        const SvConfig *cfg = sv_supervisor_config(d->sup);
+        r = sv_control_new(d->event, cfg->control_path, cfg->control_mode, sv_daemon_on_request, d, &d->control, diag);
+        if (r < 0)
+                goto fail;
+        sv_control_set_hangup(d->control, sv_daemon_on_hangup);
         log_info("control socket: %s", cfg->control_path);
         *ret = d;
         return 0;
@@ -489,7 +566,8 @@ fail:
 
 int sv_daemon_run(SvDaemon *d) {
         log_info("sockvisord %s running (pid %d)", SV_VERSION, (int) getpid());
-        sv_supervisor_start_all(d->sup); /* READY=1 follows once the programs are ready */
+        if (!d->restored)
+                sv_supervisor_start_all(d->sup); /* READY=1 follows once the programs are ready */
         int r = sd_event_loop(d->event);
         if (r < 0)
                 sv_log_errno(LOG_ERR, r, "event loop failed");
@@ -510,6 +588,8 @@ SvDaemon *sv_daemon_free(SvDaemon *d) {
         sd_event_source_disable_unref(d->term_src);
         sd_event_source_disable_unref(d->int_src);
         sd_event_source_disable_unref(d->hup_src);
+        sd_event_source_disable_unref(d->usr2_src);
+        sv_carry_done(&d->carry);
         (void) safe_close(d->notify_fd);
         (void) safe_close(d->devnull_fd);
         sv_passed_done(&d->passed);

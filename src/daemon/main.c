@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "sockvisor/log.h"
 #include "sockvisor/process.h"
 #include "sockvisor/reloadplan.h"
+#include "sockvisor/statefile.h"
 
 static void usage(FILE *f) {
         fprintf(f,
@@ -24,7 +26,9 @@ static void usage(FILE *f) {
                 "  -t, --check        check the configuration as start-up would, and exit\n"
                 "  -d, --debug        log debug messages\n"
                 "  -h, --help         show this help\n"
-                "  -V, --version      show the version\n\n"
+                "  -V, --version      show the version and the upgrade state formats it reads\n\n"
+                "'sockvisorctl upgrade' (or SIGUSR2) re-executes sockvisord in place; it passes the internal\n"
+                "options --restore FD, --check-state FD and --upgrade-failed WHY to the new binary.\n\n"
                 "Exit status: 0 ok, 1 runtime failure, 64 usage, 71 cannot set up (bind, control socket),\n"
                 "78 configuration error.\n",
                 SV_DEFAULT_CONFIG);
@@ -59,18 +63,82 @@ static int config_load(const char *path, SvConfig **ret, SvDiag *d) {
         return 0;
 }
 
+/* Signals arrive as signalfd sources in the loop: blocked first, so no handler runs in the
+ * middle of anything (sd-event also needs SIGCHLD blocked before the first child source). */
+static int block_signals(void) {
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGUSR2);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
+                sv_log_errno(LOG_ERR, errno, "cannot block signals");
+                return -errno;
+        }
+        return 0;
+}
+
+static int run_daemon(SvDaemon *daemon) {
+        int r = sv_daemon_run(daemon);
+        sv_daemon_free(daemon);
+        log_info("sockvisord stopped");
+        return r;
+}
+
+/* The next image of an upgrade (or the previous one taking a failed upgrade back). */
+static int run_restored(int memfd, const char *failed) {
+        SvDaemon *daemon = NULL;
+        SvDiag d = { 0 };
+        (void) signal(SIGPIPE, SIG_IGN);
+        if (block_signals() < 0)
+                return EX_OSERR;
+        if (sv_daemon_restore(memfd, failed, &daemon, &d) < 0) {
+                log_error("%s", d.msg);
+                if (!failed)
+                        sv_daemon_fall_back(memfd, d.msg); /* returns only if it cannot */
+                log_error("sockvisord cannot go on: the sockets stay in the service manager's fd store, if any");
+                return EX_SOFTWARE;
+        }
+        (void) close(memfd);
+        return run_daemon(daemon);
+}
+
 int main(int argc, char **argv) {
+        enum { OPT_RESTORE = 256, OPT_CHECK_STATE, OPT_UPGRADE_FAILED };
         static const struct option options[] = {
-                { "config", required_argument, NULL, 'c' }, { "check", no_argument, NULL, 't' },
-                { "debug", no_argument, NULL, 'd' },        { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, 'V' },      {},
+                { "config", required_argument, NULL, 'c' },
+                { "check", no_argument, NULL, 't' },
+                { "debug", no_argument, NULL, 'd' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                { "restore", required_argument, NULL, OPT_RESTORE },
+                { "check-state", required_argument, NULL, OPT_CHECK_STATE },
+                { "upgrade-failed", required_argument, NULL, OPT_UPGRADE_FAILED },
+                {},
         };
-        const char *config_path = SV_DEFAULT_CONFIG;
+        const char *config_path = SV_DEFAULT_CONFIG, *upgrade_failed = NULL;
         bool check = false, debug = false;
-        int c;
+        int c, restore_fd = -1, check_state_fd = -1;
 
         while ((c = getopt_long(argc, argv, "c:tdhV", options, NULL)) >= 0)
                 switch (c) {
+                case OPT_RESTORE:
+                case OPT_CHECK_STATE: {
+                        char *end;
+                        long v = strtol(optarg, &end, 10);
+                        if (*end || v < 3 || v > INT32_MAX) {
+                                fprintf(stderr, "sockvisord: --%s takes an fd number, not '%s'\n",
+                                        c == OPT_RESTORE ? "restore" : "check-state", optarg);
+                                return EX_USAGE;
+                        }
+                        *(c == OPT_RESTORE ? &restore_fd : &check_state_fd) = (int) v;
+                        break;
+                }
+                case OPT_UPGRADE_FAILED:
+                        upgrade_failed = optarg;
+                        break;
                 case 'c':
                         config_path = optarg;
                         break;
@@ -84,7 +152,7 @@ int main(int argc, char **argv) {
                         usage(stdout);
                         return 0;
                 case 'V':
-                        printf("sockvisord %s\n", SV_VERSION);
+                        printf("sockvisord %s\nupgrade state formats: %s\n", SV_VERSION, SV_STATE_VERSIONS);
                         return 0;
                 default:
                         usage(stderr);
@@ -98,6 +166,17 @@ int main(int argc, char **argv) {
 
         ensure_stdio();
         sv_log_init("sockvisord", debug);
+
+        if (check_state_fd >= 0) {
+                SvDiag d = { 0 };
+                if (sv_daemon_check_state(check_state_fd, &d) < 0) {
+                        fprintf(stderr, "sockvisord: %s\n", d.msg);
+                        return EX_DATAERR;
+                }
+                return 0;
+        }
+        if (restore_fd >= 0)
+                return run_restored(restore_fd, upgrade_failed);
 
         SvConfig *config = NULL;
         SvDiag d = { 0 };
@@ -114,28 +193,14 @@ int main(int argc, char **argv) {
 
         /* Workers must not get SIGPIPE'd state from us: the child resets dispositions anyway. */
         (void) signal(SIGPIPE, SIG_IGN);
-        /* sd-event needs SIGCHLD blocked before the first child source; TERM/INT/HUP arrive
-         * as signalfd sources, so no handler runs in the middle of anything. */
-        sigset_t mask;
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGCHLD);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGHUP);
-        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
+        if (block_signals() < 0) {
                 sv_config_free(config);
-                sv_log_errno(LOG_ERR, errno, "cannot block signals");
                 return EX_OSERR;
         }
-
         SvDaemon *daemon = NULL;
-        int r = sv_daemon_new(config_path, config, &daemon, &d);
-        if (r < 0) {
+        if (sv_daemon_new(config_path, config, debug, &daemon, &d) < 0) {
                 log_error("%s", d.msg);
                 return EX_OSERR;
         }
-        r = sv_daemon_run(daemon);
-        sv_daemon_free(daemon);
-        log_info("sockvisord stopped");
-        return r;
+        return run_daemon(daemon);
 }

@@ -26,7 +26,7 @@ typedef struct Options {
 } Options;
 
 typedef struct Totals {
-        uint64_t steps, episodes, commands, reloads, failed_reloads, spawns, failures;
+        uint64_t steps, episodes, commands, reloads, failed_reloads, upgrades, spawns, failures;
 } Totals;
 
 /* ---- bounds: sum over priority levels of the largest bound in each level ---- */
@@ -349,6 +349,52 @@ static void do_reload(World *w, Totals *t) {
         }
 }
 
+/* A self-upgrade: the state saved, the old supervisor gone without a word (execve), a new
+ * one restored from the text. The restored one must save to the very same text, and then
+ * go on under every invariant. */
+static void do_upgrade(World *w, Totals *t) {
+        SvDiag d = { 0 };
+        SvStateOut a = { 0 }, b = { 0 };
+        if (sv_supervisor_upgrade_check(w->sv, &d) < 0) {
+                if (!w->shutting)
+                        violation(w, "8 upgrade", "upgrade refused while not shutting down: %s", d.msg);
+                world_logf(w, "upgrade refused: %s", d.msg);
+                return;
+        }
+        if (sv_supervisor_save(w->sv, &a, &d) < 0) {
+                violation(w, "8 upgrade", "save failed: %s", d.msg);
+                goto done;
+        }
+        world_logf(w, "upgrade: %zu bytes of state", a.len);
+        if (w->verbose)
+                printf("[%10.6f] upgrade (%zu bytes of state)\n", w->now / 1e6, a.len);
+        w->sv = sv_supervisor_abandon(w->sv);
+        world_forget_timers(w);
+        if (sv_supervisor_new(&world_ops, w, &w->sv) < 0)
+                exit(2);
+        SvStateIn in;
+        sv_state_in_init(&in, a.buf, a.len, &d);
+        int r = sv_supervisor_restore(w->sv, &in, &d);
+        sv_state_in_done(&in);
+        if (r < 0) {
+                violation(w, "8 upgrade", "restore failed: %s", d.msg);
+                goto done;
+        }
+        if (sv_supervisor_save(w->sv, &b, &d) < 0 || a.len != b.len || memcmp(a.buf, b.buf, a.len) != 0) {
+                size_t at = 0, line = 1;
+                while (at < a.len && at < b.len && a.buf[at] == b.buf[at])
+                        line += a.buf[at++] == '\n';
+                violation(w, "8 upgrade", "the restored supervisor saves a different state, from line %zu: %.120s",
+                          line, b.buf ? b.buf + (at > 40 ? at - 40 : 0) : d.msg);
+                goto done;
+        }
+        sv_supervisor_resume(w->sv);
+        t->upgrades++;
+done:
+        sv_state_done(&a);
+        sv_state_done(&b);
+}
+
 static void hang_up(World *w) {
         size_t open = 0;
         for (size_t k = w->first_open; k < w->n_conns; k++)
@@ -399,10 +445,12 @@ static void inject_command(World *w, Totals *t) {
                 send_command(w, SV_VERB_SOCKETS, args, 0, 0, false);
         else if (roll < 74)
                 send_command(w, SV_VERB_VERSION, args, 0, 0, false);
-        else if (roll < 88) {
+        else if (roll < 86) {
                 if (!w->shutting || rng_chance(r, 200))
                         do_reload(w, t);
-        } else
+        } else if (roll < 88)
+                do_upgrade(w, t);
+        else
                 hang_up(w);
 }
 
@@ -590,8 +638,8 @@ int main(int argc, char **argv) {
         clock_gettime(CLOCK_MONOTONIC, &t1);
         double secs = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
         printf("sv-sim: %" PRIu64 " steps in %" PRIu64 " episodes (%" PRIu64 " commands, %" PRIu64 " reloads, %" PRIu64
-               " refused by a failed bind, %" PRIu64 " spawns) in %.2fs: %.0f steps/s; %" PRIu64 " failed\n",
-               t.steps, t.episodes, t.commands, t.reloads, t.failed_reloads, t.spawns, secs,
+               " refused by a failed bind, %" PRIu64 " upgrades, %" PRIu64 " spawns) in %.2fs: %.0f steps/s; %" PRIu64 " failed\n",
+               t.steps, t.episodes, t.commands, t.reloads, t.failed_reloads, t.upgrades, t.spawns, secs,
                secs > 0 ? (double) t.steps / secs : 0.0, t.failures);
         return t.failures ? 1 : 0;
 }

@@ -250,6 +250,8 @@ void world_done(World *w);
 /* Runs the next queued event (a step); false when the queue is empty. */
 bool world_next_at(const World *w, uint64_t *ret_at);
 void world_run_event(World *w);
+/* The upgrade's execve: every timer armed so far is gone. */
+void world_forget_timers(World *w);
 void world_logf(World *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 Proc *world_proc(World *w, pid_t pid);
 unsigned world_alive_of(const World *w, unsigned prog);

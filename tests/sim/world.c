@@ -408,6 +408,44 @@ static void op_exit(void *ctx, int status) {
         world_logf(w, "exit(%d)", status);
 }
 
+/* The upgrade: what the previous image held comes back by fd, and every pid by id. */
+static int op_socket_export(void *ctx, const SvSocketInfo *si, char *buf, size_t len) {
+        WSock *ws = sock_of(ctx, si, "export");
+        return ws ? snprintf(buf, len, "world-socket=%u", (unsigned) (uintptr_t) si->handle) : -EBADF;
+}
+
+static int op_socket_import(void *ctx, const char *name, const SvSocketInfo *saved, const char *ext,
+                            SvSocketInfo *ret, SvDiag *d) {
+        World *w = ctx;
+        unsigned h = 0;
+        if (sscanf(ext, "world-socket=%u", &h) != 1 || h == 0 || h > w->n_socks || w->socks[h - 1].fd != saved->fd ||
+            !w->socks[h - 1].open) {
+                violation(w, "8 upgrade", "socket '%s': import of fd %d with '%s', which the world does not hold", name,
+                          saved->fd, ext);
+                return diag_set(d, 0, "not held"), -EBADF;
+        }
+        *ret = *saved;
+        ret->handle = (void *) (uintptr_t) h;
+        return 0;
+}
+
+static int op_adopt(void *ctx, SvInstanceId id, pid_t pid) {
+        World *w = ctx;
+        Proc *p = world_proc(w, pid);
+        if (!p || !p->alive || p->id != id) {
+                violation(w, "8 upgrade", "adopt of pid %d for instance %llu, which is no live worker of it", (int) pid,
+                          (unsigned long long) id);
+                return -ESRCH;
+        }
+        return 0;
+}
+
+void world_forget_timers(World *w) {
+        for (size_t k = 0; k < w->tm_cap; k++)
+                if (w->tm_keys[k])
+                        w->tm_tokens[k]++; /* every armed timer is stale: execve drops them */
+}
+
 const SvOps world_ops = {
         .now = op_now,
         .spawn = op_spawn,
@@ -423,6 +461,9 @@ const SvOps world_ops = {
         .log = op_log,
         .set_log_target = op_set_log_target,
         .exit = op_exit,
+        .socket_export = op_socket_export,
+        .socket_import = op_socket_import,
+        .adopt = op_adopt,
 };
 
 /* ---- events ---- */

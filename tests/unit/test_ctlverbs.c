@@ -26,6 +26,7 @@ static const struct {
         { SV_VERB_SOCKETS, "sockets", 0, 0, true, false },
         { SV_VERB_RELOAD, "reload", 0, 0, false, false },
         { SV_VERB_SHUTDOWN, "shutdown", 0, 0, false, false },
+        { SV_VERB_UPGRADE, "upgrade", 0, 2, true, false },
         { SV_VERB_VERSION, "version", 0, 0, true, false },
         { SV_VERB_WHY, "why", 1, 2, true, true },
 };
@@ -82,9 +83,9 @@ static void test_list_text(void **state) {
         char buf[256];
 
         sv_verbs_list(buf, sizeof(buf), false);
-        assert_string_equal(buf, "status, start, stop, restart, pid, signal, sockets, reload, shutdown, version, why");
+        assert_string_equal(buf, "status, start, stop, restart, pid, signal, sockets, reload, shutdown, upgrade, version, why");
         sv_verbs_list(buf, sizeof(buf), true); /* the daemon's "unknown command" leaves out why */
-        assert_string_equal(buf, "status, start, stop, restart, pid, signal, sockets, reload, shutdown, version");
+        assert_string_equal(buf, "status, start, stop, restart, pid, signal, sockets, reload, shutdown, upgrade, version");
 }
 
 static void test_list_cut_to_fit(void **state) {

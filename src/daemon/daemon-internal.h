@@ -1,0 +1,56 @@
+/* The daemon's objects, shared by loop.c (the event loop and the SvOps) and upgrade_daemon.c
+ * (the self-upgrade: what the daemon carries across execve). Not a public header. */
+#pragma once
+
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "sockvisor/control.h"
+#include "sockvisor/daemon.h"
+#include "sockvisor/process.h"
+#include "sockvisor/servicemgr.h"
+#include "sockvisor/supervisor.h"
+#include "sockvisor/upgrade.h"
+
+/* A child source or a timer, by instance id. */
+typedef struct Watch {
+        SvDaemon *d;
+        SvInstanceId id;
+        pid_t pid;
+        sd_event_source *src;
+        struct Watch *next;
+} Watch;
+
+struct SvDaemon {
+        sd_event *event;
+        char *config_path;
+        SvSupervisor *sup;
+        SvControl *control;
+        SvPassedFds passed;
+        SvCredsCache *creds; /* user= and group= looked up at load and reload */
+        Watch *children, *timers;
+        int notify_fd, devnull_fd;
+        char notify_name[108];
+        sd_event_source *notify_src, *sigchld_src, *term_src, *int_src, *hup_src, *usr2_src;
+        char self_path[4096]; /* the binary this image runs: what a plain upgrade re-executes */
+        bool debug;
+        bool restored;   /* this image took over from a previous one: nothing to start */
+        SvCarry carry;   /* during an upgrade: the fds the next image gets */
+};
+
+
+extern const SvOps sv_daemon_ops;
+
+int sv_daemon_alloc(const char *config_path, bool debug, SvDaemon **ret, SvDiag *diag);
+Watch **sv_watch_find(Watch **list, SvInstanceId id);
+uint64_t sv_daemon_now(SvDaemon *d);
+int sv_daemon_on_child(sd_event_source *s, const siginfo_t *si, void *userdata);
+/* The event sources every image has: notify socket, signals. */
+int sv_daemon_add_sources(SvDaemon *d, SvDiag *diag);
+void sv_daemon_on_request(void *userdata, SvCtlConn *c, const CtlRequest *req);
+void sv_daemon_on_hangup(void *userdata, uint64_t id);
+
+/* upgrade_daemon.c */
+/* 'upgrade [--exec PATH]' and SIGUSR2 (conn 0): returns only when it did not happen, after
+ * answering conn. */
+void sv_daemon_upgrade(SvDaemon *d, SvConnId conn, const char *path);
