@@ -9,8 +9,8 @@
 #                                sockvisor fails a scenario or the harness breaks
 # Options: --build-dir DIR (use DIR/sockvisord and DIR/sockvisorctl instead of building),
 #          --no-install, --peers LIST|all, --scenarios LIST (a,b,c,d,e,k,u; u: the supervisor
-#          itself upgraded under load; not in --quick), --out FILE (markdown copy of the
-#          results), --keep (keep the work dir), -h.
+#          itself upgraded under load), --out FILE (markdown copy of the results), --keep
+#          (keep the work dir), -h.
 #
 # Loopback only; every wait is bounded; only the processes this script started are killed
 # (by pid, or because their command line holds this run's private work dir).
@@ -54,7 +54,7 @@ else
         PEERS=${PEERS_ARG//,/ }
 fi
 if [ -n "$SCEN_ARG" ]; then SCENARIOS=$SCEN_ARG
-elif [ "$QUICK" = 1 ]; then SCENARIOS=a,b,c,d,e
+elif [ "$QUICK" = 1 ]; then SCENARIOS=a,b,c,d,e,u
 else SCENARIOS=a,b,c,d,e,k,u; fi
 SCENARIOS=${SCENARIOS//,/ }
 
@@ -63,10 +63,12 @@ if [ "$QUICK" = 1 ]; then
         CONC=4; D_A=3; D_B=3; D_C=3; D_D=3; D_E=3; D_K=3; D_U=3
         FIRST=500; FIRST_KILL=1200; INTERVAL=1200; LONG_MS=1000; READY_DELAY=1500; BROKEN_TIMEOUT=1500ms
         KILL_EVERY=10000; TIMEOUT_MS=1000; IDLE_S=1; RTT_N=10; NPROGS=100
+        U_MARGIN=1000   # two upgrades in 3 s: a plain one and one --exec COPY
 else
         CONC=8; D_A=10; D_B=10; D_C=8; D_D=12; D_E=8; D_K=6; D_U=10
         FIRST=1000; FIRST_KILL=1500; INTERVAL=2000; LONG_MS=2000; READY_DELAY=1500; BROKEN_TIMEOUT=3s
         KILL_EVERY=3000; TIMEOUT_MS=5000; IDLE_S=5; RTT_N=100; NPROGS=1000
+        U_MARGIN=1500
 fi
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/sockvisor-bench.XXXXXX")
@@ -488,12 +490,17 @@ start_time() { # PID -> its start time in clock ticks since boot (field 22 of st
 
 stop_peer() {
         [ -n "${PEER:-}" ] && [ -n "${R:-}" ] || return 0
-        # The whole tree as it is now: after an upgrade some of it may no longer be reachable
-        # from SUP_PIDS once the supervisor exits (s6-supervise processes a re-exec'd
-        # s6-svscan forgot), and it must not outlive the run. Each pid with its start time,
-        # so that a pid reused meanwhile is left alone.
+        # s6 only (a small tree; 1,000 programs would make this slow): the whole tree as it
+        # is now. After an upgrade (u) the s6-supervise processes a re-exec'd s6-svscan
+        # forgot are no longer reachable from SUP_PIDS once it exits, and must not outlive
+        # the run. Each pid with its start time, so that a pid reused meanwhile is left alone.
         local tree=() p
-        for p in $(for p in "${SUP_PIDS[@]}"; do descendants "$p"; done); do tree+=("$p:$(start_time "$p")"); done
+        case "$PEER" in
+        s6|s6-fdholder)
+                for p in $(for p in "${SUP_PIDS[@]}"; do descendants "$p"; done); do
+                        tree+=("$p:$(start_time "$p")")
+                done ;;
+        esac
         case "$PEER" in
         pm2) [ -n "${PM2_HOME:-}" ] && timeout 30 pm2 kill >>"$R/sup.log" 2>&1 ;;
         s6|s6-fdholder) timeout 5 s6-svscanctl -t "$R/scan" >/dev/null 2>&1 ;;
@@ -606,7 +613,7 @@ run_one() { # PEER SCENARIO
         d) dur=$D_D; margin=1500; lc_extra=(-P "/sleep?ms=$LONG_MS" -t $((LONG_MS + TIMEOUT_MS))) ;;
         e) dur=$D_E; margin=1000 ;;
         k) dur=$D_K; margin=1500 ;;
-        u) dur=$D_U; margin=1500 ;;
+        u) dur=$D_U; margin=$U_MARGIN ;;
         esac
         [ "$sc" = d ] || lc_extra=(-t "$TIMEOUT_MS")
         [ "$sc" = k ] && lc_extra+=(-k)
@@ -706,7 +713,7 @@ run_one() { # PEER SCENARIO
                         if [ "$urc" = 0 ] && wait_answers $((t_end + 5000)); then
                                 now_ms; durs+=($((NOW - t0))); restarts_ok=$((restarts_ok + 1))
                         elif [ "$urc" != 0 ]; then
-                                upg_fail="exit $urc: $(tail -n 1 <<<"$out" | cut -c 1-120)"
+                                upg_fail="exit $urc: $(tail -n 1 <<<"$out" | cut -c 1-200)"
                         else
                                 upg_fail="no answer after the upgrade"
                         fi
@@ -1000,5 +1007,5 @@ if [ -n "$OUT" ]; then cp "$T/report.md" "$OUT"; fi
 [ "$QUICK" = 1 ] || cp "$T/report.md" "$HERE/last-run.md" 2>/dev/null || true
 
 if [ "$HARNESS_BROKE" = 1 ]; then log "the harness broke (see above)"; exit 2; fi
-if [ "$SOCKVISOR_FAILED" = 1 ]; then log "sockvisor failed requests in a scenario"; exit 1; fi
+if [ "$SOCKVISOR_FAILED" = 1 ]; then log "sockvisor failed a scenario (see above)"; exit 1; fi
 exit 0
