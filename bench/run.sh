@@ -473,7 +473,7 @@ wait_answers() { # DEADLINE_MS: polls sup_answers every 5 ms (bounded by count a
 sup_pid_now() { # the supervisor's main pid as it says (or as its pid file says)
         local p=
         case "$PEER" in
-        supervisord|supervisord-fcgi) p=$(timeout 10 supervisorctl -c "$R/supervisord.conf" pid 2>/dev/null) ;;
+        supervisord|supervisord-fcgi) p=$(cat "$R/supervisord.pid" 2>/dev/null) ;;   # its own pid file: no Python start-up
         pm2) p=$(cat "$PM2_HOME/pm2.pid" 2>/dev/null) ;;
         s6|s6-fdholder) p=${SUP_PIDS[0]} ;;
         sockvisor) p=$(timeout 10 "$SOCKVISORCTL" -s "$R/ctl.sock" pid 2>/dev/null) ;;
