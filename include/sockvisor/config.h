@@ -13,6 +13,7 @@
 #define SV_SOCKETS_MAX 256        /* [socket:…] sections */
 #define SV_PROGRAMS_MAX 1024      /* [program:…] sections */
 #define SV_PROGRAM_SOCKETS_MAX 64 /* sockets= entries of one program */
+#define SV_FDSTORE_MAX 64         /* fdstore_max of one program */
 #define SV_DEFAULT_CONTROL "/run/sockvisor/control.sock"
 #define SV_DEFAULT_CONFIG "/etc/sockvisor/sockvisor.ini"
 
@@ -72,6 +73,7 @@ typedef struct SvProgramConf {
         unsigned user_line; /* line of the first user= or group=, for errors about them */
         int umask;          /* -1: inherit */
         int priority;       /* start order, low first; stop in reverse; default 999 */
+        unsigned fdstore_max; /* fds its workers may keep with FDSTORE=1 for the next generations; default 0 */
         unsigned line;
 } SvProgramConf;
 

@@ -42,9 +42,10 @@ typedef struct SvSpawnSpec {
         const char *instance; /* "app", or "app:1" with numprocs > 1 */
         unsigned generation;
         const SvProgramConf *conf; /* argv, environment, user, directory, umask, output */
-        const int *fds;            /* the held sockets it gets, in the order of 3, 4, ... */
+        const int *fds;            /* what it gets at 3, 4, ...: its sockets, then its program's fd store */
         char *const *fd_names;     /* LISTEN_FDNAMES, same order */
         size_t n_fds;
+        size_t n_sockets;          /* the first n_sockets of fds are held sockets */
 } SvSpawnSpec;
 
 /* A held socket as the supervisor sees it; handle is the ops' own object. */
@@ -102,6 +103,15 @@ typedef struct SvOps {
         /* Watches a worker the previous image started (as spawn does); a negative errno when
          * pid is no child of ours any more: the supervisor then counts it as exited. */
         int (*adopt)(void *ctx, SvInstanceId id, pid_t pid);
+
+        /* The fd store (fdstore_max=). Closes a stored fd (and stops watching it). */
+        void (*fd_close)(void *ctx, int fd);
+        /* Watches a stored fd for POLLHUP/POLLERR, which then arrive as
+         * sv_supervisor_fd_hangup; an fd that cannot be watched (a memfd) is kept unwatched. */
+        void (*fd_watch)(void *ctx, int fd);
+        /* Upgrade: a stored fd crosses execve (save), or came across (restore: negative
+         * errno when it did not). */
+        int (*fd_carry)(void *ctx, int fd, bool restoring);
 } SvOps;
 
 int sv_supervisor_new(const SvOps *ops, void *ctx, SvSupervisor **ret);
@@ -116,7 +126,11 @@ void sv_supervisor_start_all(SvSupervisor *s);
 /* Events from the world. */
 void sv_supervisor_exited(SvSupervisor *s, SvInstanceId id, int code, int status);
 void sv_supervisor_timer(SvSupervisor *s, SvInstanceId id);
+/* m->fds are the supervisor's from here on: stored (FDSTORE=1, within fdstore_max) or
+ * closed. */
 void sv_supervisor_notify(SvSupervisor *s, pid_t pid, const SvNotifyMsg *m);
+/* A stored fd reported POLLHUP or POLLERR: it is dropped (closed). */
+void sv_supervisor_fd_hangup(SvSupervisor *s, int fd);
 
 /* A control command. Every command is answered (ops->reply ... OK or ERR) within its
  * documented bound; the answer may come from a later event. */
@@ -177,6 +191,7 @@ typedef struct SvProgramView {
         unsigned processes;        /* instances with a process (pid > 0) */
         unsigned current_running;  /* current instances in RUNNING */
         unsigned candidates, draining;
+        size_t n_fdstore;          /* fds in its fd store */
         SmState state[SV_NUMPROCS_MAX]; /* of the current instance per index (STOPPED when none) */
 } SvProgramView;
 

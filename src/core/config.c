@@ -80,6 +80,7 @@ typedef enum ProgramKey {
         PK_ENVIRONMENT,
         PK_CLEARENV,
         PK_OUTPUT,
+        PK_FDSTORE_MAX,
         _PK_MAX,
 } ProgramKey;
 
@@ -107,6 +108,7 @@ static const char *const program_keys[_PK_MAX] = {
         [PK_ENVIRONMENT] = "environment",
         [PK_CLEARENV] = "clearenv",
         [PK_OUTPUT] = "output",
+        [PK_FDSTORE_MAX] = "fdstore_max",
 };
 
 _Static_assert(ELEMENTSOF(daemon_keys) <= 31 && ELEMENTSOF(socket_keys) <= 31 && ELEMENTSOF(program_keys) <= 31,
@@ -356,6 +358,14 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
                                            "first start)",
                                            p->section, v);
                 pr->startretries = (unsigned) n;
+                return 0;
+        case PK_FDSTORE_MAX:
+                if (config_parse_uint(v, 0, SV_FDSTORE_MAX, &n) < 0)
+                        return config_fail(p, p->line,
+                                           "%s fdstore_max: '%s' is not a number from 0 to %d (fds its workers may "
+                                           "store with FDSTORE=1; 0: none)",
+                                           p->section, v, SV_FDSTORE_MAX);
+                pr->fdstore_max = (unsigned) n;
                 return 0;
         case PK_AUTOSTART:
                 if (config_parse_bool(v, &pr->autostart) < 0)

@@ -44,8 +44,29 @@ static void set_status(SvNotifyMsg *m, const char *v, size_t n) {
         m->has_status = true;
 }
 
+bool sv_fdname_valid(const char *name) {
+        size_t n = strlen(name);
+        if (n == 0 || n > SV_FDNAME_MAX)
+                return false;
+        for (const char *p = name; *p; p++)
+                if (*p < 0x21 || *p > 0x7e || *p == ':')
+                        return false;
+        return true;
+}
+
+static void set_fdname(SvNotifyMsg *m, const char *v, size_t n) {
+        if (n == 0 || n > SV_FDNAME_MAX) {
+                m->bad_fdname = true;
+                return;
+        }
+        memcpy(m->fdname, v, n);
+        m->fdname[n] = '\0';
+        m->bad_fdname = !sv_fdname_valid(m->fdname);
+}
+
 int sv_notify_parse(const char *buf, size_t len, SvNotifyMsg *ret) {
-        *ret = (SvNotifyMsg){};
+        *ret = (SvNotifyMsg){ .fdpoll = true };
+        (void) strcpy(ret->fdname, "stored");
         if (len == 0)
                 return 0;
         if (buf[len - 1] == '\0')
@@ -64,6 +85,14 @@ int sv_notify_parse(const char *buf, size_t len, SvNotifyMsg *ret) {
                         ret->reloading = true;
                 else if (line_has_key(p, n, "STATUS="))
                         set_status(ret, p + 7, n - 7);
+                else if (line_is(p, n, "FDSTORE=1"))
+                        ret->fdstore = true;
+                else if (line_is(p, n, "FDSTOREREMOVE=1"))
+                        ret->fdstore_remove = true;
+                else if (line_is(p, n, "FDPOLL=0"))
+                        ret->fdpoll = false;
+                else if (line_has_key(p, n, "FDNAME="))
+                        set_fdname(ret, p + 7, n - 7);
                 else if (line_has_key(p, n, "MAINPID=")) {
                         pid_t pid = parse_pid(p + 8, n - 8);
                         if (pid > 0)

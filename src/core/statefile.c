@@ -144,6 +144,7 @@ static bool unescape(char *s) {
         return true;
 }
 
+static int in_fail(SvStateIn *in, unsigned line, const char *fmt, va_list ap) _printf_(3, 0);
 static int in_fail(SvStateIn *in, unsigned line, const char *fmt, va_list ap) {
         char text[sizeof(in->d->msg)];
         (void) vsnprintf(text, sizeof(text), fmt, ap);
@@ -243,9 +244,10 @@ static bool parse_u64(const char *s, uint64_t *ret) {
         if (!*s)
                 return false;
         for (; *s; s++) {
-                if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
+                uint64_t digit = (uint64_t) (*s - '0');
+                if (*s < '0' || *s > '9' || v > UINT64_MAX / 10 || (v == UINT64_MAX / 10 && digit > UINT64_MAX % 10))
                         return false;
-                v = v * 10 + (uint64_t) (*s - '0');
+                v = v * 10 + digit;
         }
         *ret = v;
         return true;

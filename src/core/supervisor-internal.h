@@ -77,6 +77,13 @@ struct Instance {
         Instance *next; /* in Program.draining or SvSupervisor.graveyard */
 };
 
+/* One fd a worker stored (FDSTORE=1): the program's, passed to every later generation. */
+typedef struct StoredFd {
+        int fd;
+        char name[SV_FDNAME_MAX + 1];
+        bool poll; /* dropped on POLLHUP/POLLERR (FDPOLL=0 clears it) */
+} StoredFd;
+
 struct Program {
         SvSupervisor *s;
         char *name;
@@ -97,6 +104,8 @@ struct Program {
         bool removed;   /* dropped by a reload: freed once stopped */
         bool stop_sent; /* shutdown: this program's level was asked to stop */
         bool dirty;     /* changed since its waiters were last looked at */
+        StoredFd *fdstore; /* in the order stored */
+        size_t n_fdstore;
 };
 
 typedef struct Event {
@@ -167,6 +176,15 @@ void sv_react(SvSupervisor *s, Instance *i, const SmResult *res);
 void sv_settle(Program *p);
 void sv_program_free(SvSupervisor *s, Program *p);
 void sv_waiter_done(Program *p, Waiter *w, bool ok, const char *text);
+
+/* supervisor_fdstore.c */
+void sv_fdstore_message(SvSupervisor *s, Instance *i, const SvNotifyMsg *m);
+void sv_fdstore_close_fds(SvSupervisor *s, const int *fds, size_t n);
+void sv_fdstore_drop_all(Program *p, const char *why);
+/* Down to the configuration's fdstore_max (a reload may have lowered it). */
+void sv_fdstore_trim(Program *p);
+/* Every index stopped and nothing left running: what empties the store. */
+void sv_fdstore_settle(Program *p);
 
 /* supervisor_cmd.c */
 void sv_command(SvSupervisor *s, SvConnId conn, const CtlRequest *req);

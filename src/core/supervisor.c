@@ -304,15 +304,22 @@ static SmPolicy instance_policy(const Instance *i) {
 }
 
 static int instance_spawn(SvSupervisor *s, Instance *i) {
-        int fds[SV_PROGRAM_SOCKETS_MAX];
-        char *names[SV_PROGRAM_SOCKETS_MAX];
+        int fds[SV_PROGRAM_SOCKETS_MAX + SV_FDSTORE_MAX];
+        char *names[SV_PROGRAM_SOCKETS_MAX + SV_FDSTORE_MAX];
         char iname[80];
         SvDiag d = {};
         pid_t pid = 0;
 
+        size_t n = 0;
         for (size_t k = 0; k < i->n_socks; k++) {
-                fds[k] = i->socks[k]->info.fd;
-                names[k] = i->socks[k]->name;
+                fds[n] = i->socks[k]->info.fd;
+                names[n++] = i->socks[k]->name;
+        }
+        /* after its sockets; as many as its own configuration allows (a rollout to a lower
+         * fdstore_max passes fewer, and trims the store once it is done) */
+        for (size_t k = 0; k < i->prog->n_fdstore && k < i->conf->fdstore_max && n < ELEMENTSOF(fds); k++) {
+                fds[n] = i->prog->fdstore[k].fd;
+                names[n++] = i->prog->fdstore[k].name;
         }
         SvSpawnSpec spec = {
                 .id = i->id,
@@ -322,7 +329,8 @@ static int instance_spawn(SvSupervisor *s, Instance *i) {
                 .conf = i->conf,
                 .fds = fds,
                 .fd_names = names,
-                .n_fds = i->n_socks,
+                .n_fds = n,
+                .n_sockets = i->n_socks,
         };
         int r = s->ops->spawn(s->ctx, &spec, &pid, &d);
         if (r < 0) {
@@ -593,8 +601,11 @@ void sv_supervisor_notify(SvSupervisor *s, pid_t pid, const SvNotifyMsg *m) {
         Instance *i = find_instance(s, 0, pid);
         if (!i) {
                 sv_logf(s, LOG_DEBUG, NULL, "notify: message from pid %d, which is no worker of ours; ignored", (int) pid);
+                sv_fdstore_close_fds(s, m->fds, m->n_fds);
                 return;
         }
+        if (m->n_fds || m->fdstore_remove)
+                sv_fdstore_message(s, i, m);
         if (m->has_status) {
                 (void) snprintf(i->status, sizeof(i->status), "%s", m->status);
                 i->prog->dirty = true;
@@ -675,6 +686,7 @@ void sv_supervisor_program_view(const SvSupervisor *s, size_t idx, SvProgramView
                 .rollout_gen = p->ro.state == SV_RO_ROLLING ? p->ro.gen : 0,
                 .rollout_target = p->ro.state == SV_RO_ROLLING ? p->ro.n_target : 0,
                 .has_job = p->waiters != NULL,
+                .n_fdstore = p->n_fdstore,
         };
         for (unsigned k = 0; k < p->cap; k++) {
                 view_count(p->cur[k], ret);

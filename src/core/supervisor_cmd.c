@@ -103,6 +103,18 @@ static size_t status_instances(const Program *p, const Instance **v, size_t cap)
         return n;
 }
 
+/* "  fd store: counter (fd 9), upstream (fd 10, not polled); 2 of 4" */
+static void status_fdstore(SvSupervisor *s, SvConnId conn, const Program *p) {
+        char line[CTL_LINE_MAX];
+        size_t o = (size_t) snprintf(line, sizeof(line), "  fd store: ");
+        for (size_t k = 0; k < p->n_fdstore && o < sizeof(line); k++)
+                o += (size_t) snprintf(line + o, sizeof(line) - o, "%s%s (fd %d%s)", k ? ", " : "", p->fdstore[k].name,
+                                       p->fdstore[k].fd, p->fdstore[k].poll ? "" : ", not polled");
+        if (o < sizeof(line))
+                (void) snprintf(line + o, sizeof(line) - o, "; %zu of %u", p->n_fdstore, p->conf->fdstore_max);
+        sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%s", line);
+}
+
 static void cmd_status(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
         _cleanup_free_ Program **v = NULL;
         _cleanup_free_ const Instance **list = NULL;
@@ -151,6 +163,8 @@ static void cmd_status(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
                                                 i->index < p->cap && p->cand[i->index] == i ? "new" : "old");
                         status_row(s, conn, w, name, i, sockets, counts[at]);
                 }
+                if (p->n_fdstore)
+                        status_fdstore(s, conn, p);
         }
         sv_replyf(s, conn, CTL_REPLY_OK, NULL);
 }
@@ -163,6 +177,14 @@ static void cmd_sockets(SvSupervisor *s, SvConnId conn) {
                 sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%-16s %-40s %-5d %-10lu %-5u %s", h->name, h->info.address,
                           h->info.fd, h->info.inode, h->refs,
                           h->configured ? "listening" : "retired (a draining generation still uses it)");
+        for (size_t q = 0; q < s->n_progs; q++) /* what workers stored: passed like sockets, after them */
+                for (size_t k = 0; k < s->progs[q]->n_fdstore; k++) {
+                        const StoredFd *f = &s->progs[q]->fdstore[k];
+                        char what[64];
+                        (void) snprintf(what, sizeof(what), "stored by %s", s->progs[q]->name);
+                        sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%-16s %-40s %-5d %-10s %-5s %s", f->name, what, f->fd, "-",
+                                  "-", f->poll ? "in the fd store" : "in the fd store (FDPOLL=0)");
+                }
         sv_replyf(s, conn, CTL_REPLY_OK, NULL);
 }
 

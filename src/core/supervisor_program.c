@@ -63,6 +63,7 @@ void sv_program_set_conf(Program *p, const SvProgramConf *conf, CfgRef *cr) {
         sv_cfgref_release(p->cr);
         p->conf = conf;
         p->cr = cr;
+        sv_fdstore_trim(p);
 }
 
 void sv_program_free(SvSupervisor *s, Program *p) {
@@ -82,6 +83,8 @@ void sv_program_free(SvSupervisor *s, Program *p) {
                 sv_job_release_share(s, w->job);
                 free(w);
         }
+        sv_fdstore_drop_all(p, p->removed ? "the program is removed" : "sockvisord stopped");
+        free(p->fdstore);
         free(p->cur);
         free(p->cand);
         sv_cfgref_release(p->cr);
@@ -565,6 +568,7 @@ void sv_settle(Program *p) {
         SvSupervisor *s = p->s;
         uint64_t now = sv_now(s);
 
+        sv_fdstore_settle(p);
         for (Waiter *w = p->waiters, *next; w; w = next) {
                 next = w->next;
                 switch (w->what) {

@@ -8,7 +8,8 @@
  *     core ...   the running configuration, the id counter, READY=1 sent
  *     job ...    control commands still waiting
  *     prog ...   a program (priority order), its rollout, then its
- *       wait ... waiting jobs (arrival order) and
+ *       wait ... waiting jobs (arrival order),
+ *       fdstore ... the fds its workers stored, and
  *       inst ... instances: current, candidate or draining, with pid, state and deadline
  *     end
  *
@@ -42,6 +43,8 @@ static void null_log(void *ctx, int level, const SvLogWho *who, const char *text
 }
 static void null_service_manager(void *ctx, const char *assignments) {
 }
+static void null_fd_close(void *ctx, int fd) {
+}
 
 static const SvOps null_ops = {
         .now = null_now,
@@ -51,6 +54,7 @@ static const SvOps null_ops = {
         .reply = null_reply,
         .log = null_log,
         .service_manager = null_service_manager,
+        .fd_close = null_fd_close,
 };
 
 SvSupervisor *sv_supervisor_abandon(SvSupervisor *s) {
@@ -94,8 +98,10 @@ static size_t conf_index(const CfgRef *cr, const SvProgramConf *conf) {
 }
 
 typedef struct Saver {
+        const SvSupervisor *s;
         SvStateOut *o;
         PtrIds cfgs, socks, jobs;
+        int err; /* a stored fd that cannot cross */
 } Saver;
 
 static void collect_instance_cfg(Saver *sv, const Instance *i) {
@@ -166,6 +172,16 @@ static void save_program(Saver *sv, const Program *p) {
                 sv_state_bool(o, "after_drain", w->after_drain);
                 sv_state_u64(o, "since", w->since_usec);
         }
+        for (size_t k = 0; k < p->n_fdstore; k++) {
+                const StoredFd *f = &p->fdstore[k];
+                sv_state_record(o, "fdstore");
+                sv_state_i64(o, "fd", f->fd);
+                sv_state_str(o, "name", f->name);
+                sv_state_bool(o, "poll", f->poll);
+                int r = sv->s->ops->fd_carry ? sv->s->ops->fd_carry(sv->s->ctx, f->fd, false) : -EOPNOTSUPP;
+                if (r < 0 && !sv->err)
+                        sv->err = r;
+        }
         for (unsigned k = 0; k < p->cap; k++) {
                 if (p->cur[k])
                         save_instance(sv, p->cur[k], "cur");
@@ -187,7 +203,7 @@ int sv_supervisor_upgrade_check(const SvSupervisor *s, SvDiag *d) {
 }
 
 int sv_supervisor_save(const SvSupervisor *s, SvStateOut *o, SvDiag *d) {
-        Saver sv = { .o = o };
+        Saver sv = { .s = s, .o = o };
         int r = sv_supervisor_upgrade_check(s, d);
         if (r < 0)
                 return r;
@@ -270,6 +286,10 @@ int sv_supervisor_save(const SvSupervisor *s, SvStateOut *o, SvDiag *d) {
                 save_program(&sv, s->progs[q]);
         sv_state_record(o, "end");
         sv_state_record(o, ""); /* the last line ends too */
+        if (sv.err) {
+                r = diag_set(d, 0, "a stored fd cannot be carried over: %s", strerror(-sv.err));
+                goto done;
+        }
         r = o->failed || sv.cfgs.oom || sv.socks.oom || sv.jobs.oom ? diag_set(d, 0, "out of memory"), -ENOMEM : 0;
 done:
         free(sv.cfgs.v);
@@ -405,8 +425,9 @@ static int load_cfg(Loader *l, const SvStateRec *r) {
         if (e < 0)
                 return sv_rec_fail(in, r, "the configuration it runs does not parse in this build: %s", pd.msg);
         if (n != cfg->n_sockets) {
+                sv_rec_fail(in, r, "%zu socket references for %zu [socket:] sections", n, cfg->n_sockets);
                 sv_config_free(cfg);
-                return sv_rec_fail(in, r, "%zu socket references for %zu [socket:] sections", n, cfg->n_sockets);
+                return in->err;
         }
         CfgRef *cr = NULL;
         if (!grow_array((void **) &l->cfgs, &l->cap_cfgs, l->n_cfgs, sizeof(CfgEnt)) ||
@@ -569,6 +590,31 @@ static int load_waiter(Loader *l, const SvStateRec *r, Program *p) {
         return 0;
 }
 
+static int load_stored_fd(Loader *l, const SvStateRec *r, Program *p) {
+        SvStateIn *in = l->in;
+        int fd = (int) sv_rec_i64(in, r, "fd");
+        const char *name = sv_rec_str(in, r, "name");
+        bool poll = sv_rec_bool(in, r, "poll");
+        if (in->err)
+                return in->err;
+        if (fd < 0 || !sv_fdname_valid(name) || p->n_fdstore >= SV_FDSTORE_MAX)
+                return sv_rec_fail(in, r, "program '%s': stored fd %d '%s' is not valid here", p->name, fd, name);
+        for (size_t q = 0; q < l->s->n_progs; q++)
+                for (size_t k = 0; k < l->s->progs[q]->n_fdstore; k++)
+                        if (l->s->progs[q]->fdstore[k].fd == fd)
+                                return sv_rec_fail(in, r, "stored fd %d twice", fd);
+        if (l->s->ops->fd_carry(l->s->ctx, fd, true) < 0)
+                return sv_rec_fail(in, r, "program '%s': stored fd %d '%s' did not come through", p->name, fd, name);
+        StoredFd *v = realloc(p->fdstore, (p->n_fdstore + 1) * sizeof(StoredFd));
+        if (!v)
+                return load_oom(l);
+        p->fdstore = v;
+        StoredFd *e = &p->fdstore[p->n_fdstore++];
+        *e = (StoredFd){ .fd = fd, .poll = poll };
+        (void) snprintf(e->name, sizeof(e->name), "%s", name);
+        return 0;
+}
+
 static bool id_taken(const SvSupervisor *s, SvInstanceId id, pid_t pid) {
         for (size_t q = 0; q < s->n_progs; q++) {
                 const Program *p = s->progs[q];
@@ -695,6 +741,15 @@ static int load_check_counts(Loader *l) {
                                            "counted %" PRIu64 " and %" PRIu64,
                                            c + 1, e->cr->refs - 1, e->cr->holders - 1, e->refs, e->holders);
         }
+        for (size_t j = 0; j < l->n_jobs; j++) { /* at rest a job waits for one share per waiter */
+                unsigned waiters = 0;
+                for (size_t q = 0; q < l->s->n_progs; q++)
+                        for (const Waiter *w = l->s->progs[q]->waiters; w; w = w->next)
+                                waiters += w->job == l->jobs[j];
+                if (waiters != l->jobs[j]->j.pending)
+                        return sv_rec_fail(l->in, NULL, "job %zu: %u waiters, the previous image counted %u", j + 1,
+                                           waiters, l->jobs[j]->j.pending);
+        }
         for (size_t q = 0; q < l->s->n_progs; q++) {
                 const Program *p = l->s->progs[q];
                 for (unsigned k = 0; k < p->cap; k++)
@@ -728,6 +783,8 @@ static int load_records(Loader *l) {
                         insts = false;
                 } else if (strcmp(k, "wait") == 0 && p && !insts)
                         e = load_waiter(l, &r, p);
+                else if (strcmp(k, "fdstore") == 0 && p && !insts)
+                        e = load_stored_fd(l, &r, p);
                 else if (strcmp(k, "inst") == 0 && p) {
                         e = load_instance(l, &r, p);
                         insts = true;
@@ -744,8 +801,8 @@ int sv_supervisor_restore(SvSupervisor *s, SvStateIn *in, SvDiag *d) {
         Loader l = { .s = s, .in = in, .socks_tail = &s->socks, .jobs_tail = &s->jobs };
         if (s->cr || s->socks || s->n_progs)
                 return diag_set(d, 0, "restore into a supervisor that has a state already"), -EBUSY;
-        if (!s->ops->socket_import)
-                return diag_set(d, 0, "the ops cannot import sockets"), -EOPNOTSUPP;
+        if (!s->ops->socket_import || !s->ops->fd_carry)
+                return diag_set(d, 0, "the ops cannot import sockets and fds"), -EOPNOTSUPP;
         SvDiag *saved_d = in->d;
         in->d = d;
         int r = load_records(&l);
@@ -755,8 +812,14 @@ int sv_supervisor_restore(SvSupervisor *s, SvStateIn *in, SvDiag *d) {
         for (size_t c = 0; c < l.n_cfgs; c++)
                 sv_cfgref_release(l.cfgs[c].cr);
         if (r < 0) {
-                for (size_t q = 0; q < s->n_progs; q++)
+                for (size_t q = 0; q < s->n_progs; q++) {
+                        while (s->progs[q]->waiters) { /* the jobs go below, whatever they counted */
+                                Waiter *w = s->progs[q]->waiters;
+                                s->progs[q]->waiters = w->next;
+                                free(w);
+                        }
                         sv_program_free(s, s->progs[q]);
+                }
                 s->n_progs = 0;
                 while (s->jobs) {
                         Job *j = s->jobs;
@@ -785,6 +848,9 @@ static void resume_instance(SvSupervisor *s, Instance *i) {
 void sv_supervisor_resume(SvSupervisor *s) {
         for (size_t q = 0; q < s->n_progs; q++) {
                 Program *p = s->progs[q];
+                for (size_t k = 0; k < p->n_fdstore; k++)
+                        if (p->fdstore[k].poll)
+                                s->ops->fd_watch(s->ctx, p->fdstore[k].fd);
                 for (unsigned k = 0; k < p->cap; k++) {
                         if (p->cur[k])
                                 resume_instance(s, p->cur[k]);

@@ -29,6 +29,7 @@ struct SvDaemon {
         SvPassedFds passed;
         SvCredsCache *creds; /* user= and group= looked up at load and reload */
         Watch *children, *timers;
+        Watch *stored;   /* stored fds watched for POLLHUP/POLLERR, by fd (in id) */
         int notify_fd, devnull_fd;
         char notify_name[108];
         sd_event_source *notify_src, *sigchld_src, *term_src, *int_src, *hup_src, *usr2_src;

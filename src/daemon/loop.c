@@ -312,6 +312,45 @@ static int op_adopt(void *ctx, SvInstanceId id, pid_t pid) {
         return 0;
 }
 
+/* The fd store: the fds are ours; one that hangs up is dropped by the supervisor. */
+static int on_stored_hup(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Watch *w = userdata;
+        SvDaemon *d = w->d;
+        Watch **pp = sv_watch_find(&d->stored, w->id);
+        if (pp)
+                watch_drop(pp); /* first: the supervisor closes the fd next */
+        sv_supervisor_fd_hangup(d->sup, fd);
+        return 0;
+}
+
+static void op_fd_close(void *ctx, int fd) {
+        SvDaemon *d = ctx;
+        Watch **pp = sv_watch_find(&d->stored, (SvInstanceId) fd);
+        if (pp)
+                watch_drop(pp);
+        (void) safe_close(fd);
+}
+
+static void op_fd_watch(void *ctx, int fd) {
+        SvDaemon *d = ctx;
+        Watch *w = calloc(1, sizeof(Watch));
+        /* no events asked for: epoll reports EPOLLHUP and EPOLLERR anyway. A regular file or
+         * a memfd cannot be watched (EPERM): it stays, unwatched, as systemd keeps it. */
+        if (!w || sd_event_add_io(d->event, &w->src, fd, 0, on_stored_hup, w) < 0) {
+                free(w);
+                return;
+        }
+        *w = (Watch){ .d = d, .id = (SvInstanceId) fd, .src = w->src, .next = d->stored };
+        d->stored = w;
+}
+
+static int op_fd_carry(void *ctx, int fd, bool restoring) {
+        SvDaemon *d = ctx;
+        if (restoring && fcntl(fd, F_GETFD) < 0)
+                return -EBADF;
+        return sv_carry_add(&d->carry, fd);
+}
+
 const SvOps sv_daemon_ops = {
         .now = op_now,
         .spawn = op_spawn,
@@ -330,6 +369,9 @@ const SvOps sv_daemon_ops = {
         .socket_export = op_socket_export,
         .socket_import = op_socket_import,
         .adopt = op_adopt,
+        .fd_close = op_fd_close,
+        .fd_watch = op_fd_watch,
+        .fd_carry = op_fd_carry,
 };
 
 /* ---- what the world tells us ---- */
@@ -583,6 +625,8 @@ SvDaemon *sv_daemon_free(SvDaemon *d) {
                 watch_drop(&d->children);
         while (d->timers)
                 watch_drop(&d->timers);
+        while (d->stored)
+                watch_drop(&d->stored);
         sd_event_source_disable_unref(d->notify_src);
         sd_event_source_disable_unref(d->sigchld_src);
         sd_event_source_disable_unref(d->term_src);

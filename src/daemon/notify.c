@@ -43,7 +43,7 @@ int sv_notify_recv(int fd, pid_t *ret_pid, SvNotifyMsg *ret) {
         char buf[SV_NOTIFY_MSG_MAX];
         union {
                 struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 16)];
+                char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * SV_NOTIFY_FDS_MAX)];
         } control;
         struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
         struct msghdr mh = {
@@ -53,6 +53,8 @@ int sv_notify_recv(int fd, pid_t *ret_pid, SvNotifyMsg *ret) {
                 .msg_controllen = sizeof(control),
         };
         struct ucred *cred = NULL;
+        int fds[SV_NOTIFY_FDS_MAX];
+        size_t n_fds = 0;
 
         ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
         if (n < 0)
@@ -64,19 +66,32 @@ int sv_notify_recv(int fd, pid_t *ret_pid, SvNotifyMsg *ret) {
                 if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len == CMSG_LEN(sizeof(struct ucred)))
                         cred = (struct ucred *) CMSG_DATA(c);
                 else if (c->cmsg_type == SCM_RIGHTS) {
-                        int *fds = (int *) CMSG_DATA(c);
+                        int *in = (int *) CMSG_DATA(c);
                         size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                        for (size_t i = 0; i < nfds; i++)
-                                (void) safe_close(fds[i]);
+                        for (size_t i = 0; i < nfds; i++) {
+                                int got;
+                                memcpy(&got, in + i, sizeof(int)); /* CMSG_DATA need not be aligned */
+                                if (n_fds < SV_NOTIFY_FDS_MAX)
+                                        fds[n_fds++] = got;
+                                else
+                                        (void) safe_close(got);
+                        }
                 }
         }
+        int r = 1;
         if (!cred || cred->pid <= 0)
-                return -EPROTO; /* no credentials: cannot tell who sent it */
-        if ((size_t) n > sizeof(buf) || (mh.msg_flags & MSG_TRUNC))
-                return -EMSGSIZE;
-        int r = sv_notify_parse(buf, (size_t) n, ret);
-        if (r < 0)
+                r = -EPROTO; /* no credentials: cannot tell who sent it */
+        else if ((size_t) n > sizeof(buf) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+                r = -EMSGSIZE;
+        else if (sv_notify_parse(buf, (size_t) n, ret) < 0)
+                r = -EBADMSG;
+        if (r < 0) {
+                for (size_t i = 0; i < n_fds; i++)
+                        (void) safe_close(fds[i]);
                 return r;
+        }
+        memcpy(ret->fds, fds, n_fds * sizeof(int));
+        ret->n_fds = n_fds;
         *ret_pid = cred->pid;
         return 1;
 }

@@ -157,7 +157,7 @@ void sv_daemon_upgrade(SvDaemon *d, SvConnId conn, const char *path) {
                         now_usec());
         sv_servicemgr_notify(msg);
         (void) snprintf(num, sizeof(num), "%d", memfd);
-        char *argv[] = { t.path, "--restore", num, NULL };
+        char *argv[] = { t.path, "--restore", num, d->debug ? "--debug" : NULL, NULL };
         int r = sv_carry_cloexec(&d->carry, false);
         if (r >= 0)
                 r = sv_upgrade_exec(t.fd, argv);
@@ -188,15 +188,19 @@ static int open_state(int memfd, char **text, SvStateIn *in, Header *h, SvDiag *
 
 /* What the caller sees: what was carried over. */
 static void summary(SvDaemon *d, char *buf, size_t len) {
-        size_t n = sv_supervisor_n_programs(d->sup), procs = 0;
+        size_t n = sv_supervisor_n_programs(d->sup), procs = 0, stored = 0;
         for (size_t k = 0; k < n; k++) {
                 SvProgramView v;
                 sv_supervisor_program_view(d->sup, k, &v);
                 procs += v.processes;
+                stored += v.n_fdstore;
         }
         size_t socks = sv_supervisor_n_sockets(d->sup);
-        (void) snprintf(buf, len, "%zu program%s, %zu instance%s and %zu socket%s carried over", n, n == 1 ? "" : "s",
-                        procs, procs == 1 ? "" : "s", socks, socks == 1 ? "" : "s");
+        char extra[64] = "";
+        if (stored)
+                (void) snprintf(extra, sizeof(extra), ", %zu stored fd%s", stored, stored == 1 ? "" : "s");
+        (void) snprintf(buf, len, "%zu program%s, %zu instance%s%s and %zu socket%s carried over", n, n == 1 ? "" : "s",
+                        procs, procs == 1 ? "" : "s", extra, socks, socks == 1 ? "" : "s");
 }
 
 /* Commands under way that nobody will answer any more (none, unless the state lost a
@@ -305,7 +309,7 @@ void sv_daemon_fall_back(int memfd, const char *why) {
         sv_state_in_done(&in);
         log_error("upgrade failed: %s; re-executing the previous binary (%s)", why, h.self);
         (void) snprintf(num, sizeof(num), "%d", memfd);
-        char *argv[] = { h.self, "--restore", num, "--upgrade-failed", (char *) why, NULL };
+        char *argv[] = { h.self, "--restore", num, "--upgrade-failed", (char *) why, h.debug ? "--debug" : NULL, NULL };
         int r = sv_upgrade_exec(h.exe_fd, argv);
         log_error("cannot re-execute the previous binary: %s", strerror(-r));
 }
@@ -327,12 +331,17 @@ static int check_socket_import(void *ctx, const char *name, const SvSocketInfo *
         return 0;
 }
 
+static int check_fd_carry(void *ctx, int fd, bool restoring) {
+        return 0;
+}
+
 static const SvOps check_ops = {
         .now = check_now,
         .log = check_log,
         .set_log_target = check_set_log_target,
         .socket_close = check_socket_close,
         .socket_import = check_socket_import,
+        .fd_carry = check_fd_carry,
 };
 
 int sv_daemon_check_state(int memfd, SvDiag *diag) {

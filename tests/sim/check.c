@@ -156,7 +156,7 @@ void check_step(World *w) {
                 np_alive[pr->prog] = pr->numprocs > np_alive[pr->prog] ? pr->numprocs : np_alive[pr->prog];
                 su_alive[pr->prog] = pr->surge > su_alive[pr->prog] ? pr->surge : su_alive[pr->prog];
         }
-        size_t n = sv_supervisor_n_programs(w->sv);
+        size_t n = sv_supervisor_n_programs(w->sv), stored = 0;
         for (size_t k = 0; k < n; k++) {
                 SvProgramView v;
                 sv_supervisor_program_view(w->sv, k, &v);
@@ -165,6 +165,13 @@ void check_step(World *w) {
                         violation(w, "view", "program '%s' is not from the configuration", v.name);
                         continue;
                 }
+                stored += v.n_fdstore;
+                if (w->stop_hold[p] && !v.removed && v.n_fdstore)
+                        violation(w, "9 fd store", "p%d was stopped (an OK stop, no start since) and still stores %zu "
+                                  "fds", p, v.n_fdstore);
+                if (v.n_fdstore > v.conf->fdstore_max)
+                        violation(w, "9 fd store", "program '%s' stores %zu fds, fdstore_max is %u", v.name,
+                                  v.n_fdstore, v.conf->fdstore_max);
                 procs_of[p] += v.processes;
                 const SvProgramConf *pc = v.conf;
                 if (v.removed) {
@@ -191,6 +198,9 @@ void check_step(World *w) {
                         violation(w, "4 restart", "during a restart of p%d only %u of %u current instances are RUNNING",
                                   p, v.current_running, wa->numprocs);
         }
+        if (stored != w->sfds_open) /* every fd a worker sent is stored or closed, never both */
+                violation(w, "9 fd store", "the world has %zu stored fds open, the supervisor stores %zu", w->sfds_open,
+                          stored);
         for (size_t k = 0; k < w->n_alive; k++) {
                 const Proc *pr = &w->procs[w->alive[k]];
                 alive_of[pr->prog]++;
@@ -261,6 +271,9 @@ void check_after_exit(World *w) {
 }
 
 void check_after_free(World *w) {
+        for (size_t k = 0; k < w->n_sfds; k++)
+                if (w->sfds[k].open)
+                        violation(w, "7 free", "sv_supervisor_free left stored fd %d open", w->sfds[k].fd);
         for (size_t k = 0; k < w->n_socks; k++)
                 if (w->socks[k].open)
                         violation(w, "7 free", "sv_supervisor_free left fd %d (%s) open", w->socks[k].fd,

@@ -49,6 +49,7 @@ static void random_program_keys(GenProgram *p, Rng *r) {
         p->startretries = (unsigned) rng_below(r, 4);
         p->stopsignal = stopsignals[rng_below(r, 3)];
         p->priority = (int) rng_below(r, 3) * 100;
+        p->fdstore_max = rng_chance(r, 500) ? (unsigned) rng_range(r, 1, 3) : 0;
 }
 
 static void random_program(GenConf *c, Rng *r, GenProgram *p) {
@@ -194,10 +195,11 @@ int gen_conf_ini(const GenConf *c, char *buf, size_t len) {
                 }
                 EMIT("numprocs = %u\nrestart_surge = %u\nready = %s\nstartsecs = %ums\n"
                      "ready_timeout = %ums\nstopwaitsecs = %ums\nautorestart = %s\nstartretries = %u\n"
-                     "autostart = %s\nstopsignal = %s\npriority = %d\n",
+                     "autostart = %s\nstopsignal = %s\npriority = %d\nfdstore_max = %u\n",
                      p->numprocs, p->surge, p->notify ? "notify" : "started", p->startsecs_ms,
                      p->ready_timeout_ms, p->stopwait_ms, ar[p->autorestart], p->startretries,
-                     p->autostart ? "yes" : "no", sv_signal_to_string(p->stopsignal), p->priority);
+                     p->autostart ? "yes" : "no", sv_signal_to_string(p->stopsignal), p->priority,
+                     p->fdstore_max);
         }
         return (int) o;
 }

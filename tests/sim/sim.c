@@ -8,6 +8,8 @@
  *   sv-sim --steps 100000000        the long run
  *   sv-sim --seed 0x1234 --verbose  replay one episode, printing every event
  *   sv-sim --base 7 --steps 1e7     another series of episodes
+ *   sv-sim --save-states DIR        also write the first 32 upgrade states to DIR (seeds for
+ *                                   tests/fuzz/fuzz_state)
  */
 #include "sim.h"
 
@@ -352,6 +354,9 @@ static void do_reload(World *w, Totals *t) {
 /* A self-upgrade: the state saved, the old supervisor gone without a word (execve), a new
  * one restored from the text. The restored one must save to the very same text, and then
  * go on under every invariant. */
+static const char *save_states_dir; /* --save-states: the first states, as fuzzing seeds */
+static unsigned states_saved;
+
 static void do_upgrade(World *w, Totals *t) {
         SvDiag d = { 0 };
         SvStateOut a = { 0 }, b = { 0 };
@@ -366,6 +371,15 @@ static void do_upgrade(World *w, Totals *t) {
                 goto done;
         }
         world_logf(w, "upgrade: %zu bytes of state", a.len);
+        if (save_states_dir && states_saved < 32) {
+                char path[4096];
+                snprintf(path, sizeof(path), "%s/state-%02u", save_states_dir, states_saved++);
+                FILE *f = fopen(path, "we");
+                if (!f || fwrite(a.buf, 1, a.len, f) != a.len || fclose(f) != 0) {
+                        fprintf(stderr, "sv-sim: cannot write %s\n", path);
+                        exit(2);
+                }
+        }
         if (w->verbose)
                 printf("[%10.6f] upgrade (%zu bytes of state)\n", w->now / 1e6, a.len);
         w->sv = sv_supervisor_abandon(w->sv);
@@ -448,8 +462,10 @@ static void inject_command(World *w, Totals *t) {
         else if (roll < 86) {
                 if (!w->shutting || rng_chance(r, 200))
                         do_reload(w, t);
-        } else if (roll < 88)
+        } else if (roll < 87)
                 do_upgrade(w, t);
+        else if (roll < 88)
+                world_fd_hangup(w);
         else
                 hang_up(w);
 }
@@ -608,6 +624,8 @@ int main(int argc, char **argv) {
                         o.keep_going = true;
                 else if (i + 1 < argc && strcmp(a, "--steps") == 0)
                         o.steps = parse_u64(a, argv[++i]);
+                else if (i + 1 < argc && strcmp(a, "--save-states") == 0)
+                        save_states_dir = argv[++i];
                 else if (i + 1 < argc && strcmp(a, "--base") == 0)
                         o.base = parse_u64(a, argv[++i]);
                 else if (i + 1 < argc && strcmp(a, "--seed") == 0) {
@@ -615,7 +633,7 @@ int main(int argc, char **argv) {
                         o.have_seed = true;
                 } else {
                         fprintf(stderr, "usage: sv-sim [--steps N] [--base SEED] [--seed EPISODE_SEED] [--verbose] "
-                                        "[--keep-going]\n");
+                                        "[--keep-going] [--save-states DIR]\n");
                         return 2;
                 }
         }

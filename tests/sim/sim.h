@@ -86,6 +86,7 @@ typedef struct GenProgram {
         int priority;
         int stopsignal;
         unsigned sockets; /* bit k: uses sockets[k] of the model (by position) */
+        unsigned fdstore_max;
 } GenProgram;
 
 typedef struct GenConf {
@@ -163,6 +164,13 @@ typedef struct WSock {
         char listen[SV_ADDR_STRLEN];
 } WSock;
 
+/* An fd a worker sent with FDSTORE=1 (the world's stand-in for a memfd or a socket). */
+typedef struct WFd {
+        int fd;
+        bool open, watched;
+        unsigned prog;
+} WFd;
+
 /* A control client and what the invariants expect of its command. */
 typedef struct Conn {
         SvConnId id;
@@ -219,6 +227,9 @@ typedef struct World {
         Conn *conns;
         size_t n_conns, cap_conns;
 
+        WFd *sfds; /* every fd workers ever sent, by fd - SFD_BASE */
+        size_t n_sfds, cap_sfds, sfds_open;
+
         Profile prof[GEN_NAMES];
         GenConf conf; /* the model of the configuration the supervisor runs */
         unsigned lim_np[GEN_NAMES], lim_surge[GEN_NAMES]; /* invariant 3 */
@@ -250,8 +261,11 @@ void world_done(World *w);
 /* Runs the next queued event (a step); false when the queue is empty. */
 bool world_next_at(const World *w, uint64_t *ret_at);
 void world_run_event(World *w);
-/* The upgrade's execve: every timer armed so far is gone. */
+/* The upgrade's execve: every timer armed and every fd watched so far is gone. */
 void world_forget_timers(World *w);
+/* A stored fd that is watched hangs up (POLLHUP): one at random, if any. */
+void world_fd_hangup(World *w);
+#define SFD_BASE 20000
 void world_logf(World *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 Proc *world_proc(World *w, pid_t pid);
 unsigned world_alive_of(const World *w, unsigned prog);

@@ -181,10 +181,17 @@ static int op_spawn(void *ctx, const SvSpawnSpec *spec, pid_t *ret_pid, SvDiag *
                           spec->instance);
         if (w->shutting)
                 violation(w, "5 shutdown", "%s spawned while shutting down", spec->instance);
-        if (spec->n_fds != spec->conf->n_sockets)
-                violation(w, "spawn", "%s gets %zu fds but its configuration lists %zu sockets", spec->instance,
-                          spec->n_fds, spec->conf->n_sockets);
-        for (size_t k = 0; k < spec->n_fds; k++) {
+        if (spec->n_sockets != spec->conf->n_sockets || spec->n_fds - spec->n_sockets > spec->conf->fdstore_max)
+                violation(w, "spawn", "%s gets %zu fds (%zu sockets) but its configuration lists %zu sockets and "
+                          "fdstore_max %u", spec->instance, spec->n_fds, spec->n_sockets, spec->conf->n_sockets,
+                          spec->conf->fdstore_max);
+        for (size_t k = spec->n_sockets; k < spec->n_fds; k++) {
+                int f = spec->fds[k] - SFD_BASE;
+                if (f < 0 || (size_t) f >= w->n_sfds || !w->sfds[f].open || w->sfds[f].prog != (unsigned) prog)
+                        violation(w, "fd store", "%s gets stored fd %d, which is no open fd stored by %s",
+                                  spec->instance, spec->fds[k], spec->program);
+        }
+        for (size_t k = 0; k < spec->n_sockets; k++) {
                 bool found = false;
                 for (size_t s = 0; s < w->n_socks; s++)
                         if (w->socks[s].open && w->socks[s].fd == spec->fds[k])
@@ -408,6 +415,73 @@ static void op_exit(void *ctx, int status) {
         world_logf(w, "exit(%d)", status);
 }
 
+/* ---- the fd store ---- */
+
+static WFd *sfd_of(World *w, int fd, const char *what) {
+        int f = fd - SFD_BASE;
+        if (f < 0 || (size_t) f >= w->n_sfds || !w->sfds[f].open) {
+                violation(w, "fd store", "%s of fd %d, which is no open stored fd", what, fd);
+                return NULL;
+        }
+        return &w->sfds[f];
+}
+
+static void op_fd_close(void *ctx, int fd) {
+        World *w = ctx;
+        WFd *f = sfd_of(w, fd, "close");
+        if (f) {
+                f->open = f->watched = false;
+                w->sfds_open--;
+        }
+}
+
+static void op_fd_watch(void *ctx, int fd) {
+        WFd *f = sfd_of(ctx, fd, "watch");
+        if (f)
+                f->watched = true;
+}
+
+static int op_fd_carry(void *ctx, int fd, bool restoring) {
+        return sfd_of(ctx, fd, restoring ? "restore" : "carry") ? 0 : -EBADF;
+}
+
+/* READY=1 from p, and now and then fds with it (stored or, without FDSTORE=1, refused), or
+ * FDSTOREREMOVE=1. */
+static void notify_ready(World *w, Proc *p) {
+        SvNotifyMsg m = { .ready = true, .fdpoll = true };
+        Rng *r = &w->rng;
+        snprintf(m.fdname, sizeof(m.fdname), "f%u", (unsigned) rng_below(r, 2));
+        if (rng_chance(r, 250)) {
+                m.fdstore = !rng_chance(r, 100);
+                m.fdpoll = !rng_chance(r, 300);
+                m.n_fds = (size_t) rng_range(r, 1, 2);
+                for (size_t k = 0; k < m.n_fds; k++) {
+                        w->sfds = grow(w->sfds, &w->cap_sfds, w->n_sfds + 1, sizeof(WFd));
+                        w->sfds[w->n_sfds] = (WFd){ .fd = SFD_BASE + (int) w->n_sfds, .open = true, .prog = p->prog };
+                        m.fds[k] = w->sfds[w->n_sfds++].fd;
+                        w->sfds_open++;
+                }
+        } else if (rng_chance(r, 60))
+                m.fdstore_remove = true;
+        sv_supervisor_notify(w->sv, p->pid, &m);
+}
+
+void world_fd_hangup(World *w) {
+        size_t watched = 0;
+        for (size_t k = 0; k < w->n_sfds; k++)
+                watched += w->sfds[k].watched;
+        if (!watched)
+                return;
+        size_t pick = rng_below(&w->rng, watched);
+        for (size_t k = 0; k < w->n_sfds; k++)
+                if (w->sfds[k].watched && pick-- == 0) {
+                        world_logf(w, "stored fd %d hangs up", w->sfds[k].fd);
+                        w->sfds[k].watched = false; /* reported once, as the daemon drops its source */
+                        sv_supervisor_fd_hangup(w->sv, w->sfds[k].fd);
+                        return;
+                }
+}
+
 /* The upgrade: what the previous image held comes back by fd, and every pid by id. */
 static int op_socket_export(void *ctx, const SvSocketInfo *si, char *buf, size_t len) {
         WSock *ws = sock_of(ctx, si, "export");
@@ -441,6 +515,8 @@ static int op_adopt(void *ctx, SvInstanceId id, pid_t pid) {
 }
 
 void world_forget_timers(World *w) {
+        for (size_t k = 0; k < w->n_sfds; k++)
+                w->sfds[k].watched = false; /* the new image watches them again */
         for (size_t k = 0; k < w->tm_cap; k++)
                 if (w->tm_keys[k])
                         w->tm_tokens[k]++; /* every armed timer is stale: execve drops them */
@@ -464,6 +540,9 @@ const SvOps world_ops = {
         .socket_export = op_socket_export,
         .socket_import = op_socket_import,
         .adopt = op_adopt,
+        .fd_close = op_fd_close,
+        .fd_watch = op_fd_watch,
+        .fd_carry = op_fd_carry,
 };
 
 /* ---- events ---- */
@@ -486,8 +565,7 @@ void world_run_event(World *w) {
                         return;
                 if (w->verbose)
                         printf("[%10.6f] pid %d READY=1\n", w->now / 1e6, (int) p->pid);
-                SvNotifyMsg m = { .ready = true };
-                sv_supervisor_notify(w->sv, p->pid, &m);
+                notify_ready(w, p);
                 break;
         }
         case EV_EXIT: {

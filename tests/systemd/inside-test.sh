@@ -8,7 +8,8 @@
 #   settings        optional: SOCKET_UNIT=0 (service only, sockvisord binds 8080 itself),
 #                   SANITIZER_ENV="ASAN_OPTIONS=... UBSAN_OPTIONS=..." (sanitizer build)
 # Checks the shipped units end to end: start, restart of a program under load, reload,
-# restart of sockvisord itself under load (sockets kept by systemd), stop.
+# upgrade of sockvisord in place under load (same MainPID, sockets and workers), restart of
+# sockvisord itself under load (sockets kept by systemd), stop.
 set -uo pipefail
 
 SOCKET_UNIT=1
@@ -184,6 +185,36 @@ grep -q 'SOCKVISOR_GENERATION=' <<<"$fields" || fail "no SOCKVISOR_GENERATION= f
 api_out=$(journalctl --no-pager -o cat SYSLOG_IDENTIFIER=api 2>/dev/null)
 check "api's own stderr is in the journal under identifier 'api' (output = journal)" \
         grep -q "demo pid ${api_pid:-x} generation" <<<"$api_out"
+
+# --- 3b. upgrade of sockvisord in place (re-exec, same pid) under load ---
+log "3b. sockvisorctl upgrade under load"
+ino80=$(inodes 8080 | head -n 1)
+ino81=$(inodes 8081 | head -n 1)
+pids_before=$(timeout 10 sockvisorctl pid all 2>/dev/null | sort | tr '\n' ' ')
+load_start upgrade
+sleep 1
+# ActiveState sampled every 10 ms while the upgrades run: active, or reloading (RELOADING=1
+# until the new image says READY=1), never anything else.
+( for _ in $(seq 1 100); do prop ActiveState; sleep 0.01; done ) >"$W/states" &
+states_pid=$!
+rc=0
+for i in 1 2 3; do
+        out=$(timeout 20 sockvisorctl upgrade 2>&1) || { rc=$?; fail "upgrade $i exited $rc: $out"; }
+        log "upgrade $i: $(tail -n 1 <<<"$out")"
+        sleep 0.3
+done
+wait "$states_pid"
+load_check upgrade
+bad_states=$(grep -vxE 'active|reloading' "$W/states" | sort | uniq -c | tr '\n' ' ')
+check "ActiveState stayed active throughout ($(sort "$W/states" | uniq -c | tr '\n' ' '))" [ -z "$bad_states" ]
+check "active after the upgrades ($(prop ActiveState))" [ "$(prop ActiveState)" = active ]
+check "same MainPID after the upgrades ($MAIN1 -> $(prop MainPID))" [ "$(prop MainPID)" = "$MAIN1" ]
+check "8080: the same socket inode after the upgrades ($ino80 -> $(inodes 8080 | tr '\n' ' '))" [ "$(inodes 8080)" = "$ino80" ]
+check "8081: the same socket inode after the upgrades ($ino81 -> $(inodes 8081 | tr '\n' ' '))" [ "$(inodes 8081)" = "$ino81" ]
+pids_after=$(timeout 10 sockvisorctl pid all 2>/dev/null | sort | tr '\n' ' ')
+check "the same workers after the upgrades ($pids_before -> $pids_after)" [ -n "$pids_before" -a "$pids_before" = "$pids_after" ]
+check "sockvisord's log says it upgraded" \
+        sh -c "journalctl --no-pager -u sockvisord.service | grep -q 'upgraded sockvisord'"
 
 # --- 4. restart of sockvisord itself under load ---
 log "4. systemctl restart sockvisord under load"

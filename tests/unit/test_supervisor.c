@@ -176,6 +176,43 @@ static void op_exit(void *ctx, int status) {
         tracef("exit %d", status);
 }
 
+static int op_socket_export(void *ctx, const SvSocketInfo *si, char *buf, size_t len) {
+        (void) ctx;
+        tracef("export fd %d", si->fd);
+        return snprintf(buf, len, "fake %d", si->fd);
+}
+
+static int op_socket_import(void *ctx, const char *name, const SvSocketInfo *saved, const char *ext,
+                            SvSocketInfo *ret, SvDiag *d) {
+        (void) ctx;
+        (void) d;
+        tracef("import %s fd %d inode %lu '%s'", name, saved->fd, saved->inode, ext);
+        *ret = *saved;
+        return 0;
+}
+
+static int op_adopt(void *ctx, SvInstanceId id, pid_t pid) {
+        (void) ctx;
+        tracef("adopt %llu pid %d", (unsigned long long) id, (int) pid);
+        return 0;
+}
+
+static void op_fd_close(void *ctx, int fd) {
+        (void) ctx;
+        tracef("close stored fd %d", fd);
+}
+
+static void op_fd_watch(void *ctx, int fd) {
+        (void) ctx;
+        tracef("watch stored fd %d", fd);
+}
+
+static int op_fd_carry(void *ctx, int fd, bool restoring) {
+        (void) ctx;
+        tracef("carry stored fd %d%s", fd, restoring ? " (restoring)" : "");
+        return 0;
+}
+
 static const SvOps ops = {
         .now = op_now,
         .spawn = op_spawn,
@@ -191,6 +228,12 @@ static const SvOps ops = {
         .log = op_log,
         .set_log_target = op_set_log_target,
         .exit = op_exit,
+        .socket_export = op_socket_export,
+        .socket_import = op_socket_import,
+        .adopt = op_adopt,
+        .fd_close = op_fd_close,
+        .fd_watch = op_fd_watch,
+        .fd_carry = op_fd_carry,
 };
 
 /* ---- helpers ---- */
@@ -601,6 +644,111 @@ static void test_shutdown_order(void **state) {
         expect_trace("c7 ERR sockvisord is shutting down\n");
 }
 
+/* Saves S, frees it the way execve does (no op at all), and restores a new one from the text:
+ * the trace shows exactly what each step did to the world. */
+static void upgrade(char **ret_text) {
+        SvStateOut o = {};
+        SvDiag d = {};
+        assert_int_equal(sv_supervisor_upgrade_check(S, &d), 0);
+        assert_int_equal(sv_supervisor_save(S, &o, &d), 0);
+        S = sv_supervisor_abandon(S);
+        assert_int_equal(sv_supervisor_new(&ops, NULL, &S), 0);
+        SvStateIn in;
+        sv_state_in_init(&in, o.buf, o.len, NULL);
+        int r = sv_supervisor_restore(S, &in, &d);
+        if (r < 0)
+                print_error("restore: %s\n", d.msg);
+        assert_int_equal(r, 0);
+        sv_state_in_done(&in);
+        *ret_text = o.buf;
+}
+
+/* An upgrade in the middle of a restart: the old image does nothing at all on its way out,
+ * the new one imports the socket, adopts both pids, re-arms the candidate's ready timer, and
+ * the restart goes on to answer its client. */
+static void test_upgrade_mid_restart(void **state) {
+        (void) state;
+        char *text = NULL;
+        start_one();
+        F.now += 10 * SEC;
+        command(7, "restart app");
+        F.now += 1 * SEC;
+        expect_trace("c7 . app: rolling out a new generation, 1 at a time\n"
+                     "spawn app gen 2 id 2 fds 1 -> pid 102\n"
+                     "arm 2 at +5.00s\n"
+                     "c7 . app: started generation 2 (pid 102), waiting up to 5.00s for it to be ready\n"
+                     "sd STATUS=restarting app (generation 2); 1 of 1 instances running, 1 socket held\n");
+        upgrade(&text);
+        expect_trace("export fd 50\n"
+                     "import web fd 50 inode 7000 'fake 50'\n");
+        sv_supervisor_resume(S);
+        expect_trace("adopt 1 pid 101\n"
+                     "adopt 2 pid 102\n"
+                     "arm 2 at +4.00s\n"); /* the same deadline: 5 s after the spawn */
+        assert_int_equal(sv_supervisor_n_jobs(S), 1);
+        ready(2);
+        expect_trace("disarm 2\n"
+                     "c7 . app: generation 2 ready after 1.00s (pid 102)\n"
+                     "c7 . app: stopping generation 1 (pid 101) with SIGTERM, waiting up to 4.00s\n"
+                     "signal 101 SIGTERM\n"
+                     "arm 1 at +4.00s\n");
+        exited(1, CLD_EXITED, 0);
+        expect_trace("disarm 1\n"
+                     "c7 . app: generation 1 exited after 0ms (status 0)\n"
+                     "c7 OK restart done in 1.00s\n"
+                     "sd STATUS=1 of 1 instances running, 1 socket held\n");
+        free(text);
+}
+
+/* A state that does not add up is refused, and the half-built supervisor is undone without
+ * a word to the world: the fds stay for the previous binary. */
+static void test_restore_refuses_bad_state(void **state) {
+        (void) state;
+        char *text = NULL;
+        start_one();
+        upgrade(&text);
+        sv_supervisor_resume(S);
+        expect_trace("export fd 50\n"
+                     "import web fd 50 inode 7000 'fake 50'\n"
+                     "adopt 1 pid 101\n");
+        static const struct {
+                const char *from, *to, *why;
+        } cases[] = {
+                { " refs=2 ", " refs=3 ", "socket 'web': 2 references, the previous image counted 3" },
+                { "state=RUNNING", "state=DANCING", "state 'DANCING' is unknown" },
+                { "\nend\n", "\n", "ends without an 'end' record" },
+                { "\ncore ", "\nmystery ", "'mystery' record unknown or out of place" },
+                { " pid=101 ", " pid=-4 ", "id or pid out of range" },
+                { "[program:app]", "[program:app", "does not parse in this build" },
+        };
+        for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+                char bad[16384], *at = strstr(text, cases[k].from);
+                assert_non_null(at);
+                (void) snprintf(bad, sizeof(bad), "%.*s%s%s", (int) (at - text), text, cases[k].to,
+                                at + strlen(cases[k].from));
+                SvSupervisor *s2 = NULL;
+                SvDiag d = {};
+                SvStateIn in;
+                assert_int_equal(sv_supervisor_new(&ops, NULL, &s2), 0);
+                sv_state_in_init(&in, bad, strlen(bad), NULL);
+                assert_true(sv_supervisor_restore(s2, &in, &d) < 0);
+                sv_state_in_done(&in);
+                if (!strstr(d.msg, cases[k].why))
+                        print_error("case %zu: '%s' does not say '%s'\n", k, d.msg, cases[k].why);
+                assert_non_null(strstr(d.msg, cases[k].why));
+                s2 = sv_supervisor_free(s2);
+                /* the import may come first; no close, no reply, nothing else */
+                for (char *line = F.trace; *line; line = strchr(line, '\n') + 1)
+                        if (strncmp(line, "import ", 7) != 0) {
+                                print_error("case %zu: a failed restore did '%s'", k, line);
+                                fail();
+                        }
+                F.trace[0] = '\0';
+                F.n_trace = 0;
+        }
+        free(text);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_start_all_then_ready, teardown),
@@ -612,6 +760,8 @@ int main(void) {
                 cmocka_unit_test_teardown(test_restart_of_stopped_starts, teardown),
                 cmocka_unit_test_teardown(test_start_spawn_fails, teardown),
                 cmocka_unit_test_teardown(test_shutdown_order, teardown),
+                cmocka_unit_test_teardown(test_upgrade_mid_restart, teardown),
+                cmocka_unit_test_teardown(test_restore_refuses_bad_state, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
