@@ -636,4 +636,5 @@ void world_done(World *w) {
         free(w->alive);
         free(w->socks);
         free(w->conns);
+        free(w->sfds);
 }
