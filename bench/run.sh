@@ -8,8 +8,9 @@
 #                                self-binding peers (others with --peers); exit 1 only if
 #                                sockvisor fails a scenario or the harness breaks
 # Options: --build-dir DIR (use DIR/sockvisord and DIR/sockvisorctl instead of building),
-#          --no-install, --peers LIST|all, --scenarios LIST (a,b,c,d,e,k), --out FILE (markdown
-#          copy of the results), --keep (keep the work dir), -h.
+#          --no-install, --peers LIST|all, --scenarios LIST (a,b,c,d,e,k,u; u: the supervisor
+#          itself upgraded under load), --out FILE (markdown copy of the results), --keep
+#          (keep the work dir), -h.
 #
 # Loopback only; every wait is bounded; only the processes this script started are killed
 # (by pid, or because their command line holds this run's private work dir).
@@ -26,7 +27,7 @@ OUT=
 KEEP=0
 CMDLINE=$(echo "bench/run.sh $*" | sed "s/ *$//")
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
         case "$1" in
         --quick) QUICK=1 ;;
@@ -53,19 +54,21 @@ else
         PEERS=${PEERS_ARG//,/ }
 fi
 if [ -n "$SCEN_ARG" ]; then SCENARIOS=$SCEN_ARG
-elif [ "$QUICK" = 1 ]; then SCENARIOS=a,b,c,d,e
-else SCENARIOS=a,b,c,d,e,k; fi
+elif [ "$QUICK" = 1 ]; then SCENARIOS=a,b,c,d,e,u
+else SCENARIOS=a,b,c,d,e,k,u; fi
 SCENARIOS=${SCENARIOS//,/ }
 
 # --- timings: full run and quick run --------------------------------------------------
 if [ "$QUICK" = 1 ]; then
-        CONC=4; D_A=3; D_B=3; D_C=3; D_D=3; D_E=3; D_K=3
+        CONC=4; D_A=3; D_B=3; D_C=3; D_D=3; D_E=3; D_K=3; D_U=3
         FIRST=500; FIRST_KILL=1200; INTERVAL=1200; LONG_MS=1000; READY_DELAY=1500; BROKEN_TIMEOUT=1500ms
         KILL_EVERY=10000; TIMEOUT_MS=1000; IDLE_S=1; RTT_N=10; NPROGS=100
+        U_MARGIN=1000   # two upgrades in 3 s: a plain one and one --exec COPY
 else
-        CONC=8; D_A=10; D_B=10; D_C=8; D_D=12; D_E=8; D_K=6
+        CONC=8; D_A=10; D_B=10; D_C=8; D_D=12; D_E=8; D_K=6; D_U=10
         FIRST=1000; FIRST_KILL=1500; INTERVAL=2000; LONG_MS=2000; READY_DELAY=1500; BROKEN_TIMEOUT=3s
         KILL_EVERY=3000; TIMEOUT_MS=5000; IDLE_S=5; RTT_N=100; NPROGS=1000
+        U_MARGIN=1500
 fi
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/sockvisor-bench.XXXXXX")
@@ -385,16 +388,129 @@ kill_one() {
         return 1
 }
 
+# --- scenario u: the supervisor itself upgraded in place ------------------------------------
+# Each peer's nearest equivalent of "replace the supervisor's own binary under load", or why
+# it has none (printed as n/a). See "Scenario u" in bench/README.md for what each one does.
+upgrade_na() { # PEER -> a reason, or nothing if the peer can be upgraded in place
+        case "$1" in
+        selfbind|selfbind-reuse) echo "no supervisor to upgrade: the worker is the only process" ;;
+        server-starter) echo "start_server cannot be replaced without restarting its worker: it holds the socket and is the workers' parent, and has no re-exec" ;;
+        esac
+}
+row_peer_label() { [ "${sc:-}" = u ] && u_peer_label "$PEER" || peer_label "$PEER"; }
+u_peer_label() { # the peer without its restart command, which scenario u does not use
+        case "$1" in
+        supervisord-fcgi) echo "supervisord [fcgi-program] x2" ;;
+        server-starter) echo "Server::Starter (start_server)" ;;
+        s6) echo "s6 (self-binding)" ;;
+        pm2) echo "pm2 cluster x2 (Node worker)" ;;
+        *) peer_label "$1" ;;
+        esac
+}
+upgrade_label() {
+        case "$PEER" in
+        supervisord|supervisord-fcgi) echo "supervisorctl reload" ;;
+        pm2) echo "pm2 update" ;;
+        s6|s6-fdholder) echo "s6-svscanctl -b, finish execs s6-svscan" ;;
+        sockvisor) echo "sockvisorctl upgrade [--exec COPY]" ;;
+        esac
+}
+prepare_upgrade() { # once per run, after start_peer
+        case "$PEER" in
+        s6|s6-fdholder)
+                # s6-svscan -b execs into .s6-svscan/finish without touching the s6-supervise
+                # processes; finish execs s6-svscan again (same pid) when the harness asked
+                # for an upgrade, and exits otherwise (a real shutdown).
+                mkdir -p "$R/scan/.s6-svscan"
+                printf '#!/bin/sh\nif [ -e %q ]; then rm -f %q; exec s6-svscan %q; fi\nexit 0\n' \
+                        "$R/upgrading" "$R/upgrading" "$R/scan" >"$R/scan/.s6-svscan/finish"
+                chmod +x "$R/scan/.s6-svscan/finish" ;;
+        sockvisor)
+                cp "$SOCKVISORD" "$R/sockvisord-copy" ;;
+        esac
+}
+upgrade_peer() { # N: the Nth upgrade of this run (sockvisor alternates plain and --exec COPY)
+        case "$PEER" in
+        supervisord|supervisord-fcgi)
+                timeout 60 supervisorctl -c "$R/supervisord.conf" reload </dev/null ;;
+        pm2)
+                timeout 120 pm2 update </dev/null ;;
+        s6|s6-fdholder)
+                touch "$R/upgrading"
+                timeout 10 s6-svscanctl -b "$R/scan" ;;
+        sockvisor)
+                if [ $(($1 % 2)) = 1 ]; then
+                        timeout 60 "$SOCKVISORCTL" -s "$R/ctl.sock" upgrade
+                else
+                        timeout 60 "$SOCKVISORCTL" -s "$R/ctl.sock" upgrade --exec "$R/sockvisord-copy"
+                fi ;;
+        esac
+}
+sup_answers() { # the supervisor answers a control command (after an upgrade: the new one)
+        case "$PEER" in
+        supervisord|supervisord-fcgi)
+                timeout 10 supervisorctl -c "$R/supervisord.conf" pid 2>/dev/null | grep -qx '[0-9][0-9]*' ;;
+        pm2)
+                timeout 30 pm2 jlist >/dev/null 2>&1 ;;
+        s6|s6-fdholder)
+                # s6-svscanctl has no reply: it succeeds once a reader has the control fifo
+                # open. The flag gone means finish ran, so it is the new s6-svscan reading.
+                [ ! -e "$R/upgrading" ] && timeout 5 s6-svscanctl -z "$R/scan" >/dev/null 2>&1 ;;
+        sockvisor)
+                # No timeout(1) around it: pid is a quick command, sockvisorctl bounds its
+                # own wait, and one process start less matters when the target is 20 ms.
+                "$SOCKVISORCTL" -s "$R/ctl.sock" pid >/dev/null 2>&1 ;;
+        esac
+}
+wait_answers() { # DEADLINE_MS: polls sup_answers every 5 ms (bounded by count and time)
+        for _ in $(seq 1 6000); do
+                sup_answers && return 0
+                now_ms; [ "$NOW" -ge "$1" ] && return 1
+                sleep 0.005
+        done
+        return 1
+}
+sup_pid_now() { # the supervisor's main pid as it says (or as its pid file says)
+        local p=
+        case "$PEER" in
+        supervisord|supervisord-fcgi) p=$(cat "$R/supervisord.pid" 2>/dev/null) ;;   # its own pid file: no Python start-up
+        pm2) p=$(cat "$PM2_HOME/pm2.pid" 2>/dev/null) ;;
+        s6|s6-fdholder) p=${SUP_PIDS[0]} ;;
+        sockvisor) p=$(timeout 10 "$SOCKVISORCTL" -s "$R/ctl.sock" pid 2>/dev/null) ;;
+        esac
+        [ -n "$p" ] && [ -z "${p//[0-9]/}" ] && kill -0 "$p" 2>/dev/null && echo "$p" || echo "?"
+}
+
+start_time() { # PID -> its start time in clock ticks since boot (field 22 of stat), or nothing
+        local s
+        s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+        s=${s##*) }
+        awk '{ print $20 }' <<<"$s"
+}
+
 stop_peer() {
         [ -n "${PEER:-}" ] && [ -n "${R:-}" ] || return 0
+        # s6 only (a small tree; 1,000 programs would make this slow): the whole tree as it
+        # is now. After an upgrade (u) the s6-supervise processes a re-exec'd s6-svscan
+        # forgot are no longer reachable from SUP_PIDS once it exits, and must not outlive
+        # the run. Each pid with its start time, so that a pid reused meanwhile is left alone.
+        local tree=() p
+        case "$PEER" in
+        s6|s6-fdholder)
+                for p in $(for p in "${SUP_PIDS[@]}"; do descendants "$p"; done); do
+                        tree+=("$p:$(start_time "$p")")
+                done ;;
+        esac
         case "$PEER" in
         pm2) [ -n "${PM2_HOME:-}" ] && timeout 30 pm2 kill >>"$R/sup.log" 2>&1 ;;
         s6|s6-fdholder) timeout 5 s6-svscanctl -t "$R/scan" >/dev/null 2>&1 ;;
         esac
-        local p
         for p in "${SUP_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
         for p in "${SUP_PIDS[@]}"; do wait_dead "$p" 150 || true; done
         for p in "${SUP_PIDS[@]}"; do kill_tree KILL "$p"; wait "$p" 2>/dev/null; done
+        for p in "${tree[@]}"; do
+                [ "$(start_time "${p%%:*}")" = "${p#*:}" ] && kill -KILL "${p%%:*}" 2>/dev/null
+        done
         for p in $(ls "$R/pids" 2>/dev/null); do
                 grep -qaE "bench-worker|node" "/proc/$p/cmdline" 2>/dev/null && kill -KILL "$p" 2>/dev/null
         done
@@ -447,8 +563,19 @@ wait_new_pid() { # "OLD PIDS" DEADLINE_MS
 
 # --- one scenario against one peer ----------------------------------------------------------
 ROWS=()
+U_ROWS=()               # scenario u has its own table (its own columns)
 RUN_N=0
-row() { ROWS+=("$1"); printf '%s\n' "$1" >>"$T/rows"; }
+row() { # ROW: scenario u's rows go to their table, n/a rows padded to its 16 columns
+        local r=$1 bars
+        if [ "${sc:-}" = u ]; then
+                bars=${r//[^|]/}
+                while [ ${#bars} -lt 17 ]; do r+=" |"; bars+="|"; done
+                U_ROWS+=("$r")
+        else
+                ROWS+=("$r")
+        fi
+        printf '%s\n' "$r" >>"$T/rows"
+}
 
 scenario_label() {
         case "$1" in
@@ -458,6 +585,7 @@ scenario_label() {
         d) echo "d: long requests (${LONG_MS} ms) at every restart" ;;
         e) echo "e: SIGKILL a worker" ;;
         k) echo "k: restart every 2 s, keep-alive clients" ;;
+        u) echo "u: upgrade the supervisor every 2 s" ;;
         esac
 }
 
@@ -471,8 +599,9 @@ run_one() { # PEER SCENARIO
         R=$T/run-$RUN_ID
         mkdir -p "$R/pids"
         na=$(why_na "$PEER")
+        [ -z "$na" ] && [ "$sc" = u ] && na=$(upgrade_na "$PEER")
         if [ -n "$na" ]; then
-                row "| $(scenario_label "$sc") | $(peer_label "$PEER") | n/a ($na) | | | | | | | | | | | |"
+                row "| $(scenario_label "$sc") | $(row_peer_label) | n/a ($na) | | | | | | | | | | | |"
                 return 0
         fi
         PORT=$("$WORKER" --pick-port) || { HARNESS_BROKE=1; return 1; }
@@ -484,12 +613,13 @@ run_one() { # PEER SCENARIO
         d) dur=$D_D; margin=1500; lc_extra=(-P "/sleep?ms=$LONG_MS" -t $((LONG_MS + TIMEOUT_MS))) ;;
         e) dur=$D_E; margin=1000 ;;
         k) dur=$D_K; margin=1500 ;;
+        u) dur=$D_U; margin=$U_MARGIN ;;
         esac
         [ "$sc" = d ] || lc_extra=(-t "$TIMEOUT_MS")
         [ "$sc" = k ] && lc_extra+=(-k)
         log "run $RUN_ID: $(peer_label "$PEER"), $(scenario_label "$sc"), port $PORT"
         if ! start_peer; then
-                row "| $(scenario_label "$sc") | $(peer_label "$PEER") | n/a (start failed: $(cat "$R/start.err" 2>/dev/null)) | | | | | | | | | | | |"
+                row "| $(scenario_label "$sc") | $(row_peer_label) | n/a (start failed: $(cat "$R/start.err" 2>/dev/null)) | | | | | | | | | | | |"
                 stop_peer
                 return 0
         fi
@@ -497,7 +627,7 @@ run_one() { # PEER SCENARIO
         local first=
         for _ in $(seq 1 150); do first=$(probe 300) && [ -n "$first" ] && break; sleep 0.1; done
         if [ -z "$first" ]; then
-                row "| $(scenario_label "$sc") | $(peer_label "$PEER") | n/a (did not serve within 15 s) | | | | | | | | | | | |"
+                row "| $(scenario_label "$sc") | $(row_peer_label) | n/a (did not serve within 15 s) | | | | | | | | | | | |"
                 log "  did not serve; log: $(tail -n 5 "$R/sup.log" 2>/dev/null | tr '\n' ' ')"
                 stop_peer
                 return 0
@@ -509,7 +639,7 @@ run_one() { # PEER SCENARIO
         ALL_STARTED+=("$lpid")
         now_ms; t_start=$NOW; t_end=$((t_start + dur * 1000))
         next=$((t_start + FIRST))
-        local outcome=
+        local outcome= sup0= sup1= same_pid=0 self_ms=() upg_fail=
         case "$sc" in
         a|b|d|k)
                 while :; do
@@ -566,6 +696,36 @@ run_one() { # PEER SCENARIO
                         fi
                         next=$((next + KILL_EVERY)); now_ms; [ "$next" -lt "$NOW" ] && next=$NOW
                 done ;;
+        u)
+                # The supervisor itself is replaced, like a: every INTERVAL from FIRST on. Timed
+                # from the command until it returned and the supervisor answers again.
+                prepare_upgrade
+                sup0=$(sup_pid_now)
+                while :; do
+                        [ "$next" -ge $((t_end - margin)) ] && break
+                        now_ms; [ "$NOW" -lt "$next" ] && sleep_ms $((next - NOW))
+                        now_ms; [ "$NOW" -ge $((t_end - margin)) ] && break
+                        local t0 out urc d
+                        t0=$NOW
+                        restarts=$((restarts + 1))
+                        out=$(upgrade_peer "$restarts" 2>&1); urc=$?
+                        printf -- '--- upgrade %d: exit %d\n%s\n' "$restarts" "$urc" "$out" >>"$R/restart.log"
+                        if [ "$urc" = 0 ] && wait_answers $((t_end + 5000)); then
+                                now_ms; durs+=($((NOW - t0))); restarts_ok=$((restarts_ok + 1))
+                        elif [ "$urc" != 0 ]; then
+                                upg_fail="exit $urc: $(tail -n 1 <<<"$out" | cut -c 1-200)"
+                        else
+                                upg_fail="no answer after the upgrade"
+                        fi
+                        # pm2 update starts a new God daemon: follow it (RSS, stop).
+                        [ "$PEER" = pm2 ] && [ -s "$PM2_HOME/pm2.pid" ] && SUP_PIDS=("$(cat "$PM2_HOME/pm2.pid")")
+                        sup1=$(sup_pid_now)
+                        [ "$sup1" = "$sup0" ] && same_pid=$((same_pid + 1))
+                        # sockvisorctl upgrade says how long the daemon took ("... in 4 ms; ...").
+                        d=$(sed -n 's/.* in \([0-9][0-9.]*\) ms.*/\1/p' <<<"$out" | head -n 1)
+                        [ -n "$d" ] && self_ms+=("$d")
+                        next=$((next + INTERVAL)); now_ms; [ "$next" -lt "$NOW" ] && next=$NOW
+                done ;;
         esac
         wait "$lpid"
         local rss; rss=$(sup_rss_kb)
@@ -573,7 +733,7 @@ run_one() { # PEER SCENARIO
 
         local s; s=$(head -n 1 "$R/load.out")
         if [ -z "$s" ]; then
-                row "| $(scenario_label "$sc") | $(peer_label "$PEER") | n/a (load client printed nothing) | | | | | | | | | | | |"
+                row "| $(scenario_label "$sc") | $(row_peer_label) | n/a (load client printed nothing) | | | | | | | | | | | |"
                 HARNESS_BROKE=1
                 return 0
         fi
@@ -582,6 +742,10 @@ run_one() { # PEER SCENARIO
         req=$(f requests); failed=$(f failed); refused=$(f refused); reset=$(f reset)
         timeout=$(f timeout); short=$(f short); other=$(f other); pids=$(f pids)
         p50=$(f p50_us); p99=$(f p99_us); gap=$(f gap_ms)
+        if [ "$sc" = u ]; then
+                u_row
+                return 0
+        fi
         local rcol
         if [ "$sc" = c ]; then
                 rcol="$outcome (cmd ${durs[0]} ms)"
@@ -592,7 +756,7 @@ run_one() { # PEER SCENARIO
         fi
         local rss_col=-
         [ "$rss" != - ] && [ -n "$rss" ] && rss_col=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')
-        row "| $(scenario_label "$sc") | $(peer_label "$PEER") | $req | $failed | $refused | $reset | $timeout | $((short + other)) | $gap | $(awk -v u="$p50" 'BEGIN { printf "%.2f", u / 1000 }') | $(awk -v u="$p99" 'BEGIN { printf "%.1f", u / 1000 }') | $pids | $rcol | $rss_col |"
+        row "| $(scenario_label "$sc") | $(row_peer_label) | $req | $failed | $refused | $reset | $timeout | $((short + other)) | $gap | $(awk -v u="$p50" 'BEGIN { printf "%.2f", u / 1000 }') | $(awk -v u="$p99" 'BEGIN { printf "%.1f", u / 1000 }') | $pids | $rcol | $rss_col |"
         log "  $s | restart: $rcol | rss: $rss_col MB"
         # sockvisor's bar: no failed request at all in a-d; in e, a SIGKILL loses what the
         # killed worker had accepted (at most one request per concurrent client, whoever
@@ -607,6 +771,38 @@ run_one() { # PEER SCENARIO
                 fi
         fi
         return 0
+}
+
+u_row() { # the row of scenario u, from run_one's variables; sockvisor's bar
+        local rss_col=- ucol pcol notes n
+        [ "$rss" != - ] && [ -n "$rss" ] && rss_col=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')
+        if [ "$restarts" -eq 0 ]; then ucol=-
+        else ucol="$(printf '%s\n' "${durs[@]}" | median) ($restarts_ok/$restarts)"; fi
+        if [ "$restarts" -eq 0 ]; then pcol=-
+        elif [ "$same_pid" = "$restarts" ]; then pcol="$sup0 → $sup1 (same)"
+        else pcol="$sup0 → $sup1 (changed at $((restarts - same_pid))/$restarts)"; fi
+        notes="\`$(upgrade_label)\`"
+        [ ${#self_ms[@]} -gt 0 ] && notes+="; the daemon reports $(printf '%s\n' "${self_ms[@]}" | median) ms (median)"
+        if [ "$PEER" = s6 ] || [ "$PEER" = s6-fdholder ]; then
+                n=$(grep -c 'another instance of s6-supervise is already running' "$R/sup.log" 2>/dev/null)
+                notes+="; the new s6-svscan does not know the running s6-supervise: ${n:-0} failed s6-supervise spawns (already running)"
+        fi
+        [ -n "$upg_fail" ] && notes+="; an upgrade failed ($upg_fail)"
+        row "| $(scenario_label "$sc") | $(row_peer_label) | $req | $failed | $refused | $reset | $timeout | $((short + other)) | $gap | $(awk -v u="$p50" 'BEGIN { printf "%.2f", u / 1000 }') | $(awk -v u="$p99" 'BEGIN { printf "%.1f", u / 1000 }') | $pids | $ucol | $pcol | $rss_col | $notes |"
+        log "  $s | upgrade: $ucol | pid: $pcol | $notes"
+        # sockvisor's bar: an in-place upgrade loses no request, every upgrade succeeds, and
+        # the daemon keeps its pid and its one worker.
+        if [ "$PEER" = sockvisor ]; then
+                if [ "${failed:-1}" != 0 ]; then
+                        SOCKVISOR_FAILED=1; log "  sockvisor FAILED requests in scenario u"
+                fi
+                if [ "$restarts" -eq 0 ] || [ "$restarts_ok" != "$restarts" ]; then
+                        SOCKVISOR_FAILED=1; log "  sockvisor FAILED scenario u: $restarts_ok of $restarts upgrades succeeded${upg_fail:+ ($upg_fail)}"
+                fi
+                if [ "$same_pid" != "$restarts" ] || [ "${pids:-0}" != 1 ]; then
+                        SOCKVISOR_FAILED=1; log "  sockvisor FAILED scenario u: daemon pid $pcol, $pids worker pids (want the same pid and 1 worker)"
+                fi
+        fi
 }
 
 # --- control plane --------------------------------------------------------------------------
@@ -773,17 +969,27 @@ machine() {
         command -v pm2 >/dev/null && v+=("pm2 $(PM2_HOME=$T/pm2-version timeout 20 pm2 --version 2>/dev/null | tail -n 1; PM2_HOME=$T/pm2-version timeout 20 pm2 kill >/dev/null 2>&1) on node $(node --version 2>/dev/null)")
         v+=("sockvisor $("$SOCKVISORCTL" version 2>/dev/null | head -n 1 || true)")
         echo "- Versions: $(IFS=';'; echo "${v[*]}" | sed 's/;/; /g')"
-        echo "- Load: sv-loadclient, $CONC concurrent connect-request-close loops on 127.0.0.1; scenario durations a=${D_A}s b=${D_B}s c=${D_C}s d=${D_D}s e=${D_E}s"
+        echo "- Load: sv-loadclient, $CONC concurrent connect-request-close loops on 127.0.0.1; scenario durations a=${D_A}s b=${D_B}s c=${D_C}s d=${D_D}s e=${D_E}s k=${D_K}s u=${D_U}s"
 }
 report() {
         echo "## Restarts under load"
         echo
         machine
         echo
-        echo "| scenario | supervisor | requests | failed | refused | reset | timeout | short | gap ms | p50 ms | p99 ms | pids | restart ms (ok/total) | supervisor RSS MB |"
-        echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-        printf '%s\n' "${ROWS[@]}"
-        echo
+        if [ ${#ROWS[@]} -gt 0 ]; then
+                echo "| scenario | supervisor | requests | failed | refused | reset | timeout | short | gap ms | p50 ms | p99 ms | pids | restart ms (ok/total) | supervisor RSS MB |"
+                echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+                printf '%s\n' "${ROWS[@]}"
+                echo
+        fi
+        if [ ${#U_ROWS[@]} -gt 0 ]; then
+                echo "## The supervisor upgraded under load"
+                echo
+                echo "| scenario | supervisor | requests | failed | refused | reset | timeout | short | gap ms | p50 ms | p99 ms | worker pids | upgrade ms (ok/total) | supervisor pid before → after | supervisor RSS MB | upgrade command, notes |"
+                echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+                printf '%s\n' "${U_ROWS[@]}"
+                echo
+        fi
         echo "## Control plane, one program"
         echo
         echo "| supervisor | status command | status round trip ms (median of $RTT_N) | idle wakeups/s (${IDLE_S} s) | supervisor RSS MB |"
@@ -801,5 +1007,5 @@ if [ -n "$OUT" ]; then cp "$T/report.md" "$OUT"; fi
 [ "$QUICK" = 1 ] || cp "$T/report.md" "$HERE/last-run.md" 2>/dev/null || true
 
 if [ "$HARNESS_BROKE" = 1 ]; then log "the harness broke (see above)"; exit 2; fi
-if [ "$SOCKVISOR_FAILED" = 1 ]; then log "sockvisor failed requests in a scenario"; exit 1; fi
+if [ "$SOCKVISOR_FAILED" = 1 ]; then log "sockvisor failed a scenario (see above)"; exit 1; fi
 exit 0

@@ -42,6 +42,8 @@ typedef struct SvSocketConf {
         mode_t mode;   /* unix path sockets: permissions of the socket file */
         unsigned line; /* line of the section header */
         unsigned listen_line; /* line of listen= */
+        char **fetch_users;  /* who besides root may fetch it over the control socket (NULL: nobody) */
+        char **fetch_groups; /* members of these groups may too */
 } SvSocketConf;
 
 typedef struct SvProgramConf {

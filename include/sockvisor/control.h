@@ -9,6 +9,7 @@
 
 #include "sockvisor/ctlproto.h"
 #include "sockvisor/diag.h"
+#include "sockvisor/fetch.h"
 #include "sockvisor/macro.h"
 #include "sockvisor/statefile.h"
 
@@ -56,6 +57,12 @@ void sv_ctl_finish(SvCtlConn *c, bool ok, const char *fmt, ...) _printf_(3, 4);
  * invalid afterwards). */
 void sv_ctl_reply(SvCtlConn *c, CtlReplyKind kind, const char *text);
 void sv_ctl_set_detach(SvCtlConn *c, SvCtlDetach cb, void *userdata);
+/* The final OK line with copies of fds attached (SCM_RIGHTS, with the line's first byte);
+ * the copies are closed once sent. c is invalid afterwards, as after sv_ctl_finish. */
+void sv_ctl_finish_fds(SvCtlConn *c, const int *fds, size_t n, const char *text);
+/* Who is at the other end (SO_PEERCRED, SO_PEERGROUPS at accept). */
+void sv_ctl_conn_peer(const SvCtlConn *c, uid_t *ret_uid, gid_t *ret_gid, pid_t *ret_pid, const gid_t **ret_groups,
+                      size_t *ret_n_groups);
 
 /* Upgrade. Save writes a "control" record and a "conn" record per connection (with what
  * it has read of an unfinished request and what it has not yet sent), after a last

@@ -28,6 +28,7 @@
 #define CTL_ARGS_MAX 64
 #define CTL_VERB_MAX 31
 #define CTL_ARG_MAX 255
+#define SV_FETCH_MAX 16 /* held sockets one fetch (sockvisorctl exec) may ask for */
 
 typedef struct CtlRequest {
         unsigned version;

@@ -18,6 +18,8 @@ typedef enum SvVerb {
         SV_VERB_UPGRADE,
         SV_VERB_VERSION,
         SV_VERB_WHY, /* answered by sockvisorctl itself: no daemon needed */
+        SV_VERB_FETCH,
+        SV_VERB_EXEC, /* sockvisorctl: fetch, then become the command */
         _SV_VERB_MAX,
 } SvVerb;
 

@@ -140,6 +140,12 @@ bool sv_supervisor_conn_waiting(const SvSupervisor *s, SvConnId conn);
 /* The client hung up: its job goes on, unanswered. */
 void sv_supervisor_conn_closed(SvSupervisor *s, SvConnId conn);
 
+/* fetch (sockvisorctl exec): the fd of the held socket name, if peer may have it (the
+ * socket's fetch_users= and fetch_groups=); the caller sends a copy. Every fetch and every
+ * refusal is logged. ret gets the socket's fd and address. */
+struct SvPeer;
+int sv_supervisor_fetch(SvSupervisor *s, const char *name, const struct SvPeer *peer, SvSocketInfo *ret, SvDiag *d);
+
 /* Reload: when a reload may not run now (a job or rollout is under way, shutting down),
  * returns -EBUSY with d saying why. Call before reading the file. */
 int sv_supervisor_reload_check(const SvSupervisor *s, SvDiag *d);

@@ -1,4 +1,5 @@
-/* Listen addresses: parse tcp://, udp:// and unix: strings into sockaddrs and format them back. */
+/* Listen addresses: parse tcp://, udp://, unix:, unix-dgram: and unix-seqpacket: strings into
+ * sockaddrs and format them back. */
 #include "sockvisor/addr.h"
 
 #include <arpa/inet.h>
@@ -8,7 +9,20 @@
 #include <stdio.h>
 #include <string.h>
 
-#define VALID_FORMS "tcp://HOST:PORT, udp://HOST:PORT, unix:/PATH or unix:@NAME"
+#define VALID_FORMS                                                                                       \
+        "tcp://HOST:PORT, udp://HOST:PORT, unix:/PATH, unix-dgram:/PATH, unix-seqpacket:/PATH, "          \
+        "unix:@NAME, unix-dgram:@NAME or unix-seqpacket:@NAME"
+
+/* The unix schemes, one per socket type, as systemd's ListenStream=, ListenDatagram= and
+ * ListenSequentialPacket= take a path or an @name. */
+static const struct {
+        const char *scheme; /* without the ':' */
+        int socktype;
+} unix_schemes[] = {
+        { "unix", SOCK_STREAM },
+        { "unix-dgram", SOCK_DGRAM },
+        { "unix-seqpacket", SOCK_SEQPACKET },
+};
 
 /* Room in sun_path: a path needs its NUL, an abstract name needs the leading NUL instead. */
 #define UNIX_PATH_MAX (sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1)
@@ -199,8 +213,9 @@ static int parse_inet(const char *input, SvAddrKind kind, const char *rest, SvAd
         return 0;
 }
 
-/* unix: sockets are always SOCK_STREAM here: the scheme has no way to ask for datagrams. */
-static int parse_unix(const char *input, const char *rest, SvAddr *ret, SvDiag *d) {
+/* rest follows "SCHEME:"; the scheme says the socket type. */
+static int parse_unix(const char *input, const char *scheme, int socktype, const char *rest, SvAddr *ret,
+                      SvDiag *d) {
         struct sockaddr_un sun = { .sun_family = AF_UNIX };
         size_t n;
         bool abstract;
@@ -211,9 +226,9 @@ static int parse_unix(const char *input, const char *rest, SvAddr *ret, SvDiag *
                 n = strlen(name);
                 if (n == 0)
                         return diag_set(d, 0,
-                                        "'%s': abstract socket name is empty; expected unix:@NAME, "
-                                        "e.g. unix:@sockvisor",
-                                        input);
+                                        "'%s': abstract socket name is empty; expected %s:@NAME, "
+                                        "e.g. %s:@sockvisor",
+                                        input, scheme, scheme);
                 if (n > UNIX_PATH_MAX)
                         return diag_set(d, 0, "'%s': abstract socket name is %zu bytes; at most %zu fit",
                                         input, n, (size_t) UNIX_PATH_MAX);
@@ -224,8 +239,8 @@ static int parse_unix(const char *input, const char *rest, SvAddr *ret, SvDiag *
                 if (rest[0] != '/')
                         return diag_set(d, 0,
                                         "'%s': unix socket path must be absolute (start with '/'), "
-                                        "e.g. unix:/run/app.sock, or use unix:@NAME for an abstract socket",
-                                        input);
+                                        "e.g. %s:/run/app.sock, or use %s:@NAME for an abstract socket",
+                                        input, scheme, scheme);
                 n = strlen(rest);
                 if (n > UNIX_PATH_MAX)
                         return diag_set(d, 0,
@@ -238,13 +253,17 @@ static int parse_unix(const char *input, const char *rest, SvAddr *ret, SvDiag *
         *ret = (SvAddr) {
                 .kind = SV_ADDR_UNIX,
                 .family = AF_UNIX,
-                .socktype = SOCK_STREAM,
+                .socktype = socktype,
                 /* abstract: leading NUL + name, no terminator; path: path + its NUL */
                 .salen = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + 1 + n),
                 .abstract = abstract,
         };
         memcpy(&ret->sa, &sun, sizeof(sun));
         return 0;
+}
+
+static bool is_scheme_char(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '+' || c == '-' || c == '.';
 }
 
 int sv_addr_parse(const char *s, SvAddr *ret, SvDiag *d) {
@@ -257,8 +276,11 @@ int sv_addr_parse(const char *s, SvAddr *ret, SvDiag *d) {
                 return parse_inet(s, SV_ADDR_TCP, s + 6, ret, d);
         if (strncmp(s, "udp://", 6) == 0)
                 return parse_inet(s, SV_ADDR_UDP, s + 6, ret, d);
-        if (strncmp(s, "unix:", 5) == 0)
-                return parse_unix(s, s + 5, ret, d);
+        for (size_t i = 0; i < sizeof(unix_schemes) / sizeof(unix_schemes[0]); i++) {
+                size_t n = strlen(unix_schemes[i].scheme);
+                if (strncmp(s, unix_schemes[i].scheme, n) == 0 && s[n] == ':')
+                        return parse_unix(s, unix_schemes[i].scheme, unix_schemes[i].socktype, s + n + 1, ret, d);
+        }
 
         /* From here on it is only about choosing the most helpful message. */
         if (strncmp(s, "tcp:", 4) == 0 || strncmp(s, "udp:", 4) == 0)
@@ -271,14 +293,54 @@ int sv_addr_parse(const char *s, SvAddr *ret, SvDiag *d) {
                 return diag_set(d, 0, "'%s': unknown scheme '%.*s'; expected " VALID_FORMS, s,
                                 (int) (sep - s), s);
 
+        /* "unix-stream:/p", "unix-datagram:@n": a scheme-like word, then ':' and a path or a name */
+        sep = strchr(s, ':');
+        if (sep && sep > s && ((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')) &&
+            (sep[1] == '/' || sep[1] == '@')) {
+                const char *c = s;
+                while (c < sep && is_scheme_char(*c))
+                        c++;
+                if (c == sep)
+                        return diag_set(d, 0, "'%s': unknown scheme '%.*s'; expected " VALID_FORMS, s,
+                                        (int) (sep - s), s);
+        }
+
         if (s[0] == '/' || s[0] == '@')
-                return diag_set(d, 0, "'%s' has no scheme; write unix:%s for a unix socket", s, s);
+                return diag_set(d, 0,
+                                "'%s' has no scheme; write unix:%s for a unix stream socket (unix-dgram:%s, "
+                                "unix-seqpacket:%s for the other types)",
+                                s, s, s, s);
 
         return diag_set(d, 0, "'%s' has no scheme; expected " VALID_FORMS ", e.g. tcp://127.0.0.1:8080", s);
 }
 
+const char *sv_addr_scheme(const SvAddr *a) {
+        if (a->family == AF_UNIX) {
+                for (size_t i = 0; i < sizeof(unix_schemes) / sizeof(unix_schemes[0]); i++)
+                        if (unix_schemes[i].socktype == a->socktype)
+                                return unix_schemes[i].scheme;
+                return "unix-?";
+        }
+        return a->kind == SV_ADDR_UDP ? "udp" : "tcp";
+}
+
+const char *sv_addr_kind_name(const SvAddr *a) {
+        if (a->family != AF_UNIX)
+                return a->kind == SV_ADDR_UDP ? "udp" : "tcp";
+        switch (a->socktype) {
+        case SOCK_STREAM:
+                return "unix-stream";
+        case SOCK_DGRAM:
+                return "unix-dgram";
+        case SOCK_SEQPACKET:
+                return "unix-seqpacket";
+        default:
+                return "unix-?";
+        }
+}
+
 char *sv_addr_format(const SvAddr *a, char *buf, size_t len) {
-        const char *scheme = a->kind == SV_ADDR_UDP ? "udp" : "tcp";
+        const char *scheme = sv_addr_scheme(a);
         char host[INET6_ADDRSTRLEN];
 
         if (len == 0)
@@ -317,12 +379,12 @@ char *sv_addr_format(const SvAddr *a, char *buf, size_t len) {
                         n = sizeof(sun->sun_path);
                 if (n == 0)
                         /* unbound or autobind not yet done: nothing to name, and not parseable */
-                        (void) snprintf(buf, len, "unix:");
+                        (void) snprintf(buf, len, "%s:", scheme);
                 else if (sun->sun_path[0] == '\0')
                         /* a NUL inside an abstract name ends the printed part; names we parse have none */
-                        (void) snprintf(buf, len, "unix:@%.*s", (int) (n - 1), sun->sun_path + 1);
+                        (void) snprintf(buf, len, "%s:@%.*s", scheme, (int) (n - 1), sun->sun_path + 1);
                 else
-                        (void) snprintf(buf, len, "unix:%.*s", (int) n, sun->sun_path);
+                        (void) snprintf(buf, len, "%s:%.*s", scheme, (int) n, sun->sun_path);
                 break;
         }
         default:

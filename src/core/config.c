@@ -55,7 +55,7 @@ const char *sv_autorestart_to_string(SvAutorestart a) {
 /* ---- sections ---- */
 
 static const char *const daemon_keys[] = { "control", "control_mode", "log" };
-static const char *const socket_keys[] = { "listen", "backlog", "blocking", "mode" };
+static const char *const socket_keys[] = { "listen", "backlog", "blocking", "mode", "fetch_users", "fetch_groups" };
 /* In the order a reader thinks of them: what runs, when it is up, how it stops, as whom. */
 typedef enum ProgramKey {
         PK_COMMAND,
@@ -295,6 +295,10 @@ static int handle_socket_key(Parser *p, int k, const char *key, const char *v) {
                 if (config_parse_mode(v, &s->mode) < 0)
                         return config_fail(p, p->line, "%s mode: '%s' is not an octal mode; e.g. 0660", p->section, v);
                 return 0;
+        case 4: /* fetch_users */
+                return config_parse_names(p, key, v, &s->fetch_users);
+        case 5: /* fetch_groups */
+                return config_parse_names(p, key, v, &s->fetch_groups);
         }
         return 0;
 }
@@ -613,6 +617,8 @@ SvConfig *sv_config_free(SvConfig *c) {
         for (size_t i = 0; i < c->n_sockets; i++) {
                 free(c->sockets[i].name);
                 free(c->sockets[i].listen);
+                sv_strv_free(c->sockets[i].fetch_users);
+                sv_strv_free(c->sockets[i].fetch_groups);
         }
         free(c->sockets);
         for (size_t i = 0; i < c->n_programs; i++) {

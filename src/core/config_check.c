@@ -182,8 +182,16 @@ typedef enum Clash {
 } Clash;
 
 static Clash sockets_clash(const SvAddr *a, const SvAddr *b) {
-        if (a->family == AF_UNIX || b->family == AF_UNIX) /* one file, or one abstract name, whatever the type */
-                return a->family == b->family && sv_addr_equal(a, b) ? CLASH_SAME : CLASH_NONE;
+        if (a->family == AF_UNIX || b->family == AF_UNIX) {
+                if (a->family != b->family)
+                        return CLASH_NONE;
+                /* A path is one file whatever the type; Linux keeps an abstract name per type
+                 * (unix:@n and unix-dgram:@n both bind). */
+                SvAddr bb = *b;
+                if (!a->abstract)
+                        bb.socktype = a->socktype;
+                return sv_addr_equal(a, &bb) ? CLASH_SAME : CLASH_NONE;
+        }
         if (a->socktype != b->socktype) /* TCP and UDP ports are separate */
                 return CLASH_NONE;
         unsigned port = sv_addr_port(a);

@@ -75,3 +75,5 @@ bool config_id_is_valid(const char *v);
 /* These two report through config_fail() themselves. */
 int config_parse_exitcodes(Parser *p, const char *v, SvProgramConf *pr);
 int config_parse_environment(Parser *p, const char *v, char ***ret);
+/* "www-data, alice, 1000": user or group names (or numbers), comma separated. */
+int config_parse_names(Parser *p, const char *key, const char *v, char ***ret);

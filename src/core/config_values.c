@@ -244,3 +244,47 @@ oom:
         return -ENOMEM;
 }
 
+
+static bool name_char(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+               c == '.' || c == '$';
+}
+
+int config_parse_names(Parser *p, const char *key, const char *v, char ***ret) {
+        char **list = calloc(1, sizeof(char *));
+        size_t n = 0;
+        if (!list)
+                goto oom;
+        for (const char *s = v; *s;) {
+                while (*s == ' ' || *s == '\t' || *s == ',')
+                        s++;
+                const char *start = s;
+                while (name_char(*s))
+                        s++;
+                size_t len = (size_t) (s - start);
+                while (*s == ' ' || *s == '\t')
+                        s++;
+                if (*s && *s != ',') {
+                        sv_strv_free(list);
+                        return config_fail(p, p->line, "%s %s: '%s' is not a list of user or group names; e.g. %s = "
+                                           "www-data, alice (names or numbers, separated by commas)",
+                                           p->section, key, v, key);
+                }
+                if (len == 0)
+                        continue;
+                char **nl = realloc(list, (n + 2) * sizeof(char *));
+                if (!nl)
+                        goto oom;
+                list = nl;
+                if (!(list[n] = strndup(start, len)))
+                        goto oom;
+                list[++n] = NULL;
+        }
+        sv_strv_free(*ret);
+        *ret = list;
+        return 0;
+oom:
+        sv_strv_free(list);
+        p->failed = true;
+        return -ENOMEM;
+}

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sockvisor/ctlproto.h"
 #include "sockvisor/macro.h"
 
 static const SvVerbInfo verbs[_SV_VERB_MAX] = {
@@ -31,6 +32,11 @@ static const SvVerbInfo verbs[_SV_VERB_MAX] = {
                               "print the client's and the daemon's versions" },
         [SV_VERB_WHY] = { "why", 1, 2, true, true, "[--json] ADDRESS|PORT", "why 8080",
                           "who holds an address, why a bind fails, and the fix (no daemon needed)" },
+        [SV_VERB_FETCH] = { "fetch", 1, SV_FETCH_MAX, true, false, "NAME...", "fetch web",
+                            "send held sockets over the control socket (SCM_RIGHTS); what exec uses" },
+        [SV_VERB_EXEC] = { "exec", 3, SIZE_MAX, true, true, "--socket NAME... -- COMMAND [ARGS...]",
+                           "exec --socket web -- /usr/bin/server",
+                           "run COMMAND on held sockets (fd 3.., LISTEN_FDS), fetched from sockvisord" },
 };
 
 const SvVerbInfo *sv_verb_info(SvVerb v) {

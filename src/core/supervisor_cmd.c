@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "sockvisor/ctlverbs.h"
 #include "sockvisor/duration.h"
+#include "sockvisor/fetch.h"
 #include "sockvisor/names.h"
 #include "sockvisor/policy.h"
 #include "sockvisor/status.h"
@@ -171,12 +173,17 @@ static void cmd_status(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
 
 /* Every socket held, with what the port doctor and reload tests need: fd, inode, users. */
 static void cmd_sockets(SvSupervisor *s, SvConnId conn) {
-        sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%-16s %-40s %-5s %-10s %-5s %s", "SOCKET", "ADDRESS", "FD", "INODE", "REFS",
-                  "STATE");
-        for (const HeldSocket *h = s->socks; h; h = h->next)
-                sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%-16s %-40s %-5d %-10lu %-5u %s", h->name, h->info.address,
+        /* KIND last: scripts read FD, INODE and STATE by column, and STATE is one word while held */
+        sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%-16s %-40s %-5s %-10s %-5s %-10s %s", "SOCKET", "ADDRESS", "FD", "INODE",
+                  "REFS", "STATE", "KIND");
+        for (const HeldSocket *h = s->socks; h; h = h->next) {
+                SvAddr a; /* the address text is canonical, so it parses back to its kind */
+                bool known = sv_addr_parse(h->info.address, &a, NULL) == 0;
+                sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%-16s %-40s %-5d %-10lu %-5u %-10s %s", h->name, h->info.address,
                           h->info.fd, h->info.inode, h->refs,
-                          h->configured ? "listening" : "retired (a draining generation still uses it)");
+                          h->configured ? "listening" : "retired (a draining generation still uses it)",
+                          known ? sv_addr_kind_name(&a) : "?");
+        }
         for (size_t q = 0; q < s->n_progs; q++) /* what workers stored: passed like sockets, after them */
                 for (size_t k = 0; k < s->progs[q]->n_fdstore; k++) {
                         const StoredFd *f = &s->progs[q]->fdstore[k];
@@ -440,4 +447,28 @@ void sv_command(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
                 sv_replyf(s, conn, CTL_REPLY_ERR, "'%s' is not handled here (a bug); nothing changed", vi->name);
                 break;
         }
+}
+
+int sv_supervisor_fetch(SvSupervisor *s, const char *name, const SvPeer *peer, SvSocketInfo *ret, SvDiag *d) {
+        const SvConfig *cfg = s->cr ? s->cr->cfg : NULL;
+        int k = cfg ? sv_config_find_socket(cfg, name) : -1;
+        char why[768];
+        if (k < 0 || !s->cr->socks[k]) {
+                char known[512] = "";
+                size_t o = 0;
+                for (size_t q = 0; cfg && q < cfg->n_sockets && o < sizeof(known); q++)
+                        o += (size_t) snprintf(known + o, sizeof(known) - o, "%s%s", q ? ", " : "", cfg->sockets[q].name);
+                return diag_set(d, 0, "no socket named '%s'; sockvisord holds: %s", name, known[0] ? known : "none"),
+                       -ENOENT;
+        }
+        const SvSocketConf *sc = &cfg->sockets[k];
+        if (!sv_fetch_permitted(sc, peer, why, sizeof(why))) {
+                sv_logf(s, LOG_WARNING, NULL, "fetch: refused socket '%s' to pid %d: %s", name, (int) peer->pid, why);
+                return diag_set(d, 0, "%s", why), -EPERM;
+        }
+        *ret = s->cr->socks[k]->info;
+        sv_logf(s, LOG_INFO, NULL, "fetch: socket '%s' (%s, fd %d) sent to pid %d, uid %u%s%s%s", name, ret->address,
+                ret->fd, (int) peer->pid, (unsigned) peer->uid, peer->user ? " (" : "", peer->user ? peer->user : "",
+                peer->user ? ")" : "");
+        return 0;
 }

@@ -107,7 +107,10 @@ typedef struct Reply {
         const char *path;
         const char *verb;
         bool got_line; /* a progress or output line came before the end */
+        bool quiet;    /* print only ERR (exec: stdout is the program's) */
         int out_r;     /* first stdout error: keep reading, the command runs on regardless */
+        int *fds;      /* fds that came with the reply (fetch), or NULL: closed */
+        size_t n_fds, max_fds;
 } Reply;
 
 #define REPLY_MORE (-1) /* reply_line: not the final line */
@@ -135,11 +138,11 @@ static int reply_line(Reply *rp, const char *line, size_t len) {
         case CTL_REPLY_PROGRESS:
         case CTL_REPLY_OUTPUT:
                 rp->got_line = true;
-                if (rp->out_r == 0)
+                if (rp->out_r == 0 && !rp->quiet)
                         rp->out_r = print_text(stdout, text, text_len, kind == CTL_REPLY_PROGRESS);
                 return REPLY_MORE;
         case CTL_REPLY_OK:
-                if (rp->out_r == 0 && text_len > 0)
+                if (rp->out_r == 0 && text_len > 0 && !rp->quiet)
                         rp->out_r = print_text(stdout, text, text_len, false);
                 if (rp->out_r == 0 && fflush(stdout) == EOF)
                         rp->out_r = -errno;
@@ -206,10 +209,37 @@ static int reply_wait(const Reply *rp, int fd, int timeout_ms) {
         return 0;
 }
 
+/* read(), but fds sent with the data (SCM_RIGHTS: fetch) are kept in rp, or closed. */
+static ssize_t recv_with_fds(Reply *rp, int fd, char *p, size_t avail) {
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * SV_FETCH_MAX)];
+        } control;
+        struct iovec iov = { .iov_base = p, .iov_len = avail };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
+                             .msg_controllen = sizeof(control) };
+        ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+        if (n < 0)
+                return n;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                        for (size_t i = 0; i < k; i++) {
+                                int got;
+                                memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                                if (rp->fds && rp->n_fds < rp->max_fds)
+                                        rp->fds[rp->n_fds++] = got;
+                                else
+                                        (void) close(got);
+                        }
+                }
+        return n;
+}
+
 /* Reads reply lines until the final one and returns the exit code. */
-static int read_reply(int fd, const char *path, const char *verb, int timeout_ms) {
+static int read_reply_into(Reply *rp, int fd, int timeout_ms) {
         static CtlFramer framer; /* 8 KiB: keep it off the stack */
-        Reply rp = { .path = path, .verb = verb };
+        const char *path = rp->path;
 
         ctl_framer_init(&framer);
         for (;;) {
@@ -219,7 +249,7 @@ static int read_reply(int fd, const char *path, const char *verb, int timeout_ms
                 int r;
 
                 while ((r = ctl_framer_next(&framer, &line, &len)) == 1) {
-                        r = reply_line(&rp, line, len);
+                        r = reply_line(rp, line, len);
                         if (r != REPLY_MORE)
                                 return r;
                 }
@@ -230,11 +260,11 @@ static int read_reply(int fd, const char *path, const char *verb, int timeout_ms
                         return CTL_EXIT_FAILED;
                 }
 
-                r = reply_wait(&rp, fd, timeout_ms);
+                r = reply_wait(rp, fd, timeout_ms);
                 if (r != 0)
                         return r;
                 p = ctl_framer_space(&framer, &avail);
-                n = read(fd, p, avail);
+                n = recv_with_fds(rp, fd, p, avail);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0 && errno != ECONNRESET) {
@@ -243,9 +273,37 @@ static int read_reply(int fd, const char *path, const char *verb, int timeout_ms
                         return CTL_EXIT_FAILED;
                 }
                 if (n <= 0) /* ECONNRESET: it closed without reading our request, or crashed */
-                        return reply_cut(&rp, n < 0 ? errno : 0, ctl_framer_pending(&framer) > 0);
+                        return reply_cut(rp, n < 0 ? errno : 0, ctl_framer_pending(&framer) > 0);
                 ctl_framer_commit(&framer, (size_t) n);
         }
+}
+
+static int read_reply(int fd, const char *path, const char *verb, int timeout_ms) {
+        Reply rp = { .path = path, .verb = verb };
+        return read_reply_into(&rp, fd, timeout_ms);
+}
+
+int ctl_client_fetch(const char *path, char **names, size_t n, int *ret_fds, size_t *ret_n) {
+        _cleanup_close_ int fd = -EBADF;
+        char req[CTL_LINE_MAX];
+        SvDiag d = { 0 };
+        *ret_n = 0;
+        int r = ctl_request_format(req, sizeof(req), "fetch", names, n, &d);
+        if (r < 0)
+                return ctl_usage_error("exec: %s", d.msg);
+        size_t req_len = (size_t) r;
+        r = control_connect(path, &fd);
+        if (r != 0)
+                return r;
+        r = send_all(fd, req, req_len);
+        if (r < 0 && r != -EPIPE && r != -ECONNRESET) {
+                fprintf(stderr, PROG ": cannot send the request to %s: %s\n", path, strerror(-r));
+                return CTL_EXIT_FAILED;
+        }
+        Reply rp = { .path = path, .verb = "fetch", .quiet = true, .fds = ret_fds, .max_fds = n };
+        r = read_reply_into(&rp, fd, CTL_QUICK_TIMEOUT_MS);
+        *ret_n = rp.n_fds;
+        return r;
 }
 
 int ctl_client_run(const char *path, SvVerb verb, char **args, size_t n_args) {

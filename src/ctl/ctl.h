@@ -3,7 +3,8 @@
  *             verb table, include/sockvisor/ctlverbs.h), help, dispatch
  *   client.c  one exchange with sockvisord: connect, send the request, print the reply as
  *             it comes, map how it ended to an exit code
- *   why.c     the `why` verb: the port doctor, run here (no daemon needed) */
+ *   why.c     the `why` verb: the port doctor, run here (no daemon needed)
+ *   exec.c    the `exec` verb: fetch held sockets by SCM_RIGHTS, then become a command */
 #pragma once
 
 #include <stddef.h>
@@ -31,6 +32,13 @@ _printf_(1, 2) int ctl_usage_error(const char *fmt, ...);
  * shutdown) relies on the daemon's own bounds and progress lines, and a connection that
  * closes with no final line, as when the daemon dies, is a one-line error and exit 1. */
 int ctl_client_run(const char *path, SvVerb verb, char **args, size_t n_args);
+
+/* fetch: asks for the held sockets names[0..n) and returns the exit code; *ret_n fds came
+ * with the answer (on OK, n of them, in the order of names). Only ERR is printed. */
+int ctl_client_fetch(const char *path, char **names, size_t n, int *ret_fds, size_t *ret_n);
+
+/* `exec --socket NAME... -- COMMAND [ARGS]`; returns only on failure, with the exit code. */
+int ctl_exec_run(const char *path, char **args, size_t n_args);
 
 /* Read-only verbs get an answer at once; a daemon that says nothing for this long is stuck. */
 #define CTL_QUICK_TIMEOUT_MS (60 * 1000)

@@ -141,6 +141,8 @@ int main(int argc, char *argv[]) {
         switch (verb) {
         case SV_VERB_WHY: /* answered here: it needs no daemon */
                 return ctl_why_run(args, n_args);
+        case SV_VERB_EXEC:
+                return ctl_exec_run(path, args, n_args);
         case SV_VERB_UPGRADE:
                 /* The daemon has another working directory: a relative PATH is made ours. */
                 if (n_args == 1 && strncmp(args[0], "--exec=", 7) == 0) {

@@ -32,7 +32,14 @@ struct SvCtlConn {
         bool read_eof; /* the client half-closed: it sends nothing more, but may still read */
         bool dropping;
         uid_t uid;
+        gid_t gid;
         pid_t pid;
+        bool privileged;  /* root or our uid: every verb; anyone else may only fetch */
+        gid_t groups[SV_PEER_GROUPS_MAX]; /* SO_PEERGROUPS: its supplementary groups */
+        size_t n_groups;
+        int send_fds[SV_FETCH_MAX]; /* go with the final line (fetch): copies, closed once sent */
+        size_t n_send_fds;
+        size_t fds_at;    /* where in out the line they go with begins */
         SvCtlDetach detach;
         void *detach_data;
         SvCtlConn *prev, *next;
@@ -74,6 +81,8 @@ static void conn_drop(SvCtlConn *c) {
         }
         sd_event_source_disable_unref(c->io);
         (void) safe_close(c->fd);
+        for (size_t k = 0; k < c->n_send_fds; k++)
+                (void) safe_close(c->send_fds[k]);
         free(c->out);
         free(c);
 }
@@ -121,9 +130,34 @@ static void conn_update_events(SvCtlConn *c) {
  * progress line must never free c under a caller that still holds it; a broken client is
  * then noticed by the io handler (EPOLLHUP/EPOLLERR). A write error is the only thing
  * besides EPOLLHUP/EPOLLERR that ends a connection whose command is under way. */
+/* The final line of a fetch, with its fds: one sendmsg, so they come with its first byte. */
+static ssize_t send_with_fds(SvCtlConn *c) {
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * SV_FETCH_MAX)];
+        } control = {};
+        struct iovec iov = { .iov_base = c->out, .iov_len = c->out_len };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
+                             .msg_controllen = CMSG_SPACE(sizeof(int) * c->n_send_fds) };
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * c->n_send_fds);
+        memcpy(CMSG_DATA(cm), c->send_fds, sizeof(int) * c->n_send_fds);
+        ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+                for (size_t k = 0; k < c->n_send_fds; k++)
+                        (void) safe_close(c->send_fds[k]);
+                c->n_send_fds = 0;
+        }
+        return n;
+}
+
 static bool conn_flush(SvCtlConn *c, bool may_free) {
         while (c->out_len > 0 && !c->broken) {
-                ssize_t n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                bool with_fds = c->n_send_fds && c->fds_at == 0;
+                size_t len = c->n_send_fds && !with_fds ? c->fds_at : c->out_len; /* up to the line with the fds */
+                ssize_t n = with_fds ? send_with_fds(c) : send(c->fd, c->out, len, MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -134,6 +168,8 @@ static bool conn_flush(SvCtlConn *c, bool may_free) {
                 }
                 memmove(c->out, c->out + n, c->out_len - (size_t) n);
                 c->out_len -= (size_t) n;
+                if (c->n_send_fds)
+                        c->fds_at -= (size_t) n;
         }
         if (may_free && (c->broken || (c->finished && c->out_len == 0))) {
                 conn_drop(c);
@@ -187,6 +223,36 @@ void sv_ctl_reply(SvCtlConn *c, CtlReplyKind kind, const char *text) {
                 (void) conn_flush(c, false);
 }
 
+void sv_ctl_finish_fds(SvCtlConn *c, const int *fds, size_t n, const char *text) {
+        if (c->finished)
+                return;
+        size_t k = 0;
+        for (; k < n && k < SV_FETCH_MAX; k++) {
+                c->send_fds[k] = fcntl(fds[k], F_DUPFD_CLOEXEC, 3); /* ours: the held one stays held */
+                if (c->send_fds[k] < 0)
+                        break;
+        }
+        c->n_send_fds = k;
+        if (k < n) {
+                for (size_t q = 0; q < k; q++)
+                        (void) safe_close(c->send_fds[q]);
+                c->n_send_fds = 0;
+                sv_ctl_finish(c, false, "cannot copy the sockets to send: %s", strerror(errno));
+                return;
+        }
+        c->fds_at = c->out_len;
+        sv_ctl_reply(c, CTL_REPLY_OK, text);
+}
+
+void sv_ctl_conn_peer(const SvCtlConn *c, uid_t *ret_uid, gid_t *ret_gid, pid_t *ret_pid, const gid_t **ret_groups,
+                      size_t *ret_n_groups) {
+        *ret_uid = c->uid;
+        *ret_gid = c->gid;
+        *ret_pid = c->pid;
+        *ret_groups = c->groups;
+        *ret_n_groups = c->n_groups;
+}
+
 uint64_t sv_ctl_conn_id(const SvCtlConn *c) {
         return c ? c->id : 0;
 }
@@ -223,7 +289,13 @@ static void conn_handle_line(SvCtlConn *c, const char *line, size_t len) {
                               "(use the sockvisorctl of the same release)", req->version, CTL_PROTO_VERSION);
         else if (r < 0)
                 sv_ctl_finish(c, false, "bad request: %s", d.msg);
-        else {
+        else if (!c->privileged && strcmp(req->verb, "fetch") != 0 && strcmp(req->verb, "version") != 0) {
+                log_warning("control: refused '%s' from uid %u (pid %d): only root and uid %u may control this daemon",
+                            req->verb, (unsigned) c->uid, (int) c->pid, (unsigned) geteuid());
+                sv_ctl_finish(c, false, "permission denied: uid %u may not control this sockvisord (it may only "
+                              "fetch the sockets fetch_users= or fetch_groups= allow it: sockvisorctl exec)",
+                              (unsigned) c->uid);
+        } else {
                 c->dispatched = true;
                 log_debug("control: uid %u pid %d: %s%s%s", (unsigned) c->uid, (int) c->pid, req->verb,
                           req->n_args ? " " : "", req->n_args ? req->args[0] : "");
@@ -335,15 +407,11 @@ static int control_accept(sd_event_source *s, int fd, uint32_t revents, void *us
                 refuse(cfd, "cannot read the peer's credentials");
                 return 0;
         }
-        if (cred.uid != 0 && cred.uid != geteuid()) {
-                log_warning("control: refused uid %u (pid %d): only root and uid %u may control this daemon",
-                            (unsigned) cred.uid, (int) cred.pid, (unsigned) geteuid());
-                char why[128];
-                (void) snprintf(why, sizeof(why), "permission denied: uid %u may not control this sockvisord",
-                                (unsigned) cred.uid);
-                refuse(cfd, why);
-                return 0;
-        }
+        /* Anyone the socket file lets in may connect; only root and our uid may control us.
+         * The others may fetch the sockets their fetch_users= / fetch_groups= allow. */
+        gid_t groups[SV_PEER_GROUPS_MAX];
+        socklen_t glen = sizeof(groups);
+        size_t n_groups = getsockopt(cfd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0 ? glen / sizeof(gid_t) : 0;
         if (ctl->n_conns >= CONN_MAX) {
                 refuse(cfd, "too many control connections; try again");
                 return 0;
@@ -358,7 +426,11 @@ static int control_accept(sd_event_source *s, int fd, uint32_t revents, void *us
         c->id = ++ctl->last_id;
         c->fd = cfd;
         c->uid = cred.uid;
+        c->gid = cred.gid;
         c->pid = cred.pid;
+        c->privileged = cred.uid == 0 || cred.uid == geteuid();
+        memcpy(c->groups, groups, n_groups * sizeof(gid_t));
+        c->n_groups = n_groups;
         ctl_framer_init(&c->in);
         if (sd_event_add_io(ctl->event, &c->io, cfd, EPOLLIN | EPOLLRDHUP, conn_io, c) < 0) {
                 free(c);
@@ -457,8 +529,8 @@ int sv_control_save(SvControl *ctl, SvStateOut *o, SvCarry *carry) {
         r = r ?: sv_carry_add(carry, ctl->fd);
         r = r ?: sv_carry_add(carry, ctl->lock_fd);
         for (SvCtlConn *c = ctl->conns; c; c = c->next) {
-                if (c->broken || c->dropping)
-                        continue; /* nobody reads it: it ends with this image */
+                if (c->broken || c->dropping || c->n_send_fds)
+                        continue; /* nobody reads it, or fds wait to go with it: it ends with this image */
                 size_t pending = ctl_framer_pending(&c->in);
                 _cleanup_free_ char *in = strndup(c->in.buf + c->in.start, pending);
                 _cleanup_free_ char *out = strndup(c->out ? c->out : "", c->out_len);
@@ -468,7 +540,13 @@ int sv_control_save(SvControl *ctl, SvStateOut *o, SvCarry *carry) {
                 sv_state_u64(o, "id", c->id);
                 sv_state_i64(o, "fd", c->fd);
                 sv_state_u64(o, "uid", c->uid);
+                sv_state_u64(o, "gid", c->gid);
                 sv_state_i64(o, "pid", c->pid);
+                sv_state_bool(o, "privileged", c->privileged);
+                uint64_t groups[SV_PEER_GROUPS_MAX];
+                for (size_t k = 0; k < c->n_groups; k++)
+                        groups[k] = c->groups[k];
+                sv_state_ids(o, "groups", groups, c->n_groups);
                 sv_state_bool(o, "dispatched", c->dispatched);
                 sv_state_bool(o, "finished", c->finished);
                 sv_state_bool(o, "read_eof", c->read_eof);
@@ -487,7 +565,13 @@ static int conn_restore(SvControl *ctl, SvStateIn *in, const SvStateRec *rec, Sv
         c->id = sv_rec_u64(in, rec, "id");
         c->fd = (int) sv_rec_i64(in, rec, "fd");
         c->uid = (uid_t) sv_rec_u64(in, rec, "uid");
+        c->gid = (gid_t) sv_rec_u64(in, rec, "gid");
         c->pid = (pid_t) sv_rec_i64(in, rec, "pid");
+        c->privileged = sv_rec_bool(in, rec, "privileged");
+        uint64_t groups[SV_PEER_GROUPS_MAX];
+        c->n_groups = sv_rec_ids(in, rec, "groups", groups, SV_PEER_GROUPS_MAX);
+        for (size_t k = 0; k < c->n_groups; k++)
+                c->groups[k] = (gid_t) groups[k];
         c->dispatched = sv_rec_bool(in, rec, "dispatched");
         c->finished = sv_rec_bool(in, rec, "finished");
         c->read_eof = sv_rec_bool(in, rec, "read_eof");

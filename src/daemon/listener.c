@@ -17,6 +17,10 @@
 static const char *bind_hint(int err, const SvAddr *a) {
         switch (err) {
         case EADDRINUSE:
+                if (a->kind == SV_ADDR_UNIX && a->abstract)
+                        /* no file, so no lock and no probe: the kernel's bind() is the only judge */
+                        return "another socket of this type is bound to that abstract name (see 'ss -xlp'): stop "
+                               "that process or choose another name";
                 return a->kind == SV_ADDR_UNIX ? "another process is bound to that name"
                                                : "another process holds that port: see 'ss -ltnp' and stop it, or "
                                                  "choose another port";
@@ -32,7 +36,56 @@ static const char *bind_hint(int err, const SvAddr *a) {
         }
 }
 
-static int unix_path_prepare(const char *path, int *ret_lock_fd, SvDiag *d) {
+static const char *socktype_name(int type) {
+        switch (type) {
+        case SOCK_STREAM:
+                return "SOCK_STREAM";
+        case SOCK_DGRAM:
+                return "SOCK_DGRAM";
+        case SOCK_SEQPACKET:
+                return "SOCK_SEQPACKET";
+        default:
+                return "an unknown type";
+        }
+}
+
+/* The systemd socket unit directive that makes a socket of this family and type. */
+static const char *socktype_directive(int family, int type) {
+        switch (type) {
+        case SOCK_STREAM:
+                return "ListenStream=";
+        case SOCK_DGRAM:
+                return "ListenDatagram=";
+        case SOCK_SEQPACKET:
+                return family == AF_UNIX ? "ListenSequentialPacket=" : "?";
+        default:
+                return "?";
+        }
+}
+
+/* Whether a process still has a socket bound at path, asked with connect() from a socket of
+ * the type we are about to bind. Only ECONNREFUSED says "nobody": the file is stale (ENOENT:
+ * it went away meanwhile). Everything else means somebody is there or we cannot tell:
+ *  - 0, EAGAIN (a full accept queue), EINPROGRESS: a live listener of this type;
+ *  - EPROTOTYPE: a live socket of another type (a path names one socket, whatever its type);
+ *  - EPERM: a live datagram socket that is connected to another peer refuses our connect,
+ *    which a rule "0 means live" would take for stale;
+ *  - EACCES and the rest: we cannot tell, so the file is not ours to remove.
+ * A datagram connect() sends nothing, so the probe never reaches a live datagram reader. */
+static int unix_path_probe(const char *path, int socktype, int *ret_err) {
+        struct sockaddr_un sun = { .sun_family = AF_UNIX };
+        int probe = socket(AF_UNIX, socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (probe < 0)
+                return -errno;
+        strncpy(sun.sun_path, path, sizeof(sun.sun_path) - 1);
+        int cr = connect(probe, (struct sockaddr *) &sun, sizeof(sun));
+        int cerr = cr < 0 ? errno : 0;
+        (void) safe_close(probe);
+        *ret_err = cerr;
+        return cerr == ECONNREFUSED || cerr == ENOENT ? 0 : 1;
+}
+
+static int unix_path_prepare(const char *path, int socktype, int *ret_lock_fd, SvDiag *d) {
         char lockpath[sizeof(((struct sockaddr_un *) NULL)->sun_path) + 8];
         struct stat st;
 
@@ -60,19 +113,32 @@ static int unix_path_prepare(const char *path, int *ret_lock_fd, SvDiag *d) {
                         diag_set(d, 0, "%s exists and is not a socket; remove it or choose another path", path);
                         return -EEXIST;
                 }
-                /* A socket file may still have a listener behind it: probe before unlinking. */
-                int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-                struct sockaddr_un sun = { .sun_family = AF_UNIX };
-                strncpy(sun.sun_path, path, sizeof(sun.sun_path) - 1);
-                int cr = probe >= 0 ? connect(probe, (struct sockaddr *) &sun, sizeof(sun)) : -1;
-                int cerr = errno;
-                (void) safe_close(probe);
-                if (cr == 0 || cerr == EAGAIN || cerr == EINPROGRESS || cerr == EPROTOTYPE) {
+                /* A socket file may still have a live socket behind it: probe before unlinking. */
+                int cerr = 0;
+                int live = unix_path_probe(path, socktype, &cerr);
+                if (live < 0) {
                         (void) safe_close(lfd);
-                        diag_set(d, 0,
-                                 "a live process is listening on %s; refusing to remove it (stop that process or "
-                                 "choose another path)",
-                                 path);
+                        diag_set(d, 0, "cannot create a socket to probe %s: %s", path, strerror(-live));
+                        return live;
+                }
+                if (live) {
+                        (void) safe_close(lfd);
+                        if (socktype != SOCK_DGRAM && (cerr == 0 || cerr == EAGAIN || cerr == EINPROGRESS))
+                                diag_set(d, 0,
+                                         "a live process is listening on %s; refusing to remove it (stop that process "
+                                         "or choose another path)",
+                                         path);
+                        else if (cerr == 0 || cerr == EPROTOTYPE || cerr == EPERM)
+                                diag_set(d, 0,
+                                         "a live process has a socket bound at %s (connect: %s); refusing to remove "
+                                         "it (stop that process or choose another path)",
+                                         path, cerr ? strerror(cerr) : "a datagram socket is bound there");
+                        else
+                                diag_set(d, 0,
+                                         "cannot tell whether a process has a socket bound at %s (connect: %s); "
+                                         "refusing to remove it (remove it yourself if it is stale, or choose "
+                                         "another path)",
+                                         path, strerror(cerr));
                         return -EADDRINUSE;
                 }
                 if (unlink(path) < 0 && errno != ENOENT) {
@@ -122,7 +188,8 @@ static int open_socket(const char *what, const SvAddr *a, bool nonblock, int bac
                          hint ? hint : "");
                 return r;
         }
-        if (a->socktype == SOCK_STREAM && listen(fd, backlog) < 0) {
+        /* a datagram socket is not listened on; seqpacket ones are, like stream ones */
+        if (a->socktype != SOCK_DGRAM && listen(fd, backlog) < 0) {
                 r = -errno;
                 (void) safe_close(fd);
                 diag_set(d, 0, "%s: cannot listen on %s: %s", what, text, strerror(-r));
@@ -145,7 +212,7 @@ int sv_unix_listener_open(const char *path, mode_t mode, int socktype, int backl
         strcpy(sun->sun_path, path);
         a.salen = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
 
-        r = unix_path_prepare(path, &lfd, d);
+        r = unix_path_prepare(path, socktype, &lfd, d);
         if (r < 0)
                 return r;
         r = open_socket(path, &a, nonblock, backlog, mode, &fd, d);
@@ -204,7 +271,7 @@ int sv_listener_open(const SvSocketConf *sc, SvListener *ret, SvDiag *d) {
         (void) snprintf(what, sizeof(what), "socket '%s'", sc->name);
         if (sc->addr.kind == SV_ADDR_UNIX && !sc->addr.abstract) {
                 const char *path = ((const struct sockaddr_un *) &sc->addr.sa)->sun_path;
-                r = unix_path_prepare(path, &lfd, d);
+                r = unix_path_prepare(path, sc->addr.socktype, &lfd, d);
                 if (r < 0) {
                         diag_prefix(d, what);
                         return r;
@@ -252,7 +319,7 @@ int sv_listener_adjust(SvListener *l, const SvSocketConf *sc, SvDiag *d) {
         sv_addr_format(&l->addr, text, sizeof(text));
         if (d)
                 d->msg[0] = '\0';
-        if (l->addr.socktype == SOCK_STREAM && listen(l->fd, sc->backlog) < 0) {
+        if (l->addr.socktype != SOCK_DGRAM && listen(l->fd, sc->backlog) < 0) {
                 r = -errno;
                 diag_set(d, 0, "socket '%s': cannot set backlog %d on %s: %s", l->name, sc->backlog, text,
                          strerror(-r));
@@ -310,6 +377,14 @@ int sv_listener_adopt(const SvSocketConf *sc, int fd, SvListener *ret, SvDiag *d
                 diag_set(d, 0, "socket '%s': cannot inspect the fd passed in: %s", sc->name, strerror(-r));
                 return r;
         }
+        if (type != sc->addr.socktype)
+                return diag_set(d, 0,
+                                "socket '%s': the service manager passed a %s socket under this name (%s in the socket "
+                                "unit), but listen = %s wants a %s socket (%s); make the socket unit and the config "
+                                "agree (after changing listen=, 'systemctl stop sockvisord' flushes its fd store)",
+                                sc->name, socktype_name(type), socktype_directive(family, type), want,
+                                socktype_name(sc->addr.socktype),
+                                socktype_directive(sc->addr.family, sc->addr.socktype));
         bool known = sv_addr_from_sockaddr((struct sockaddr *) &ss, sslen, type, &a) == 0;
         if (known)
                 sv_addr_format(&a, got, sizeof(got));
@@ -318,10 +393,11 @@ int sv_listener_adopt(const SvSocketConf *sc, int fd, SvListener *ret, SvDiag *d
         if (!known || type != sc->addr.socktype || family != sc->addr.family || !sv_addr_equal(&a, &sc->addr))
                 return diag_set(d, 0,
                                 "socket '%s': the service manager passed %s under this name, but listen = %s; make "
-                                "the socket unit (ListenStream=/ListenDatagram=, FileDescriptorName=) and the config "
+                                "the socket unit (ListenStream=/ListenDatagram=/ListenSequentialPacket=, "
+                                "FileDescriptorName=) and the config "
                                 "agree (after changing listen=, 'systemctl stop sockvisord' flushes its fd store)",
                                 sc->name, got, want);
-        if (type == SOCK_STREAM && (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &il) < 0 || !acc))
+        if (type != SOCK_DGRAM && (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &il) < 0 || !acc))
                 return diag_set(d, 0, "socket '%s': the fd passed in for %s is not listening", sc->name, want);
 
         int fl = fcntl(fd, F_GETFL);

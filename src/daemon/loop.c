@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -446,6 +448,50 @@ static void daemon_reload(SvDaemon *d, SvConnId conn) {
         sv_servicemgr_notify("READY=1");
 }
 
+/* fetch NAME...: every socket, or none; the fds go with the OK line. */
+static void daemon_fetch(SvDaemon *d, SvCtlConn *c, const CtlRequest *req) {
+        SvPeer peer = {};
+        gid_t gid;
+        const gid_t *groups;
+        size_t n_groups;
+        char namebuf[SV_PEER_GROUPS_MAX + 1][256];
+        sv_ctl_conn_peer(c, &peer.uid, &gid, &peer.pid, &groups, &n_groups);
+        /* names for the policy: NSS, at the time of asking (a group added since counts) */
+        struct passwd pw, *pwp = NULL;
+        struct group gr, *grp = NULL;
+        char nss[16384];
+        if (getpwuid_r(peer.uid, &pw, nss, sizeof(nss), &pwp) == 0 && pwp) {
+                (void) snprintf(namebuf[0], sizeof(namebuf[0]), "%s", pw.pw_name);
+                peer.user = namebuf[0];
+        }
+        peer.groups[peer.n_groups++] = gid;
+        for (size_t k = 0; k < n_groups && peer.n_groups < SV_PEER_GROUPS_MAX; k++)
+                if (groups[k] != gid)
+                        peer.groups[peer.n_groups++] = groups[k];
+        for (size_t k = 0; k < peer.n_groups; k++)
+                if (getgrgid_r(peer.groups[k], &gr, nss, sizeof(nss), &grp) == 0 && grp) {
+                        (void) snprintf(namebuf[k + 1], sizeof(namebuf[k + 1]), "%s", gr.gr_name);
+                        peer.group_names[k] = namebuf[k + 1];
+                }
+
+        int fds[SV_FETCH_MAX];
+        char text[CTL_LINE_MAX];
+        size_t o = (size_t) snprintf(text, sizeof(text), "fetched");
+        for (size_t k = 0; k < req->n_args; k++) {
+                SvSocketInfo si;
+                SvDiag diag = {};
+                if (sv_supervisor_fetch(d->sup, req->args[k], &peer, &si, &diag) < 0) {
+                        sv_ctl_finish(c, false, "%s", diag.msg);
+                        return;
+                }
+                fds[k] = si.fd;
+                if (o < sizeof(text))
+                        o += (size_t) snprintf(text + o, sizeof(text) - o, "%s %s (%s, inode %lu)", k ? "," : "",
+                                               req->args[k], si.address, si.inode);
+        }
+        sv_ctl_finish_fds(c, fds, req->n_args, text);
+}
+
 void sv_daemon_on_request(void *userdata, SvCtlConn *c, const CtlRequest *req) {
         SvDaemon *d = userdata;
         SvVerb verb;
@@ -459,6 +505,8 @@ void sv_daemon_on_request(void *userdata, SvCtlConn *c, const CtlRequest *req) {
                 else
                         sv_ctl_finish(c, false, "usage: upgrade [--exec /path/to/sockvisord]");
         }
+        else if (vi && verb == SV_VERB_FETCH && req->n_args >= 1 && req->n_args <= SV_FETCH_MAX)
+                daemon_fetch(d, c, req);
         else if (vi && verb == SV_VERB_PID && req->n_args == 0)
                 sv_ctl_finish(c, true, "%d", (int) getpid());
         else

@@ -1,9 +1,10 @@
 #!/bin/bash
 # The benchmark harness in its quick mode (bench/run.sh --quick), so that it cannot rot:
 # it must run on this build's sockvisord and sockvisorctl without network, print its table,
-# and show sockvisor with no failed request in scenarios a-d. In e (a worker killed with
-# SIGKILL) the requests that worker had already accepted are lost whoever supervises it:
-# at most one per concurrent client (4 in quick mode), and nothing may be refused.
+# and show sockvisor with no failed request in scenarios a-d and u (sockvisord upgraded in
+# place under load, keeping its pid). In e (a worker killed with SIGKILL) the requests that
+# worker had already accepted are lost whoever supervises it: at most one per concurrent
+# client (4 in quick mode), and nothing may be refused.
 . "$(dirname "$0")/lib.sh"
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -38,9 +39,14 @@ for sc in a b c d e; do
         fi
 done
 for peer in "self-binding, stop+start, no SO_REUSEADDR" "self-binding, stop+start, SO_REUSEADDR"; do
-        n=$(grep -cF "| $peer |" "$T/bench.out" || true)
+        n=$(grep -E '^\| [a-e]: ' "$T/bench.out" | grep -cF "| $peer |" || true)
         [ "$n" -eq 5 ] && pass "5 rows for '$peer'" || fail "expected 5 rows for '$peer', found $n"
 done
+# u: sockvisord upgraded in place under load (plain, then --exec COPY): nothing fails, same pid.
+row=$(grep -E '^\| u: ' "$T/bench.out" | grep -F "| sockvisor |" || true)
+failed=$(col "$row" 4)
+[ "$failed" = 0 ] && grep -qF "(same)" <<<"$row" && pass "scenario u: sockvisor failed=0, same daemon pid" ||
+        fail "scenario u: sockvisor row: ${row:-none}"
 grep -qE "^\| sockvisor \| sockvisorctl status \| [0-9.]+ \|" "$T/bench.out" &&
         pass "control-plane row for sockvisor" || fail "no control-plane row for sockvisor"
 # Nothing the harness started is left running.

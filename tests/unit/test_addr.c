@@ -44,6 +44,14 @@ static const ValidCase valid_cases[] = {
         { "unix:/", SV_ADDR_UNIX, AF_UNIX, SOCK_STREAM, 0, NULL },
         { "unix:@sockvisor", SV_ADDR_UNIX, AF_UNIX, SOCK_STREAM, 0, NULL },
         { "unix:@a", SV_ADDR_UNIX, AF_UNIX, SOCK_STREAM, 0, NULL },
+        { "unix-dgram:/run/app.sock", SV_ADDR_UNIX, AF_UNIX, SOCK_DGRAM, 0, NULL },
+        { "unix-dgram:/", SV_ADDR_UNIX, AF_UNIX, SOCK_DGRAM, 0, NULL },
+        { "unix-dgram:@log", SV_ADDR_UNIX, AF_UNIX, SOCK_DGRAM, 0, NULL },
+        { "unix-seqpacket:/run/app.sock", SV_ADDR_UNIX, AF_UNIX, SOCK_SEQPACKET, 0, NULL },
+        { "unix-seqpacket:@a", SV_ADDR_UNIX, AF_UNIX, SOCK_SEQPACKET, 0, NULL },
+        /* a scheme is one word: what follows the first ':' is the path, even another scheme */
+        { "unix:/unix-dgram:/x", SV_ADDR_UNIX, AF_UNIX, SOCK_STREAM, 0, NULL },
+        { "unix-dgram:@unix:@x", SV_ADDR_UNIX, AF_UNIX, SOCK_DGRAM, 0, NULL },
 };
 
 static void test_valid_forms(void **state) {
@@ -238,7 +246,110 @@ static const ErrorCase error_cases[] = {
         { "unix:", { "absolute" } },
         { "unix:./app.sock", { "absolute" } },
         { "unix:@", { "abstract socket name is empty", "unix:@NAME" } },
+        /* the other unix kinds: the message names the scheme that was written */
+        { "unix-dgram:", { "'unix-dgram:'", "absolute", "unix-dgram:/run/app.sock" } },
+        { "unix-dgram:run/log.sock", { "absolute", "unix-dgram:/run/app.sock", "unix-dgram:@NAME" } },
+        { "unix-seqpacket:x", { "absolute", "unix-seqpacket:/run/app.sock" } },
+        { "unix-dgram:@", { "abstract socket name is empty", "unix-dgram:@NAME" } },
+        { "unix-seqpacket:@", { "abstract socket name is empty", "unix-seqpacket:@NAME" } },
+        { "unix-seqpacket", { "no scheme", "unix-seqpacket:/PATH" } },
+        /* a bad scheme: every valid one is listed */
+        { "unix-stream:/run/a.sock", { "unknown scheme 'unix-stream'", "unix-dgram:/PATH", "unix-seqpacket:@NAME" } },
+        { "unix-datagram:@log", { "unknown scheme 'unix-datagram'", "unix-dgram:/PATH" } },
+        { "UNIX:/run/a.sock", { "unknown scheme 'UNIX'", "unix:/PATH" } },
+        { "unixdgram:/run/a.sock", { "unknown scheme 'unixdgram'" } },
+        { "/run/app.sock", { "unix-dgram:/run/app.sock", "unix-seqpacket:/run/app.sock" } },
 };
+
+/* Every message about a bad scheme lists every valid scheme, each in its path and its
+ * abstract form. */
+static void test_bad_scheme_lists_every_scheme(void **state) {
+        static const char *const inputs[] = { "http://127.0.0.1:80", "unix-stream:/a", "", "localhost:80",
+                                              "sctp://[::1]:9", "unixdgram:@x" };
+        static const char *const forms[] = { "tcp://HOST:PORT", "udp://HOST:PORT",   "unix:/PATH",
+                                             "unix-dgram:/PATH", "unix-seqpacket:/PATH", "unix:@NAME",
+                                             "unix-dgram:@NAME", "unix-seqpacket:@NAME" };
+        (void) state;
+
+        for (size_t i = 0; i < ELEMENTSOF(inputs); i++) {
+                SvDiag d = { 0 };
+                SvAddr a;
+
+                assert_int_equal(sv_addr_parse(inputs[i], &a, &d), -EINVAL);
+                for (size_t j = 0; j < ELEMENTSOF(forms); j++)
+                        if (!strstr(d.msg, forms[j]))
+                                fail_msg("'%s': message \"%s\" lacks \"%s\"", inputs[i], d.msg, forms[j]);
+        }
+}
+
+static void test_unix_kinds(void **state) {
+        static const struct {
+                const char *input;
+                int socktype;
+                bool abstract;
+                const char *scheme, *kind;
+        } cases[] = {
+                { "unix:/run/s", SOCK_STREAM, false, "unix", "unix-stream" },
+                { "unix:@s", SOCK_STREAM, true, "unix", "unix-stream" },
+                { "unix-dgram:/run/s", SOCK_DGRAM, false, "unix-dgram", "unix-dgram" },
+                { "unix-dgram:@s", SOCK_DGRAM, true, "unix-dgram", "unix-dgram" },
+                { "unix-seqpacket:/run/s", SOCK_SEQPACKET, false, "unix-seqpacket", "unix-seqpacket" },
+                { "unix-seqpacket:@s", SOCK_SEQPACKET, true, "unix-seqpacket", "unix-seqpacket" },
+                { "tcp://127.0.0.1:1", SOCK_STREAM, false, "tcp", "tcp" },
+                { "udp://127.0.0.1:1", SOCK_DGRAM, false, "udp", "udp" },
+        };
+        (void) state;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                SvAddr a;
+                const struct sockaddr_un *sun = (const struct sockaddr_un *) &a.sa;
+                const char *name = strchr(cases[i].input, ':') + 1;
+
+                assert_int_equal(sv_addr_parse(cases[i].input, &a, NULL), 0);
+                assert_int_equal(a.socktype, cases[i].socktype);
+                assert_string_equal(sv_addr_scheme(&a), cases[i].scheme);
+                assert_string_equal(sv_addr_kind_name(&a), cases[i].kind);
+                if (a.family != AF_UNIX)
+                        continue;
+                assert_int_equal(a.kind, SV_ADDR_UNIX);
+                assert_int_equal(a.abstract, cases[i].abstract);
+                assert_int_equal(sv_addr_port(&a), 0);
+                if (cases[i].abstract) {
+                        assert_int_equal(sun->sun_path[0], '\0');
+                        assert_memory_equal(sun->sun_path + 1, name + 1, strlen(name + 1));
+                        assert_int_equal(a.salen, offsetof(struct sockaddr_un, sun_path) + strlen(name));
+                } else {
+                        assert_string_equal(sun->sun_path, name);
+                        assert_int_equal(a.salen, offsetof(struct sockaddr_un, sun_path) + strlen(name) + 1);
+                }
+        }
+}
+
+/* The longest name of the longest scheme still formats in full and parses back. */
+static void test_unix_seqpacket_longest(void **state) {
+        size_t max = sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1;
+        char in[300], buf[SV_ADDR_STRLEN];
+        const char *prefixes[] = { "unix-seqpacket:@", "unix-seqpacket:/", "unix-dgram:@" };
+        (void) state;
+
+        for (size_t i = 0; i < ELEMENTSOF(prefixes); i++) {
+                size_t p = strlen(prefixes[i]);
+                SvAddr a, b;
+                SvDiag d = { 0 };
+
+                strcpy(in, prefixes[i]);
+                /* a path keeps its '/' and needs room for its NUL: max bytes in all */
+                memset(in + p, 'q', in[p - 1] == '@' ? max : max - 1);
+                in[p + (in[p - 1] == '@' ? max : max - 1)] = '\0';
+                assert_int_equal(sv_addr_parse(in, &a, &d), 0);
+                assert_string_equal(sv_addr_format(&a, buf, sizeof(buf)), in);
+                assert_int_equal(sv_addr_parse(buf, &b, &d), 0);
+                assert_true(sv_addr_equal(&a, &b));
+                strcat(in, "q");
+                assert_int_equal(sv_addr_parse(in, &a, &d), -EINVAL);
+                assert_non_null(strstr(d.msg, "at most 107"));
+        }
+}
 
 static void test_errors(void **state) {
         (void) state;
@@ -377,6 +488,22 @@ static void test_from_sockaddr_un(void **state) {
         assert_int_equal(a.socktype, SOCK_DGRAM);
         assert_int_equal(sv_addr_parse("unix:@abc", &p, NULL), 0);
         assert_false(sv_addr_equal(&a, &p));
+        assert_string_equal(sv_addr_format(&a, buf, sizeof(buf)), "unix-dgram:@abc");
+        assert_int_equal(sv_addr_parse("unix-dgram:@abc", &p, NULL), 0);
+        assert_true(sv_addr_equal(&a, &p));
+
+        /* what getsockname() gives for a seqpacket or datagram path socket formats with its kind */
+        len = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + strlen(sun.sun_path) + 1);
+        assert_int_equal(sv_addr_from_sockaddr((struct sockaddr *) &sun, len, SOCK_SEQPACKET, &a), 0);
+        assert_string_equal(sv_addr_format(&a, buf, sizeof(buf)), "unix-seqpacket:/run/x.sock");
+        assert_int_equal(sv_addr_parse(buf, &p, NULL), 0);
+        assert_true(sv_addr_equal(&a, &p));
+        assert_int_equal(sv_addr_from_sockaddr((struct sockaddr *) &sun, len, SOCK_DGRAM, &a), 0);
+        assert_string_equal(sv_addr_format(&a, buf, sizeof(buf)), "unix-dgram:/run/x.sock");
+        assert_int_equal(sv_addr_parse("unix-seqpacket:/run/x.sock", &p, NULL), 0);
+        assert_false(sv_addr_equal(&a, &p));
+        /* no unix kind but these three */
+        assert_int_equal(sv_addr_from_sockaddr((struct sockaddr *) &sun, len, SOCK_RAW, &a), -ESOCKTNOSUPPORT);
 }
 
 static void test_equal(void **state) {
@@ -398,6 +525,15 @@ static void test_equal(void **state) {
                 { "unix:@a", "unix:@a", true },
                 { "unix:@a", "unix:/a", false },
                 { "unix:@a", "unix:@ab", false },
+                /* a change of kind is another address, as a change of path is */
+                { "unix:/a", "unix-dgram:/a", false },
+                { "unix:/a", "unix-seqpacket:/a", false },
+                { "unix-dgram:/a", "unix-seqpacket:/a", false },
+                { "unix-dgram:/a", "unix-dgram:/a", true },
+                { "unix-seqpacket:/a", "unix-seqpacket:/a", true },
+                { "unix:@a", "unix-dgram:@a", false },
+                { "unix-seqpacket:@a", "unix-seqpacket:@a", true },
+                { "unix-dgram:@a", "unix-dgram:/a", false },
         };
         (void) state;
 
@@ -452,6 +588,9 @@ int main(void) {
                 cmocka_unit_test(test_unix_abstract),
                 cmocka_unit_test(test_unix_abstract_longest),
                 cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_bad_scheme_lists_every_scheme),
+                cmocka_unit_test(test_unix_kinds),
+                cmocka_unit_test(test_unix_seqpacket_longest),
                 cmocka_unit_test(test_unix_too_long),
                 cmocka_unit_test(test_null_diag),
                 cmocka_unit_test(test_from_sockaddr_in),

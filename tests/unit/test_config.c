@@ -284,6 +284,16 @@ static void test_log_and_output(void **state) {
         expect_error_at("[program:p]\ncommand = /bin/true\noutput = file\n", 3, "output: 'file'", "journal");
 }
 
+static void test_fdstore_max(void **state) {
+        SvConfig *c = parse_ok("[program:p]\ncommand = /bin/true\nfdstore_max = 4\n[program:q]\ncommand = /bin/true\n");
+        assert_int_equal(c->programs[0].fdstore_max, 4);
+        assert_int_equal(c->programs[1].fdstore_max, 0); /* default: no store */
+        assert_false(sv_program_conf_equal(c, &c->programs[0], c, &c->programs[1]));
+        sv_config_free(c);
+        expect_error_at("[program:p]\ncommand = /bin/true\nfdstore_max = 65\n", 3, "fdstore_max: '65'", "0 to 64");
+        expect_error_at("[program:p]\ncommand = /bin/true\nfdstore_max = -1\n", 3, "fdstore_max: '-1'", "FDSTORE=1");
+}
+
 static void test_error_inline_comment_hint(void **state) {
         /* inih cuts "a ;; b" at " ;": the error must say why the quote looks unterminated */
         expect_error_at("[program:p]\ncommand = /bin/sh -c 'a ;; b'\n", 2, "unterminated", "' ;' starts a comment");
@@ -830,6 +840,7 @@ int main(void) {
                 cmocka_unit_test(test_names),
                 cmocka_unit_test(test_error_unknown_section),
                 cmocka_unit_test(test_error_unknown_key),
+                cmocka_unit_test(test_fdstore_max),
                 cmocka_unit_test(test_error_inline_comment_hint),
                 cmocka_unit_test(test_log_and_output),
                 cmocka_unit_test(test_error_outside_section),

@@ -29,6 +29,8 @@ static const struct {
         { SV_VERB_UPGRADE, "upgrade", 0, 2, true, false },
         { SV_VERB_VERSION, "version", 0, 0, true, false },
         { SV_VERB_WHY, "why", 1, 2, true, true },
+        { SV_VERB_FETCH, "fetch", 1, 16, true, false },
+        { SV_VERB_EXEC, "exec", 3, SIZE_MAX, true, true },
 };
 
 static void test_every_verb_found_by_name(void **state) {
@@ -83,9 +85,9 @@ static void test_list_text(void **state) {
         char buf[256];
 
         sv_verbs_list(buf, sizeof(buf), false);
-        assert_string_equal(buf, "status, start, stop, restart, pid, signal, sockets, reload, shutdown, upgrade, version, why");
+        assert_string_equal(buf, "status, start, stop, restart, pid, signal, sockets, reload, shutdown, upgrade, version, why, fetch, exec");
         sv_verbs_list(buf, sizeof(buf), true); /* the daemon's "unknown command" leaves out why */
-        assert_string_equal(buf, "status, start, stop, restart, pid, signal, sockets, reload, shutdown, upgrade, version");
+        assert_string_equal(buf, "status, start, stop, restart, pid, signal, sockets, reload, shutdown, upgrade, version, fetch");
 }
 
 static void test_list_cut_to_fit(void **state) {

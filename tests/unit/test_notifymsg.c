@@ -225,6 +225,52 @@ static void test_empty(void **state) {
         assert_empty(&m);
 }
 
+/* FDSTORE=1, FDNAME=, FDSTOREREMOVE=1, FDPOLL=0, as sd_pid_notify_with_fds(3) sends them. */
+static void test_fdstore(void **state) {
+        SvNotifyMsg m;
+        assert_int_equal(PARSE("FDSTORE=1\nFDNAME=cache", &m), 0);
+        assert_true(m.fdstore);
+        assert_false(m.fdstore_remove);
+        assert_true(m.fdpoll);
+        assert_false(m.bad_fdname);
+        assert_string_equal(m.fdname, "cache");
+        assert_int_equal(m.n_fds, 0); /* the receiver fills the fds in, never the parser */
+
+        assert_int_equal(PARSE("FDSTORE=1\n", &m), 0);
+        assert_string_equal(m.fdname, "stored"); /* systemd's default name */
+        assert_int_equal(PARSE("FDSTORE=1\nFDPOLL=0\nFDNAME=up-1.x", &m), 0);
+        assert_false(m.fdpoll);
+        assert_string_equal(m.fdname, "up-1.x");
+        assert_int_equal(PARSE("FDSTOREREMOVE=1\nFDNAME=cache\n", &m), 0);
+        assert_true(m.fdstore_remove);
+        assert_false(m.fdstore);
+        /* FDSTORE=0 or other values are not a store */
+        assert_int_equal(PARSE("FDSTORE=0\nFDPOLL=1\n", &m), 0);
+        assert_false(m.fdstore);
+        assert_true(m.fdpoll);
+}
+
+static void test_fdname_rules(void **state) {
+        SvNotifyMsg m;
+        char long_name[300] = "FDNAME=";
+        memset(long_name + 7, 'a', 256);
+        long_name[7 + 256] = '\0';
+        static const char *const bad[] = { "FDSTORE=1\nFDNAME=a:b", "FDSTORE=1\nFDNAME=", "FDSTORE=1\nFDNAME=sp ace",
+                                           "FDSTORE=1\nFDNAME=tab\there", "FDSTORE=1\nFDNAME=caf\xc3\xa9" };
+        for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+                assert_int_equal(sv_notify_parse(bad[k], strlen(bad[k]), &m), 0);
+                assert_true(m.bad_fdname);
+        }
+        assert_int_equal(sv_notify_parse(long_name, strlen(long_name), &m), 0);
+        assert_true(m.bad_fdname);
+        long_name[7 + 255] = '\0'; /* 255 is the most */
+        assert_int_equal(sv_notify_parse(long_name, strlen(long_name), &m), 0);
+        assert_false(m.bad_fdname);
+        assert_true(sv_fdname_valid("web"));
+        assert_false(sv_fdname_valid("a:b"));
+        assert_false(sv_fdname_valid(""));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_ready),
@@ -237,6 +283,8 @@ int main(void) {
                 cmocka_unit_test(test_no_trailing_newline),
                 cmocka_unit_test(test_embedded_nul),
                 cmocka_unit_test(test_empty),
+                cmocka_unit_test(test_fdstore),
+                cmocka_unit_test(test_fdname_rules),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
