@@ -109,8 +109,8 @@ int sv_server_starter_port(const SvAddr *a, char *buf, size_t len) {
                 return -EINVAL;
         sv_addr_format(a, text, sizeof(text));
         if (a->family == AF_UNIX) {
-                v = text + strlen("unix:");
-                if (*v == '\0')
+                v = strchr(text, ':'); /* after unix:, unix-dgram:, unix-seqpacket: */
+                if (!v || *++v == '\0')
                         return -EINVAL; /* unbound: nothing to name it by */
         } else {
                 v = strstr(text, "://");

@@ -459,6 +459,8 @@ static void test_server_starter_spelling(void **state) {
         check_port("udp://127.0.0.1:53", "127.0.0.1:53");
         check_port("unix:/run/app.sock", "/run/app.sock");
         check_port("unix:@app", "@app");
+        check_port("unix-dgram:/run/log.sock", "/run/log.sock"); /* the path, whatever the type */
+        check_port("unix-seqpacket:@seq", "@seq");
         /* what a reader would split in the wrong place */
         check_port("unix:/run/a;b.sock", NULL);
         check_port("unix:/run/a=b.sock", NULL);
