@@ -9,6 +9,7 @@ packages=(
         curl procps python3              # end-to-end tests: an independent HTTP client, ps, fake peers
         systemd                          # systemd-socket-activate, systemd-analyze verify
         debootstrap systemd-container    # a real systemd as PID 1 in systemd-nspawn (tests)
+        starman nginx iproute2           # real servers behind the fd dialects (tests), and ss
 )
 missing=()
 for p in "${packages[@]}"; do

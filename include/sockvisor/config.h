@@ -49,7 +49,7 @@ typedef struct SvSocketConf {
 typedef struct SvProgramConf {
         char *name;
         char *command; /* as written */
-        char **argv;   /* split, no shell */
+        char **argv;   /* split, no shell; each %(fd:NAME) replaced by its fd number */
         size_t n_sockets;
         size_t *socket_idx; /* indexes into SvConfig.sockets, in sockets= order */
         SvReadyMode ready;
@@ -76,6 +76,7 @@ typedef struct SvProgramConf {
         int umask;          /* -1: inherit */
         int priority;       /* start order, low first; stop in reverse; default 999 */
         unsigned fdstore_max; /* fds its workers may keep with FDSTORE=1 for the next generations; default 0 */
+        unsigned fd_env;    /* which variables tell its workers their fds: SV_FD_ENV_* (env.h); fd_env= */
         unsigned line;
 } SvProgramConf;
 

@@ -1,4 +1,5 @@
-/* Split command= into argv with POSIX shell quoting and nothing else: no expansion, no operators. */
+/* Split command= into argv with POSIX shell quoting and nothing else: no shell expansion, no
+ * operators; only %(KEY) references, when the caller asks for them. */
 #include "sockvisor/cmdline.h"
 
 #include <stdbool.h>
@@ -55,7 +56,47 @@ static int strv_push(char ***v, size_t *n, size_t *cap, const char *word, size_t
         return 0;
 }
 
+/* At s[*i] == '%', outside single quotes: %% is one %, %(KEY) is what expand says, any other
+ * % is itself. Appends to word at *wlen and moves *i past what it read. */
+static int expand_percent(const char *s, size_t *i, char *word, size_t *wlen, SvCmdlineExpand expand,
+                          void *userdata, SvDiag *d) {
+        if (s[*i + 1] == '%') {
+                word[(*wlen)++] = '%';
+                *i += 2;
+                return 0;
+        }
+        if (s[*i + 1] != '(') {
+                word[(*wlen)++] = s[(*i)++];
+                return 0;
+        }
+        size_t start = *i, key = *i + 2, n = strcspn(s + key, ") \t\n'\"\\");
+        if (s[key + n] != ')')
+                return diag_set(d, 0,
+                                "unterminated %%( at column %zu; write %%(fd:NAME) for the fd number of socket "
+                                "NAME, or %%%% for a literal %%",
+                                start + 1);
+        /* a value is never longer than its reference, so the word buffer (as long as the
+         * whole input) always has room */
+        char value[SV_CMDLINE_REF_MAX + 4];
+        if (n > SV_CMDLINE_REF_MAX)
+                return diag_set(d, 0, "%%(%.*s...) at column %zu is too long; write %%(fd:NAME), or %%%% for a literal %%",
+                                16, s + key, start + 1);
+        value[0] = '\0';
+        int r = expand(userdata, s + key, n, value, n + 4, d);
+        if (r < 0)
+                return r;
+        size_t vlen = strnlen(value, n + 3);
+        memcpy(word + *wlen, value, vlen);
+        *wlen += vlen;
+        *i = key + n + 1;
+        return 0;
+}
+
 int sv_cmdline_split(const char *s, char ***ret_argv, SvDiag *d) {
+        return sv_cmdline_split_expand(s, NULL, NULL, ret_argv, d);
+}
+
+int sv_cmdline_split_expand(const char *s, SvCmdlineExpand expand, void *userdata, char ***ret_argv, SvDiag *d) {
         _cleanup_(strv_freep) char **argv = NULL;
         _cleanup_free_ char *word = NULL;
         size_t n = 0, cap = 0, wlen = 0, i = 0;
@@ -100,7 +141,11 @@ int sv_cmdline_split(const char *s, char ***ret_argv, SvDiag *d) {
                         size_t start = i++;
 
                         while (s[i] != '\0' && s[i] != '"') {
-                                if (s[i] == '\\' && s[i + 1] == '\n') {
+                                if (s[i] == '%' && expand) {
+                                        r = expand_percent(s, &i, word, &wlen, expand, userdata, d);
+                                        if (r < 0)
+                                                return r;
+                                } else if (s[i] == '\\' && s[i + 1] == '\n') {
                                         /* line continuation, as in the shell: both characters vanish */
                                         i += 2;
                                 } else if (s[i] == '\\' && s[i + 1] != '\0' && strchr("\"\\$`", s[i + 1])) {
@@ -131,6 +176,12 @@ int sv_cmdline_split(const char *s, char ***ret_argv, SvDiag *d) {
                         }
                         word[wlen++] = s[i + 1];
                         i += 2;
+                        in_word = true;
+
+                } else if (c == '%' && expand) {
+                        r = expand_percent(s, &i, word, &wlen, expand, userdata, d);
+                        if (r < 0)
+                                return r;
                         in_word = true;
 
                 } else {

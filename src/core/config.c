@@ -15,6 +15,7 @@
 #include "config_internal.h"
 #include "sockvisor/cmdline.h"
 #include "sockvisor/duration.h"
+#include "sockvisor/env.h"
 
 static const char *const log_to_table[_SV_LOG_TO_MAX] = {
         [SV_LOG_TO_AUTO] = "auto",
@@ -81,6 +82,7 @@ typedef enum ProgramKey {
         PK_CLEARENV,
         PK_OUTPUT,
         PK_FDSTORE_MAX,
+        PK_FD_ENV,
         _PK_MAX,
 } ProgramKey;
 
@@ -109,6 +111,7 @@ static const char *const program_keys[_PK_MAX] = {
         [PK_CLEARENV] = "clearenv",
         [PK_OUTPUT] = "output",
         [PK_FDSTORE_MAX] = "fdstore_max",
+        [PK_FD_ENV] = "fd_env",
 };
 
 _Static_assert(ELEMENTSOF(daemon_keys) <= 31 && ELEMENTSOF(socket_keys) <= 31 && ELEMENTSOF(program_keys) <= 31,
@@ -215,6 +218,7 @@ int config_begin_section(Parser *p, const char *name, size_t len) {
                 .killasgroup = false,
                 .umask = -1,
                 .priority = 999,
+                .fd_env = SV_FD_ENV_DEFAULT,
                 .line = p->line,
         };
         pr->name = strndup(n, nlen);
@@ -314,13 +318,18 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
         int r;
 
         switch ((ProgramKey) k) {
-        case PK_COMMAND:
+        case PK_COMMAND: /* split again once sockets= is known, to put in each %(fd:NAME) */
                 r = sv_cmdline_split(v, &pr->argv, &d);
                 if (r == -ENOMEM)
                         return p->failed = true, r;
                 if (r < 0)
                         return config_fail(p, p->line, "%s command: %s", p->section, d.msg);
+                p->pending[p->index].command_line = p->line;
                 return set_string(p, &pr->command, v);
+        case PK_FD_ENV:
+                if (sv_fd_env_parse(v, &pr->fd_env, &d) < 0)
+                        return config_fail(p, p->line, "%s fd_env: %s", p->section, d.msg);
+                return 0;
         case PK_SOCKETS: /* resolved once every [socket:…] is known */
                 p->pending[p->index].socket_list_line = p->line;
                 return set_string(p, &p->pending[p->index].socket_list, v);

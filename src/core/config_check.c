@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config_internal.h"
+#include "sockvisor/cmdline.h"
 
 /* Turns "a, b c" into socket indexes, once every section is known. */
 static int resolve_sockets(Parser *p, SvProgramConf *pr, const char *list, unsigned line) {
@@ -46,6 +47,72 @@ static int resolve_sockets(Parser *p, SvProgramConf *pr, const char *list, unsig
                 pr->socket_idx[pr->n_sockets++] = (size_t) idx;
                 s += n;
         }
+        return 0;
+}
+
+/* %(fd:NAME) in command=: the fd the socket NAME of sockets= gets (3 for the first). */
+typedef struct FdRef {
+        const SvConfig *cfg;
+        const SvProgramConf *pr;
+} FdRef;
+
+static void list_names(const SvConfig *c, const size_t *idx, size_t n, char *buf, size_t len) {
+        size_t o = 0;
+        buf[0] = '\0';
+        for (size_t i = 0; i < n && o < len; i++)
+                o += (size_t) snprintf(buf + o, len - o, "%s%%(fd:%s)", i ? ", " : "",
+                                       c->sockets[idx ? idx[i] : i].name);
+}
+
+static int expand_fd_ref(void *userdata, const char *key, size_t keylen, char *buf, size_t len, SvDiag *d) {
+        const FdRef *f = userdata;
+        const SvConfig *c = f->cfg;
+        const SvProgramConf *pr = f->pr;
+        char valid[1024];
+
+        list_names(c, pr->socket_idx, pr->n_sockets, valid, sizeof(valid));
+        if (keylen < 3 || memcmp(key, "fd:", 3) != 0)
+                return diag_set(d, 0, "%%(%.*s) is not a reference sockvisor knows; %s%s, or %%%% for a literal %%",
+                                (int) keylen, key, pr->n_sockets ? "valid here: " : "write %(fd:NAME) for a socket in sockets=",
+                                valid);
+        const char *name = key + 3;
+        size_t n = keylen - 3;
+        for (size_t k = 0; k < pr->n_sockets; k++) {
+                const char *sn = c->sockets[pr->socket_idx[k]].name;
+                if (strlen(sn) == n && memcmp(sn, name, n) == 0) {
+                        (void) snprintf(buf, len, "%zu", 3 + k);
+                        return 0;
+                }
+        }
+        for (size_t i = 0; i < c->n_sockets; i++)
+                if (strlen(c->sockets[i].name) == n && memcmp(c->sockets[i].name, name, n) == 0)
+                        return diag_set(d, 0,
+                                        "%%(fd:%.*s): [socket:%.*s] is not in this program's sockets=, so it gets no fd; "
+                                        "add it to sockets=%s%s",
+                                        (int) n, name, (int) n, name, pr->n_sockets ? " or use one of " : "", valid);
+        char defined[1024];
+        list_names(c, NULL, c->n_sockets, defined, sizeof(defined));
+        return diag_set(d, 0, "%%(fd:%.*s): no [socket:%.*s] is defined; %s%s", (int) n, name, (int) n, name,
+                        pr->n_sockets ? "valid here: " : c->n_sockets ? "list a socket in sockets= first; defined: "
+                                                                      : "add a [socket:NAME] section and list it in sockets=",
+                        pr->n_sockets ? valid : defined);
+}
+
+/* command= split again, now that sockets= is known: each %(fd:NAME) becomes its fd. */
+static int expand_command(Parser *p, SvProgramConf *pr, unsigned line) {
+        FdRef f = { .cfg = p->cfg, .pr = pr };
+        char **argv = NULL;
+        SvDiag d = {};
+
+        if (!strchr(pr->command, '%'))
+                return 0;
+        int r = sv_cmdline_split_expand(pr->command, expand_fd_ref, &f, &argv, &d);
+        if (r == -ENOMEM)
+                return p->failed = true, r;
+        if (r < 0)
+                return config_fail(p, line, "[program:%s] command: %s", pr->name, d.msg);
+        sv_strv_free(pr->argv);
+        pr->argv = argv;
         return 0;
 }
 
@@ -191,6 +258,9 @@ int config_validate(Parser *p) {
                         if (r < 0)
                                 return r;
                 }
+                r = expand_command(p, pr, p->pending[i].command_line);
+                if (r < 0)
+                        return r;
                 if (pr->restart_surge > pr->numprocs)
                         return config_fail(p, p->pending[i].surge_line,
                                            "[program:%s] restart_surge: restart_surge = %u is more than numprocs = %u; at "

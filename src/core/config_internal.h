@@ -32,6 +32,7 @@ typedef struct ProgramPending {
         char *socket_list;         /* sockets= as written, NULL when absent */
         unsigned socket_list_line; /* its line */
         unsigned surge_line;       /* line of restart_surge=, 0 when absent */
+        unsigned command_line;     /* line of command=, for errors about its %(fd:NAME) */
 } ProgramPending;
 
 typedef struct Parser {

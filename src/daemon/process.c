@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <syslog.h>
 #include <systemd/sd-journal.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "sockvisor/cmdline.h"
 #include "sockvisor/env.h"
 #include "sockvisor/log.h"
+#include "sockvisor/macro.h"
 #include "sockvisor/spawn.h"
 
 extern char **environ;
@@ -126,6 +128,31 @@ int sv_config_check_users(const SvConfig *cfg, SvDiag *d) {
         return sv_creds_cache_update(NULL, cfg, d);
 }
 
+/* Where each held socket is bound, as the kernel says (an adopted socket, a port 0), for
+ * SERVER_STARTER_PORT and EINHORN_FD_FAMILY_K. One it cannot name is left out of
+ * SERVER_STARTER_PORT, with a warning. */
+static void socket_addrs(const SvSpawnSpec *spec, size_t n, SvAddr *ret) {
+        for (size_t k = 0; k < n; k++) {
+                struct sockaddr_storage ss = {};
+                socklen_t len = sizeof(ss);
+                int type = 0;
+                socklen_t tlen = sizeof(type);
+                char port[SV_ADDR_STRLEN];
+
+                if (getsockname(spec->fds[k], (struct sockaddr *) &ss, &len) < 0 ||
+                    getsockopt(spec->fds[k], SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 ||
+                    sv_addr_from_sockaddr((struct sockaddr *) &ss, len, type, &ret[k]) < 0)
+                        ret[k] = (SvAddr){};
+                if ((spec->conf->fd_env & SV_FD_ENV_SERVER_STARTER) &&
+                    sv_server_starter_port(&ret[k], port, sizeof(port)) < 0)
+                        sv_log_instance(LOG_WARNING, spec->program, spec->instance, 0, spec->generation,
+                                        "%s: socket %s (fd %zu) is left out of SERVER_STARTER_PORT: its address "
+                                        "cannot be written there (a ';' or '=' in a path, or not an inet or "
+                                        "unix address)",
+                                        spec->instance, spec->fd_names[k], 3 + k);
+        }
+}
+
 /* The environment= entries plus USER, LOGNAME and HOME of user= (unless environment= sets
  * them), on the daemon's environment or, with clearenv, on PATH alone. */
 static int build_env(const SvSpawnSpec *spec, const SvCreds *creds, const char *notify_name, SvWorkerEnv *ret) {
@@ -155,8 +182,21 @@ static int build_env(const SvSpawnSpec *spec, const SvCreds *creds, const char *
         memcpy(merged, extra, n_extra * sizeof(char *));
         if (n_penv)
                 memcpy(merged + n_extra, c->environment, n_penv * sizeof(char *));
-        r = sv_worker_env_build(c->clearenv ? clear_base : environ, merged, spec->fd_names, spec->n_fds, notify_name,
-                                spec->program, spec->generation, ret);
+        SvAddr addrs[SV_PROGRAM_SOCKETS_MAX] = {};
+        size_t n_sockets = spec->n_sockets <= spec->n_fds ? spec->n_sockets : spec->n_fds;
+        if (n_sockets > ELEMENTSOF(addrs))
+                n_sockets = ELEMENTSOF(addrs);
+        if (c->fd_env & (SV_FD_ENV_SERVER_STARTER | SV_FD_ENV_EINHORN))
+                socket_addrs(spec, n_sockets, addrs);
+        SvWorkerFds fds = {
+                .names = spec->fd_names,
+                .n_fds = spec->n_fds,
+                .n_sockets = n_sockets,
+                .addrs = addrs,
+                .dialects = c->fd_env,
+        };
+        r = sv_worker_env_build(c->clearenv ? clear_base : environ, merged, &fds, notify_name, spec->program,
+                                spec->generation, ret);
         free(merged);
 done:
         for (size_t k = 0; k < 3; k++)

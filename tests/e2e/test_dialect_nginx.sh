@@ -1,0 +1,128 @@
+#!/bin/bash
+# A real nginx (Debian's nginx, unmodified) behind sockvisord through NGINX=3; (its own
+# binary-upgrade inheritance), run as a plain program: a private prefix and config in the
+# test's directory, `daemon off; master_process on;`, stopsignal = QUIT (nginx's graceful
+# stop). It must take the held socket (the very inode `sockvisorctl sockets` shows, no bind
+# of its own: it says "using inherited sockets") and survive 5 restarts under load with 0
+# failed requests.
+. "$(dirname "$0")/lib.sh"
+
+NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$NGINX_BIN" ] ||
+        die "nginx is not installed: Debian package 'nginx' (scripts/install-deps.sh installs it); not skipped"
+command -v ss >/dev/null || die "ss is not installed: Debian package 'iproute2'"
+
+PORT=$("$FREEPORT")
+N=$T/nginx
+mkdir -p "$N/conf" "$N/logs"
+cat >"$N/conf/nginx.conf" <<CONF
+worker_processes 2;
+pid $N/nginx.pid;
+error_log $N/logs/error.log notice;
+events { worker_connections 1024; }
+http {
+        access_log off;
+        server {
+                listen 127.0.0.1:$PORT;
+                location / { return 200 "pid=\$pid\n"; }
+        }
+}
+CONF
+cat >"$T/sockvisor.ini" <<INI
+[sockvisord]
+control = $CTL
+
+[socket:web]
+listen = tcp://127.0.0.1:$PORT
+blocking = no
+
+[program:nginx]
+command = $NGINX_BIN -p $N/ -c conf/nginx.conf -e $N/logs/error.log -g 'daemon off; master_process on;'
+sockets = web
+fd_env = nginx
+ready = started
+startsecs = 1s
+stopsignal = QUIT
+stopwaitsecs = 10s
+INI
+
+# Every process of the program (master and workers) holds the inode sockvisorctl shows, the
+# only listener on the port has that inode, and none of them listens on a socket of its own.
+check_inherited() { # WHEN INODE
+        local when=$1 inode=$2 master pids pid held own listening n=0
+        master=$(ctl pid nginx)
+        pids="$master $(ps -o pid= --ppid "$master" | tr '\n' ' ')"
+        listening=$(ss -ltnHe | sed -n 's/.* ino:\([0-9]*\) .*/\1/p')
+        [ "$(ss -ltnHe "sport = :$PORT" | sed -n 's/.* ino:\([0-9]*\) .*/\1/p')" = "$inode" ] &&
+                pass "$when: the only listener on port $PORT is sockvisord's socket (inode $inode)" ||
+                fail "$when: listeners on $PORT: $(ss -ltnHe "sport = :$PORT")"
+        for pid in $pids; do
+                held=$(ls -l "/proc/$pid/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\]$/\1/p')
+                if grep -qx "$inode" <<<"$held"; then n=$((n + 1)); else fail "$when: process $pid does not hold $inode"; fi
+                for own in $held; do
+                        if [ "$own" != "$inode" ] && grep -qx "$own" <<<"$listening"; then
+                                fail "$when: process $pid listens on a socket of its own: $(ss -ltnHe | grep "ino:$own ")"
+                        fi
+                done
+        done
+        [ "$n" -ge 3 ] && pass "$when: master and workers ($n processes) hold inode $inode and listen on nothing else" ||
+                fail "$when: only $n nginx processes hold the socket (pids $pids)"
+}
+
+start_daemon "$T/sockvisor.ini"
+wait_state nginx 10 RUNNING || die "nginx is not RUNNING ($STATE); its log: $(tail -n 5 "$N/logs/error.log" 2>&1)"
+first=$(http_get "$PORT" || true)
+case "$first" in
+pid=*) pass "nginx answers on 127.0.0.1:$PORT: $first" ;;
+*) die "nginx does not answer on 127.0.0.1:$PORT: '$first'; its log: $(tail -n 5 "$N/logs/error.log" 2>&1)" ;;
+esac
+grep -q 'using inherited sockets from "3;"' "$N/logs/error.log" && pass "nginx says: using inherited sockets from \"3;\"" ||
+        fail "nginx did not take NGINX=3;: $(grep -E 'inherited|bind' "$N/logs/error.log")"
+inode=$(ctl sockets | awk '$1 == "web" { print $4 }')
+[ -n "$inode" ] || die "sockvisorctl sockets shows no inode for web"
+check_inherited "generation 1" "$inode"
+
+"$LOADCLIENT" -p "$PORT" -c 16 -d 60 -r "$T/stop-load" >"$T/load.out" 2>"$T/load.err" &
+LOAD_PID=$!
+STARTED_PIDS+=("$LOAD_PID")
+sleep 0.5
+restarts_ok=0
+for i in 1 2 3 4 5; do
+        if ctl restart nginx >"$T/restart.$i" 2>&1; then
+                restarts_ok=$((restarts_ok + 1))
+        else
+                fail "restart $i exited non-zero: $(cat "$T/restart.$i")"
+        fi
+        sleep 0.5
+done
+touch "$T/stop-load"
+load_rc=0
+wait "$LOAD_PID" || load_rc=$?
+summary=$(cat "$T/load.out")
+log "load: $summary"
+sed 's/^/    /' "$T/load.err"
+
+[ "$restarts_ok" -eq 5 ] && pass "5 restarts exited 0" || fail "only $restarts_ok of 5 restarts exited 0"
+failed=$(sed -n 's/.* failed=\([0-9]*\).*/\1/p' <<<"$summary")
+ok=$(sed -n 's/.* ok=\([0-9]*\).*/\1/p' <<<"$summary")
+pids=$(sed -n 's/.* pids=\([0-9]*\).*/\1/p' <<<"$summary")
+[ "$load_rc" -eq 0 ] && [ "${failed:-x}" = 0 ] && pass "0 failed requests out of $ok" ||
+        fail "load client reported failures (rc $load_rc): $summary"
+[ "${ok:-0}" -gt 1000 ] && pass "$ok requests served under load" || fail "too few requests served: ${ok:-0}"
+[ "${pids:-0}" -ge 6 ] && pass "$pids distinct nginx workers answered" || fail "only ${pids:-0} worker pid(s) answered"
+
+gen=$(status_rows nginx | awk '$1 == "nginx" { print $4 }')
+[ "$gen" = 6 ] && pass "status shows generation 6" || fail "status shows generation '$gen', expected 6"
+took=$(grep -c 'using inherited sockets from "3;"' "$N/logs/error.log" || true)
+[ "$took" = 6 ] && pass "each of the 6 generations took the inherited socket" ||
+        fail "$took of 6 generations said they use inherited sockets"
+grep -q 'bind() to' "$N/logs/error.log" && fail "nginx tried to bind: $(grep 'bind() to' "$N/logs/error.log" | head -n 1)" ||
+        pass "nginx never tried a bind of its own"
+check_inherited "generation 6" "$inode"
+[ "$(ctl sockets | awk '$1 == "web" { print $4 }')" = "$inode" ] && pass "the socket was never bound again (inode $inode)" ||
+        fail "the socket's inode changed"
+
+stop_daemon
+[ "$DAEMON_RC" = 0 ] && pass "sockvisord exited 0" || fail "sockvisord exited $DAEMON_RC"
+[ -z "$(procs_with "$N/")" ] && pass "no nginx process left" || fail "nginx processes left: $(procs_with "$N/")"
+finish
