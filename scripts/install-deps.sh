@@ -23,5 +23,15 @@ if [ "$(id -u)" -ne 0 ]; then
         sudo=sudo
 fi
 echo "install-deps: installing ${missing[*]}"
+# Packages such as nginx start their service on install (port 80; a failed start fails the
+# install). The tests run their own servers: while installing, a policy-rc.d that this
+# script adds, and only if there is none, tells invoke-rc.d not to start anything.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\n# added by sockvisor scripts/install-deps.sh while it installs\nexit 101\n' |
+                $sudo tee "$policy" >/dev/null
+        $sudo chmod 755 "$policy"
+        trap '$sudo rm -f "$policy"' EXIT
+fi
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
