@@ -173,19 +173,44 @@ size_t sv_doctor_holders_find(const SvHolderIx *ix, size_t n, uint64_t inode, si
 
 /* ---------------------------------------------------------------- JSON */
 
-static void json_str(FILE *m, const char *s) {
-        fputc('"', m);
-        for (; *s; s++) {
-                unsigned char c = (unsigned char) *s;
+#define SV_JSON_SOCKETS_PER_STATE 64
 
-                if (c == '"' || c == '\\')
-                        fprintf(m, "\\%c", c);
-                else if (c < 0x20 || c == 0x7f)
-                        fprintf(m, "\\u%04x", c);
+/* s as a JSON string into dst (at most cap bytes, NUL included): runs of plain characters
+ * are copied whole. Returns the length written; a string cut short still ends with '"'. */
+static size_t json_put(char *dst, size_t cap, const char *s) {
+        size_t o = 0;
+        if (cap < 3)
+                return 0;
+        dst[o++] = '"';
+        for (; *s && o + 8 < cap; s++) {
+                unsigned char c = (unsigned char) *s;
+                if (c == '"' || c == '\\') {
+                        dst[o++] = '\\';
+                        dst[o++] = (char) c;
+                } else if (c < 0x20 || c == 0x7f)
+                        o += (size_t) snprintf(dst + o, cap - o, "\\u%04x", c);
                 else
-                        fputc(c, m);
+                        dst[o++] = (char) c;
         }
-        fputc('"', m);
+        dst[o++] = '"';
+        dst[o] = '\0';
+        return o;
+}
+
+static void json_str(FILE *m, const char *s) {
+        char buf[8192];
+        size_t n = strlen(s);
+        if (n * 6 + 3 > sizeof(buf)) { /* long: a character at a time */
+                fputc('"', m);
+                for (; *s; s++) {
+                        char one[2] = { *s, 0 }, esc[16];
+                        size_t k = json_put(esc, sizeof(esc), one);
+                        fwrite(esc + 1, 1, k - 2, m);
+                }
+                fputc('"', m);
+                return;
+        }
+        fwrite(buf, 1, json_put(buf, sizeof(buf), s), m);
 }
 
 static void json_errno(FILE *m, int r) {
@@ -269,45 +294,91 @@ char *sv_doctor_format_json(const SvDoctorFacts *f, const SvDoctorReport *r) {
                 free(out);
                 return NULL;
         }
+        /* Thousands of sockets on a busy port: each object is built in one buffer and written
+         * once, and each holder's command is escaped once, not once per socket it holds. */
+        char **hjson = calloc(f->n_holders ? f->n_holders : 1, sizeof(char *));
+        if (!hjson) {
+                free(hix);
+                (void) fclose(m);
+                free(out);
+                return NULL;
+        }
+        /* The facts are the findings, which count everything. The socket list is for a closer
+         * look: at most SV_JSON_SOCKETS_PER_STATE per state, the rest counted, so that 10,000
+         * connections on a port cost what the text costs. */
+        unsigned per_state[_SV_TCP_STATE_MAX + 1] = { 0 }, omitted[_SV_TCP_STATE_MAX + 1] = { 0 };
+        size_t listed = 0;
         fputs("],\"sockets\":[", m);
         for (size_t i = 0; i < f->n_socks; i++) {
                 const SvSockRec *s = &f->socks[i];
+                unsigned st = s->state < _SV_TCP_STATE_MAX ? s->state : _SV_TCP_STATE_MAX;
+                if (per_state[st]++ >= SV_JSON_SOCKETS_PER_STATE) {
+                        omitted[st]++;
+                        continue;
+                }
+                char obj[2048], addr[SV_ADDR_STRLEN + 48];
+                size_t o = (size_t) snprintf(obj, sizeof(obj), "%s{\"local\":", listed++ ? "," : "");
 
-                sv_doctor_fmt_local(s, buf, sizeof(buf));
-                fprintf(m, "%s{\"local\":", i ? "," : "");
-                json_str(m, buf);
+                sv_doctor_fmt_local(s, addr, sizeof(addr));
+                o += json_put(obj + o, sizeof(obj) - o, addr);
                 if (s->family != AF_UNIX) {
-                        sv_doctor_fmt_endpoint(s->family, s->raddr, s->rport, buf, sizeof(buf));
-                        fputs(",\"remote\":", m);
-                        json_str(m, buf);
-                        fprintf(m, ",\"family\":\"%s\",\"v6only\":", s->family == AF_INET ? "ipv4" : "ipv6");
-                        json_tristate(m, s->family == AF_INET6 ? s->v6only : -1);
+                        sv_doctor_fmt_endpoint(s->family, s->raddr, s->rport, addr, sizeof(addr));
+                        o += (size_t) snprintf(obj + o, sizeof(obj) - o, ",\"remote\":");
+                        o += json_put(obj + o, sizeof(obj) - o, addr);
+                        o += (size_t) snprintf(obj + o, sizeof(obj) - o, ",\"family\":\"%s\",\"v6only\":%s",
+                                               s->family == AF_INET ? "ipv4" : "ipv6",
+                                               s->family != AF_INET6 ? "null" : s->v6only ? "true" : "false");
                 } else
-                        fprintf(m, ",\"family\":\"unix\",\"type\":\"%s\"", s->socktype == SOCK_DGRAM ? "dgram"
-                                                                           : s->socktype == SOCK_SEQPACKET ? "seqpacket"
-                                                                                                           : "stream");
-                fprintf(m, ",\"state\":\"%s\",\"inode\":%" PRIu64 ",\"uid\":", sv_tcp_state_name(s->state), s->inode);
-                if (s->uid == UINT32_MAX)
-                        fputs("null", m);
-                else
-                        fprintf(m, "%" PRIu32, s->uid);
-                fprintf(m, ",\"remaining_ms\":%" PRIu32 ",\"holders\":[", s->timer ? s->expires_ms : 0);
+                        o += (size_t) snprintf(obj + o, sizeof(obj) - o, ",\"family\":\"unix\",\"type\":\"%s\"",
+                                               s->socktype == SOCK_DGRAM       ? "dgram"
+                                               : s->socktype == SOCK_SEQPACKET ? "seqpacket"
+                                                                               : "stream");
+                char uid[16] = "null";
+                if (s->uid != UINT32_MAX)
+                        (void) snprintf(uid, sizeof(uid), "%" PRIu32, s->uid);
+                o += (size_t) snprintf(obj + o, sizeof(obj) - o,
+                                       ",\"state\":\"%s\",\"inode\":%" PRIu64 ",\"uid\":%s,\"remaining_ms\":%" PRIu32
+                                       ",\"holders\":[",
+                                       sv_tcp_state_name(s->state), s->inode, uid, s->timer ? s->expires_ms : 0);
+                fwrite(obj, 1, o < sizeof(obj) ? o : sizeof(obj) - 1, m);
                 size_t h0 = 0, n_h = s->inode ? sv_doctor_holders_find(hix, f->n_holders, s->inode, &h0) : 0;
-                bool hf = true;
                 for (size_t h = 0; h < n_h; h++) {
-                        const SvSockHolder *x = &f->holders[hix[h0 + h].i];
-
-                        fprintf(m, "%s{\"pid\":%d,\"uid\":%u,\"comm\":", hf ? "" : ",", (int) x->pid, (unsigned) x->uid);
-                        json_str(m, x->comm);
-                        fputs(",\"command\":", m);
-                        json_str(m, x->cmdline);
-                        fputc('}', m);
-                        hf = false;
+                        size_t hi = hix[h0 + h].i;
+                        const SvSockHolder *x = &f->holders[hi];
+                        if (!hjson[hi]) { /* every character may become \u00XX: room for that */
+                                size_t cap = 96 + 6 * (strlen(x->comm) + strlen(x->cmdline)) + 16;
+                                char *tmp = malloc(cap);
+                                if (tmp) {
+                                        size_t t = (size_t) snprintf(tmp, cap, "{\"pid\":%d,\"uid\":%u,\"comm\":",
+                                                                     (int) x->pid, (unsigned) x->uid);
+                                        t += json_put(tmp + t, cap - t, x->comm);
+                                        t += (size_t) snprintf(tmp + t, cap - t, ",\"command\":");
+                                        t += json_put(tmp + t, cap - t, x->cmdline);
+                                        (void) snprintf(tmp + t, cap - t, "}");
+                                }
+                                hjson[hi] = tmp;
+                        }
+                        if (h)
+                                fputc(',', m);
+                        if (hjson[hi])
+                                fputs(hjson[hi], m);
                 }
                 fputs("]}", m);
         }
+        for (size_t k = 0; k < f->n_holders; k++)
+                free(hjson[k]);
+        free(hjson);
+        fprintf(m, "],\"sockets_total\":%zu,\"sockets_omitted\":{", f->n_socks);
+        bool any = false;
+        for (unsigned st = 0; st <= _SV_TCP_STATE_MAX; st++)
+                if (omitted[st]) {
+                        fprintf(m, "%s\"%s\":%u", any ? "," : "", st < _SV_TCP_STATE_MAX ? sv_tcp_state_name(st) : "OTHER",
+                                omitted[st]);
+                        any = true;
+                }
+        fputc('}', m);
         free(hix);
-        fprintf(m, "],\"proc_scanned\":%s,\"processes_not_readable\":%u", f->proc_scanned ? "true" : "false",
+        fprintf(m, ",\"proc_scanned\":%s,\"processes_not_readable\":%u", f->proc_scanned ? "true" : "false",
                 f->proc_hidden);
         fputs(",\"processes_read_partly\":[", m);
         for (size_t i = 0; i < f->n_partial; i++)

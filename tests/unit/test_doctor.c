@@ -671,6 +671,34 @@ static void test_json(void **state) {
         sv_doctor_report_done(&rep);
 }
 
+/* Thousands of connections: the findings count them all, the socket list shows 64 per state
+ * and says how many it left out. */
+static void test_json_bounded(void **state) {
+        static SvSockRec s[1 + 70 + 3];
+        size_t n = 0;
+        s[n++] = tcp("127.0.0.1", 8080, SV_TCP_LISTEN, 500);
+        for (unsigned k = 0; k < 70; k++)
+                s[n++] = tcp("127.0.0.1", 8080, SV_TCP_ESTABLISHED, 1000 + k);
+        for (unsigned k = 0; k < 3; k++)
+                s[n++] = tcp("127.0.0.1", 8080, SV_TCP_TIME_WAIT, 0);
+        SvSockHolder h[] = { holder(500, 1234, "srv", "srv --port 8080") };
+        SvDoctorFacts f = { .query = query("8080"), .socks = s, .n_socks = n, .holders = h, .n_holders = 1 };
+        SvDoctorReport rep = { 0 };
+        (void) state;
+        set_probe(&f, -EADDRINUSE, -EADDRINUSE);
+        assert_int_equal(sv_doctor_diagnose(&f, &rep), 0);
+        char *json = sv_doctor_format_json(&f, &rep);
+        assert_non_null(json);
+        size_t listed = 0;
+        for (const char *p = json; (p = strstr(p, "{\"local\":")); p++)
+                listed++;
+        assert_int_equal(listed, 1 + 64 + 3);
+        assert_non_null(strstr(json, "\"sockets_total\":74,\"sockets_omitted\":{\"ESTABLISHED\":6}"));
+        assert_non_null(strstr(json, "\"count\":70")); /* the finding counts every connection */
+        free(json);
+        sv_doctor_report_done(&rep);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_query_parse),
@@ -692,6 +720,7 @@ int main(void) {
                 cmocka_unit_test(test_free_and_unknown),
                 cmocka_unit_test(test_unix),
                 cmocka_unit_test(test_json),
+                cmocka_unit_test(test_json_bounded),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
