@@ -203,3 +203,55 @@ procs_with() { # STRING
         done
         return 0
 }
+
+# --- servers that take the held socket themselves (the fd dialects) ---
+# Every process of PROGRAM (its master and the master's children) holds INODE, the only
+# listener on $PORT has that inode, and none of them listens on a socket of its own.
+check_inherited() { # PROGRAM LABEL WHEN INODE
+        local prog=$1 label=$2 when=$3 inode=$4 master pids pid held own listening n=0
+        master=$(ctl pid "$prog")
+        pids="$master $(ps -o pid= --ppid "$master" | tr '\n' ' ')"
+        listening=$(ss -ltnHe | sed -n 's/.* ino:\([0-9]*\) .*/\1/p')
+        [ "$(ss -ltnHe "sport = :$PORT" | sed -n 's/.* ino:\([0-9]*\) .*/\1/p')" = "$inode" ] &&
+                pass "$when: the only listener on port $PORT is sockvisord's socket (inode $inode)" ||
+                fail "$when: listeners on $PORT: $(ss -ltnHe "sport = :$PORT")"
+        for pid in $pids; do
+                held=$(ls -l "/proc/$pid/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\]$/\1/p')
+                if grep -qx "$inode" <<<"$held"; then n=$((n + 1)); else fail "$when: process $pid does not hold $inode"; fi
+                for own in $held; do
+                        if [ "$own" != "$inode" ] && grep -qx "$own" <<<"$listening"; then
+                                fail "$when: process $pid listens on a socket of its own: $(ss -ltnHe | grep "ino:$own ")"
+                        fi
+                done
+        done
+        [ "$n" -ge 3 ] && pass "$when: master and workers ($n processes) hold inode $inode and listen on nothing else" ||
+                fail "$when: only $n $label processes hold the socket (pids $pids)"
+}
+
+# Restarts PROGRAM N times, 0.5 s apart, under the load client (ARGS: its options besides
+# -p $PORT, -d and -r), then stops the load. Sets RESTARTS_OK, LOAD_RC and LOAD_SUMMARY, and
+# load_field reads a figure from the summary.
+restarts_under_load() { # PROGRAM N ARGS...
+        local prog=$1 n=$2 i
+        shift 2
+        "$LOADCLIENT" -p "$PORT" "$@" -d 60 -r "$T/stop-load" >"$T/load.out" 2>"$T/load.err" &
+        local lpid=$!
+        STARTED_PIDS+=("$lpid")
+        sleep 0.5
+        RESTARTS_OK=0
+        for i in $(seq 1 "$n"); do
+                if ctl restart "$prog" >"$T/restart.$i" 2>&1; then
+                        RESTARTS_OK=$((RESTARTS_OK + 1))
+                else
+                        fail "restart $i exited non-zero: $(cat "$T/restart.$i")"
+                fi
+                sleep 0.5
+        done
+        touch "$T/stop-load"
+        LOAD_RC=0
+        wait "$lpid" || LOAD_RC=$?
+        LOAD_SUMMARY=$(cat "$T/load.out")
+        log "load: $LOAD_SUMMARY"
+        sed 's/^/    /' "$T/load.err"
+}
+load_field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$LOAD_SUMMARY"; } # KEY

@@ -46,28 +46,6 @@ stopsignal = QUIT
 stopwaitsecs = 10s
 INI
 
-# Every process of the program (master and workers) holds the inode sockvisorctl shows, the
-# only listener on the port has that inode, and none of them listens on a socket of its own.
-check_inherited() { # WHEN INODE
-        local when=$1 inode=$2 master pids pid held own listening n=0
-        master=$(ctl pid nginx)
-        pids="$master $(ps -o pid= --ppid "$master" | tr '\n' ' ')"
-        listening=$(ss -ltnHe | sed -n 's/.* ino:\([0-9]*\) .*/\1/p')
-        [ "$(ss -ltnHe "sport = :$PORT" | sed -n 's/.* ino:\([0-9]*\) .*/\1/p')" = "$inode" ] &&
-                pass "$when: the only listener on port $PORT is sockvisord's socket (inode $inode)" ||
-                fail "$when: listeners on $PORT: $(ss -ltnHe "sport = :$PORT")"
-        for pid in $pids; do
-                held=$(ls -l "/proc/$pid/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\]$/\1/p')
-                if grep -qx "$inode" <<<"$held"; then n=$((n + 1)); else fail "$when: process $pid does not hold $inode"; fi
-                for own in $held; do
-                        if [ "$own" != "$inode" ] && grep -qx "$own" <<<"$listening"; then
-                                fail "$when: process $pid listens on a socket of its own: $(ss -ltnHe | grep "ino:$own ")"
-                        fi
-                done
-        done
-        [ "$n" -ge 3 ] && pass "$when: master and workers ($n processes) hold inode $inode and listen on nothing else" ||
-                fail "$when: only $n nginx processes hold the socket (pids $pids)"
-}
 
 start_daemon "$T/sockvisor.ini"
 wait_state nginx 10 RUNNING || die "nginx is not RUNNING ($STATE); its log: $(tail -n 5 "$N/logs/error.log" 2>&1)"
@@ -80,34 +58,14 @@ grep -q 'using inherited sockets from "3;"' "$N/logs/error.log" && pass "nginx s
         fail "nginx did not take NGINX=3;: $(grep -E 'inherited|bind' "$N/logs/error.log")"
 inode=$(ctl sockets | awk '$1 == "web" { print $4 }')
 [ -n "$inode" ] || die "sockvisorctl sockets shows no inode for web"
-check_inherited "generation 1" "$inode"
+check_inherited nginx nginx "generation 1" "$inode"
 
-"$LOADCLIENT" -p "$PORT" -c 16 -d 60 -r "$T/stop-load" >"$T/load.out" 2>"$T/load.err" &
-LOAD_PID=$!
-STARTED_PIDS+=("$LOAD_PID")
-sleep 0.5
-restarts_ok=0
-for i in 1 2 3 4 5; do
-        if ctl restart nginx >"$T/restart.$i" 2>&1; then
-                restarts_ok=$((restarts_ok + 1))
-        else
-                fail "restart $i exited non-zero: $(cat "$T/restart.$i")"
-        fi
-        sleep 0.5
-done
-touch "$T/stop-load"
-load_rc=0
-wait "$LOAD_PID" || load_rc=$?
-summary=$(cat "$T/load.out")
-log "load: $summary"
-sed 's/^/    /' "$T/load.err"
+restarts_under_load nginx 5 -c 16
 
-[ "$restarts_ok" -eq 5 ] && pass "5 restarts exited 0" || fail "only $restarts_ok of 5 restarts exited 0"
-failed=$(sed -n 's/.* failed=\([0-9]*\).*/\1/p' <<<"$summary")
-ok=$(sed -n 's/.* ok=\([0-9]*\).*/\1/p' <<<"$summary")
-pids=$(sed -n 's/.* pids=\([0-9]*\).*/\1/p' <<<"$summary")
-[ "$load_rc" -eq 0 ] && [ "${failed:-x}" = 0 ] && pass "0 failed requests out of $ok" ||
-        fail "load client reported failures (rc $load_rc): $summary"
+[ "$RESTARTS_OK" -eq 5 ] && pass "5 restarts exited 0" || fail "only $RESTARTS_OK of 5 restarts exited 0"
+failed=$(load_field failed) ok=$(load_field ok) pids=$(load_field pids)
+[ "$LOAD_RC" -eq 0 ] && [ "${failed:-x}" = 0 ] && pass "0 failed requests out of $ok" ||
+        fail "load client reported failures (rc $LOAD_RC): $LOAD_SUMMARY"
 [ "${ok:-0}" -gt 1000 ] && pass "$ok requests served under load" || fail "too few requests served: ${ok:-0}"
 [ "${pids:-0}" -ge 6 ] && pass "$pids distinct nginx workers answered" || fail "only ${pids:-0} worker pid(s) answered"
 
@@ -118,7 +76,7 @@ took=$(grep -c 'using inherited sockets from "3;"' "$N/logs/error.log" || true)
         fail "$took of 6 generations said they use inherited sockets"
 grep -q 'bind() to' "$N/logs/error.log" && fail "nginx tried to bind: $(grep 'bind() to' "$N/logs/error.log" | head -n 1)" ||
         pass "nginx never tried a bind of its own"
-check_inherited "generation 6" "$inode"
+check_inherited nginx nginx "generation 6" "$inode"
 [ "$(ctl sockets | awk '$1 == "web" { print $4 }')" = "$inode" ] && pass "the socket was never bound again (inode $inode)" ||
         fail "the socket's inode changed"
 
