@@ -170,6 +170,8 @@ Instance *sv_instance_new(Program *p, unsigned index, unsigned gen, const SvProg
 Instance *sv_instance_free(SvSupervisor *s, Instance *i);
 void sv_instance_take_sockets(SvSupervisor *s, Instance *i);
 void sv_bury(SvSupervisor *s, Instance *i);
+/* The instance with that id (or, with id 0, that pid) in any slot of any program; NULL. */
+Instance *sv_instance_find(const SvSupervisor *s, SvInstanceId id, pid_t pid);
 
 /* supervisor_program.c: what an instance's transition means, and the waiting jobs */
 void sv_react(SvSupervisor *s, Instance *i, const SmResult *res);

@@ -286,7 +286,7 @@ static Instance *find_in_program(const Program *p, SvInstanceId id, pid_t pid) {
         return NULL;
 }
 
-static Instance *find_instance(const SvSupervisor *s, SvInstanceId id, pid_t pid) {
+Instance *sv_instance_find(const SvSupervisor *s, SvInstanceId id, pid_t pid) {
         if (!id && pid <= 0)
                 return NULL;
         for (size_t q = 0; q < s->n_progs; q++) {
@@ -497,7 +497,7 @@ void sv_dispatch(SvSupervisor *s) {
                 }
                 Event e;
                 while (dequeue(s, &e)) {
-                        Instance *i = find_instance(s, e.id, 0);
+                        Instance *i = sv_instance_find(s, e.id, 0);
                         if (i)
                                 instance_feed(s, i, e.ev, e.cause);
                 }
@@ -565,7 +565,7 @@ void sv_supervisor_start_all(SvSupervisor *s) {
 }
 
 void sv_supervisor_exited(SvSupervisor *s, SvInstanceId id, int code, int status) {
-        Instance *i = find_instance(s, id, 0);
+        Instance *i = sv_instance_find(s, id, 0);
         if (!i) {
                 sv_logf(s, LOG_DEBUG, NULL, "exit of instance %llu, which is gone; ignored", (unsigned long long) id);
                 return;
@@ -584,7 +584,7 @@ void sv_supervisor_exited(SvSupervisor *s, SvInstanceId id, int code, int status
 }
 
 void sv_supervisor_timer(SvSupervisor *s, SvInstanceId id) {
-        Instance *i = find_instance(s, id, 0);
+        Instance *i = sv_instance_find(s, id, 0);
         if (!i || i->sm.deadline_usec == 0) {
                 sv_logf(s, LOG_DEBUG, i, "stale timer of instance %llu; ignored", (unsigned long long) id);
                 return;
@@ -598,7 +598,7 @@ void sv_supervisor_timer(SvSupervisor *s, SvInstanceId id) {
 }
 
 void sv_supervisor_notify(SvSupervisor *s, pid_t pid, const SvNotifyMsg *m) {
-        Instance *i = find_instance(s, 0, pid);
+        Instance *i = sv_instance_find(s, 0, pid);
         if (!i) {
                 sv_logf(s, LOG_DEBUG, NULL, "notify: message from pid %d, which is no worker of ours; ignored", (int) pid);
                 sv_fdstore_close_fds(s, m->fds, m->n_fds);
@@ -658,7 +658,7 @@ void sv_supervisor_shutdown(SvSupervisor *s, const char *why) {
 }
 
 bool sv_supervisor_owns_pid(const SvSupervisor *s, pid_t pid) {
-        return find_instance(s, 0, pid) != NULL;
+        return sv_instance_find(s, 0, pid) != NULL;
 }
 
 const SvConfig *sv_supervisor_config(const SvSupervisor *s) {

@@ -615,22 +615,6 @@ static int load_stored_fd(Loader *l, const SvStateRec *r, Program *p) {
         return 0;
 }
 
-static bool id_taken(const SvSupervisor *s, SvInstanceId id, pid_t pid) {
-        for (size_t q = 0; q < s->n_progs; q++) {
-                const Program *p = s->progs[q];
-                for (unsigned k = 0; k < p->cap; k++) {
-                        const Instance *a = p->cur[k], *b = p->cand[k];
-                        if ((a && (a->id == id || (pid > 0 && a->pid == pid))) ||
-                            (b && (b->id == id || (pid > 0 && b->pid == pid))))
-                                return true;
-                }
-                for (const Instance *d = p->draining; d; d = d->next)
-                        if (d->id == id || (pid > 0 && d->pid == pid))
-                                return true;
-        }
-        return false;
-}
-
 static int load_instance(Loader *l, const SvStateRec *r, Program *p) {
         SvStateIn *in = l->in;
         SvSupervisor *s = l->s;
@@ -643,7 +627,8 @@ static int load_instance(Loader *l, const SvStateRec *r, Program *p) {
         size_t n_socks = sv_rec_ids(in, r, "socks", socks, SV_PROGRAM_SOCKETS_MAX);
         if (in->err)
                 return in->err;
-        if (id == 0 || id > s->last_id || pid < 0 || pid > INT32_MAX || id_taken(s, id, (pid_t) pid))
+        if (id == 0 || id > s->last_id || pid < 0 || pid > INT32_MAX || sv_instance_find(s, id, 0) ||
+            (pid > 0 && sv_instance_find(s, 0, (pid_t) pid)))
                 return sv_rec_fail(in, r, "instance %" PRIu64 " (pid %" PRId64 "): id or pid out of range or twice", id,
                                    pid);
         if (n_socks > conf->n_sockets)
