@@ -198,19 +198,17 @@ static size_t json_put(char *dst, size_t cap, const char *s) {
 }
 
 static void json_str(FILE *m, const char *s) {
-        char buf[8192];
-        size_t n = strlen(s);
-        if (n * 6 + 3 > sizeof(buf)) { /* long: a character at a time */
-                fputc('"', m);
-                for (; *s; s++) {
-                        char one[2] = { *s, 0 }, esc[16];
-                        size_t k = json_put(esc, sizeof(esc), one);
-                        fwrite(esc + 1, 1, k - 2, m);
-                }
-                fputc('"', m);
+        char small[1024] = "";
+        size_t cap = 6 * strlen(s) + 16; /* every character may become \u00XX */
+        char *buf = cap <= sizeof(small) ? small : malloc(cap);
+        if (!buf) {
+                fputs("null", m);
                 return;
         }
-        fwrite(buf, 1, json_put(buf, sizeof(buf), s), m);
+        size_t n = json_put(buf, cap, s);
+        fwrite(buf, 1, n, m);
+        if (buf != small)
+                free(buf);
 }
 
 static void json_errno(FILE *m, int r) {
