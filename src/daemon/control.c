@@ -58,6 +58,15 @@ struct SvControl {
         unsigned n_conns;
 };
 
+/* The other half of conn_drop's unlinking: a new (or carried-over) connection joins. */
+static void conn_link(SvControl *ctl, SvCtlConn *c) {
+        c->next = ctl->conns;
+        if (ctl->conns)
+                ctl->conns->prev = c;
+        ctl->conns = c;
+        ctl->n_conns++;
+}
+
 /* Ends a connection: unlinked first, so sv_control_find() no longer returns it while the
  * callbacks run; then, if its command had not finished, the detach and hang-up callbacks. */
 static void conn_drop(SvCtlConn *c) {
@@ -437,11 +446,7 @@ static int control_accept(sd_event_source *s, int fd, uint32_t revents, void *us
                 refuse(cfd, "cannot watch the connection");
                 return 0;
         }
-        c->next = ctl->conns;
-        if (ctl->conns)
-                ctl->conns->prev = c;
-        ctl->conns = c;
-        ctl->n_conns++;
+        conn_link(ctl, c);
         return 0;
 }
 
@@ -601,11 +606,7 @@ static int conn_restore(SvControl *ctl, SvStateIn *in, const SvStateRec *rec, Sv
                 return in->err;
         }
         conn_update_events(c);
-        c->next = ctl->conns;
-        if (ctl->conns)
-                ctl->conns->prev = c;
-        ctl->conns = c;
-        ctl->n_conns++;
+        conn_link(ctl, c);
         return sv_carry_add(carry, c->fd);
 }
 

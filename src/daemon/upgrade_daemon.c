@@ -94,9 +94,7 @@ static void say(SvDaemon *d, SvConnId conn, CtlReplyKind kind, const char *fmt, 
         va_start(ap, fmt);
         (void) vsnprintf(text, sizeof(text), fmt, ap);
         va_end(ap);
-        SvCtlConn *c = conn ? sv_control_find(d->control, conn) : NULL;
-        if (c)
-                sv_ctl_reply(c, kind, text);
+        sv_daemon_ops.reply(d, conn, kind, text); /* the supervisor's way to a client */
 }
 
 static int write_state(SvDaemon *d, SvConnId conn, const SvUpgradeTarget *t, int exe_fd, uint64_t t0,
