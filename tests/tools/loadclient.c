@@ -41,6 +41,7 @@ typedef struct Options {
         const char *path;
         const char *stopfile;
         bool keepalive;                 /* -k: HTTP/1.1 requests on persistent connections */
+        bool any_server;                /* -a: any 'HTTP/1.x 200' counts, pid= or not */
 } Options;
 
 /* Per-thread results, merged by main after join: no sharing on the hot path but the
@@ -81,7 +82,7 @@ static void usage(FILE *f)
 {
         fprintf(f,
                 "usage: sv-loadclient -p PORT [-H 127.0.0.1] [-c CONCURRENCY=16] [-d SECONDS=5]\n"
-                "                     [-t TIMEOUT_MS=5000] [-P PATH=/] [-r STOPFILE] [-k]\n"
+                "                     [-t TIMEOUT_MS=5000] [-P PATH=/] [-r STOPFILE] [-k] [-a]\n"
                 "Each of CONCURRENCY threads sends 'GET PATH HTTP/1.0' on a new connection, reads\n"
                 "to EOF and checks for 'HTTP/1.1 200' and 'pid=N', until SECONDS have passed or\n"
                 "STOPFILE exists. Prints one summary line; exit 0 if all requests succeeded,\n"
@@ -91,7 +92,9 @@ static void usage(FILE *f)
                 "read by Content-Length; a new connection after 'Connection: close'. A reused\n"
                 "connection that the server closed before answering (no byte of reply) is retried\n"
                 "once on a new connection, as HTTP clients do for idempotent requests. The summary\n"
-                "line then ends with ' reconnects=N'.\n");
+                "line then ends with ' reconnects=N'.\n"
+                "-a: any server: a reply starting 'HTTP/1.0 200' or 'HTTP/1.1 200' counts, pid= or\n"
+                "not (python3 -m http.server, nginx); pids are then counted where replies name them.\n");
 }
 
 static int parse_long(char opt, const char *s, long min, long max, long *ret)
@@ -177,6 +180,15 @@ static long reply_pid(const char *buf, size_t len)
         return -1;
 }
 
+/* A valid reply: 'HTTP/1.1 200' naming the pid; with -a, any HTTP/1.x 200 (pid optional). */
+static bool reply_ok(const char *buf, size_t len, long *ret_pid)
+{
+        *ret_pid = reply_pid(buf, len);
+        if (len >= 12 && memcmp(buf, "HTTP/1.1 200", 12) == 0 && *ret_pid >= 0)
+                return true;
+        return opts.any_server && len >= 12 && memcmp(buf, "HTTP/1.", 7) == 0 && memcmp(buf + 8, " 200", 4) == 0;
+}
+
 static void note_success(long pid)
 {
         pthread_mutex_lock(&lock);
@@ -190,7 +202,7 @@ static void note_success(long pid)
                 max_gap_us = t - last_ok_us;
         last_ok_us = t;
 
-        if (!pids_overflow) {
+        if (!pids_overflow && pid > 0) {
                 size_t h = ((unsigned long) pid * 2654435761u) % PID_SLOTS;
 
                 while (pid_table[h] != 0 && pid_table[h] != pid)
@@ -279,8 +291,7 @@ static enum outcome do_request(uint64_t *ret_lat_us)
                         len += (size_t) n;
         }
 
-        pid = reply_pid(buf, len);
-        if (len < 12 || memcmp(buf, "HTTP/1.1 200", 12) != 0 || pid < 0) {
+        if (!reply_ok(buf, len, &pid)) {
                 record_errno(PSEUDO_SHORT);
                 if (len > 0)
                         note_bad_reply(buf, len);
@@ -438,8 +449,7 @@ static enum outcome do_request_ka(int *kfd, uint64_t *ret_lat_us)
                         }
                         return out;
                 }
-                pid = reply_pid(buf, len);
-                if (len < 12 || memcmp(buf, "HTTP/1.1 200", 12) != 0 || pid < 0) {
+                if (!reply_ok(buf, len, &pid)) {
                         record_errno(PSEUDO_SHORT);
                         note_bad_reply(buf, len);
                         (void) close(*kfd);
@@ -519,7 +529,7 @@ static int parse_args(int argc, char **argv)
         opts.timeout_ms = 5000;
         opts.path = "/";
 
-        while ((c = getopt(argc, argv, "p:H:c:d:t:P:r:kh")) != -1) {
+        while ((c = getopt(argc, argv, "p:H:c:d:t:P:r:kah")) != -1) {
                 switch (c) {
                 case 'p':
                         if (parse_long('p', optarg, 1, 65535, &port) < 0)
@@ -553,6 +563,9 @@ static int parse_args(int argc, char **argv)
                         break;
                 case 'k':
                         opts.keepalive = true;
+                        break;
+                case 'a':
+                        opts.any_server = true;
                         break;
                 case 'h':
                         usage(stdout);
