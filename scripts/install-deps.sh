@@ -10,6 +10,7 @@ packages=(
         systemd                          # systemd-socket-activate, systemd-analyze verify
         debootstrap systemd-container    # a real systemd as PID 1 in systemd-nspawn (tests)
         starman nginx iproute2           # real servers behind the fd dialects (tests), and ss
+        nodejs gunicorn                  # unmodified servers: ready = accepting, intercept_bind (tests)
 )
 missing=()
 for p in "${packages[@]}"; do
