@@ -184,6 +184,8 @@ static void kill_child(Child *c) {
                 (void) kill(c->r.pid, SIGKILL); /* the grandchild this test started */
         (void) kill(c->pid, SIGKILL);
         (void) waitpid(c->pid, NULL, 0);
+        if (c->r.pid > 0 && c->r.pid != c->pid)
+                (void) waitpid(c->r.pid, NULL, 0); /* ours since its parent died: we are the subreaper */
         (void) close(c->rep);
         (void) close(c->ctl);
         c->pid = 0;
@@ -784,11 +786,15 @@ static void test_cost(void **state) {
                         for (int k = 1; k < np; k++)
                                 (void) kill(pids[k], SIGKILL); /* the grandchildren started here */
                         kill_child(c);
+                        for (int k = 1; k < np; k++)
+                                (void) waitpid(pids[k], NULL, 0);
                         drain_queue(F->other);
                 }
 }
 
 int main(void) {
+        /* Grandchildren orphaned when a test kills their parent come to us, to be reaped. */
+        (void) prctl(PR_SET_CHILD_SUBREAPER, 1);
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_syscall),
                 cmocka_unit_test_setup_teardown(test_accept, setup, teardown),
