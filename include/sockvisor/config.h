@@ -20,8 +20,15 @@
 typedef enum SvReadyMode {
         SV_READY_STARTED, /* ready once alive for startsecs (supervisord's RUNNING) */
         SV_READY_NOTIFY,  /* ready when it sends READY=1 to $NOTIFY_SOCKET */
+        SV_READY_ACCEPTING, /* ready when one of its processes waits on one of its sockets (/proc) */
         _SV_READY_MAX,
 } SvReadyMode;
+
+typedef enum SvDrainMode {
+        SV_DRAIN_SIGNAL, /* send stopsignal; the worker drains and exits (default) */
+        SV_DRAIN_IDLE,   /* freeze it, and kill it once it holds no accepted connection */
+        _SV_DRAIN_MAX,
+} SvDrainMode;
 
 typedef enum SvAutorestart {
         SV_AUTORESTART_FALSE,      /* never restart after an exit from RUNNING */
@@ -38,7 +45,9 @@ typedef struct SvSocketConf {
         char *listen; /* as written, for messages */
         SvAddr addr;
         int backlog;
-        bool blocking; /* hand out a blocking listener (default yes, as systemd: NonBlocking=false) */
+        bool blocking; /* hand out a blocking listener (default yes, as systemd: NonBlocking=false;
+                        * no when a program that uses it has intercept_bind) */
+        unsigned blocking_line; /* line of blocking=, 0 when not written */
         mode_t mode;   /* unix path sockets: permissions of the socket file */
         unsigned line; /* line of the section header */
         unsigned listen_line; /* line of listen= */
@@ -77,6 +86,8 @@ typedef struct SvProgramConf {
         int priority;       /* start order, low first; stop in reverse; default 999 */
         unsigned fdstore_max; /* fds its workers may keep with FDSTORE=1 for the next generations; default 0 */
         unsigned fd_env;    /* which variables tell its workers their fds: SV_FD_ENV_* (env.h); fd_env= */
+        bool intercept_bind; /* preload the shim: its own bind() of one of its sockets gets the held one */
+        SvDrainMode drain;  /* how an instance is asked to go: drain= */
         unsigned line;
 } SvProgramConf;
 
@@ -117,6 +128,7 @@ const SvProgramConf *sv_config_find_program(const SvConfig *c, const char *name)
 int sv_config_find_socket(const SvConfig *c, const char *name);
 
 const char *sv_ready_mode_to_string(SvReadyMode m);
+const char *sv_drain_mode_to_string(SvDrainMode m);
 const char *sv_autorestart_to_string(SvAutorestart a);
 
 /* True when the two programs would run the same way (every key equal); reload restarts

@@ -26,7 +26,17 @@ static const char *const log_to_table[_SV_LOG_TO_MAX] = {
 static const char *const ready_mode_table[_SV_READY_MAX] = {
         [SV_READY_STARTED] = "started",
         [SV_READY_NOTIFY] = "notify",
+        [SV_READY_ACCEPTING] = "accepting",
 };
+
+static const char *const drain_mode_table[_SV_DRAIN_MAX] = {
+        [SV_DRAIN_SIGNAL] = "signal",
+        [SV_DRAIN_IDLE] = "idle",
+};
+
+const char *sv_drain_mode_to_string(SvDrainMode m) {
+        return m >= 0 && m < _SV_DRAIN_MAX ? drain_mode_table[m] : NULL;
+}
 
 const char *sv_ready_mode_to_string(SvReadyMode m) {
         return m >= 0 && m < _SV_READY_MAX ? ready_mode_table[m] : NULL;
@@ -83,6 +93,8 @@ typedef enum ProgramKey {
         PK_OUTPUT,
         PK_FDSTORE_MAX,
         PK_FD_ENV,
+        PK_INTERCEPT_BIND,
+        PK_DRAIN,
         _PK_MAX,
 } ProgramKey;
 
@@ -112,10 +124,12 @@ static const char *const program_keys[_PK_MAX] = {
         [PK_OUTPUT] = "output",
         [PK_FDSTORE_MAX] = "fdstore_max",
         [PK_FD_ENV] = "fd_env",
+        [PK_INTERCEPT_BIND] = "intercept_bind",
+        [PK_DRAIN] = "drain",
 };
 
-_Static_assert(ELEMENTSOF(daemon_keys) <= 31 && ELEMENTSOF(socket_keys) <= 31 && ELEMENTSOF(program_keys) <= 31,
-               "KeySet has one bit per key, and bit 31 marks [sockvisord]");
+_Static_assert(ELEMENTSOF(daemon_keys) <= 63 && ELEMENTSOF(socket_keys) <= 63 && ELEMENTSOF(program_keys) <= 63,
+               "KeySet has one bit per key, and bit 63 marks [sockvisord]");
 
 static void join_keys(const char *const *keys, size_t n, char *buf, size_t len) {
         size_t o = 0;
@@ -139,9 +153,9 @@ int config_begin_section(Parser *p, const char *name, size_t len) {
         (void) snprintf(p->section, sizeof(p->section), "[%.*s]", (int) (len > 60 ? 60 : len), name);
 
         if (len == strlen("sockvisord") && memcmp(name, "sockvisord", len) == 0) {
-                if (p->daemon_seen & (1u << 31))
+                if (p->daemon_seen & KEYSET_DAEMON_SEEN)
                         return config_fail(p, p->line, "[sockvisord] appears twice; merge the two sections");
-                p->daemon_seen |= 1u << 31;
+                p->daemon_seen |= KEYSET_DAEMON_SEEN;
                 p->kind = SECTION_DAEMON;
                 return 0;
         }
@@ -290,6 +304,7 @@ static int handle_socket_key(Parser *p, int k, const char *key, const char *v) {
         case 2: /* blocking */
                 if (config_parse_bool(v, &s->blocking) < 0)
                         return config_fail(p, p->line, "%s blocking: '%s' is not a boolean; use yes or no", p->section, v);
+                s->blocking_line = p->line;
                 return 0;
         case 3: /* mode */
                 if (config_parse_mode(v, &s->mode) < 0)
@@ -349,12 +364,28 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
                 p->pending[p->index].surge_line = p->line;
                 return 0;
         case PK_READY:
+                p->pending[p->index].ready_line = p->line;
                 for (int i = 0; i < _SV_READY_MAX; i++)
                         if (strcmp(v, ready_mode_table[i]) == 0)
                                 return pr->ready = (SvReadyMode) i, 0;
                 return config_fail(p, p->line,
-                                   "%s ready: '%s' is not a readiness mode; use notify (the program sends READY=1) or "
-                                   "started (ready once alive for startsecs)",
+                                   "%s ready: '%s' is not a readiness mode; use notify (the program sends READY=1), "
+                                   "accepting (one of its processes waits on one of its sockets) or started (ready once "
+                                   "alive for startsecs)",
+                                   p->section, v);
+        case PK_INTERCEPT_BIND: /* ready= defaults to accepting with it: see config_validate() */
+                if (config_parse_bool(v, &pr->intercept_bind) < 0)
+                        return bad_bool(p, key, v);
+                p->pending[p->index].intercept_line = p->line;
+                return 0;
+        case PK_DRAIN:
+                for (int i = 0; i < _SV_DRAIN_MAX; i++)
+                        if (strcmp(v, drain_mode_table[i]) == 0)
+                                return pr->drain = (SvDrainMode) i, 0;
+                return config_fail(p, p->line,
+                                   "%s drain: '%s' is not a drain mode; use signal (send stopsignal and wait for the "
+                                   "exit) or idle (freeze it and kill it once it holds no accepted connection, for "
+                                   "servers with no graceful shutdown)",
                                    p->section, v);
         case PK_STARTSECS:
                 if (sv_duration_parse(v, &pr->startsecs_usec) < 0)
@@ -498,18 +529,18 @@ static int ini_handler_cb(void *user, const char *section, const char *key, cons
 
         int k = key_index(keys, n_keys, key);
         if (k < 0) {
-                char valid[512];
+                char valid[1024];
                 join_keys(keys, n_keys, valid, sizeof(valid));
                 config_fail(p, p->line, "%s: unknown key '%s'; valid keys here are: %s", p->section, key, valid);
                 return 0;
         }
-        if (p->seen & (1u << k)) {
+        if (p->seen & ((KeySet) 1 << k)) {
                 config_fail(p, p->line, "%s %s: set twice in one section; keep one", p->section, key);
                 return 0;
         }
-        p->seen |= 1u << k;
+        p->seen |= (KeySet) 1 << k;
         if (p->kind == SECTION_DAEMON)
-                p->daemon_seen |= 1u << k;
+                p->daemon_seen |= (KeySet) 1 << k;
 
         int r;
         if (p->kind == SECTION_DAEMON)

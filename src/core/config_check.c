@@ -232,6 +232,47 @@ static int check_socket_clashes(Parser *p) {
         return 0;
 }
 
+/* intercept_bind, ready = accepting and drain = idle: what they need and what they imply. */
+static int check_observed(Parser *p, SvProgramConf *pr, const ProgramPending *pp) {
+        SvConfig *c = p->cfg;
+
+        if (pr->intercept_bind) {
+                if (pr->n_sockets == 0)
+                        return config_fail(p, pp->intercept_line,
+                                           "[program:%s] intercept_bind: the program has no sockets=; the shim hands a "
+                                           "program its own sockets when it binds their address, so name them in "
+                                           "sockets=",
+                                           pr->name);
+                /* A server that binds its port itself says nothing about readiness either:
+                 * watching it accept is the only sign it gives. */
+                if (!pp->ready_line)
+                        pr->ready = SV_READY_ACCEPTING;
+                /* O_NONBLOCK belongs to the open file description every generation shares, so
+                 * the shim never changes it: the listener stays non-blocking, and the shim gives
+                 * each process the blocking mode it asked for at socket(). */
+                for (size_t k = 0; k < pr->n_sockets; k++) {
+                        SvSocketConf *sc = &c->sockets[pr->socket_idx[k]];
+                        if (sc->blocking_line && sc->blocking)
+                                return config_fail(p, sc->blocking_line,
+                                                   "[socket:%s] blocking: [program:%s] (line %u) binds it with "
+                                                   "intercept_bind = yes, whose shim needs a non-blocking listener and "
+                                                   "gives each process the blocking mode it asked for itself; remove "
+                                                   "blocking = yes, or give the program the socket by fd "
+                                                   "(intercept_bind = no)",
+                                                   sc->name, pr->name, pr->line);
+                        sc->blocking = false;
+                }
+        }
+        if (pr->ready == SV_READY_ACCEPTING && pr->n_sockets == 0)
+                return config_fail(p, pp->ready_line ? pp->ready_line : pr->line,
+                                   "[program:%s] ready: ready = accepting waits for the program to accept on one of "
+                                   "its sockets, and it has no sockets=; name them, or use ready = notify or started",
+                                   pr->name);
+        if (pr->drain == SV_DRAIN_IDLE) /* frozen and killed as a whole: no child left stopped */
+                pr->killasgroup = true;
+        return 0;
+}
+
 int config_validate(Parser *p) {
         SvConfig *c = p->cfg;
 
@@ -268,6 +309,9 @@ int config_validate(Parser *p) {
                                            pr->name, pr->restart_surge, pr->numprocs);
                 if (pr->stopasgroup) /* as supervisord: a group asked to stop is killed as a group too */
                         pr->killasgroup = true;
+                r = check_observed(p, pr, &p->pending[i]);
+                if (r < 0)
+                        return r;
         }
         if (!c->control_path) {
                 c->control_path = strdup(SV_DEFAULT_CONTROL);

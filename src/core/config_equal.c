@@ -41,7 +41,8 @@ bool sv_program_conf_equal(const SvConfig *ca, const SvProgramConf *a, const SvC
                 return false;
         return streq_ptr(a->user, b->user) && streq_ptr(a->group, b->group) && a->umask == b->umask &&
                a->priority == b->priority && a->fdstore_max == b->fdstore_max &&
-               a->fd_env == b->fd_env; /* line: where, not how */
+               a->fd_env == b->fd_env && a->intercept_bind == b->intercept_bind &&
+               a->drain == b->drain; /* line: where, not how */
 }
 
 bool sv_socket_conf_equal(const SvSocketConf *a, const SvSocketConf *b) {

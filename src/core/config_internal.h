@@ -24,8 +24,9 @@ typedef enum SectionKind {
 } SectionKind;
 
 /* Which keys a section has seen, to catch duplicates. One bit per key of the tables below;
- * bit 31 of Parser.daemon_seen marks "[sockvisord] seen", so a table has at most 31 keys. */
-typedef uint32_t KeySet;
+ * bit 63 of Parser.daemon_seen marks "[sockvisord] seen", so a table has at most 63 keys. */
+typedef uint64_t KeySet;
+#define KEYSET_DAEMON_SEEN ((KeySet) 1 << 63)
 
 /* What a [program:…] section leaves for validate(), which runs once every section is known. */
 typedef struct ProgramPending {
@@ -33,6 +34,8 @@ typedef struct ProgramPending {
         unsigned socket_list_line; /* its line */
         unsigned surge_line;       /* line of restart_surge=, 0 when absent */
         unsigned command_line;     /* line of command=, for errors about its %(fd:NAME) */
+        unsigned ready_line;       /* line of ready=, 0 when absent */
+        unsigned intercept_line;   /* line of intercept_bind=, 0 when absent */
 } ProgramPending;
 
 typedef struct Parser {
