@@ -44,6 +44,10 @@ typedef struct SvWorkerFds {
         size_t n_sockets;     /* <= n_fds */
         const SvAddr *addrs;  /* n_sockets addresses (family 0: unknown), or NULL */
         unsigned dialects;    /* SV_FD_ENV_* */
+        /* intercept_bind: the shim library, put first in LD_PRELOAD (before any LD_PRELOAD the
+         * environment already has), and SOCKVISOR_BIND_FDS=3,4 naming the sockets it may hand
+         * out for the program's own bind(); NULL: neither. */
+        const char *preload;
 } SvWorkerFds;
 
 typedef struct SvWorkerEnv {

@@ -18,6 +18,7 @@
 static const char *const owned_prefixes[] = {
         "LISTEN_FDS=",        "LISTEN_PID=",           "LISTEN_FDNAMES=", "NOTIFY_SOCKET=",
         "WATCHDOG_PID=",      "WATCHDOG_USEC=",        "SOCKVISOR_PROGRAM=", "SOCKVISOR_GENERATION=",
+        "SOCKVISOR_BIND_FDS=", /* a stale one would hand the shim fds that are not held sockets */
         "SERVER_STARTER_PORT=", "SERVER_STARTER_GENERATION=", "NGINX=",
         "EINHORN_", /* EINHORN_FD_COUNT, EINHORN_FD_K, EINHORN_FD_FAMILY_K, EINHORN_FDS, and
                      * EINHORN_MASTER_PID / EINHORN_SOCK_*, which would send an ack nowhere */
@@ -301,12 +302,21 @@ int sv_worker_env_build(char *const *base, char *const *program_env, const SvWor
         char *pid_entry = NULL;
         int r = 0;
 
+        const char *preload_before = NULL; /* LD_PRELOAD as the environment has it */
         for (char *const *e = base; e && *e && r == 0; e++)
-                if (strchr(*e, '=') && !is_owned(*e) && !key_in(*e, program_env))
-                        r = push(&b, strdup(*e));
+                if (strchr(*e, '=') && !is_owned(*e) && !key_in(*e, program_env)) {
+                        if (f->preload && strncmp(*e, "LD_PRELOAD=", 11) == 0)
+                                preload_before = *e + 11;
+                        else
+                                r = push(&b, strdup(*e));
+                }
         for (char *const *e = program_env; e && *e && r == 0; e++)
-                if (strchr(*e, '=') && !is_owned(*e))
-                        r = push(&b, strdup(*e));
+                if (strchr(*e, '=') && !is_owned(*e)) {
+                        if (f->preload && strncmp(*e, "LD_PRELOAD=", 11) == 0)
+                                preload_before = *e + 11;
+                        else
+                                r = push(&b, strdup(*e));
+                }
 
         size_t n_sockets = f->n_sockets <= f->n_fds ? f->n_sockets : f->n_fds;
         SvWorkerFds held = *f;
@@ -319,6 +329,19 @@ int sv_worker_env_build(char *const *base, char *const *program_env, const SvWor
                 r = add_einhorn(&b, &held);
         if (r == 0 && n_sockets > 0 && (f->dialects & SV_FD_ENV_NGINX))
                 r = add_nginx(&b, &held);
+        if (r == 0 && n_sockets > 0 && f->preload) {
+                r = pushf(&b, "LD_PRELOAD=%s%s%s", f->preload, preload_before && *preload_before ? " " : "",
+                          preload_before ? preload_before : "");
+                Str list = {};
+                str_addf(&list, "SOCKVISOR_BIND_FDS=");
+                for (size_t i = 0; i < n_sockets; i++)
+                        str_addf(&list, "%s%zu", i ? "," : "", 3 + i);
+                if (r == 0)
+                        r = str_push(&b, &list);
+                else
+                        free(list.s);
+        } else if (r == 0 && preload_before)
+                r = pushf(&b, "LD_PRELOAD=%s", preload_before);
         if (r == 0 && notify_socket)
                 r = pushf(&b, "NOTIFY_SOCKET=%s", notify_socket);
         if (r == 0 && program)

@@ -97,6 +97,38 @@ static void test_program_overrides_base(void **state) {
         sv_worker_env_done(&e);
 }
 
+/* intercept_bind: the shim goes first in LD_PRELOAD, whatever LD_PRELOAD the program had
+ * stays after it, and SOCKVISOR_BIND_FDS names the sockets (not the fd store's fds). */
+static void test_preload(void **state) {
+        char *names[] = { "web", "admin", "stored", NULL };
+        char *base[] = { "LD_PRELOAD=/usr/lib/libbase.so", "SOCKVISOR_BIND_FDS=9", NULL };
+        char *prog[] = { "LD_PRELOAD=/usr/lib/libjemalloc.so.2", NULL };
+        SvWorkerFds f = { .names = names, .n_fds = 3, .n_sockets = 2, .dialects = SV_FD_ENV_SYSTEMD,
+                          .preload = "/usr/lib/sockvisor/libsockvisor-bind.so" };
+        SvWorkerEnv e = {};
+
+        assert_int_equal(sv_worker_env_build(base, prog, &f, NULL, "app", 1, &e), 0);
+        assert_well_formed(e.envp);
+        assert_var(e.envp, "LD_PRELOAD", "/usr/lib/sockvisor/libsockvisor-bind.so /usr/lib/libjemalloc.so.2");
+        assert_var(e.envp, "SOCKVISOR_BIND_FDS", "3,4");
+        sv_worker_env_done(&e);
+
+        assert_int_equal(sv_worker_env_build(base, NULL, &f, NULL, "app", 1, &e), 0);
+        assert_var(e.envp, "LD_PRELOAD", "/usr/lib/sockvisor/libsockvisor-bind.so /usr/lib/libbase.so");
+        sv_worker_env_done(&e);
+
+        assert_int_equal(sv_worker_env_build(NULL, NULL, &f, NULL, "app", 1, &e), 0);
+        assert_var(e.envp, "LD_PRELOAD", "/usr/lib/sockvisor/libsockvisor-bind.so");
+        sv_worker_env_done(&e);
+
+        /* without the shim, LD_PRELOAD is the environment's own and no SOCKVISOR_BIND_FDS is set */
+        f.preload = NULL;
+        assert_int_equal(sv_worker_env_build(base, prog, &f, NULL, "app", 1, &e), 0);
+        assert_var(e.envp, "LD_PRELOAD", "/usr/lib/libjemalloc.so.2");
+        assert_unset(e.envp, "SOCKVISOR_BIND_FDS");
+        sv_worker_env_done(&e);
+}
+
 static void test_supervisor_variables_replaced(void **state) {
         char *base[] = { "LISTEN_FDS=7",      "LISTEN_FDNAMES=stale:names", "LISTEN_PID=1",
                          "NOTIFY_SOCKET=/old", "WATCHDOG_USEC=1000",         "WATCHDOG_PID=1",
@@ -582,6 +614,7 @@ static void test_fd_env_parse(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_base_passes_through),
+                cmocka_unit_test(test_preload),
                 cmocka_unit_test(test_program_overrides_base),
                 cmocka_unit_test(test_supervisor_variables_replaced),
                 cmocka_unit_test(test_no_fds),
