@@ -48,6 +48,16 @@ typedef struct SvSpawnSpec {
         size_t n_sockets;          /* the first n_sockets of fds are held sockets */
 } SvSpawnSpec;
 
+/* What the ops watch a worker's processes for (the daemon reads /proc): ready = accepting
+ * and drain = idle. */
+typedef enum SvObserve {
+        SV_OBSERVE_NONE,      /* stop watching (and thaw what the idle watch froze) */
+        SV_OBSERVE_ACCEPTING, /* STARTING: report once one of its processes waits on one of its sockets */
+        SV_OBSERVE_IDLE,      /* STOPPING: freeze its processes now and then; report, while they are
+                               * frozen, once they hold no connection accepted from its sockets */
+        _SV_OBSERVE_MAX,
+} SvObserve;
+
 /* A held socket as the supervisor sees it; handle is the ops' own object. */
 typedef struct SvSocketInfo {
         void *handle;
@@ -112,6 +122,11 @@ typedef struct SvOps {
         /* Upgrade: a stored fd crosses execve (save), or came across (restore: negative
          * errno when it did not). */
         int (*fd_carry)(void *ctx, int fd, bool restoring);
+
+        /* Starts (or, with SV_OBSERVE_NONE, ends) watching the process tree of instance id
+         * (pid leads it) for what; socks are the sockets it was given. What is seen comes
+         * back as sv_supervisor_observed. Replaces the instance's previous watch. */
+        void (*observe)(void *ctx, SvInstanceId id, pid_t pid, SvObserve what, const SvSocketInfo *socks, size_t n);
 } SvOps;
 
 int sv_supervisor_new(const SvOps *ops, void *ctx, SvSupervisor **ret);
@@ -129,6 +144,10 @@ void sv_supervisor_timer(SvSupervisor *s, SvInstanceId id);
 /* m->fds are the supervisor's from here on: stored (FDSTORE=1, within fdstore_max) or
  * closed. */
 void sv_supervisor_notify(SvSupervisor *s, pid_t pid, const SvNotifyMsg *m);
+/* The watch ops->observe started saw what it watches for; how says what ("pid 12 waits in
+ * accept() on fd 3"). ACCEPTING is the instance's readiness; IDLE (its processes frozen)
+ * gets it killed. Stale reports (the instance moved on) are logged no-ops. */
+void sv_supervisor_observed(SvSupervisor *s, SvInstanceId id, SvObserve what, const char *how);
 /* A stored fd reported POLLHUP or POLLERR: it is dropped (closed). */
 void sv_supervisor_fd_hangup(SvSupervisor *s, int fd);
 

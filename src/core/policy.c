@@ -47,7 +47,7 @@ const char *sv_timeout_cause(SmState st, SvReadyMode ready) {
 }
 
 uint64_t sv_ready_bound_usec(const SvProgramConf *c) {
-        return c->ready == SV_READY_NOTIFY ? c->ready_timeout_usec : c->startsecs_usec;
+        return c->ready == SV_READY_STARTED ? c->startsecs_usec : c->ready_timeout_usec;
 }
 
 uint64_t sv_stop_bound_usec(const SvProgramConf *c) {

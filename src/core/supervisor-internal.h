@@ -71,6 +71,8 @@ struct Instance {
         bool start_when_stopped; /* current, stopping: a start waits for it to be gone */
         uint64_t start_wanted_usec; /* when that start was asked for */
         bool expected_exit;   /* its last exit status is in exitcodes= */
+        bool kill_sent;       /* SIGKILL went to it: nothing left to observe */
+        SvObserve observing;  /* what ops->observe watches it for now */
         char exit_text[64];   /* "status 0", "signal KILL" */
         char error[256];      /* why the last spawn failed */
         char status[SV_NOTIFY_STATUS_MAX];
@@ -170,6 +172,8 @@ Instance *sv_instance_new(Program *p, unsigned index, unsigned gen, const SvProg
 Instance *sv_instance_free(SvSupervisor *s, Instance *i);
 void sv_instance_take_sockets(SvSupervisor *s, Instance *i);
 void sv_bury(SvSupervisor *s, Instance *i);
+/* Starts or ends the ops' watch of i to match its state (ready = accepting, drain = idle). */
+void sv_instance_observe(SvSupervisor *s, Instance *i);
 /* The instance with that id (or, with id 0, that pid) in any slot of any program; NULL. */
 Instance *sv_instance_find(const SvSupervisor *s, SvInstanceId id, pid_t pid);
 

@@ -365,12 +365,21 @@ static void instance_feed(SvSupervisor *s, Instance *i, SmEvent ev, const char *
                 s->ops->arm(s->ctx, i->id, 0);
         if (res.actions & SM_ACT_SIGNAL_STOP && i->pid > 0) {
                 i->stop_usec = now;
-                s->ops->signal(s->ctx, i->pid, i->conf->stopsignal, i->conf->stopasgroup);
+                if (i->conf->drain == SV_DRAIN_IDLE) /* no signal: sv_instance_observe below freezes it */
+                        sv_logf(s, LOG_INFO, i, "draining by observation: killed once it holds no accepted "
+                                "connection, within %s", SV_DUR(i->conf->stopwait_usec));
+                else
+                        s->ops->signal(s->ctx, i->pid, i->conf->stopsignal, i->conf->stopasgroup);
         }
         if (res.actions & SM_ACT_SIGNAL_KILL && i->pid > 0) {
-                sv_logf(s, LOG_WARNING, i, "still running %s after SIG%s; sending SIGKILL%s",
-                        SV_DUR(i->conf->stopwait_usec), SV_SIGNAME(i->conf->stopsignal),
-                        i->conf->killasgroup ? " to its process group" : "");
+                if (i->conf->drain == SV_DRAIN_IDLE)
+                        sv_logf(s, LOG_WARNING, i, "still holds an accepted connection after %s; sending SIGKILL%s",
+                                SV_DUR(i->conf->stopwait_usec), i->conf->killasgroup ? " to its process group" : "");
+                else
+                        sv_logf(s, LOG_WARNING, i, "still running %s after SIG%s; sending SIGKILL%s",
+                                SV_DUR(i->conf->stopwait_usec), SV_SIGNAME(i->conf->stopsignal),
+                                i->conf->killasgroup ? " to its process group" : "");
+                i->kill_sent = true;
                 s->ops->signal(s->ctx, i->pid, 9 /* SIGKILL */, i->conf->killasgroup);
         }
         bool spawn_failed = res.actions & SM_ACT_SPAWN && instance_spawn(s, i) < 0;
@@ -384,7 +393,55 @@ static void instance_feed(SvSupervisor *s, Instance *i, SmEvent ev, const char *
         if (res.to == SM_FATAL)
                 sv_logf(s, LOG_ERR, i, "gave up after %u failed starts in a row; 'sockvisorctl start %s' tries again",
                         i->sm.failed_starts, i->prog->name);
+        sv_instance_observe(s, i);
         sv_react(s, i, &res);
+}
+
+/* ---- observation: ready = accepting, drain = idle ---- */
+
+static SvObserve observe_wanted(const Instance *i) {
+        if (i->pid <= 0 || i->kill_sent)
+                return SV_OBSERVE_NONE;
+        if (i->sm.state == SM_STARTING && i->conf->ready == SV_READY_ACCEPTING)
+                return SV_OBSERVE_ACCEPTING;
+        if (i->sm.state == SM_STOPPING && i->conf->drain == SV_DRAIN_IDLE)
+                return SV_OBSERVE_IDLE;
+        return SV_OBSERVE_NONE;
+}
+
+void sv_instance_observe(SvSupervisor *s, Instance *i) {
+        SvObserve want = observe_wanted(i);
+        if (want == i->observing)
+                return;
+        SvSocketInfo socks[SV_PROGRAM_SOCKETS_MAX];
+        size_t n = 0;
+        for (size_t k = 0; want != SV_OBSERVE_NONE && k < i->n_socks && n < ELEMENTSOF(socks); k++)
+                socks[n++] = i->socks[k]->info;
+        i->observing = want;
+        s->ops->observe(s->ctx, i->id, i->pid, want, socks, n);
+}
+
+void sv_supervisor_observed(SvSupervisor *s, SvInstanceId id, SvObserve what, const char *how) {
+        Instance *i = sv_instance_find(s, id, 0);
+        if (!i || what == SV_OBSERVE_NONE || i->observing != what) {
+                sv_logf(s, LOG_DEBUG, i, "stale observation of instance %llu (%s); ignored", (unsigned long long) id,
+                        how);
+                return;
+        }
+        if (what == SV_OBSERVE_ACCEPTING) {
+                char cause[96];
+                (void) snprintf(cause, sizeof(cause), "accepting: %s", how);
+                sv_enqueue(s, i, SM_EV_READY, cause);
+        } else {
+                /* frozen, and no connection of its own to finish: nothing is lost by killing it,
+                 * and whatever waits in the shared accept queue goes to the next generation */
+                sv_logf(s, LOG_INFO, i, "idle (%s); sending SIGKILL%s", how,
+                        i->conf->killasgroup ? " to its process group" : "");
+                i->kill_sent = true;
+                s->ops->signal(s->ctx, i->pid, 9 /* SIGKILL */, i->conf->killasgroup);
+                sv_instance_observe(s, i);
+        }
+        sv_dispatch(s);
 }
 
 /* ---- shutdown, GC, reporting ---- */
@@ -579,6 +636,8 @@ void sv_supervisor_exited(SvSupervisor *s, SvInstanceId id, int code, int status
         if (i->sm.state == SM_STOPPING && i->conf->killasgroup && i->pid > 0)
                 s->ops->signal(s->ctx, i->pid, 9 /* SIGKILL */, true);
         i->pid = 0; /* reaped: never signalled again (the pid may be reused) */
+        i->kill_sent = false;
+        sv_instance_observe(s, i);
         sv_enqueue(s, i, SM_EV_EXIT, cause);
         sv_dispatch(s);
 }
@@ -612,7 +671,12 @@ void sv_supervisor_notify(SvSupervisor *s, pid_t pid, const SvNotifyMsg *m) {
         }
         if (m->stopping)
                 sv_logf(s, LOG_DEBUG, i, "STOPPING=1");
-        if (m->ready)
+        /* ready = accepting is what the operator trusts: a READY=1 that comes before the
+         * server accepts (gunicorn's master sends one before its workers load the app) would
+         * end the old generation too early */
+        if (m->ready && i->conf->ready == SV_READY_ACCEPTING)
+                sv_logf(s, LOG_DEBUG, i, "READY=1 ignored: ready = accepting waits until it accepts");
+        else if (m->ready)
                 sv_enqueue(s, i, SM_EV_READY, "READY=1");
         sv_dispatch(s);
 }

@@ -160,7 +160,10 @@ static void stop_progress(const Program *p, const Instance *i) {
         uint64_t now = sv_now(s);
         if (i->pid <= 0)
                 return;
-        if (i->sm.state != SM_STOPPING) {
+        if (i->sm.state != SM_STOPPING && i->conf->drain == SV_DRAIN_IDLE) {
+                sv_progress(s, p, "%s: stopping generation %u (pid %d) once it holds no accepted connection, "
+                            "waiting up to %s", SV_INAME(i), i->gen, (int) i->pid, SV_DUR(i->conf->stopwait_usec));
+        } else if (i->sm.state != SM_STOPPING) {
                 sv_progress(s, p, "%s: stopping generation %u (pid %d) with SIG%s, waiting up to %s", SV_INAME(i),
                             i->gen, (int) i->pid, SV_SIGNAME(i->conf->stopsignal), SV_DUR(i->conf->stopwait_usec));
         } else

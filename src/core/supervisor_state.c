@@ -45,6 +45,8 @@ static void null_service_manager(void *ctx, const char *assignments) {
 }
 static void null_fd_close(void *ctx, int fd) {
 }
+static void null_observe(void *ctx, SvInstanceId id, pid_t pid, SvObserve what, const SvSocketInfo *socks, size_t n) {
+}
 
 static const SvOps null_ops = {
         .now = null_now,
@@ -55,6 +57,7 @@ static const SvOps null_ops = {
         .log = null_log,
         .service_manager = null_service_manager,
         .fd_close = null_fd_close,
+        .observe = null_observe,
 };
 
 SvSupervisor *sv_supervisor_abandon(SvSupervisor *s) {
@@ -828,6 +831,7 @@ static void resume_instance(SvSupervisor *s, Instance *i) {
         }
         if (i->sm.deadline_usec)
                 s->ops->arm(s->ctx, i->id, i->sm.deadline_usec);
+        sv_instance_observe(s, i); /* the previous image's watches ended with it */
 }
 
 void sv_supervisor_resume(SvSupervisor *s) {

@@ -147,6 +147,15 @@ void check_step(World *w) {
         if (w->socks_open != held)
                 violation(w, "5 no leak", "the world has %zu sockets open, the supervisor holds %zu", w->socks_open, held);
 
+        /* 10 observation: a worker that is ready by accepting is watched from its spawn on,
+         * until the supervisor moves it on (it is never left to time out unwatched). */
+        for (size_t k = 0; k < w->n_alive; k++) {
+                const Proc *pr = &w->procs[w->alive[k]];
+                if (pr->accepting_mode && !pr->watched && !pr->signalled)
+                        violation(w, "10 observation", "pid %d (ready = accepting) was spawned and is not watched",
+                                  (int) pr->pid);
+        }
+
         unsigned procs_of[GEN_NAMES] = { 0 }, alive_of[GEN_NAMES] = { 0 };
         /* The bound on processes: the largest numprocs and surge among the configurations
          * that still have a process (a shrinking rollout drains its surplus at the end). */

@@ -42,6 +42,8 @@ static void random_program_keys(GenProgram *p, Rng *r) {
         p->numprocs = (unsigned) rng_range(r, 1, 4);
         p->surge = (unsigned) rng_range(r, 1, p->numprocs);
         p->notify = rng_chance(r, 600);
+        p->accepting = !p->notify && rng_chance(r, 500);
+        p->drain_idle = rng_chance(r, 300);
         p->startsecs_ms = (unsigned) rng_below(r, 5) * 500;
         p->ready_timeout_ms = (unsigned) rng_range(r, 1, 5) * 1000;
         p->stopwait_ms = (unsigned) rng_range(r, 1, 5) * 1000;
@@ -193,10 +195,15 @@ int gen_conf_ini(const GenConf *c, char *buf, size_t len) {
                                 }
                         EMIT("\n");
                 }
+                bool has_sockets = false;
+                for (size_t s = 0; s < c->n_sockets; s++)
+                        has_sockets = has_sockets || (p->sockets & (1u << s));
+                EMIT("drain = %s\n", p->drain_idle ? "idle" : "signal");
                 EMIT("numprocs = %u\nrestart_surge = %u\nready = %s\nstartsecs = %ums\n"
                      "ready_timeout = %ums\nstopwaitsecs = %ums\nautorestart = %s\nstartretries = %u\n"
                      "autostart = %s\nstopsignal = %s\npriority = %d\nfdstore_max = %u\n",
-                     p->numprocs, p->surge, p->notify ? "notify" : "started", p->startsecs_ms,
+                     p->numprocs, p->surge,
+                     p->notify ? "notify" : p->accepting && has_sockets ? "accepting" : "started", p->startsecs_ms,
                      p->ready_timeout_ms, p->stopwait_ms, ar[p->autorestart], p->startretries,
                      p->autostart ? "yes" : "no", sv_signal_to_string(p->stopsignal), p->priority,
                      p->fdstore_max);
@@ -212,6 +219,8 @@ const GenProgram *gen_find_program(const GenConf *c, unsigned name) {
 }
 
 uint64_t gen_ready_bound(const GenProgram *p) {
+        if (p->accepting) /* accepting, or started when its sockets are gone: the larger bound */
+                return (p->ready_timeout_ms > p->startsecs_ms ? p->ready_timeout_ms : p->startsecs_ms) * MSEC;
         return (p->notify ? p->ready_timeout_ms : p->startsecs_ms) * MSEC;
 }
 

@@ -100,7 +100,7 @@ static uint64_t alive_stop_bound(World *w, const GenProgram *p) {
 static uint64_t alive_ready_bound(World *w, const GenProgram *p) {
         uint64_t b = gen_ready_bound(p);
         const SvProgramConf *rc = running_conf(w, p);
-        uint64_t rr = !rc ? 0 : rc->ready == SV_READY_NOTIFY ? rc->ready_timeout_usec : rc->startsecs_usec;
+        uint64_t rr = !rc ? 0 : rc->ready != SV_READY_STARTED ? rc->ready_timeout_usec : rc->startsecs_usec;
         b = rr > b ? rr : b;
         for (size_t k = 0; k < w->n_alive; k++) {
                 const Proc *pr = &w->procs[w->alive[k]];

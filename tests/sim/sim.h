@@ -79,6 +79,8 @@ typedef struct GenProgram {
         unsigned version; /* in command=: a change rolls the program */
         unsigned numprocs, surge;
         bool notify;
+        bool accepting;  /* ready = accepting (only written when it has sockets) */
+        bool drain_idle; /* drain = idle */
         unsigned startsecs_ms, ready_timeout_ms, stopwait_ms;
         SvAutorestart autorestart;
         unsigned startretries;
@@ -132,6 +134,13 @@ typedef struct Proc {
         uint64_t ready_usec;      /* likewise: R, what its start may take */
         int stopsig;
         bool notify;
+        bool accepting_mode;  /* ready = accepting: ready_at is when it starts to accept */
+        bool drain_idle;      /* drain = idle: never sent the stopsignal */
+        bool listening;       /* accepting: reached ready_at */
+        bool idle_reported;   /* drain = idle: the world said it is idle */
+        SvObserve observed;   /* what ops->observe watches it for */
+        bool watched;         /* ops->observe has watched it at some point */
+        uint64_t idle_since;  /* when the idle watch began (its stop) */
         bool alive;
         bool signalled; /* got any signal: its exit is not a crash of its own */
         bool user_signalled; /* by a 'signal' command: its exit disturbs a restart under way */
@@ -148,6 +157,7 @@ typedef enum EvKind {
         EV_TIMER,
         EV_READY,
         EV_EXIT,
+        EV_OBSERVE, /* token: the SvObserve the world reports */
 } EvKind;
 
 typedef struct Event {

@@ -131,17 +131,18 @@ static void proc_draw_behaviour(World *w, Proc *p, const Profile *pf, uint64_t s
         bool slow = rng_chance(r, pf->slow_drain_pm);
         p->drain_usec = slow ? rng_range(r, 1 * SEC, 7 * SEC) : rng_range(r, 0, 800 * MSEC);
 
-        uint64_t ready_in = p->notify ? rng_range(r, 0, pf->ready_max_usec) : startsecs;
+        bool announces = p->notify || p->accepting_mode; /* ready by a sign, not by time */
+        uint64_t ready_in = announces ? rng_range(r, 0, pf->ready_max_usec) : startsecs;
         if (rng_chance(r, pf->crash_start_pm)) {
                 uint64_t t = rng_range(r, 0, ready_in > 0 ? ready_in - (ready_in > 1 ? 1 : 0) : 0);
                 bool sig = rng_chance(r, 300);
                 proc_exit_at(w, p, now + t, sig ? CLD_KILLED : CLD_EXITED, sig ? SIGSEGV : 1);
                 return;
         }
-        if (p->notify && rng_chance(r, pf->hang_pm))
+        if (announces && rng_chance(r, pf->hang_pm))
                 return; /* never ready, never exits on its own */
         p->ready_at = now + ready_in;
-        if (p->notify)
+        if (announces)
                 ev_push(w, EV_READY, p->ready_at, (uint64_t) p->pid, 0);
         if (rng_chance(r, pf->crash_run_pm)) {
                 bool sig = rng_chance(r, 500);
@@ -219,10 +220,12 @@ static int op_spawn(void *ctx, const SvSpawnSpec *spec, pid_t *ret_pid, SvDiag *
                 .numprocs = spec->conf->numprocs,
                 .surge = spec->conf->restart_surge,
                 .stopwait_usec = spec->conf->stopwait_usec,
-                .ready_usec = spec->conf->ready == SV_READY_NOTIFY ? spec->conf->ready_timeout_usec
-                                                                   : spec->conf->startsecs_usec,
+                .ready_usec = spec->conf->ready != SV_READY_STARTED ? spec->conf->ready_timeout_usec
+                                                                    : spec->conf->startsecs_usec,
                 .stopsig = spec->conf->stopsignal,
                 .notify = spec->conf->ready == SV_READY_NOTIFY,
+                .accepting_mode = spec->conf->ready == SV_READY_ACCEPTING,
+                .drain_idle = spec->conf->drain == SV_DRAIN_IDLE,
                 .alive = true,
                 .spawned_at = w->now,
                 .alive_slot = w->n_alive,
@@ -247,6 +250,15 @@ static void op_signal(void *ctx, pid_t pid, int sig, bool group) {
                 violation(w, "signal", "signal %d to pid %d, which the world never spawned", sig, (int) pid);
                 return;
         }
+        if (!p->alive && group && sig == SIGKILL)
+                return; /* killasgroup: what the leader left in its group goes after its exit */
+        if (p->drain_idle && sig == p->stopsig && !w->in_signal_command)
+                violation(w, "drain = idle", "pid %d (drain = idle) was sent its stopsignal %s", (int) pid,
+                          sig_name(sig));
+        if (p->drain_idle && sig == SIGKILL && !w->in_signal_command && p->observed == SV_OBSERVE_IDLE && !p->idle_reported &&
+            w->now < p->idle_since + p->stopwait_usec)
+                violation(w, "drain = idle", "pid %d killed %.3f s into its drain, busy, before stopwaitsecs (%.3f s)",
+                          (int) pid, (w->now - p->idle_since) / 1e6, p->stopwait_usec / 1e6);
         if (!p->alive) {
                 violation(w, "signal", "signal %s to pid %d after its exit was reported (pid reuse hazard)",
                           sig_name(sig), (int) pid);
@@ -441,6 +453,40 @@ static void op_fd_watch(void *ctx, int fd) {
                 f->watched = true;
 }
 
+/* ready = accepting: reported a little after it starts to accept (the daemon looks at an
+ * interval). drain = idle: reported once its requests in flight are done (drain_usec); one
+ * that ignores its stop stays busy and meets stopwaitsecs. */
+static void op_observe(void *ctx, SvInstanceId id, pid_t pid, SvObserve what, const SvSocketInfo *socks, size_t n) {
+        World *w = ctx;
+        Proc *p = world_proc(w, pid);
+        if (w->verbose)
+                printf("[%10.6f] observe id %llu pid %d: %d\n", w->now / 1e6, (unsigned long long) id, (int) pid, what);
+        if (what == SV_OBSERVE_NONE) {
+                if (p)
+                        p->observed = SV_OBSERVE_NONE;
+                return;
+        }
+        if (!p || !p->alive || p->id != id) {
+                violation(w, "observe", "observe %d of instance %llu, pid %d, which is not alive as that instance", what,
+                          (unsigned long long) id, (int) pid);
+                return;
+        }
+        if ((what == SV_OBSERVE_ACCEPTING && !p->accepting_mode) || (what == SV_OBSERVE_IDLE && !p->drain_idle))
+                violation(w, "observe", "pid %d watched for %s, which its configuration does not ask for", (int) pid,
+                          what == SV_OBSERVE_ACCEPTING ? "accepting" : "idle");
+        p->observed = what;
+        p->watched = true;
+        if (what == SV_OBSERVE_ACCEPTING && p->listening)
+                ev_push(w, EV_OBSERVE, w->now + rng_range(&w->rng, 2, 50) * MSEC, (uint64_t) p->pid, what);
+        if (what == SV_OBSERVE_IDLE) {
+                if (!p->idle_since) /* an upgrade watches again: the drain began at the first */
+                        p->idle_since = w->now;
+                if (!p->ignore_stop)
+                        ev_push(w, EV_OBSERVE, w->now + p->drain_usec + rng_range(&w->rng, 0, 20) * MSEC,
+                                (uint64_t) p->pid, what);
+        }
+}
+
 static int op_fd_carry(void *ctx, int fd, bool restoring) {
         return sfd_of(ctx, fd, restoring ? "restore" : "carry") ? 0 : -EBADF;
 }
@@ -520,6 +566,8 @@ void world_forget_timers(World *w) {
         for (size_t k = 0; k < w->tm_cap; k++)
                 if (w->tm_keys[k])
                         w->tm_tokens[k]++; /* every armed timer is stale: execve drops them */
+        for (size_t k = 0; k < w->n_procs; k++)
+                w->procs[k].observed = SV_OBSERVE_NONE; /* and every /proc watch */
 }
 
 const SvOps world_ops = {
@@ -543,6 +591,7 @@ const SvOps world_ops = {
         .fd_close = op_fd_close,
         .fd_watch = op_fd_watch,
         .fd_carry = op_fd_carry,
+        .observe = op_observe,
 };
 
 /* ---- events ---- */
@@ -563,9 +612,29 @@ void world_run_event(World *w) {
                 Proc *p = world_proc(w, (pid_t) e.a);
                 if (!p || !p->alive)
                         return;
+                if (p->accepting_mode) {
+                        p->listening = true;
+                        if (p->observed == SV_OBSERVE_ACCEPTING)
+                                ev_push(w, EV_OBSERVE, w->now + rng_range(&w->rng, 2, 50) * MSEC, (uint64_t) p->pid,
+                                        SV_OBSERVE_ACCEPTING);
+                        break;
+                }
                 if (w->verbose)
                         printf("[%10.6f] pid %d READY=1\n", w->now / 1e6, (int) p->pid);
                 notify_ready(w, p);
+                break;
+        }
+        case EV_OBSERVE: {
+                Proc *p = world_proc(w, (pid_t) e.a);
+                if (!p || !p->alive || p->observed != (SvObserve) e.token)
+                        return; /* the watch ended, or changed, since */
+                if (e.token == SV_OBSERVE_IDLE)
+                        p->idle_reported = true;
+                if (w->verbose)
+                        printf("[%10.6f] pid %d observed %s\n", w->now / 1e6, (int) p->pid,
+                               e.token == SV_OBSERVE_IDLE ? "idle" : "accepting");
+                sv_supervisor_observed(w->sv, p->id, (SvObserve) e.token,
+                                       e.token == SV_OBSERVE_IDLE ? "sim: idle" : "sim: accepting");
                 break;
         }
         case EV_EXIT: {

@@ -213,6 +213,12 @@ static int op_fd_carry(void *ctx, int fd, bool restoring) {
         return 0;
 }
 
+static void op_observe(void *ctx, SvInstanceId id, pid_t pid, SvObserve what, const SvSocketInfo *socks, size_t n) {
+        (void) ctx;
+        static const char *const names[] = { "none", "accepting", "idle" };
+        tracef("observe %d %s (%zu sockets)", (int) pid, names[what], n);
+}
+
 static const SvOps ops = {
         .now = op_now,
         .spawn = op_spawn,
@@ -234,6 +240,7 @@ static const SvOps ops = {
         .fd_close = op_fd_close,
         .fd_watch = op_fd_watch,
         .fd_carry = op_fd_carry,
+        .observe = op_observe,
 };
 
 /* ---- helpers ---- */
@@ -749,6 +756,82 @@ static void test_restore_refuses_bad_state(void **state) {
         free(text);
 }
 
+/* An unmodified server: ready once it accepts (seen, not announced), and drained by
+ * observation: never sent its stopsignal, killed once it is idle, after its successor is up. */
+static void test_observed_restart(void **state) {
+        (void) state;
+        setup("[socket:web]\nlisten = tcp://127.0.0.1:8080\n"
+              "[program:app]\ncommand = /bin/app\nsockets = web\nintercept_bind = yes\ndrain = idle\n"
+              "ready_timeout = 5s\nstopwaitsecs = 4s\n");
+        sv_supervisor_start_all(S);
+        expect_trace("open web tcp://127.0.0.1:8080 (startup) -> fd 50\n"
+                     "spawn app gen 1 id 1 fds 1 -> pid 101\n"
+                     "arm 1 at +5.00s\n"
+                     "observe 101 accepting (1 sockets)\n"
+                     "sd STATUS=0 of 1 instances running, 1 socket held\n");
+        F.now += 300 * MSEC;
+        sv_supervisor_observed(S, 1, SV_OBSERVE_IDLE, "wrong kind"); /* stale: it is watched for accepting */
+        ready(1); /* a READY=1 before it accepts (gunicorn's master) is not what it waits for */
+        expect_trace("");
+        program_state("app", 0, SM_STARTING);
+        sv_supervisor_observed(S, 1, SV_OBSERVE_ACCEPTING, "pid 101 waits in accept on fd 3");
+        expect_trace("disarm 1\n"
+                     "observe 101 none (0 sockets)\n"
+                     "sd READY=1|STATUS=1 of 1 instances running, 1 socket held\n");
+        program_state("app", 0, SM_RUNNING);
+
+        command(7, "restart app");
+        expect_trace("c7 . app: rolling out a new generation, 1 at a time\n"
+                     "spawn app gen 2 id 2 fds 1 -> pid 102\n"
+                     "arm 2 at +5.00s\n"
+                     "observe 102 accepting (1 sockets)\n"
+                     "c7 . app: started generation 2 (pid 102), waiting up to 5.00s for it to be ready\n"
+                     "sd STATUS=restarting app (generation 2); 1 of 1 instances running, 1 socket held\n");
+        F.now += 1 * SEC;
+        sv_supervisor_observed(S, 2, SV_OBSERVE_ACCEPTING, "pid 102 waits in epoll on fd 3");
+        expect_trace("disarm 2\n"
+                     "observe 102 none (0 sockets)\n"
+                     "c7 . app: generation 2 ready after 1.00s (pid 102)\n"
+                     "c7 . app: stopping generation 1 (pid 101) once it holds no accepted connection, waiting up to 4.00s\n"
+                     "arm 1 at +4.00s\n"
+                     "observe 101 idle (1 sockets)\n");
+        F.now += 40 * MSEC;
+        sv_supervisor_observed(S, 1, SV_OBSERVE_IDLE, "1 process frozen");
+        expect_trace("signal 101 SIGKILL (group)\n"
+                     "observe 101 none (0 sockets)\n");
+        F.now += 2 * MSEC;
+        exited(1, CLD_KILLED, SIGKILL);
+        expect_trace("signal 101 SIGKILL (group)\n" /* killasgroup: what it left in its group */
+                     "disarm 1\n"
+                     "c7 . app: generation 1 exited after 42ms (signal KILL)\n"
+                     "c7 OK restart done in 1.04s\n"
+                     "sd STATUS=1 of 1 instances running, 1 socket held\n");
+}
+
+/* A server that is never idle meets stopwaitsecs: SIGKILL then, and its watch ends. */
+static void test_idle_drain_times_out(void **state) {
+        (void) state;
+        setup("[socket:web]\nlisten = tcp://127.0.0.1:8080\n"
+              "[program:app]\ncommand = /bin/app\nsockets = web\ndrain = idle\nready = notify\n"
+              "ready_timeout = 5s\nstopwaitsecs = 4s\n");
+        sv_supervisor_start_all(S);
+        ready(1);
+        expect_trace("open web tcp://127.0.0.1:8080 (startup) -> fd 50\n"
+                     "spawn app gen 1 id 1 fds 1 -> pid 101\n"
+                     "arm 1 at +5.00s\n"
+                     "sd STATUS=0 of 1 instances running, 1 socket held\n"
+                     "disarm 1\n"
+                     "sd READY=1|STATUS=1 of 1 instances running, 1 socket held\n");
+        command(8, "stop app");
+        expect_trace("c8 . app: stopping generation 1 (pid 101) once it holds no accepted connection, waiting up to 4.00s\n"
+                     "arm 1 at +4.00s\n"
+                     "observe 101 idle (1 sockets)\n"
+                     "sd STATUS=0 of 1 instances running, 1 socket held\n");
+        fire(1);
+        expect_trace("signal 101 SIGKILL (group)\n"
+                     "observe 101 none (0 sockets)\n");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_start_all_then_ready, teardown),
@@ -762,6 +845,8 @@ int main(void) {
                 cmocka_unit_test_teardown(test_shutdown_order, teardown),
                 cmocka_unit_test_teardown(test_upgrade_mid_restart, teardown),
                 cmocka_unit_test_teardown(test_restore_refuses_bad_state, teardown),
+                cmocka_unit_test_teardown(test_observed_restart, teardown),
+                cmocka_unit_test_teardown(test_idle_drain_times_out, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
