@@ -32,7 +32,8 @@ typedef struct SvObservation {
         pid_t pid;       /* the process seen waiting */
         int fd;          /* its fd number of the socket (epoll: the registered tfd when the
                           * process no longer holds the socket itself) */
-        const char *how; /* "epoll", "accept", "poll", "select" */
+        const char *how; /* "epoll", "accept", "poll", "select"; "serving": it holds fd, a
+                          * connection accepted from the socket */
         size_t socket;   /* index into the socks array */
         pid_t tid;       /* the thread blocked in the call; 0 for "epoll" (a registration) */
         const char *call; /* the syscall seen: "accept", "accept4", "poll", "ppoll", "select",
@@ -47,7 +48,9 @@ int sv_observe_tree(pid_t root, pid_t *ret, size_t cap);
  * EPOLLIN in an epoll set (matched by inode in the eventpoll fd's fdinfo, whether or not the
  * process is in epoll_wait now; a disarmed EPOLLONESHOT registration does not count), a
  * thread is blocked in accept/accept4 on it, or in poll/ppoll (POLLIN or POLLRDNORM asked)
- * or select/pselect6 (in the read set) over it. 0 when none, *ret filled on 1 (ret may be
+ * or select/pselect6 (in the read set) over it; or, as surely, it holds a connection accepted
+ * from it (a busy server is on the CPU, not waiting: each other socket fd is looked at on
+ * a copy, pidfd_getfd). 0 when none, *ret filled on 1 (ret may be
  * NULL); a negative errno on error (-ESRCH: root is gone). Not seen: io_uring accepts and
  * 32-bit (compat) processes' syscalls. */
 int sv_observe_accepting(pid_t root, const SvObserveSocket *socks, size_t n, SvObservation *ret);
@@ -60,6 +63,12 @@ int sv_observe_accepting(pid_t root, const SvObserveSocket *socks, size_t n, SvO
  * When the tree holds no socket but the listeners, no kernel table is read. Returns 0 and
  * *ret, or a negative errno (*ret untouched). */
 int sv_observe_connections(pid_t root, const SvObserveSocket *socks, size_t n, unsigned *ret);
+
+/* The same count found another way: each socket fd of the tree that is none of socks is
+ * looked at on a copy (pidfd_getfd): connected, not listening, and its local address is a
+ * listener's. No kernel table is walked, so nothing races with the table; a shared
+ * connection counts once per process. Returns 0 or a negative errno. */
+int sv_observe_held(pid_t root, const SvObserveSocket *socks, size_t n, unsigned *ret);
 
 /* --- parsers of what /proc says (pure; exposed for the tests) --- */
 

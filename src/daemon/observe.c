@@ -31,6 +31,8 @@
  * past these, the rest of the process's fds are not looked at. */
 #define FDS_MAX 256
 #define EPFDS_MAX 1024
+/* Other socket fds of one process looked at for a connection accepted from a listener. */
+#define OTHERS_MAX 256
 
 /* ---------------------------------------------------------------- parsers (pure) */
 
@@ -235,6 +237,8 @@ typedef struct Proc {
         size_t n_fds;
         int epfds[EPFDS_MAX];
         size_t n_epfds;
+        int others[OTHERS_MAX]; /* socket fds that are none of the listeners */
+        size_t n_others;
 } Proc;
 
 static ssize_t sock_index(const SvObserveSocket *socks, size_t n, uint64_t ino) {
@@ -281,6 +285,8 @@ static int scan_fds(Proc *p, const SvObserveSocket *socks, size_t n) {
                 ssize_t i = sock_index(socks, n, sv_doctor_parse_socket_link(link, (size_t) l));
                 if (i >= 0 && p->n_fds < FDS_MAX)
                         p->fds[p->n_fds++] = (FdSock) { .fd = fd, .sock = (size_t) i };
+                else if (i < 0 && l > 8 && memcmp(link, "socket:[", 8) == 0 && p->n_others < OTHERS_MAX)
+                        p->others[p->n_others++] = fd;
                 else if ((size_t) l == sizeof(eventpoll) - 1 && memcmp(link, eventpoll, (size_t) l) == 0 &&
                          p->n_epfds < EPFDS_MAX)
                         p->epfds[p->n_epfds++] = fd;
@@ -478,6 +484,81 @@ static int scan_tasks(const Proc *p, SvObservation *ret) {
         return 0;
 }
 
+/* Whether the connected socket fd (a copy of one of a worker's) was accepted from a: its
+ * local address is the listener's (or, for a wildcard listener, has its port). */
+static bool accepted_from(int fd, const SvAddr *a) {
+        struct sockaddr_storage ss, peer;
+        socklen_t sl = sizeof(ss), pl = sizeof(peer);
+        int listening = 0;
+        socklen_t ll = sizeof(listening);
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ll) < 0 || listening ||
+            getsockname(fd, (struct sockaddr *) &ss, &sl) < 0 || getpeername(fd, (struct sockaddr *) &peer, &pl) < 0)
+                return false;
+        if (ss.ss_family != a->family)
+                return false;
+        if (a->family == AF_UNIX) /* an accepted unix socket has its listener's name */
+                return sl == a->salen && memcmp(&ss, &a->sa, sl) == 0;
+        SvAddr mine;
+        if (sv_addr_from_sockaddr((struct sockaddr *) &ss, sl, a->socktype, &mine) < 0 ||
+            sv_addr_port(&mine) != sv_addr_port(a))
+                return false;
+        if (a->family == AF_INET) {
+                const struct sockaddr_in *l = (const struct sockaddr_in *) &a->sa, *m = (const struct sockaddr_in *) &ss;
+                return l->sin_addr.s_addr == htonl(INADDR_ANY) || l->sin_addr.s_addr == m->sin_addr.s_addr;
+        }
+        const struct sockaddr_in6 *l = (const struct sockaddr_in6 *) &a->sa, *m = (const struct sockaddr_in6 *) &ss;
+        return IN6_IS_ADDR_UNSPECIFIED(&l->sin6_addr) || memcmp(&l->sin6_addr, &m->sin6_addr, 16) == 0;
+}
+
+static int count_served(const Proc *p, const SvObserveSocket *socks, size_t n, SvObservation *ret,
+                        unsigned *count);
+
+/* A busy server is seldom caught waiting: it is on the CPU, where /proc says "running", or
+ * in read() and write(). One that holds a connection accepted from its listener has
+ * accepted, just as surely. Each candidate is looked at on a copy of the fd (pidfd_getfd),
+ * which stays atomic where a walk of the kernel's tables would race with short
+ * connections; the copy is closed at once (it delays nothing but a close of that instant
+ * by microseconds). 1 and the match, 0, or -errno. */
+static int scan_served(const Proc *p, const SvObserveSocket *socks, size_t n, SvObservation *ret) {
+        return count_served(p, socks, n, ret, NULL);
+}
+
+/* Counts the connections accepted from socks among p's other socket fds into *count (all of
+ * them), or stops at the first and fills ret (count NULL). */
+static int count_served(const Proc *p, const SvObserveSocket *socks, size_t n, SvObservation *ret,
+                        unsigned *count) {
+#if defined(SYS_pidfd_open) && defined(SYS_pidfd_getfd)
+        if (p->n_others == 0)
+                return 0;
+        _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, p->pid, 0);
+        if (pidfd < 0)
+                return -errno;
+        for (size_t k = 0; k < p->n_others; k++) {
+                _cleanup_close_ int copy = (int) syscall(SYS_pidfd_getfd, pidfd, p->others[k], 0);
+                if (copy < 0) {
+                        if (errno == EBADF)
+                                continue; /* closed since the scan */
+                        return -errno;
+                }
+                for (size_t i = 0; i < n; i++)
+                        if (socks[i].inode && accepted_from(copy, &socks[i].addr) && count) {
+                                ++*count;
+                                break;
+                        } else if (socks[i].inode && accepted_from(copy, &socks[i].addr)) {
+                                *ret = (SvObservation) {
+                                        .pid = p->pid,
+                                        .fd = p->others[k],
+                                        .how = "serving",
+                                        .socket = i,
+                                        .call = "accept",
+                                };
+                                return 1;
+                        }
+        }
+#endif
+        return 0;
+}
+
 static int observe_one(pid_t pid, const SvObserveSocket *socks, size_t n, SvObservation *ret) {
         _cleanup_close_ int dfd = open_pid_dir(pid);
         Proc *p;
@@ -491,7 +572,7 @@ static int observe_one(pid_t pid, const SvObserveSocket *socks, size_t n, SvObse
                 return -ENOMEM;
         p->pid = pid;
         p->dirfd = dfd;
-        p->n_fds = p->n_epfds = 0;
+        p->n_fds = p->n_epfds = p->n_others = 0;
 
         r = scan_fds(p, socks, n);
         if (r < 0)
@@ -517,7 +598,10 @@ static int observe_one(pid_t pid, const SvObserveSocket *socks, size_t n, SvObse
          * is nothing to wait on. */
         if (p->n_fds == 0)
                 return 0;
-        return scan_tasks(p, ret);
+        r = scan_tasks(p, ret);
+        if (r != 0)
+                return r;
+        return scan_served(p, socks, n, ret);
 }
 
 int sv_observe_accepting(pid_t root, const SvObserveSocket *socks, size_t n, SvObservation *ret) {
@@ -831,4 +915,35 @@ int sv_observe_connections(pid_t root, const SvObserveSocket *socks, size_t n, u
                         in.v[w++] = in.v[k];
         in.n = w;
         return count_in_tables(socks, n, &in, ret);
+}
+
+/* The connections root's tree holds that were accepted from socks, each fd looked at on a
+ * copy of its own (see scan_served): exact for a frozen tree, and no kernel table walk. */
+int sv_observe_held(pid_t root, const SvObserveSocket *socks, size_t n, unsigned *ret) {
+        pid_t pids[SV_OBSERVE_TREE_MAX];
+        unsigned total = 0;
+        int np = sv_observe_tree(root, pids, ELEMENTSOF(pids));
+        if (np < 0)
+                return np;
+        for (int i = 0; i < np; i++) {
+                _cleanup_close_ int dfd = open_pid_dir(pids[i]);
+                if (dfd < 0) {
+                        if (skippable(dfd))
+                                continue;
+                        return dfd;
+                }
+                _cleanup_free_ Proc *p = malloc(sizeof(Proc));
+                if (!p)
+                        return -ENOMEM;
+                p->pid = pids[i];
+                p->dirfd = dfd;
+                p->n_fds = p->n_epfds = p->n_others = 0;
+                int r = scan_fds(p, socks, n);
+                if (r == 0)
+                        r = count_served(p, socks, n, NULL, &total);
+                if (r < 0 && !skippable(r))
+                        return r;
+        }
+        *ret = total;
+        return 0;
 }

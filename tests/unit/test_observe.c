@@ -318,6 +318,12 @@ static unsigned connections(Child *c) {
         return n;
 }
 
+static unsigned held_count(Child *c) {
+        unsigned n = 99;
+        assert_int_equal(sv_observe_held(c->pid, F->socks, ELEMENTSOF(F->socks), &n), 0);
+        return n;
+}
+
 /* ---------------------------------------------------------------- parsers */
 
 static void test_parse_syscall(void **state) {
@@ -671,13 +677,24 @@ static void test_connections(void **state) {
         c->r = read_report(c);
         wait_in_syscall(c->r.pid, c->r.tid, SYS_read);
         assert_int_equal(connections(c), 1);
+        assert_int_equal(held_count(c), 1);
+        /* in read(), not waiting on the listener, yet it has accepted: a busy server looks so */
+        SvObservation o;
+        assert_int_equal(accepting(c, &o), 1);
+        assert_string_equal(o.how, "serving");
+        assert_int_equal(o.pid, c->r.pid);
+        assert_true(o.fd >= 3); /* the child's fd of that connection */
         step(c, SLEEP_NR);
         assert_int_equal(connections(c), 0); /* closed: FIN_WAIT/TIME_WAIT have no fd */
+        assert_int_equal(held_count(c), 0);
+        expect_not_seen(c, "its connection closed");
         (void) close(client);
         kill_child(c);
 
         c = spawn(do_unrelated_sockets, SLEEP_NR);
         assert_int_equal(connections(c), 0);
+        expect_not_seen(c, "client connections to the listeners"); /* their local end is no listener's */
+        assert_int_equal(held_count(c), 0);
         kill_child(c);
         drain_queue(F->tcp);
         drain_queue(F->ux);
@@ -688,6 +705,7 @@ static void test_connections(void **state) {
         c->r = read_report(c);
         wait_in_syscall(c->r.pid, c->r.tid, SLEEP_NR);
         assert_int_equal(connections(c), 1);
+        assert_int_equal(held_count(c), 1); /* unix: the accepted socket has its listener's name */
         kill_child(c);
         (void) close(uclient);
 
