@@ -30,6 +30,7 @@ struct SvDaemon {
         SvCredsCache *creds; /* user= and group= looked up at load and reload */
         Watch *children, *timers;
         Watch *stored;   /* stored fds watched for POLLHUP/POLLERR, by fd (in id) */
+        struct Observer *observers; /* observer.c: ready = accepting and drain = idle watches */
         int notify_fd, devnull_fd;
         char notify_name[108];
         sd_event_source *notify_src, *sigchld_src, *term_src, *int_src, *hup_src, *usr2_src;
@@ -50,6 +51,14 @@ int sv_daemon_on_child(sd_event_source *s, const siginfo_t *si, void *userdata);
 int sv_daemon_add_sources(SvDaemon *d, SvDiag *diag);
 void sv_daemon_on_request(void *userdata, SvCtlConn *c, const CtlRequest *req);
 void sv_daemon_on_hangup(void *userdata, uint64_t id);
+
+/* observer.c: ops->observe. Replaces the instance's watch (SV_OBSERVE_NONE: ends it). */
+void sv_observer_set(SvDaemon *d, SvInstanceId id, pid_t pid, SvObserve what, const SvSocketInfo *socks, size_t n);
+/* Ends every watch and thaws what they froze (at exit). */
+void sv_observer_stop_all(SvDaemon *d);
+/* Thaws what the watches froze, and keeps them: before an upgrade's execve, whose next image
+ * watches anew (and, should the execve fail, this one goes on). */
+void sv_observer_thaw_all(SvDaemon *d);
 
 /* upgrade_daemon.c */
 /* 'upgrade [--exec PATH]' and SIGUSR2 (conn 0): returns only when it did not happen, after

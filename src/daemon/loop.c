@@ -346,6 +346,10 @@ static void op_fd_watch(void *ctx, int fd) {
         d->stored = w;
 }
 
+static void op_observe(void *ctx, SvInstanceId id, pid_t pid, SvObserve what, const SvSocketInfo *socks, size_t n) {
+        sv_observer_set(ctx, id, pid, what, socks, n);
+}
+
 static int op_fd_carry(void *ctx, int fd, bool restoring) {
         SvDaemon *d = ctx;
         if (restoring && fcntl(fd, F_GETFD) < 0)
@@ -374,6 +378,7 @@ const SvOps sv_daemon_ops = {
         .fd_close = op_fd_close,
         .fd_watch = op_fd_watch,
         .fd_carry = op_fd_carry,
+        .observe = op_observe,
 };
 
 /* ---- what the world tells us ---- */
@@ -669,6 +674,7 @@ SvDaemon *sv_daemon_free(SvDaemon *d) {
                 return NULL;
         d->control = sv_control_free(d->control); /* first: its hang-ups reach the supervisor */
         d->sup = sv_supervisor_free(d->sup);
+        sv_observer_stop_all(d);
         while (d->children)
                 watch_drop(&d->children);
         while (d->timers)

@@ -2,6 +2,7 @@
 #include "sockvisor/process.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "sockvisor/env.h"
 #include "sockvisor/log.h"
 #include "sockvisor/macro.h"
+#include "sockvisor/shim.h"
 #include "sockvisor/spawn.h"
 
 extern char **environ;
@@ -153,9 +155,30 @@ static void socket_addrs(const SvSpawnSpec *spec, size_t n, SvAddr *ret) {
         }
 }
 
+/* intercept_bind: the shim to preload, and a warning where it cannot work for this program
+ * (static, setuid, Go): the program then binds its own socket, as it would without us. */
+static int shim_for(const SvSpawnSpec *spec, char *buf, size_t len, SvDiag *d) {
+        const SvProgramConf *c = spec->conf;
+        int r = sv_shim_path(buf, len);
+        if (r < 0)
+                return diag_set(d, 0,
+                                "intercept_bind: the shim libsockvisor-bind.so is neither beside sockvisord nor at %s "
+                                "(reinstall sockvisor, or set intercept_bind = no)",
+                                SV_SHIM_INSTALL_PATH),
+                       r;
+        _cleanup_free_ char *exe = NULL;
+        char why[512] = "";
+        SvDiag ignored = {};
+        if (sv_find_executable(c->argv[0], environ, &exe, &ignored) == 0 && sv_shim_check_binary(exe, why, sizeof(why)) < 0)
+                sv_log_instance(LOG_WARNING, spec->program, spec->instance, 0, spec->generation,
+                                "%s: intercept_bind will not work: %s", spec->instance, why);
+        return 0;
+}
+
 /* The environment= entries plus USER, LOGNAME and HOME of user= (unless environment= sets
  * them), on the daemon's environment or, with clearenv, on PATH alone. */
-static int build_env(const SvSpawnSpec *spec, const SvCreds *creds, const char *notify_name, SvWorkerEnv *ret) {
+static int build_env(const SvSpawnSpec *spec, const SvCreds *creds, const char *notify_name, const char *preload,
+                     SvWorkerEnv *ret) {
         const SvProgramConf *c = spec->conf;
         static const char *const keys[] = { "USER", "LOGNAME", "HOME" };
         char *clear_base[] = { "PATH=" SV_DEFAULT_PATH, NULL };
@@ -194,6 +217,7 @@ static int build_env(const SvSpawnSpec *spec, const SvCreds *creds, const char *
                 .n_sockets = n_sockets,
                 .addrs = addrs,
                 .dialects = c->fd_env,
+                .preload = preload,
         };
         r = sv_worker_env_build(c->clearenv ? clear_base : environ, merged, &fds, notify_name, spec->program,
                                 spec->generation, ret);
@@ -222,7 +246,12 @@ int sv_process_spawn(const SvSpawnSpec *spec, const SvCredsCache *cache, const c
                                 return r;
                 }
         }
-        r = build_env(spec, creds, notify_name, &env);
+        char shim[PATH_MAX];
+        if (c->intercept_bind && (r = shim_for(spec, shim, sizeof(shim), d)) < 0) {
+                sv_creds_done(&own);
+                return r;
+        }
+        r = build_env(spec, creds, notify_name, c->intercept_bind ? shim : NULL, &env);
         if (r < 0) {
                 sv_creds_done(&own);
                 return diag_set(d, 0, "out of memory building the environment"), r;
