@@ -41,7 +41,7 @@ cleanup() {
                 log "daemon log ($T/daemon.log):"
                 sed 's/^/    /' "$T/daemon.log" 2>/dev/null | tail -n 80 || true
         fi
-        rm -rf "$T"
+        [ -n "${KEEP_T:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
 
