@@ -31,7 +31,7 @@ command = $1
 sockets = web
 ready = accepting
 ready_timeout = 10s
-stopwaitsecs = 10s
+stopwaitsecs = 30s
 $2
 INI
 }
@@ -132,7 +132,8 @@ exec $NGINX_BIN -p $N/ -c conf/nginx.conf -e $N/logs/error.log -g 'daemon off; m
 SH
 chmod +x "$T/nginx.sh"
 write_config "$T/nginx.sh" "fd_env = nginx
-stopsignal = QUIT"
+stopsignal = QUIT
+killasgroup = yes"
 sed -i 's/^listen = .*/&\nblocking = no/' "$T/sockvisor.ini"
 slow_boot nginx
 
@@ -145,8 +146,9 @@ def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
 PY
-write_config "$GUNICORN --chdir $T --bind 127.0.0.1:$PORT --workers 2 wsgiapp:app" "intercept_bind = yes
-stopsignal = TERM"
+write_config "$GUNICORN --chdir $T/. --bind 127.0.0.1:$PORT --workers 2 wsgiapp:app" "intercept_bind = yes
+stopsignal = TERM
+killasgroup = yes"
 slow_boot gunicorn -a
 
 finish
