@@ -229,22 +229,34 @@ check_inherited() { # PROGRAM LABEL WHEN INODE
 }
 
 # Restarts PROGRAM N times, 0.5 s apart, under the load client (ARGS: its options besides
-# -p $PORT, -d and -r), then stops the load. Sets RESTARTS_OK, LOAD_RC and LOAD_SUMMARY, and
-# load_field reads a figure from the summary.
+# -p $PORT, -d and -r), then stops the load. Every restart must give PROGRAM new pids, none
+# seen before. Sets RESTARTS_OK, LOAD_RC, LOAD_SUMMARY and LAST_PIDS (after the last
+# restart), and load_field reads a figure from the summary.
 restarts_under_load() { # PROGRAM N ARGS...
-        local prog=$1 n=$2 i
+        local prog=$1 n=$2 i p before seen=""
         shift 2
-        "$LOADCLIENT" -p "$PORT" "$@" -d 60 -r "$T/stop-load" >"$T/load.out" 2>"$T/load.err" &
+        rm -f "$T/stop-load"
+        "$LOADCLIENT" -p "$PORT" "$@" -d 120 -r "$T/stop-load" >"$T/load.out" 2>"$T/load.err" &
         local lpid=$!
         STARTED_PIDS+=("$lpid")
         sleep 0.5
         RESTARTS_OK=0
+        LAST_PIDS=$(ctl pid "$prog" | tr '\n' ' ')
+        LAST_PIDS=${LAST_PIDS% }
         for i in $(seq 1 "$n"); do
+                before=$LAST_PIDS
+                seen="$seen $before"
                 if ctl restart "$prog" >"$T/restart.$i" 2>&1; then
                         RESTARTS_OK=$((RESTARTS_OK + 1))
                 else
                         fail "restart $i exited non-zero: $(cat "$T/restart.$i")"
                 fi
+                LAST_PIDS=$(ctl pid "$prog" | tr '\n' ' ')
+                LAST_PIDS=${LAST_PIDS% }
+                for p in $LAST_PIDS; do
+                        grep -qw -- "$p" <<<"$seen" && fail "restart $i: pid $p ran before it (pids $before -> $LAST_PIDS)"
+                done
+                [ -n "$LAST_PIDS" ] || fail "restart $i: no pid after it"
                 sleep 0.5
         done
         touch "$T/stop-load"
@@ -253,5 +265,22 @@ restarts_under_load() { # PROGRAM N ARGS...
         LOAD_SUMMARY=$(cat "$T/load.out")
         log "load: $LOAD_SUMMARY"
         sed 's/^/    /' "$T/load.err"
+}
+# A private nginx prefix in DIR serving "pid=N" on 127.0.0.1:PORT with 2 workers.
+nginx_conf() { # DIR PORT
+        mkdir -p "$1/conf" "$1/logs"
+        cat >"$1/conf/nginx.conf" <<CONF
+worker_processes 2;
+pid $1/nginx.pid;
+error_log $1/logs/error.log notice;
+events { worker_connections 1024; }
+http {
+        access_log off;
+        server {
+                listen 127.0.0.1:$2;
+                location / { return 200 "pid=\$pid\n"; }
+        }
+}
+CONF
 }
 load_field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$LOAD_SUMMARY"; } # KEY

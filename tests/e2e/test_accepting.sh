@@ -111,20 +111,7 @@ slow_boot "python asyncio"
 
 # ---- nginx: NGINX=3; (its own inheritance), a shell that sleeps first; its workers use epoll ----
 N=$T/nginx
-mkdir -p "$N/conf" "$N/logs"
-cat >"$N/conf/nginx.conf" <<CONF
-worker_processes 2;
-pid $N/nginx.pid;
-error_log $N/logs/error.log notice;
-events { worker_connections 1024; }
-http {
-        access_log off;
-        server {
-                listen 127.0.0.1:$PORT;
-                location / { return 200 "pid=\$pid\n"; }
-        }
-}
-CONF
+nginx_conf "$N" "$PORT"
 cat >"$T/nginx.sh" <<SH
 #!/bin/sh
 sleep $((BOOT_MS / 1000)).$((BOOT_MS % 1000))

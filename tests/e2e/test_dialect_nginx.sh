@@ -14,20 +14,7 @@ command -v ss >/dev/null || die "ss is not installed: Debian package 'iproute2'"
 
 PORT=$("$FREEPORT")
 N=$T/nginx
-mkdir -p "$N/conf" "$N/logs"
-cat >"$N/conf/nginx.conf" <<CONF
-worker_processes 2;
-pid $N/nginx.pid;
-error_log $N/logs/error.log notice;
-events { worker_connections 1024; }
-http {
-        access_log off;
-        server {
-                listen 127.0.0.1:$PORT;
-                location / { return 200 "pid=\$pid\n"; }
-        }
-}
-CONF
+nginx_conf "$N" "$PORT"
 cat >"$T/sockvisor.ini" <<INI
 [sockvisord]
 control = $CTL

@@ -56,38 +56,6 @@ on_held_socket() { # PID WHEN
         pass "$2: pid $1 serves on sockvisord's socket (inode $inode), no listener of its own"
 }
 
-# Restarts app N times under load; every restart must give a new pid on the held socket.
-restarts_new_pids() { # N LOADCLIENT-ARGS...
-        local n=$1 i before after pids=""
-        shift
-        rm -f "$T/stop-load"
-        "$LOADCLIENT" -p "$PORT" "$@" -d 120 -r "$T/stop-load" >"$T/load.out" 2>"$T/load.err" &
-        local lpid=$!
-        STARTED_PIDS+=("$lpid")
-        sleep 0.5
-        RESTARTS_OK=0
-        for i in $(seq 1 "$n"); do
-                before=$(ctl pid app)
-                if ctl restart app >"$T/restart.$i" 2>&1; then
-                        RESTARTS_OK=$((RESTARTS_OK + 1))
-                else
-                        fail "restart $i exited non-zero: $(cat "$T/restart.$i")"
-                fi
-                after=$(ctl pid app)
-                [ -n "$after" ] && [ "$after" != "$before" ] || fail "restart $i: pid $before -> '$after'"
-                grep -qw "$after" <<<"$pids" && fail "restart $i: pid $after was used before"
-                pids="$pids $after"
-                sleep 0.3
-        done
-        on_held_socket "$after" "after $n restarts"
-        touch "$T/stop-load"
-        LOAD_RC=0
-        wait "$lpid" || LOAD_RC=$?
-        LOAD_SUMMARY=$(cat "$T/load.out")
-        log "load: $LOAD_SUMMARY"
-        sed 's/^/    /' "$T/load.err"
-}
-
 # ---- 1. the classic self-binding C server ----
 write_config "$SELFBIND $PORT"
 start_daemon "$T/sockvisor.ini"
@@ -100,7 +68,8 @@ grep -q "accepting: pid [0-9]* waits in " "$T/daemon.log" &&
         pass "ready by observation: $(grep -o "accepting: pid [0-9]* waits in .*" "$T/daemon.log" | head -1)" ||
         fail "the daemon log does not say it saw the server accept"
 
-restarts_new_pids 10 -c 8
+restarts_under_load app 10 -c 8
+on_held_socket "$LAST_PIDS" "after 10 restarts"
 [ "$RESTARTS_OK" -eq 10 ] && pass "10 restarts of the classic server returned OK" || fail "$RESTARTS_OK of 10 restarts OK"
 [ "$LOAD_RC" -eq 0 ] && [ "$(load_field failed)" = 0 ] && pass "0 failed requests over 10 restarts: $LOAD_SUMMARY" ||
         fail "requests failed during restarts (rc $LOAD_RC): $LOAD_SUMMARY"
@@ -136,7 +105,8 @@ stop_daemon
 write_config "$SELFBIND $PORT --boot-ms 1500"
 start_daemon "$T/sockvisor.ini"
 wait_state app 10 RUNNING || die "slow-boot app is not RUNNING: $STATE"
-restarts_new_pids 2 -c 8
+restarts_under_load app 2 -c 8
+on_held_socket "$LAST_PIDS" "after 2 slow-boot restarts"
 [ "$LOAD_RC" -eq 0 ] && [ "$(load_field failed)" = 0 ] && pass "slow boot: 0 failed requests: $LOAD_SUMMARY" ||
         fail "slow boot: requests failed (rc $LOAD_RC): $LOAD_SUMMARY"
 gap=$(load_field gap_ms)
@@ -154,7 +124,8 @@ body=$(http_get "$PORT" || true)
 grep -q "hello from" <<<"$body" && pass "python3 -m http.server answers: $body" ||
         die "python3 -m http.server does not answer: '$body'"
 on_held_socket "$(ctl pid app)" "http.server generation 1"
-restarts_new_pids 10 -a -c 4
+restarts_under_load app 10 -a -c 4
+on_held_socket "$LAST_PIDS" "after 10 restarts of http.server"
 [ "$RESTARTS_OK" -eq 10 ] && pass "10 restarts of python3 -m http.server returned OK" ||
         fail "$RESTARTS_OK of 10 restarts OK"
 [ "$LOAD_RC" -eq 0 ] && [ "$(load_field failed)" = 0 ] && pass "http.server: 0 failed requests: $LOAD_SUMMARY" ||
