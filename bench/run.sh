@@ -4,13 +4,13 @@
 #
 #   bench/run.sh                 install what is missing (Debian packages, pm2 from npm),
 #                                build, run every scenario against every peer, print tables
-#   bench/run.sh --quick         short smoke run, no installs, no network: sockvisor and the
-#                                self-binding peers (others with --peers); exit 1 only if
-#                                sockvisor fails a scenario or the harness breaks
-# Options: --build-dir DIR (use DIR/sockvisord and DIR/sockvisorctl instead of building),
-#          --no-install, --peers LIST|all, --scenarios LIST (a,b,c,d,e,k,u; u: the supervisor
-#          itself upgraded under load), --out FILE (markdown copy of the results), --keep
-#          (keep the work dir), -h.
+#   bench/run.sh --quick         short smoke run, no installs, no network: sockvisor (both
+#                                rows) and the self-binding peers (others with --peers);
+#                                exit 1 only if sockvisor fails a scenario (2: the harness broke)
+# Options: --build-dir DIR (use DIR's sockvisord, sockvisorctl, libsockvisor-bind.so instead
+#          of building), --no-install, --peers LIST|all, --scenarios LIST (a,b,c,d,e,k,u; u:
+#          the supervisor itself upgraded under load), --out FILE (markdown copy of the
+#          results), --keep (keep the work dir), -h.
 #
 # Loopback only; every wait is bounded; only the processes this script started are killed
 # (by pid, or because their command line holds this run's private work dir).
@@ -27,7 +27,7 @@ OUT=
 KEEP=0
 CMDLINE=$(echo "bench/run.sh $*" | sed "s/ *$//")
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
         case "$1" in
         --quick) QUICK=1 ;;
@@ -44,8 +44,8 @@ while [ $# -gt 0 ]; do
 done
 [ "$QUICK" = 1 ] && INSTALL=0
 
-ALL_PEERS="selfbind selfbind-reuse supervisord supervisord-fcgi server-starter s6 s6-fdholder pm2 sockvisor"
-QUICK_PEERS="selfbind selfbind-reuse sockvisor"
+ALL_PEERS="selfbind selfbind-reuse supervisord supervisord-fcgi server-starter s6 s6-fdholder pm2 sockvisor sockvisor-unmodified"
+QUICK_PEERS="selfbind selfbind-reuse sockvisor sockvisor-unmodified"
 if [ -z "$PEERS_ARG" ]; then
         [ "$QUICK" = 1 ] && PEERS=$QUICK_PEERS || PEERS=$ALL_PEERS
 elif [ "$PEERS_ARG" = all ]; then
@@ -169,11 +169,12 @@ build() {
                 BUILD_DIR=$HERE/.build
                 log "building sockvisor into $BUILD_DIR"
                 { cmake -S "$REPO" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSV_BUILD_TESTS=OFF &&
-                  cmake --build "$BUILD_DIR" -j "$(nproc)" --target sockvisord sockvisorctl; } >"$T/build.log" 2>&1 ||
+                  cmake --build "$BUILD_DIR" -j "$(nproc)" --target sockvisord sockvisorctl sockvisor-bind; } >"$T/build.log" 2>&1 ||
                         { cat "$T/build.log" >&2; log "build failed"; exit 2; }
         fi
         SOCKVISORD=$BUILD_DIR/sockvisord
         SOCKVISORCTL=$BUILD_DIR/sockvisorctl
+        SHIM=$BUILD_DIR/libsockvisor-bind.so   # intercept_bind: sockvisord finds it beside itself
         [ -x "$SOCKVISORD" ] && [ -x "$SOCKVISORCTL" ] || { log "no sockvisord/sockvisorctl in $BUILD_DIR"; exit 2; }
         cc -std=c17 -O2 -pthread -o "$BIN/bench-worker" "$HERE/worker.c" 2>"$T/cc.log" &&
                 cc -std=c17 -O2 -D_GNU_SOURCE -pthread -o "$BIN/sv-loadclient" "$REPO/tests/tools/loadclient.c" 2>>"$T/cc.log" ||
@@ -199,6 +200,7 @@ peer_label() {
         s6-fdholder) echo "s6 + s6-fdholder-daemon" ;;
         pm2) echo "pm2 cluster x2, reload (Node worker)" ;;
         sockvisor) echo "sockvisor" ;;
+        sockvisor-unmodified) echo "sockvisor, unmodified server (intercept_bind, accepting, drain=idle)" ;;
         *) echo "$1" ;;
         esac
 }
@@ -207,6 +209,7 @@ why_na() {
         local c
         case "$1" in
         selfbind|selfbind-reuse|sockvisor) return 0 ;;
+        sockvisor-unmodified) [ -e "$SHIM" ] || echo "no libsockvisor-bind.so beside sockvisord in $BUILD_DIR" ;;
         supervisord|supervisord-fcgi) for c in supervisord supervisorctl; do command -v $c >/dev/null || { echo "$c not installed"; return; }; done ;;
         server-starter) command -v start_server >/dev/null || echo "start_server not installed" ;;
         s6) for c in s6-svscan s6-svc; do command -v $c >/dev/null || { echo "$c not installed"; return; }; done ;;
@@ -320,7 +323,19 @@ EOF
                         { echo "pm2 start failed" >"$R/start.err"; return 1; }
                 local pidf=$PM2_HOME/pm2.pid
                 [ -s "$pidf" ] && SUP_PIDS=("$(cat "$pidf")") ;;
-        sockvisor)
+        sockvisor|sockvisor-unmodified)
+                # sockvisor: the worker takes fd 3 (LISTEN_FDS) and sends READY=1.
+                # sockvisor-unmodified: the worker binds 127.0.0.1:PORT itself (no
+                # SO_REUSEADDR, no retry), never sends READY=1 and dies on SIGTERM; the shim
+                # gives its bind() the held socket, readiness is seen (a process waits on the
+                # socket) and an old generation is frozen and killed once idle.
+                local cmd keys
+                if [ "$PEER" = sockvisor ]; then
+                        cmd=$(worker_cmd); keys="ready = notify"
+                else
+                        cmd=$(worker_cmd --bind "$PORT" --unmodified)
+                        keys=$'intercept_bind = yes\ndrain = idle'
+                fi
                 cat >"$R/sockvisor.ini" <<EOF
 [sockvisord]
 control = $R/ctl.sock
@@ -330,9 +345,9 @@ log = stderr
 listen = tcp://127.0.0.1:$PORT
 
 [program:app]
-command = $(worker_cmd)
+command = $cmd
 sockets = web
-ready = notify
+$keys
 ready_timeout = $SV_READY_TIMEOUT
 stopwaitsecs = 10s
 autorestart = true
@@ -363,7 +378,7 @@ restart_peer() {
                 timeout 10 s6-svc -r "$R/scan/app" ;;
         pm2)
                 timeout 60 pm2 reload app ;;
-        sockvisor)
+        sockvisor|sockvisor-unmodified)
                 timeout 60 "$SOCKVISORCTL" -s "$R/ctl.sock" restart app ;;
         esac
 }
@@ -412,7 +427,7 @@ upgrade_label() {
         supervisord|supervisord-fcgi) echo "supervisorctl reload" ;;
         pm2) echo "pm2 update" ;;
         s6|s6-fdholder) echo "s6-svscanctl -b, finish execs s6-svscan" ;;
-        sockvisor) echo "sockvisorctl upgrade [--exec COPY]" ;;
+        sockvisor|sockvisor-unmodified) echo "sockvisorctl upgrade [--exec COPY]" ;;
         esac
 }
 prepare_upgrade() { # once per run, after start_peer
@@ -427,6 +442,8 @@ prepare_upgrade() { # once per run, after start_peer
                 chmod +x "$R/scan/.s6-svscan/finish" ;;
         sockvisor)
                 cp "$SOCKVISORD" "$R/sockvisord-copy" ;;
+        sockvisor-unmodified)   # the copy finds the shim beside itself, as the original does
+                cp "$SOCKVISORD" "$R/sockvisord-copy" && cp "$SHIM" "$R/" ;;
         esac
 }
 upgrade_peer() { # N: the Nth upgrade of this run (sockvisor alternates plain and --exec COPY)
@@ -438,7 +455,7 @@ upgrade_peer() { # N: the Nth upgrade of this run (sockvisor alternates plain an
         s6|s6-fdholder)
                 touch "$R/upgrading"
                 timeout 10 s6-svscanctl -b "$R/scan" ;;
-        sockvisor)
+        sockvisor|sockvisor-unmodified)
                 if [ $(($1 % 2)) = 1 ]; then
                         timeout 60 "$SOCKVISORCTL" -s "$R/ctl.sock" upgrade
                 else
@@ -456,7 +473,7 @@ sup_answers() { # the supervisor answers a control command (after an upgrade: th
                 # s6-svscanctl has no reply: it succeeds once a reader has the control fifo
                 # open. The flag gone means finish ran, so it is the new s6-svscan reading.
                 [ ! -e "$R/upgrading" ] && timeout 5 s6-svscanctl -z "$R/scan" >/dev/null 2>&1 ;;
-        sockvisor)
+        sockvisor|sockvisor-unmodified)
                 # No timeout(1) around it: pid is a quick command, sockvisorctl bounds its
                 # own wait, and one process start less matters when the target is 20 ms.
                 "$SOCKVISORCTL" -s "$R/ctl.sock" pid >/dev/null 2>&1 ;;
@@ -476,7 +493,7 @@ sup_pid_now() { # the supervisor's main pid as it says (or as its pid file says)
         supervisord|supervisord-fcgi) p=$(cat "$R/supervisord.pid" 2>/dev/null) ;;   # its own pid file: no Python start-up
         pm2) p=$(cat "$PM2_HOME/pm2.pid" 2>/dev/null) ;;
         s6|s6-fdholder) p=${SUP_PIDS[0]} ;;
-        sockvisor) p=$(timeout 10 "$SOCKVISORCTL" -s "$R/ctl.sock" pid 2>/dev/null) ;;
+        sockvisor|sockvisor-unmodified) p=$(timeout 10 "$SOCKVISORCTL" -s "$R/ctl.sock" pid 2>/dev/null) ;;
         esac
         [ -n "$p" ] && [ -z "${p//[0-9]/}" ] && kill -0 "$p" 2>/dev/null && echo "$p" || echo "?"
 }
@@ -758,16 +775,17 @@ run_one() { # PEER SCENARIO
         [ "$rss" != - ] && [ -n "$rss" ] && rss_col=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')
         row "| $(scenario_label "$sc") | $(row_peer_label) | $req | $failed | $refused | $reset | $timeout | $((short + other)) | $gap | $(awk -v u="$p50" 'BEGIN { printf "%.2f", u / 1000 }') | $(awk -v u="$p99" 'BEGIN { printf "%.1f", u / 1000 }') | $pids | $rcol | $rss_col |"
         log "  $s | restart: $rcol | rss: $rss_col MB"
-        # sockvisor's bar: no failed request at all in a-d; in e, a SIGKILL loses what the
-        # killed worker had accepted (at most one request per concurrent client, whoever
-        # supervises), but nothing may be refused and nothing else may fail.
-        if [ "$PEER" = sockvisor ]; then
+        # sockvisor's bar, for both of its rows (the unmodified server is promised the same):
+        # no failed request at all in a-d and k; in e, a SIGKILL loses what the killed worker
+        # had accepted (at most one request per concurrent client, whoever supervises), but
+        # nothing may be refused and nothing else may fail.
+        if [ "$PEER" = sockvisor ] || [ "$PEER" = sockvisor-unmodified ]; then
                 if [ "$sc" = e ]; then
                         if [ "${refused:-1}" != 0 ] || [ "${failed:-1}" -gt $((CONC * restarts)) ]; then
-                                SOCKVISOR_FAILED=1; log "  sockvisor FAILED scenario e"
+                                SOCKVISOR_FAILED=1; log "  $PEER FAILED scenario e"
                         fi
                 elif [ "${failed:-1}" != 0 ]; then
-                        SOCKVISOR_FAILED=1; log "  sockvisor FAILED requests in scenario $sc"
+                        SOCKVISOR_FAILED=1; log "  $PEER FAILED requests in scenario $sc"
                 fi
         fi
         return 0
@@ -790,17 +808,17 @@ u_row() { # the row of scenario u, from run_one's variables; sockvisor's bar
         [ -n "$upg_fail" ] && notes+="; an upgrade failed ($upg_fail)"
         row "| $(scenario_label "$sc") | $(row_peer_label) | $req | $failed | $refused | $reset | $timeout | $((short + other)) | $gap | $(awk -v u="$p50" 'BEGIN { printf "%.2f", u / 1000 }') | $(awk -v u="$p99" 'BEGIN { printf "%.1f", u / 1000 }') | $pids | $ucol | $pcol | $rss_col | $notes |"
         log "  $s | upgrade: $ucol | pid: $pcol | $notes"
-        # sockvisor's bar: an in-place upgrade loses no request, every upgrade succeeds, and
-        # the daemon keeps its pid and its one worker.
-        if [ "$PEER" = sockvisor ]; then
+        # sockvisor's bar (both rows): an in-place upgrade loses no request, every upgrade
+        # succeeds, and the daemon keeps its pid and its one worker.
+        if [ "$PEER" = sockvisor ] || [ "$PEER" = sockvisor-unmodified ]; then
                 if [ "${failed:-1}" != 0 ]; then
-                        SOCKVISOR_FAILED=1; log "  sockvisor FAILED requests in scenario u"
+                        SOCKVISOR_FAILED=1; log "  $PEER FAILED requests in scenario u"
                 fi
                 if [ "$restarts" -eq 0 ] || [ "$restarts_ok" != "$restarts" ]; then
-                        SOCKVISOR_FAILED=1; log "  sockvisor FAILED scenario u: $restarts_ok of $restarts upgrades succeeded${upg_fail:+ ($upg_fail)}"
+                        SOCKVISOR_FAILED=1; log "  $PEER FAILED scenario u: $restarts_ok of $restarts upgrades succeeded${upg_fail:+ ($upg_fail)}"
                 fi
                 if [ "$same_pid" != "$restarts" ] || [ "${pids:-0}" != 1 ]; then
-                        SOCKVISOR_FAILED=1; log "  sockvisor FAILED scenario u: daemon pid $pcol, $pids worker pids (want the same pid and 1 worker)"
+                        SOCKVISOR_FAILED=1; log "  $PEER FAILED scenario u: daemon pid $pcol, $pids worker pids (want the same pid and 1 worker)"
                 fi
         fi
 }
@@ -826,7 +844,7 @@ sup_main_pids() { # the supervisor's own processes (no workers)
 }
 status_cmd() {
         case "$PEER" in
-        sockvisor) timeout 30 "$SOCKVISORCTL" -s "$R/ctl.sock" status ;;
+        sockvisor|sockvisor-unmodified) timeout 30 "$SOCKVISORCTL" -s "$R/ctl.sock" status ;;
         supervisord|supervisord-fcgi) timeout 30 supervisorctl -c "$R/supervisord.conf" status ;;
         pm2) timeout 30 pm2 jlist ;;
         s6|s6-fdholder) timeout 30 s6-svstat "$R/scan/app" ;;
@@ -835,7 +853,7 @@ status_cmd() {
 }
 status_label() {
         case "$PEER" in
-        sockvisor) echo "sockvisorctl status" ;;
+        sockvisor|sockvisor-unmodified) echo "sockvisorctl status" ;;
         supervisord|supervisord-fcgi) echo "supervisorctl status" ;;
         pm2) echo "pm2 jlist" ;;
         s6|s6-fdholder) echo "s6-svstat" ;;
@@ -950,7 +968,7 @@ for peer in $CP_PEERS; do
 done
 for peer in sockvisor supervisord; do
         [ "$QUICK" = 1 ] && [ "$peer" != sockvisor ] && continue
-        grep -qw "$peer" <<<"$PEERS" || continue
+        [[ " $PEERS " == *" $peer "* ]] || continue   # not grep -w: sockvisor-unmodified is not sockvisor
         many_programs "$peer"
 done
 ELAPSED=$((SECONDS - START_S))

@@ -11,6 +11,9 @@
  * Readiness: after --ready-delay it sends READY=1 to $NOTIFY_SOCKET (by hand, no libsystemd)
  * and starts accepting; with --never-ready, or --never-ready-if FILE when FILE exists at
  * start-up, it takes its socket but never accepts nor says READY=1 (a broken deploy).
+ * --unmodified (with --bind) makes it a server that knows nothing of supervisors: it never
+ * sends READY=1 (NOTIFY_SOCKET is ignored), leaves LISTEN_* alone, and SIGTERM kills it at
+ * once, mid-request (default disposition: no drain). SIGINT still ends it.
  * Only C17 and POSIX/Linux calls: builds with `cc -O2 -pthread worker.c`.
  */
 #ifndef _GNU_SOURCE
@@ -65,13 +68,15 @@ static void usage(FILE *f)
         fprintf(f,
                 "usage: bench-worker [--bind PORT [--reuseaddr] [--bind-retry MS] | --fd N]\n"
                 "                    [--ready-delay MS] [--never-ready | --never-ready-if FILE]\n"
-                "                    [--sleep-ms MS] [--pid-dir DIR]\n"
+                "                    [--sleep-ms MS] [--pid-dir DIR] [--unmodified]\n"
                 "       bench-worker --pick-port | --probe PORT [--timeout MS]\n"
                 "       bench-worker --bind-exec PORT CMD [ARG...]\n"
                 "Socket: --bind, else --fd, else SERVER_STARTER_PORT, else LISTEN_FDS (fd 3).\n"
                 "  --bind-retry MS  retry a failed bind every %d ms for up to MS ms\n"
                 "  --sleep-ms MS    answer every request after MS ms (also GET /sleep?ms=N)\n"
                 "  --pid-dir DIR    create DIR/PID once serving, remove it on exit\n"
+                "  --unmodified     (with --bind) no READY=1, LISTEN_* left alone, and SIGTERM\n"
+                "                   kills it at once (no drain): a server that knows no supervisor\n"
                 "  --pick-port      print a port of 127.0.0.1 (20000-32767, below the ephemeral\n"
                 "                   range) that a bind without SO_REUSEADDR can take now\n"
                 "  --probe PORT     GET / once, print the pid that answered (exit 1: none)\n"
@@ -388,12 +393,13 @@ int main(int argc, char **argv)
                 { "probe",          required_argument, NULL, 'Q' },
                 { "timeout",        required_argument, NULL, 'T' },
                 { "bind-exec",      required_argument, NULL, 'E' },
+                { "unmodified",     no_argument,       NULL, 'U' },
                 { "help",           no_argument,       NULL, 'h' },
                 { NULL, 0, NULL, 0 }
         };
         long port = -1, fd_opt = -1, ready_delay = 0, bind_retry = 0, probe_port = -1, timeout_ms = 500;
         long exec_port = -1;
-        bool reuseaddr = false, never_ready = false;
+        bool reuseaddr = false, never_ready = false, unmodified = false;
         const char *never_if = NULL, *pid_dir = NULL, *ss;
         sigset_t mask;
         int listen_fd, sig_fd, opt;
@@ -413,6 +419,7 @@ int main(int argc, char **argv)
                 case 'Q': if (parse_num("--probe", optarg, 65535, &probe_port) < 0) return 2; break;
                 case 'T': if (parse_num("--timeout", optarg, 600000, &timeout_ms) < 0) return 2; break;
                 case 'E': if (parse_num("--bind-exec", optarg, 65535, &exec_port) < 0) return 2; break;
+                case 'U': unmodified = true; break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
                 }
@@ -433,12 +440,18 @@ int main(int argc, char **argv)
                 fprintf(stderr, "bench-worker: unexpected argument '%s'\n", argv[optind]);
                 return 2;
         }
+        if (unmodified && port < 0) {
+                fprintf(stderr, "bench-worker: --unmodified needs --bind: an unmodified server binds its port itself\n");
+                return 2;
+        }
         if (never_if && access(never_if, F_OK) == 0)
                 never_ready = true;
 
-        /* Signals first, so that the threads inherit the blocked mask. */
+        /* Signals first, so that the threads inherit the blocked mask. Unmodified: SIGTERM
+         * keeps its default action and kills the process wherever it is. */
         (void) sigemptyset(&mask);
-        (void) sigaddset(&mask, SIGTERM);
+        if (!unmodified)
+                (void) sigaddset(&mask, SIGTERM);
         (void) sigaddset(&mask, SIGINT);
         (void) sigprocmask(SIG_BLOCK, &mask, NULL);
         (void) signal(SIGPIPE, SIG_IGN);
@@ -475,9 +488,11 @@ int main(int argc, char **argv)
                 if (fl >= 0 && !(fl & O_NONBLOCK))
                         (void) fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK);
         }
-        unsetenv("LISTEN_FDS");
-        unsetenv("LISTEN_PID");
-        unsetenv("LISTEN_FDNAMES");
+        if (!unmodified) {
+                unsetenv("LISTEN_FDS");
+                unsetenv("LISTEN_PID");
+                unsetenv("LISTEN_FDNAMES");
+        }
 
         if (never_ready) {
                 /* A broken deploy: holds the socket, never serves, never says ready. */
@@ -496,7 +511,8 @@ int main(int argc, char **argv)
                         (void) close(f);
                 (void) atexit(on_exit_remove_pid);
         }
-        notify_ready();
+        if (!unmodified)
+                notify_ready();
 
         for (;;) {
                 struct pollfd p[2] = { { .fd = sig_fd, .events = POLLIN }, { .fd = listen_fd, .events = POLLIN } };
