@@ -8,6 +8,14 @@
 
 #define SV_SHIM_NAME "libsockvisor-bind.so"
 
+/* drain = idle tells a generation's processes that they drain by setting their timer slack
+ * (/proc/PID/timerslack_ns, which a daemon with CAP_SYS_NICE may write) to this value, 21 ns
+ * above the kernel's default: a change no program notices, and one the shim reads with one
+ * prctl(PR_GET_TIMERSLACK). A draining process accepts nothing more from an adopted socket,
+ * so it comes to be idle even under load; whatever waits in the shared queue goes to the next
+ * generation. */
+#define SV_SHIM_DRAIN_TIMERSLACK_NS 50021
+
 /* The library to preload: SV_SHIM_NAME in the directory of /proc/self/exe when it exists
  * there (the build tree, the tests), else the installed path. Returns 0 and writes the
  * path, or a negative errno and writes nothing: -ENOENT when neither exists,

@@ -19,6 +19,7 @@
 #include "sockvisor/log.h"
 #include "sockvisor/macro.h"
 #include "sockvisor/observe.h"
+#include "sockvisor/shim.h"
 
 /* ready = accepting: the first look soon after the spawn, then less often; the ceiling is
  * what a slow boot adds to the restart at most. */
@@ -215,7 +216,29 @@ static bool look_accepting(Observer *o) {
         return true;
 }
 
+/* Tells every process of the tree that it drains (SV_SHIM_DRAIN_TIMERSLACK_NS): one that
+ * runs the shim then accepts nothing more. Again at every look, for children forked since.
+ * Without CAP_SYS_NICE the kernel refuses, and the freezes alone have to find a lull. */
+static void mark_draining(Observer *o) {
+        pid_t pids[TREE_MAX];
+        char path[64], val[32];
+        int n = sv_observe_tree(o->pid, pids, ELEMENTSOF(pids));
+        int len = snprintf(val, sizeof(val), "%d", SV_SHIM_DRAIN_TIMERSLACK_NS);
+        for (int k = 0; k < n; k++) {
+                (void) snprintf(path, sizeof(path), "/proc/%d/timerslack_ns", (int) pids[k]);
+                int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+                if (fd < 0)
+                        continue;
+                if (write(fd, val, (size_t) len) < 0 && o->looks <= 1)
+                        log_debug("pid %d: cannot mark it draining (%s): its processes keep accepting until idle",
+                                  (int) pids[k], strerror(errno));
+                (void) close(fd);
+        }
+}
+
 static bool look_idle(Observer *o) {
+        if (!o->holding)
+                mark_draining(o);
         if (o->holding) { /* held frozen long enough: let it finish what it serves */
                 o->holding = false;
                 thaw(o);

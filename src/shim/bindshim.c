@@ -40,12 +40,17 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "sockvisor/shim.h"
 
 #define SV_EXPORT __attribute__((visibility("default")))
 
@@ -66,6 +71,9 @@ enum {
 };
 
 static _Atomic uint8_t records[SV_FD_MAX];
+/* The epoll set an adopted fd was last registered in, plus one (0: none): a draining
+ * process takes it out of there, so that its event loop does not wake for it again. */
+static _Atomic int epoll_of[SV_FD_MAX];
 
 /* The listed held fds; -1 once the program closed or overwrote that number. */
 static _Atomic int held[SV_HELD_MAX];
@@ -86,16 +94,17 @@ typedef int (*dup2_fn)(int, int);
 typedef int (*dup3_fn)(int, int, int);
 typedef int (*fcntl_fn)(int, int, ...);
 typedef int (*ioctl_fn)(int, unsigned long, ...);
+typedef int (*epoll_ctl_fn)(int, int, int, struct epoll_event *);
 
 enum {
         F_BIND, F_LISTEN, F_ACCEPT, F_ACCEPT4, F_SETSOCKOPT, F_SOCKET, F_CLOSE, F_CLOSE_RANGE,
-        F_DUP, F_DUP2, F_DUP3, F_FCNTL, F_FCNTL64, F_IOCTL, _F_MAX
+        F_DUP, F_DUP2, F_DUP3, F_FCNTL, F_FCNTL64, F_IOCTL, F_EPOLL_CTL, _F_MAX
 };
 static const char *const real_names[_F_MAX] = {
         [F_BIND] = "bind", [F_LISTEN] = "listen", [F_ACCEPT] = "accept", [F_ACCEPT4] = "accept4",
         [F_SETSOCKOPT] = "setsockopt", [F_SOCKET] = "socket", [F_CLOSE] = "close",
         [F_CLOSE_RANGE] = "close_range", [F_DUP] = "dup", [F_DUP2] = "dup2", [F_DUP3] = "dup3",
-        [F_FCNTL] = "fcntl", [F_FCNTL64] = "fcntl64", [F_IOCTL] = "ioctl",
+        [F_FCNTL] = "fcntl", [F_FCNTL64] = "fcntl64", [F_IOCTL] = "ioctl", [F_EPOLL_CTL] = "epoll_ctl",
 };
 static void *_Atomic real_ptrs[_F_MAX];
 
@@ -213,6 +222,8 @@ static void rec_view(int fd, bool nonblock) {
 /* The program is closing or overwriting fd: forget what we knew about that number. */
 static void forget(int fd) {
         rec_set(fd, 0);
+        if (fd >= 0 && fd < SV_FD_MAX)
+                atomic_store(&epoll_of[fd], 0);
         for (int k = 0; k < n_held; k++) {
                 int expect = fd;
                 if (fd >= 0)
@@ -581,11 +592,48 @@ SV_EXPORT int socket(int domain, int type, int protocol) {
         return fd;
 }
 
+static int real_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev) {
+        epoll_ctl_fn f = (epoll_ctl_fn) real(F_EPOLL_CTL);
+        return f ? f(epfd, op, fd, ev) : (int) raw_result(syscall(SYS_epoll_ctl, epfd, op, fd, ev));
+}
+
+SV_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev) {
+        int r = real_epoll_ctl(epfd, op, fd, ev);
+        if (r == 0 && fd >= 0 && fd < SV_FD_MAX && (rec_get(fd) & REC_ADOPTED))
+                atomic_store(&epoll_of[fd], op == EPOLL_CTL_DEL ? 0 : epfd + 1);
+        return r;
+}
+
+/* sockvisord says this generation drains (see SV_SHIM_DRAIN_TIMERSLACK_NS). */
+static bool draining(void) {
+        return prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0) == SV_SHIM_DRAIN_TIMERSLACK_NS;
+}
+
+/* A draining process accepts nothing more on an adopted fd: the fd leaves its epoll set, a
+ * non-blocking caller gets EAGAIN, a blocking one sleeps until it is killed (or the drain
+ * ends). What it holds already, it finishes. */
+static int refuse_while_draining(int fd, uint8_t rec) {
+        int ep = atomic_exchange(&epoll_of[fd], 0);
+        if (ep > 0)
+                (void) real_epoll_ctl(ep - 1, EPOLL_CTL_DEL, fd, NULL);
+        if (rec & REC_VIEW_NB) {
+                errno = EAGAIN;
+                return -1;
+        }
+        struct timespec nap = { .tv_nsec = 50 * 1000 * 1000 };
+        while (draining())
+                (void) nanosleep(&nap, NULL);
+        return 0;
+}
+
 /* accept on an adopted fd whose view is blocking: wait for a connection rather than fail
  * with EAGAIN on the shared non-blocking listener. */
 static int accept_common(int fd, struct sockaddr *addr, socklen_t *len, int flags, bool four) {
         socklen_t len0 = len ? *len : 0;
         for (;;) {
+                uint8_t rec0 = fd >= 0 && fd < SV_FD_MAX ? rec_get(fd) : 0;
+                if ((rec0 & REC_ADOPTED) && draining() && refuse_while_draining(fd, rec0) < 0)
+                        return -1;
                 int r = four ? real_accept4(fd, addr, len, flags) : real_accept(fd, addr, len);
                 if (r >= 0) {
                         rec_set(r, 0);

@@ -114,6 +114,23 @@ gap=$(load_field gap_ms)
         fail "slow boot: clients stalled ${gap} ms: the old generation was stopped before the new one accepted"
 stop_daemon
 
+# ---- 3b. long requests: every request takes 300 ms, so the old generation always has some
+# in flight. Told that it drains (its timer slack, read by the shim), it accepts nothing
+# more, finishes what it holds and is killed idle, long before stopwaitsecs. ----
+write_config "$SELFBIND $PORT --slow-ms 300"
+start_daemon "$T/sockvisor.ini"
+wait_state app 10 RUNNING || die "slow-request app is not RUNNING: $STATE"
+restarts_under_load app 4 -c 8
+[ "$LOAD_RC" -eq 0 ] && [ "$(load_field failed)" = 0 ] && pass "long requests: 0 failed over 4 restarts: $LOAD_SUMMARY" ||
+        fail "long requests: requests failed (rc $LOAD_RC): $LOAD_SUMMARY"
+grep -q "still holds an accepted connection" "$T/daemon.log" &&
+        fail "long requests: an old generation met stopwaitsecs: $(grep 'still holds' "$T/daemon.log" | head -1)"
+idle=$(grep -c "idle ([0-9]* process.* frozen, no accepted connection" "$T/daemon.log" || true)
+[ "$idle" -ge 4 ] && pass "long requests: every old generation stopped accepting and was killed idle ($idle)" ||
+        fail "long requests: only $idle old generations were killed idle"
+stop_daemon
+: >"$T/daemon.log"
+
 # ---- 4. python3 -m http.server, unmodified ----
 mkdir -p "$T/www"
 echo "hello from $T/www" >"$T/www/index.html"

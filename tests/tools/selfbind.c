@@ -57,18 +57,19 @@ static void report_flags(int fd) {
 }
 
 static void usage(FILE *f) {
-        fprintf(f, "usage: sv-selfbind [--addr A] [--never-listen] [--boot-ms N] [--report-flags] PORT\n"
+        fprintf(f, "usage: sv-selfbind [--addr A] [--never-listen] [--boot-ms N] [--slow-ms N] [--report-flags] PORT\n"
                    "Binds A:PORT (default 0.0.0.0; an address with ':' is IPv6) itself, without\n"
                    "SO_REUSEADDR, listens and serves 'HTTP/1.1 200 ... pid=N' in a blocking accept loop.\n"
                    "--never-listen: bind, then sleep forever (a bad deploy). --boot-ms N: sleep N ms\n"
                    "before socket() (a slow boot). --report-flags: after listen, toggle O_NONBLOCK with\n"
-                   "FIONBIO and F_SETFL and print F_GETFL's view and the kernel's flag after each step.\n");
+                   "FIONBIO and F_SETFL and print F_GETFL's view and the kernel's flag after each step.\n"
+                   "--slow-ms N: wait N ms before each reply (a long request).\n");
 }
 
 int main(int argc, char **argv) {
         const char *addr = "0.0.0.0";
         bool never_listen = false, flags = false;
-        long boot_ms = 0, port = -1;
+        long boot_ms = 0, slow_ms = 0, port = -1;
 
         for (int k = 1; k < argc; k++) {
                 if (strcmp(argv[k], "--addr") == 0 && k + 1 < argc)
@@ -79,6 +80,8 @@ int main(int argc, char **argv) {
                         flags = true;
                 else if (strcmp(argv[k], "--boot-ms") == 0 && k + 1 < argc)
                         boot_ms = strtol(argv[++k], NULL, 10);
+                else if (strcmp(argv[k], "--slow-ms") == 0 && k + 1 < argc)
+                        slow_ms = strtol(argv[++k], NULL, 10);
                 else if (strcmp(argv[k], "-h") == 0 || strcmp(argv[k], "--help") == 0) {
                         usage(stdout);
                         return 0;
@@ -172,6 +175,10 @@ int main(int argc, char **argv) {
                         req[got] = '\0';
                         if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
                                 break;
+                }
+                if (slow_ms > 0) { /* a long request: in flight when a restart comes */
+                        struct timespec t = { .tv_sec = slow_ms / 1000, .tv_nsec = (slow_ms % 1000) * 1000000L };
+                        (void) nanosleep(&t, NULL);
                 }
                 (void) send(c, reply, (size_t) reply_len, MSG_NOSIGNAL); /* one write */
                 (void) close(c);
