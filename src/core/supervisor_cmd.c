@@ -72,6 +72,12 @@ static void status_row(SvSupervisor *s, SvConnId conn, int w, const char *name, 
                 sv_status_extra(extra, sizeof(extra), i->sm.state,
                                 i->sm.deadline_usec > now ? i->sm.deadline_usec - now : 0, i->exit_text, i->error,
                                 i->status);
+        /* what an observed instance waits for, when it says nothing itself */
+        if (i && !extra[0] && i->observing != SV_OBSERVE_NONE)
+                (void) snprintf(extra, sizeof(extra), "%s (at most %s more)",
+                                i->observing == SV_OBSERVE_ACCEPTING ? "waiting for it to accept"
+                                                                     : "draining: killed once it holds no connection",
+                                SV_DUR(i->sm.deadline_usec > now ? i->sm.deadline_usec - now : 0));
         SvStatusRow row = {
                 .name = name,
                 .state = i ? i->sm.state : SM_STOPPED,

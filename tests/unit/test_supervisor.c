@@ -774,6 +774,9 @@ static void test_observed_restart(void **state) {
         ready(1); /* a READY=1 before it accepts (gunicorn's master) is not what it waits for */
         expect_trace("");
         program_state("app", 0, SM_STARTING);
+        command(9, "status app");
+        assert_non_null(strstr(F.trace, "waiting for it to accept (at most 4.70s more)"));
+        expect_trace(F.trace); /* the rest of the row is test_status's */
         sv_supervisor_observed(S, 1, SV_OBSERVE_ACCEPTING, "pid 101 waits in accept on fd 3");
         expect_trace("disarm 1\n"
                      "observe 101 none (0 sockets)\n"
@@ -827,6 +830,10 @@ static void test_idle_drain_times_out(void **state) {
                      "arm 1 at +4.00s\n"
                      "observe 101 idle (1 sockets)\n"
                      "sd STATUS=0 of 1 instances running, 1 socket held\n");
+        F.now += 1 * SEC;
+        command(9, "status app");
+        assert_non_null(strstr(F.trace, "draining: killed once it holds no connection (at most 3.00s more)"));
+        expect_trace(F.trace);
         fire(1);
         expect_trace("signal 101 SIGKILL (group)\n"
                      "observe 101 none (0 sockets)\n");
