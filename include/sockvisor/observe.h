@@ -70,6 +70,14 @@ int sv_observe_connections(pid_t root, const SvObserveSocket *socks, size_t n, u
  * connection counts once per process. Returns 0 or a negative errno. */
 int sv_observe_held(pid_t root, const SvObserveSocket *socks, size_t n, unsigned *ret);
 
+/* Whether pid's main thread sleeps in a call that waits for work (epoll_wait, poll,
+ * select, accept and their variants): then it has nothing in hand it could finish now. */
+bool sv_observe_waits_for_work(pid_t pid);
+
+/* Whether pid is stopped (SIGSTOP: 'T', traced 't'), a zombie, or gone or unreadable:
+ * nothing of it runs any more. */
+bool sv_observe_stopped(pid_t pid);
+
 /* --- parsers of what /proc says (pure; exposed for the tests) --- */
 
 /* One /proc/PID/task/TID/syscall line: "NR 0xA1 ... 0xA6 0xSP 0xPC". Returns 1 and fills

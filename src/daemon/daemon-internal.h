@@ -3,7 +3,9 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <systemd/sd-event.h>
+#include <time.h>
 
 #include "sockvisor/control.h"
 #include "sockvisor/daemon.h"
@@ -42,6 +44,14 @@ struct SvDaemon {
 
 
 extern const SvOps sv_daemon_ops;
+
+/* CLOCK_MONOTONIC now, in microseconds: for bounds within one callback, where the loop's
+ * cached time (sv_daemon_now) stands still. */
+static inline uint64_t sv_clock_usec(void) {
+        struct timespec ts;
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
 
 int sv_daemon_alloc(const char *config_path, bool debug, SvDaemon **ret, SvDiag *diag);
 Watch **sv_watch_find(Watch **list, SvInstanceId id);

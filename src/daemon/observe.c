@@ -385,6 +385,43 @@ static const WaitCall *wait_call(long nr) {
         return NULL;
 }
 
+/* The calls an event loop sleeps in between two pieces of work, besides wait_calls. */
+static const long epoll_waits[] = {
+#ifdef SYS_epoll_wait
+        SYS_epoll_wait,
+#endif
+#ifdef SYS_epoll_pwait2
+        SYS_epoll_pwait2,
+#endif
+        SYS_epoll_pwait,
+};
+
+bool sv_observe_waits_for_work(pid_t pid) {
+        char path[64], line[256];
+        long nr;
+        uint64_t a[6];
+        (void) snprintf(path, sizeof(path), "/proc/%d/syscall", (int) pid);
+        if (read_small_at(AT_FDCWD, path, line, sizeof(line)) < 0 || sv_observe_parse_syscall(line, &nr, a) != 1)
+                return false;
+        if (wait_call(nr))
+                return true;
+        for (size_t k = 0; k < ELEMENTSOF(epoll_waits); k++)
+                if (epoll_waits[k] == nr)
+                        return true;
+        return false;
+}
+
+bool sv_observe_stopped(pid_t pid) {
+        char path[64], buf[512];
+        (void) snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        if (read_small_at(AT_FDCWD, path, buf, sizeof(buf)) <= 0)
+                return true; /* gone */
+        const char *e = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
+        if (!e || e[1] != ' ')
+                return true; /* unreadable: nothing to wait for */
+        return e[2] == 'T' || e[2] == 't' || e[2] == 'Z';
+}
+
 static int read_mem(pid_t pid, uint64_t addr, void *buf, size_t len) {
         struct iovec local = { .iov_base = buf, .iov_len = len };
         struct iovec remote = { .iov_base = (void *) (uintptr_t) addr, .iov_len = len };
@@ -484,47 +521,52 @@ static int scan_tasks(const Proc *p, SvObservation *ret) {
         return 0;
 }
 
-/* Whether the connected socket fd (a copy of one of a worker's) was accepted from a: its
- * local address is the listener's (or, for a wildcard listener, has its port). */
-static bool accepted_from(int fd, const SvAddr *a) {
-        struct sockaddr_storage ss, peer;
-        socklen_t sl = sizeof(ss), pl = sizeof(peer);
-        int listening = 0;
-        socklen_t ll = sizeof(listening);
-        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ll) < 0 || listening ||
-            getsockname(fd, (struct sockaddr *) &ss, &sl) < 0 || getpeername(fd, (struct sockaddr *) &peer, &pl) < 0)
+/* Whether an accepted socket whose local address is family/port/ip (4 or 16 bytes) came
+ * from listener a: the listener's own address or, for a wildcard listener, any of its port. */
+static bool listener_covers(const SvAddr *a, int family, unsigned port, const void *ip) {
+        if (a->family != family || sv_addr_port(a) != port)
                 return false;
-        if (ss.ss_family != a->family)
-                return false;
-        if (a->family == AF_UNIX) /* an accepted unix socket has its listener's name */
-                return sl == a->salen && memcmp(&ss, &a->sa, sl) == 0;
-        SvAddr mine;
-        if (sv_addr_from_sockaddr((struct sockaddr *) &ss, sl, a->socktype, &mine) < 0 ||
-            sv_addr_port(&mine) != sv_addr_port(a))
-                return false;
-        if (a->family == AF_INET) {
-                const struct sockaddr_in *l = (const struct sockaddr_in *) &a->sa, *m = (const struct sockaddr_in *) &ss;
-                return l->sin_addr.s_addr == htonl(INADDR_ANY) || l->sin_addr.s_addr == m->sin_addr.s_addr;
+        if (family == AF_INET) {
+                const struct sockaddr_in *sin = (const struct sockaddr_in *) &a->sa;
+                return sin->sin_addr.s_addr == htonl(INADDR_ANY) || memcmp(&sin->sin_addr, ip, 4) == 0;
         }
-        const struct sockaddr_in6 *l = (const struct sockaddr_in6 *) &a->sa, *m = (const struct sockaddr_in6 *) &ss;
-        return IN6_IS_ADDR_UNSPECIFIED(&l->sin6_addr) || memcmp(&l->sin6_addr, &m->sin6_addr, 16) == 0;
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *) &a->sa;
+        return IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr) || memcmp(&sin6->sin6_addr, ip, 16) == 0;
 }
 
-static int count_served(const Proc *p, const SvObserveSocket *socks, size_t n, SvObservation *ret,
-                        unsigned *count);
+/* The local address of fd (a copy of one of a worker's sockets) when it is connected and
+ * not listening: what tells an accepted connection. */
+static bool connected_local(int fd, struct sockaddr_storage *ss, socklen_t *sl) {
+        struct sockaddr_storage peer;
+        socklen_t pl = sizeof(peer);
+        int listening = 0;
+        socklen_t ll = sizeof(listening);
+        *sl = sizeof(*ss);
+        return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ll) == 0 && !listening &&
+               getsockname(fd, (struct sockaddr *) ss, sl) == 0 && getpeername(fd, (struct sockaddr *) &peer, &pl) == 0;
+}
 
-/* A busy server is seldom caught waiting: it is on the CPU, where /proc says "running", or
- * in read() and write(). One that holds a connection accepted from its listener has
- * accepted, just as surely. Each candidate is looked at on a copy of the fd (pidfd_getfd),
- * which stays atomic where a walk of the kernel's tables would race with short
- * connections; the copy is closed at once (it delays nothing but a close of that instant
- * by microseconds). 1 and the match, 0, or -errno. */
-static int scan_served(const Proc *p, const SvObserveSocket *socks, size_t n, SvObservation *ret) {
-        return count_served(p, socks, n, ret, NULL);
+/* Whether a connection with local address ss was accepted from a (an accepted unix socket
+ * has its listener's name). */
+static bool accepted_from(const struct sockaddr_storage *ss, socklen_t sl, const SvAddr *a) {
+        switch (ss->ss_family) {
+        case AF_UNIX:
+                return a->family == AF_UNIX && sl == a->salen && memcmp(ss, &a->sa, sl) == 0;
+        case AF_INET: {
+                const struct sockaddr_in *m = (const struct sockaddr_in *) ss;
+                return listener_covers(a, AF_INET, ntohs(m->sin_port), &m->sin_addr);
+        }
+        case AF_INET6: {
+                const struct sockaddr_in6 *m = (const struct sockaddr_in6 *) ss;
+                return listener_covers(a, AF_INET6, ntohs(m->sin6_port), &m->sin6_addr);
+        }
+        }
+        return false;
 }
 
 /* Counts the connections accepted from socks among p's other socket fds into *count (all of
- * them), or stops at the first and fills ret (count NULL). */
+ * them), or stops at the first and fills ret (count NULL). Each fd is looked at on a copy
+ * (pidfd_getfd), read once against every listener. */
 static int count_served(const Proc *p, const SvObserveSocket *socks, size_t n, SvObservation *ret,
                         unsigned *count) {
 #if defined(SYS_pidfd_open) && defined(SYS_pidfd_getfd)
@@ -540,41 +582,74 @@ static int count_served(const Proc *p, const SvObserveSocket *socks, size_t n, S
                                 continue; /* closed since the scan */
                         return -errno;
                 }
-                for (size_t i = 0; i < n; i++)
-                        if (socks[i].inode && accepted_from(copy, &socks[i].addr) && count) {
+                struct sockaddr_storage ss;
+                socklen_t sl;
+                if (!connected_local(copy, &ss, &sl))
+                        continue;
+                for (size_t i = 0; i < n; i++) {
+                        if (!socks[i].inode || !accepted_from(&ss, sl, &socks[i].addr))
+                                continue;
+                        if (count) {
                                 ++*count;
                                 break;
-                        } else if (socks[i].inode && accepted_from(copy, &socks[i].addr)) {
-                                *ret = (SvObservation) {
-                                        .pid = p->pid,
-                                        .fd = p->others[k],
-                                        .how = "serving",
-                                        .socket = i,
-                                        .call = "accept",
-                                };
-                                return 1;
                         }
+                        *ret = (SvObservation) {
+                                .pid = p->pid,
+                                .fd = p->others[k],
+                                .how = "serving",
+                                .socket = i,
+                                .call = "accept",
+                        };
+                        return 1;
+                }
         }
 #endif
         return 0;
 }
 
-static int observe_one(pid_t pid, const SvObserveSocket *socks, size_t n, SvObservation *ret) {
-        _cleanup_close_ int dfd = open_pid_dir(pid);
-        Proc *p;
-        int r;
+/* A busy server is seldom caught waiting: it is on the CPU, where /proc says "running", or
+ * in read() and write(). One that holds a connection accepted from its listener has
+ * accepted, just as surely. Each candidate is looked at on a copy of the fd (pidfd_getfd),
+ * which stays atomic where a walk of the kernel's tables would race with short
+ * connections; the copy is closed at once (it delays nothing but a close of that instant
+ * by microseconds). 1 and the match, 0, or -errno. */
+static int scan_served(const Proc *p, const SvObserveSocket *socks, size_t n, SvObservation *ret) {
+        return count_served(p, socks, n, ret, NULL);
+}
 
+static void proc_freep(Proc **p) {
+        if (*p) {
+                (void) safe_close((*p)->dirfd);
+                free(*p);
+        }
+}
+
+/* /proc/PID opened and its fds scanned against socks, into *ret (about 8 KiB: on the heap
+ * rather than the caller's stack; proc_freep frees it). */
+static int proc_load(pid_t pid, const SvObserveSocket *socks, size_t n, Proc **ret) {
+        int dfd = open_pid_dir(pid);
         if (dfd < 0)
                 return dfd;
-        /* About 8 KiB: on the heap rather than the caller's stack; freed on every path. */
-        _cleanup_free_ Proc *heap = p = malloc(sizeof(Proc));
-        if (!p)
+        Proc *p = malloc(sizeof(Proc));
+        if (!p) {
+                (void) safe_close(dfd);
                 return -ENOMEM;
+        }
         p->pid = pid;
         p->dirfd = dfd;
         p->n_fds = p->n_epfds = p->n_others = 0;
+        int r = scan_fds(p, socks, n);
+        if (r < 0) {
+                proc_freep(&p);
+                return r;
+        }
+        *ret = p;
+        return 0;
+}
 
-        r = scan_fds(p, socks, n);
+static int observe_one(pid_t pid, const SvObserveSocket *socks, size_t n, SvObservation *ret) {
+        _cleanup_(proc_freep) Proc *p = NULL;
+        int r = proc_load(pid, socks, n, &p);
         if (r < 0)
                 return r;
         for (size_t k = 0; k < p->n_epfds; k++) {
@@ -710,14 +785,7 @@ static bool is_stream_unix(const SvAddr *a) {
 /* A TCP connection accepted from socks[i]: same family and port, and the listener's address
  * or, for a wildcard listener, any. */
 static bool tcp_accepted_from(const SvAddr *a, const SvSockRec *r) {
-        if (a->kind != SV_ADDR_TCP || a->family != r->family || sv_addr_port(a) != r->lport)
-                return false;
-        if (a->family == AF_INET) {
-                const struct sockaddr_in *sin = (const struct sockaddr_in *) &a->sa;
-                return sin->sin_addr.s_addr == htonl(INADDR_ANY) || memcmp(&sin->sin_addr, r->laddr, 4) == 0;
-        }
-        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *) &a->sa;
-        return IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr) || memcmp(&sin6->sin6_addr, r->laddr, 16) == 0;
+        return a->kind == SV_ADDR_TCP && listener_covers(a, r->family, r->lport, r->laddr);
 }
 
 static int tcp_cb(const SvSockRec *r, void *userdata) {
@@ -926,19 +994,8 @@ int sv_observe_held(pid_t root, const SvObserveSocket *socks, size_t n, unsigned
         if (np < 0)
                 return np;
         for (int i = 0; i < np; i++) {
-                _cleanup_close_ int dfd = open_pid_dir(pids[i]);
-                if (dfd < 0) {
-                        if (skippable(dfd))
-                                continue;
-                        return dfd;
-                }
-                _cleanup_free_ Proc *p = malloc(sizeof(Proc));
-                if (!p)
-                        return -ENOMEM;
-                p->pid = pids[i];
-                p->dirfd = dfd;
-                p->n_fds = p->n_epfds = p->n_others = 0;
-                int r = scan_fds(p, socks, n);
+                _cleanup_(proc_freep) Proc *p = NULL;
+                int r = proc_load(pids[i], socks, n, &p);
                 if (r == 0)
                         r = count_served(p, socks, n, NULL, &total);
                 if (r < 0 && !skippable(r))

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,12 +53,6 @@ typedef struct Observer {
         struct Observer *next;
 } Observer;
 
-static uint64_t monotonic_usec(void) {
-        struct timespec ts;
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
-
 static Observer **find(SvDaemon *d, SvInstanceId id) {
         for (Observer **pp = &d->observers; *pp; pp = &(*pp)->next)
                 if ((*pp)->id == id)
@@ -81,75 +74,16 @@ static void drop(Observer **pp) {
         free(o);
 }
 
-/* The state letter of /proc/PID/stat ('T' stopped, 't' traced); 0 when unreadable. */
-static char proc_state(pid_t pid) {
-        char path[64], buf[512];
-        (void) snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return 0;
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        (void) close(fd);
-        if (n <= 0)
-                return 0;
-        buf[n] = '\0';
-        const char *e = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
-        return e && e[1] == ' ' ? e[2] : 0;
-}
-
-/* Whether pid's main thread sleeps in a call that waits for work (epoll, poll, select,
- * accept): then it has nothing in hand that it could finish right now. */
-static bool waits_for_work(pid_t pid) {
-        static const long waits[] = {
-#ifdef SYS_epoll_wait
-                SYS_epoll_wait,
-#endif
-#ifdef SYS_poll
-                SYS_poll,
-#endif
-#ifdef SYS_select
-                SYS_select,
-#endif
-#ifdef SYS_accept
-                SYS_accept,
-#endif
-#ifdef SYS_epoll_pwait2
-                SYS_epoll_pwait2,
-#endif
-                SYS_epoll_pwait, SYS_ppoll, SYS_pselect6, SYS_accept4,
-        };
-        char path[64], buf[256];
-        (void) snprintf(path, sizeof(path), "/proc/%d/syscall", (int) pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return false;
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        (void) close(fd);
-        if (n <= 0)
-                return false;
-        buf[n] = '\0';
-        long nr;
-        uint64_t args[6];
-        if (sv_observe_parse_syscall(buf, &nr, args) != 1)
-                return false;
-        for (size_t k = 0; k < ELEMENTSOF(waits); k++)
-                if (waits[k] == nr)
-                        return true;
-        return false;
-}
-
 /* An event-loop server under load is seldom idle at a random moment: a few quick samples
  * (bounded) wait for the moment every process of the tree sleeps waiting for work, and the
  * freeze comes then. */
-static void await_lull(Observer *o) {
-        pid_t pids[TREE_MAX];
+static void await_lull(const pid_t *pids, size_t n) {
         struct timespec pause = { .tv_nsec = 100 * 1000 };
-        uint64_t t0 = monotonic_usec();
-        int n = sv_observe_tree(o->pid, pids, ELEMENTSOF(pids));
-        while (n > 0 && monotonic_usec() - t0 < IDLE_LULL_USEC) {
+        uint64_t t0 = sv_clock_usec();
+        while (sv_clock_usec() - t0 < IDLE_LULL_USEC) {
                 bool all = true;
-                for (int k = 0; k < n && all; k++)
-                        all = waits_for_work(pids[k]);
+                for (size_t k = 0; k < n && all; k++)
+                        all = sv_observe_waits_for_work(pids[k]);
                 if (all)
                         return;
                 (void) nanosleep(&pause, NULL);
@@ -158,20 +92,16 @@ static void await_lull(Observer *o) {
 
 /* Stops every process of the tree and waits (bounded) until the kernel has stopped them:
  * an accept() that is still running would otherwise finish after the look. */
-static bool freeze(Observer *o) {
-        int n = sv_observe_tree(o->pid, o->frozen, ELEMENTSOF(o->frozen));
-        if (n <= 0)
-                return false;
-        o->n_frozen = (size_t) n;
+static bool freeze(Observer *o, const pid_t *pids, size_t n) {
+        memcpy(o->frozen, pids, n * sizeof(pid_t));
+        o->n_frozen = n;
         for (size_t k = 0; k < o->n_frozen; k++)
                 (void) kill(o->frozen[k], SIGSTOP);
         struct timespec pause = { .tv_nsec = 100 * 1000 };
         for (uint64_t waited = 0; waited <= FREEZE_WAIT_USEC; waited += 100) {
                 bool all = true;
-                for (size_t k = 0; k < o->n_frozen && all; k++) {
-                        char st = proc_state(o->frozen[k]);
-                        all = st == 'T' || st == 't' || st == 'Z' || st == 0; /* 0, Z: gone */
-                }
+                for (size_t k = 0; k < o->n_frozen && all; k++)
+                        all = sv_observe_stopped(o->frozen[k]);
                 if (all)
                         return true;
                 (void) nanosleep(&pause, NULL);
@@ -191,12 +121,12 @@ static bool look_accepting(Observer *o) {
         /* A server under load is mostly on the CPU, where /proc shows "running", not what it
          * waits in: a few quick samples per look (bounded in count and time) catch it
          * between two requests. */
-        uint64_t t0 = monotonic_usec();
+        uint64_t t0 = sv_clock_usec();
         struct timespec pause = { .tv_nsec = 200 * 1000 };
         int r = 0;
         for (unsigned k = 0; k < ACCEPT_SAMPLES; k++) {
                 r = sv_observe_accepting(o->pid, o->socks, o->n, &obs);
-                if (r != 0 || monotonic_usec() - t0 > ACCEPT_SAMPLE_USEC)
+                if (r != 0 || sv_clock_usec() - t0 > ACCEPT_SAMPLE_USEC)
                         break;
                 (void) nanosleep(&pause, NULL);
         }
@@ -219,12 +149,10 @@ static bool look_accepting(Observer *o) {
 /* Tells every process of the tree that it drains (SV_SHIM_DRAIN_TIMERSLACK_NS): one that
  * runs the shim then accepts nothing more. Again at every look, for children forked since.
  * Without CAP_SYS_NICE the kernel refuses, and the freezes alone have to find a lull. */
-static void mark_draining(Observer *o) {
-        pid_t pids[TREE_MAX];
+static void mark_draining(const Observer *o, const pid_t *pids, size_t n) {
         char path[64], val[32];
-        int n = sv_observe_tree(o->pid, pids, ELEMENTSOF(pids));
         int len = snprintf(val, sizeof(val), "%d", SV_SHIM_DRAIN_TIMERSLACK_NS);
-        for (int k = 0; k < n; k++) {
+        for (size_t k = 0; k < n; k++) {
                 (void) snprintf(path, sizeof(path), "/proc/%d/timerslack_ns", (int) pids[k]);
                 int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
                 if (fd < 0)
@@ -237,15 +165,19 @@ static void mark_draining(Observer *o) {
 }
 
 static bool look_idle(Observer *o) {
-        if (!o->holding)
-                mark_draining(o);
         if (o->holding) { /* held frozen long enough: let it finish what it serves */
                 o->holding = false;
                 thaw(o);
                 return false;
         }
-        await_lull(o);
-        if (!freeze(o)) {
+        /* one walk of the tree for the whole look */
+        pid_t pids[TREE_MAX];
+        int n = sv_observe_tree(o->pid, pids, ELEMENTSOF(pids));
+        if (n <= 0)
+                return false;
+        mark_draining(o, pids, (size_t) n);
+        await_lull(pids, (size_t) n);
+        if (!freeze(o, pids, (size_t) n)) {
                 thaw(o);
                 return false;
         }

@@ -47,12 +47,6 @@ typedef struct Header {
         SvConnId conn;     /* who asked (0: SIGUSR2) */
 } Header;
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
-
 static void copy(char *dst, size_t len, const char *src) {
         (void) snprintf(dst, len, "%s", src);
 }
@@ -122,7 +116,7 @@ static int write_state(SvDaemon *d, SvConnId conn, const SvUpgradeTarget *t, int
 }
 
 void sv_daemon_upgrade(SvDaemon *d, SvConnId conn, const char *path) {
-        uint64_t t0 = now_usec();
+        uint64_t t0 = sv_clock_usec();
         SvUpgradeTarget t = { .fd = -EBADF };
         SvStateOut o = {};
         SvDiag diag = {};
@@ -152,7 +146,7 @@ void sv_daemon_upgrade(SvDaemon *d, SvConnId conn, const char *path) {
                  o.len);
         char msg[512];
         (void) snprintf(msg, sizeof(msg), "RELOADING=1\nSTATUS=upgrading to %s\nMONOTONIC_USEC=%" PRIu64, t.path,
-                        now_usec());
+                        sv_clock_usec());
         sv_servicemgr_notify(msg);
         (void) snprintf(num, sizeof(num), "%d", memfd);
         char *argv[] = { t.path, "--restore", num, d->debug ? "--debug" : NULL, NULL };
@@ -265,7 +259,7 @@ int sv_daemon_restore(int memfd, const char *failed, SvDaemon **ret, SvDiag *dia
 
         char carried[160], line[CTL_LINE_MAX];
         summary(d, carried, sizeof(carried));
-        uint64_t took = now_usec() - h.t0_usec;
+        uint64_t took = sv_clock_usec() - h.t0_usec;
         if (failed) {
                 (void) snprintf(line, sizeof(line),
                                 "upgrade to %s failed: %s; sockvisord %s took everything back (%s, nothing lost)",
@@ -316,7 +310,7 @@ void sv_daemon_fall_back(int memfd, const char *why) {
 /* ---- --check-state: the restore, with ops that touch nothing ---- */
 
 static uint64_t check_now(void *ctx) {
-        return now_usec();
+        return sv_clock_usec();
 }
 static void check_log(void *ctx, int level, const SvLogWho *who, const char *text) {
 }
