@@ -345,6 +345,12 @@ static int instance_spawn(SvSupervisor *s, Instance *i) {
         return 0;
 }
 
+/* SIGKILL, to its group with killasgroup; nothing is left to observe of it then. */
+static void instance_kill(SvSupervisor *s, Instance *i) {
+        i->kill_sent = true;
+        s->ops->signal(s->ctx, i->pid, 9 /* SIGKILL */, i->conf->killasgroup);
+}
+
 /* Feeds one event to the instance's state machine and carries out what it returns. */
 static void instance_feed(SvSupervisor *s, Instance *i, SmEvent ev, const char *cause) {
         SmPolicy pol = instance_policy(i);
@@ -379,8 +385,7 @@ static void instance_feed(SvSupervisor *s, Instance *i, SmEvent ev, const char *
                         sv_logf(s, LOG_WARNING, i, "still running %s after SIG%s; sending SIGKILL%s",
                                 SV_DUR(i->conf->stopwait_usec), SV_SIGNAME(i->conf->stopsignal),
                                 i->conf->killasgroup ? " to its process group" : "");
-                i->kill_sent = true;
-                s->ops->signal(s->ctx, i->pid, 9 /* SIGKILL */, i->conf->killasgroup);
+                instance_kill(s, i);
         }
         bool spawn_failed = res.actions & SM_ACT_SPAWN && instance_spawn(s, i) < 0;
         if (spawn_failed) /* what comes next is the failure's to say, timer included */
@@ -437,8 +442,7 @@ void sv_supervisor_observed(SvSupervisor *s, SvInstanceId id, SvObserve what, co
                  * and whatever waits in the shared accept queue goes to the next generation */
                 sv_logf(s, LOG_INFO, i, "idle (%s); sending SIGKILL%s", how,
                         i->conf->killasgroup ? " to its process group" : "");
-                i->kill_sent = true;
-                s->ops->signal(s->ctx, i->pid, 9 /* SIGKILL */, i->conf->killasgroup);
+                instance_kill(s, i);
                 sv_instance_observe(s, i);
         }
         sv_dispatch(s);
