@@ -284,3 +284,26 @@ http {
 CONF
 }
 load_field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$LOAD_SUMMARY"; } # KEY
+# The last load run (LOAD_RC, LOAD_SUMMARY) failed no request: a pass or a fail naming LABEL.
+load_ok() { # LABEL
+        local failed
+        failed=$(load_field failed)
+        [ "$LOAD_RC" -eq 0 ] && [ "${failed:-x}" = 0 ] && pass "$1: 0 failed requests: $LOAD_SUMMARY" ||
+                fail "$1: requests failed (rc $LOAD_RC): $LOAD_SUMMARY $(head -3 "$T/load.err" 2>/dev/null)"
+}
+# $T/sockvisor.ini: the control socket, [socket:web] on 127.0.0.1:$PORT and [program:app]
+# running COMMAND on it, with KEY = value LINES besides command= and sockets=.
+app_config() { # COMMAND LINES
+        cat >"$T/sockvisor.ini" <<INI
+[sockvisord]
+control = $CTL
+
+[socket:web]
+listen = tcp://127.0.0.1:$PORT
+
+[program:app]
+command = $1
+sockets = web
+$2
+INI
+}
