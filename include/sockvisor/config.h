@@ -37,6 +37,28 @@ typedef enum SvAutorestart {
         _SV_AUTORESTART_MAX,
 } SvAutorestart;
 
+typedef enum SvHealthKind {
+        SV_HEALTH_NONE,
+        SV_HEALTH_HTTP, /* GET a URL: healthy on a 2xx or 3xx status */
+        SV_HEALTH_EXEC, /* run a command: healthy when it exits 0 */
+        _SV_HEALTH_MAX,
+} SvHealthKind;
+
+/* healthcheck= and its companions: a probe the daemon runs against a RUNNING instance. */
+typedef struct SvHealthCheck {
+        SvHealthKind kind;
+        char *text;   /* as written, for messages */
+        char *target; /* HTTP: the URL with %(port)s put in; EXEC: the command */
+        SvAddr addr;  /* HTTP: where to connect (tcp, an IP literal and port) */
+        char *host;   /* HTTP: the Host: header, as the URL names it */
+        char *path;   /* HTTP: the request target, "/" when the URL has none */
+        char **argv;  /* EXEC: split, no shell */
+        uint64_t interval_usec; /* from one probe's start to the next; default 10 s */
+        uint64_t timeout_usec;  /* a probe not answered in time failed; default 2 s */
+        unsigned failures;      /* failed probes in a row that make it unhealthy; default 3 */
+        unsigned line;          /* line of healthcheck= */
+} SvHealthCheck;
+
 #define SV_NUMPROCS_MAX 256
 #define SV_EXITCODES_MAX 32
 
@@ -88,6 +110,8 @@ typedef struct SvProgramConf {
         unsigned fd_env;    /* which variables tell its workers their fds: SV_FD_ENV_* (env.h); fd_env= */
         bool intercept_bind; /* preload the shim: its own bind() of one of its sockets gets the held one */
         SvDrainMode drain;  /* how an instance is asked to go: drain= */
+        uint64_t watchdog_usec; /* RUNNING: WATCHDOG=1 at least this often, else unhealthy; 0: off */
+        SvHealthCheck health;   /* healthcheck=; kind NONE when absent */
         unsigned line;
 } SvProgramConf;
 
@@ -130,6 +154,7 @@ int sv_config_find_socket(const SvConfig *c, const char *name);
 const char *sv_ready_mode_to_string(SvReadyMode m);
 const char *sv_drain_mode_to_string(SvDrainMode m);
 const char *sv_autorestart_to_string(SvAutorestart a);
+const char *sv_health_kind_to_string(SvHealthKind k);
 
 /* True when the two programs would run the same way (every key equal); reload restarts
  * a program whose configuration changed and leaves an equal one untouched. Socket

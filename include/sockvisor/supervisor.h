@@ -127,6 +127,13 @@ typedef struct SvOps {
          * (pid leads it) for what; socks are the sockets it was given. What is seen comes
          * back as sv_supervisor_observed. Replaces the instance's previous watch. */
         void (*observe)(void *ctx, SvInstanceId id, pid_t pid, SvObserve what, const SvSocketInfo *socks, size_t n);
+
+        /* healthcheck=: starts (conf non-NULL, conf->health.kind not NONE) or ends (NULL)
+         * probing instance id, whose process pid leads it, every conf->health.interval_usec
+         * (the first probe at once), each bounded by conf->health.timeout_usec. Each result
+         * comes back as sv_supervisor_probed. Replaces the instance's previous probing. The
+         * ops copy what they need of conf: it may be freed once probing has ended. */
+        void (*probe)(void *ctx, SvInstanceId id, pid_t pid, const SvProgramConf *conf);
 } SvOps;
 
 int sv_supervisor_new(const SvOps *ops, void *ctx, SvSupervisor **ret);
@@ -148,6 +155,10 @@ void sv_supervisor_notify(SvSupervisor *s, pid_t pid, const SvNotifyMsg *m);
  * accept() on fd 3"). ACCEPTING is the instance's readiness; IDLE (its processes frozen)
  * gets it killed. Stale reports (the instance moved on) are logged no-ops. */
 void sv_supervisor_observed(SvSupervisor *s, SvInstanceId id, SvObserve what, const char *how);
+/* One probe ops->probe ran on instance id ended: healthy or not, and why not ("HTTP 503",
+ * "no answer within 2s", "exited with status 1: disk full"). healthcheck_failures failed
+ * probes in a row make the instance unhealthy: it is replaced the zero-downtime way. */
+void sv_supervisor_probed(SvSupervisor *s, SvInstanceId id, bool healthy, const char *why);
 /* A stored fd reported POLLHUP or POLLERR: it is dropped (closed). */
 void sv_supervisor_fd_hangup(SvSupervisor *s, int fd);
 

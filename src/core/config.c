@@ -95,6 +95,11 @@ typedef enum ProgramKey {
         PK_FD_ENV,
         PK_INTERCEPT_BIND,
         PK_DRAIN,
+        PK_WATCHDOG,
+        PK_HEALTHCHECK,
+        PK_HEALTHCHECK_INTERVAL,
+        PK_HEALTHCHECK_TIMEOUT,
+        PK_HEALTHCHECK_FAILURES,
         _PK_MAX,
 } ProgramKey;
 
@@ -126,6 +131,11 @@ static const char *const program_keys[_PK_MAX] = {
         [PK_FD_ENV] = "fd_env",
         [PK_INTERCEPT_BIND] = "intercept_bind",
         [PK_DRAIN] = "drain",
+        [PK_WATCHDOG] = "watchdog",
+        [PK_HEALTHCHECK] = "healthcheck",
+        [PK_HEALTHCHECK_INTERVAL] = "healthcheck_interval",
+        [PK_HEALTHCHECK_TIMEOUT] = "healthcheck_timeout",
+        [PK_HEALTHCHECK_FAILURES] = "healthcheck_failures",
 };
 
 _Static_assert(ELEMENTSOF(daemon_keys) <= 63 && ELEMENTSOF(socket_keys) <= 63 && ELEMENTSOF(program_keys) <= 63,
@@ -233,6 +243,7 @@ int config_begin_section(Parser *p, const char *name, size_t len) {
                 .umask = -1,
                 .priority = 999,
                 .fd_env = SV_FD_ENV_DEFAULT,
+                .health = { .interval_usec = 10 * USEC_PER_SEC, .timeout_usec = 2 * USEC_PER_SEC, .failures = 3 },
                 .line = p->line,
         };
         pr->name = strndup(n, nlen);
@@ -387,6 +398,31 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
                                    "exit) or idle (freeze it and kill it once it holds no accepted connection, for "
                                    "servers with no graceful shutdown)",
                                    p->section, v);
+        case PK_WATCHDOG: /* 0 turns it off, as systemd's WatchdogSec=0 */
+                if (sv_duration_parse(v, &pr->watchdog_usec) < 0)
+                        return bad_duration(p, key, v);
+                return 0;
+        case PK_HEALTHCHECK:
+                return config_health_set(p, pr, v);
+        case PK_HEALTHCHECK_INTERVAL:
+        case PK_HEALTHCHECK_TIMEOUT: {
+                uint64_t *u = k == PK_HEALTHCHECK_INTERVAL ? &pr->health.interval_usec : &pr->health.timeout_usec;
+                if (sv_duration_parse(v, u) < 0 || *u == 0)
+                        return bad_duration(p, key, v);
+                if (!p->pending[p->index].health_opt_line)
+                        p->pending[p->index].health_opt_line = p->line;
+                return 0;
+        }
+        case PK_HEALTHCHECK_FAILURES:
+                if (config_parse_uint(v, 1, 100, &n) < 0)
+                        return config_fail(p, p->line,
+                                           "%s healthcheck_failures: '%s' is not a number from 1 to 100 (failed probes "
+                                           "in a row that make an instance unhealthy)",
+                                           p->section, v);
+                pr->health.failures = (unsigned) n;
+                if (!p->pending[p->index].health_opt_line)
+                        p->pending[p->index].health_opt_line = p->line;
+                return 0;
         case PK_STARTSECS:
                 if (sv_duration_parse(v, &pr->startsecs_usec) < 0)
                         return bad_duration(p, key, v);
@@ -662,6 +698,7 @@ SvConfig *sv_config_free(SvConfig *c) {
                 free(pr->user);
                 free(pr->group);
                 sv_strv_free(pr->environment);
+                config_health_free(&pr->health);
         }
         free(c->programs);
         free(c->origin);

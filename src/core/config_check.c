@@ -312,6 +312,9 @@ int config_validate(Parser *p) {
                 r = check_observed(p, pr, &p->pending[i]);
                 if (r < 0)
                         return r;
+                r = config_health_check(p, pr, p->pending[i].health_opt_line);
+                if (r < 0)
+                        return r;
         }
         if (!c->control_path) {
                 c->control_path = strdup(SV_DEFAULT_CONTROL);

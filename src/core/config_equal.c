@@ -16,6 +16,12 @@ static bool strv_equal(char *const *a, char *const *b) {
         return !(a && a[i]) && !(b && b[i]);
 }
 
+static bool health_equal(const SvHealthCheck *a, const SvHealthCheck *b) {
+        /* the URL after %(port)s: a socket moved to another port changes the probe */
+        return a->kind == b->kind && streq_ptr(a->target, b->target) && a->interval_usec == b->interval_usec &&
+               a->timeout_usec == b->timeout_usec && a->failures == b->failures;
+}
+
 bool sv_program_conf_equal(const SvConfig *ca, const SvProgramConf *a, const SvConfig *cb, const SvProgramConf *b) {
         if (!streq_ptr(a->name, b->name) || !streq_ptr(a->command, b->command))
                 return false;
@@ -42,7 +48,8 @@ bool sv_program_conf_equal(const SvConfig *ca, const SvProgramConf *a, const SvC
         return streq_ptr(a->user, b->user) && streq_ptr(a->group, b->group) && a->umask == b->umask &&
                a->priority == b->priority && a->fdstore_max == b->fdstore_max &&
                a->fd_env == b->fd_env && a->intercept_bind == b->intercept_bind &&
-               a->drain == b->drain; /* line: where, not how */
+               a->drain == b->drain && a->watchdog_usec == b->watchdog_usec &&
+               health_equal(&a->health, &b->health); /* line: where, not how */
 }
 
 bool sv_socket_conf_equal(const SvSocketConf *a, const SvSocketConf *b) {

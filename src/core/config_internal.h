@@ -36,6 +36,7 @@ typedef struct ProgramPending {
         unsigned command_line;     /* line of command=, for errors about its %(fd:NAME) */
         unsigned ready_line;       /* line of ready=, 0 when absent */
         unsigned intercept_line;   /* line of intercept_bind=, 0 when absent */
+        unsigned health_opt_line;  /* line of the first healthcheck_interval/timeout/failures= */
 } ProgramPending;
 
 typedef struct Parser {
@@ -78,5 +79,10 @@ bool config_id_is_valid(const char *v);
 /* These two report through config_fail() themselves. */
 int config_parse_exitcodes(Parser *p, const char *v, SvProgramConf *pr);
 int config_parse_environment(Parser *p, const char *v, char ***ret);
+/* healthcheck= (config_health.c): set reads the line, check (in validate) puts in %(port)s
+ * and parses the URL. Both report through config_fail(). */
+int config_health_set(Parser *p, SvProgramConf *pr, const char *v);
+int config_health_check(Parser *p, SvProgramConf *pr, unsigned companion_line);
+void config_health_free(SvHealthCheck *h);
 /* "www-data, alice, 1000": user or group names (or numbers), comma separated. */
 int config_parse_names(Parser *p, const char *key, const char *v, char ***ret);
