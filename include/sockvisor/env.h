@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "sockvisor/addr.h"
@@ -48,11 +49,15 @@ typedef struct SvWorkerFds {
          * environment already has), and SOCKVISOR_BIND_FDS=3,4 naming the sockets it may hand
          * out for the program's own bind(); NULL: neither. */
         const char *preload;
+        /* Not an fd, but told the same way: watchdog=, as WATCHDOG_USEC and WATCHDOG_PID (the
+         * worker's own pid, as systemd sets it, so sd_watchdog_enabled() says yes); 0: neither. */
+        uint64_t watchdog_usec;
 } SvWorkerFds;
 
 typedef struct SvWorkerEnv {
         char **envp;           /* NULL-terminated, ready for execve() */
         char *listen_pid_slot; /* digits of LISTEN_PID go here, in the child; NULL without it */
+        char *watchdog_pid_slot; /* and of WATCHDOG_PID */
 } SvWorkerEnv;
 
 /* Builds the environment of one worker.
@@ -74,12 +79,12 @@ typedef struct SvWorkerEnv {
  * SERVER_STARTER_*, EINHORN_*, NGINX) and NOTIFY_SOCKET, WATCHDOG_*, SOCKVISOR_* are never
  * taken from base or program_env, whether their dialect is on or off: a stale value would
  * make the worker misread its fds.
- * LISTEN_PID can only be known after fork(): its entry has room for any pid, filled in by
+ * LISTEN_PID (and WATCHDOG_PID) can only be known after fork(): its entry has room for any pid, filled in by
  * sv_worker_env_set_pid(). Returns 0 or -ENOMEM. */
 int sv_worker_env_build(char *const *base, char *const *program_env, const SvWorkerFds *fds,
                         const char *notify_socket, const char *program, unsigned generation, SvWorkerEnv *ret);
 
-/* Writes pid into LISTEN_PID. Async-signal-safe: no allocation, for use between fork and exec. */
+/* Writes pid into LISTEN_PID and WATCHDOG_PID. Async-signal-safe: no allocation, for use between fork and exec. */
 void sv_worker_env_set_pid(SvWorkerEnv *e, pid_t pid);
 
 void sv_worker_env_done(SvWorkerEnv *e);

@@ -15,6 +15,8 @@ typedef struct SvNotifyMsg {
         bool ready;     /* READY=1 */
         bool stopping;  /* STOPPING=1 */
         bool reloading; /* RELOADING=1 */
+        bool watchdog;  /* WATCHDOG=1: alive (watchdog=) */
+        bool watchdog_trigger; /* WATCHDOG=trigger: it says it is unhealthy */
         bool has_status;
         char status[SV_NOTIFY_STATUS_MAX]; /* STATUS=, the last one; control characters become ' ' */
         pid_t mainpid;  /* MAINPID=, 0 when absent or not a pid */

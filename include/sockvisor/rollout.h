@@ -1,7 +1,8 @@
 /* The rolling restart of one program, as a transition table. Pure: it says what to start,
  * promote, drain and stop; the supervisor does it.
  *
- * A rollout replaces indexes 0..n_target-1 with a new generation. At most `surge` slots are
+ * A rollout replaces indexes 0..n_target-1 with a new generation (or a part of them: the
+ * replacement of one unhealthy instance is a rollout of its index alone). At most `surge` slots are
  * in flight: a slot is a candidate starting, or an old instance still draining after its
  * candidate replaced it (or one already draining when the rollout began). So at most
  * max(n_old, n_target) + surge processes run, and every index keeps a ready instance until
@@ -18,7 +19,8 @@ typedef enum SvRolloutState {
 } SvRolloutState;
 
 typedef enum SvRolloutEvent {
-        SV_RO_EV_BEGIN,       /* in: gen, n_old, n_target, surge, busy (slots already taken) */
+        SV_RO_EV_BEGIN,       /* in: gen, n_old, n_target, surge, busy (slots already taken), and
+                               * first, end: only indexes [first, end) (end 0: to n_target) */
         SV_RO_EV_CAND_READY,  /* in: index, has_old (a live instance to drain there) */
         SV_RO_EV_CAND_FAILED, /* in: index */
         SV_RO_EV_SLOT_FREED,  /* an instance holding a slot is gone */
@@ -41,12 +43,14 @@ typedef struct SvRollout {
         unsigned gen;
         unsigned n_old, n_target, surge;
         unsigned next;      /* next index to start */
+        unsigned end;       /* one past the last index to replace (n_target, or fewer) */
         unsigned in_flight; /* slots taken */
         unsigned promoted;  /* indexes replaced so far */
 } SvRollout;
 
 typedef struct SvRolloutInput {
         unsigned gen, n_old, n_target, surge, busy; /* BEGIN */
+        unsigned first, end;                        /* BEGIN: a part of the indexes (end 0: all) */
         unsigned index;                             /* CAND_READY, CAND_FAILED */
         bool has_old;                               /* CAND_READY */
 } SvRolloutInput;

@@ -1,4 +1,7 @@
 /* The per-instance state machine: one transition table, actions returned as data. Pure.
+ * RUNNING has a timer too when watchdog= is set: each WATCHDOG=1 re-arms it, and when it
+ * fires the instance is unhealthy. An unhealthy instance stays RUNNING (it serves until its
+ * replacement is ready) and asks, at once or after replace_delay, to be replaced.
  * States follow supervisord's vocabulary. The caller (the manager) carries the actions
  * out: it spawns, signals and arms the timer; this module never touches a process. */
 #pragma once
@@ -26,6 +29,8 @@ typedef enum SmEvent {
         SM_EV_EXIT,         /* the process exited (it has been reaped) */
         SM_EV_STOP,         /* operator or restart wants it gone */
         SM_EV_TIMEOUT,      /* the armed timer fired */
+        SM_EV_PING,         /* WATCHDOG=1 received */
+        SM_EV_UNHEALTHY,    /* health checks failed (or its replacement did: try again) */
         _SM_EVENT_MAX,
 } SmEvent;
 
@@ -35,6 +40,7 @@ typedef enum SmAction {
         SM_ACT_SIGNAL_KILL = 1 << 2, /* send SIGKILL */
         SM_ACT_ARM_TIMER = 1 << 3,   /* arm the timer at SmInstance.deadline_usec */
         SM_ACT_DISARM_TIMER = 1 << 4,
+        SM_ACT_REPLACE = 1 << 5,      /* unhealthy: replace it the zero-downtime way (new one ready first) */
 } SmAction;
 
 /* Why an instance ended where it did; for status and for the restart's verdict. */
@@ -43,6 +49,8 @@ typedef enum SmOutcome {
         SM_OUTCOME_READY_TIMEOUT, /* not ready within ready_timeout: being stopped */
         SM_OUTCOME_EXITED_EARLY,  /* exited before it was ready */
         SM_OUTCOME_SPAWN_FAILED,
+        SM_OUTCOME_WATCHDOG,      /* RUNNING, no WATCHDOG=1 within watchdog=: unhealthy */
+        SM_OUTCOME_UNHEALTHY,     /* RUNNING, failed healthcheck_failures probes in a row */
 } SmOutcome;
 
 typedef struct SmPolicy {
@@ -57,6 +65,8 @@ typedef struct SmPolicy {
         unsigned startretries;  /* retries after a failed first start before FATAL (supervisord's meaning) */
         uint64_t backoff_usec;  /* first backoff delay; doubles per failed start */
         uint64_t backoff_max_usec;
+        uint64_t watchdog_usec;      /* RUNNING: a WATCHDOG=1 at least this often; 0: none asked */
+        uint64_t replace_delay_usec; /* unhealthy: wait this long before replacing it (backoff) */
 } SmPolicy;
 
 typedef struct SmInstance {
@@ -66,6 +76,7 @@ typedef struct SmInstance {
         uint64_t started_usec;  /* when it last entered STARTING: "healthy" is alive for startsecs */
         unsigned failed_starts; /* consecutive exits before ready */
         SmOutcome outcome;
+        bool unhealthy;         /* RUNNING, but to be replaced (outcome says why) */
 } SmInstance;
 
 typedef struct SmResult {

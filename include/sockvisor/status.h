@@ -34,6 +34,7 @@ typedef struct SvStatusCounts {
         unsigned running, total, failing, sockets;
         const char *rolling_program; /* NULL, or a program with a rollout under way */
         unsigned rolling_gen;
+        bool rolling_health;         /* that rollout replaces an unhealthy instance */
         bool stopping; /* shutting down */
 } SvStatusCounts;
 

@@ -221,6 +221,8 @@ typedef struct SvProgramView {
         unsigned n;                /* indexes in use */
         bool removed;              /* dropped by a reload, stopping */
         bool rolling;              /* a rollout is under way */
+        bool health_rolling;       /* that rollout replaces an unhealthy instance (no job asked) */
+        unsigned unhealthy;        /* instances with a process that are unhealthy (serving or draining) */
         unsigned rollout_gen;      /* its generation, when rolling */
         unsigned rollout_target;   /* its numprocs, when rolling */
         bool has_job;

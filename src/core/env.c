@@ -212,7 +212,18 @@ static int str_push(Builder *b, Str *t) {
         return push(b, s);
 }
 
-static int add_systemd(Builder *b, const SvWorkerFds *f, char **ret_pid_entry) {
+/* "KEY=" with room for any pid, filled in after fork(). */
+static int push_pid_entry(Builder *b, const char *key, char **ret_slot) {
+        char *entry = calloc(1, strlen(key) + PID_DIGITS_MAX + 1);
+        if (entry)
+                strcpy(entry, key);
+        int r = push(b, entry);
+        if (r == 0)
+                *ret_slot = entry + strlen(key);
+        return r;
+}
+
+static int add_systemd(Builder *b, const SvWorkerFds *f, char **ret_pid_slot) {
         Str names = {};
 
         str_addf(&names, "LISTEN_FDNAMES=");
@@ -221,14 +232,8 @@ static int add_systemd(Builder *b, const SvWorkerFds *f, char **ret_pid_entry) {
         int r = str_push(b, &names);
         if (r == 0)
                 r = pushf(b, "LISTEN_FDS=%zu", f->n_fds);
-        if (r == 0) {
-                char *pid_entry = calloc(1, strlen("LISTEN_PID=") + PID_DIGITS_MAX + 1);
-                if (pid_entry)
-                        strcpy(pid_entry, "LISTEN_PID=");
-                r = push(b, pid_entry);
-                if (r == 0)
-                        *ret_pid_entry = pid_entry;
-        }
+        if (r == 0)
+                r = push_pid_entry(b, "LISTEN_PID=", ret_pid_slot);
         return r;
 }
 
@@ -299,7 +304,7 @@ int sv_worker_env_build(char *const *base, char *const *program_env, const SvWor
         static const SvWorkerFds none = {};
         const SvWorkerFds *f = fds ? fds : &none;
         Builder b = {};
-        char *pid_entry = NULL;
+        char *pid_slot = NULL, *watchdog_pid_slot = NULL;
         int r = 0;
 
         const char *preload_before = NULL; /* LD_PRELOAD as the environment has it */
@@ -322,7 +327,7 @@ int sv_worker_env_build(char *const *base, char *const *program_env, const SvWor
         SvWorkerFds held = *f;
         held.n_sockets = n_sockets;
         if (r == 0 && f->n_fds > 0 && (f->dialects & SV_FD_ENV_SYSTEMD))
-                r = add_systemd(&b, &held, &pid_entry);
+                r = add_systemd(&b, &held, &pid_slot);
         if (r == 0 && n_sockets > 0 && (f->dialects & SV_FD_ENV_SERVER_STARTER))
                 r = add_server_starter(&b, &held, generation);
         if (r == 0 && n_sockets > 0 && (f->dialects & SV_FD_ENV_EINHORN))
@@ -344,6 +349,11 @@ int sv_worker_env_build(char *const *base, char *const *program_env, const SvWor
                 r = pushf(&b, "LD_PRELOAD=%s", preload_before);
         if (r == 0 && notify_socket)
                 r = pushf(&b, "NOTIFY_SOCKET=%s", notify_socket);
+        if (r == 0 && f->watchdog_usec) {
+                r = pushf(&b, "WATCHDOG_USEC=%llu", (unsigned long long) f->watchdog_usec);
+                if (r == 0)
+                        r = push_pid_entry(&b, "WATCHDOG_PID=", &watchdog_pid_slot);
+        }
         if (r == 0 && program)
                 r = pushf(&b, "SOCKVISOR_PROGRAM=%s", program);
         if (r == 0)
@@ -359,29 +369,35 @@ int sv_worker_env_build(char *const *base, char *const *program_env, const SvWor
                 return -ENOMEM;
         }
         ret->envp = b.v;
-        ret->listen_pid_slot = pid_entry ? pid_entry + strlen("LISTEN_PID=") : NULL;
+        ret->listen_pid_slot = pid_slot;
+        ret->watchdog_pid_slot = watchdog_pid_slot;
         return 0;
 }
 
-void sv_worker_env_set_pid(SvWorkerEnv *e, pid_t pid) {
+static void write_pid(char *slot, pid_t pid) {
         char digits[PID_DIGITS_MAX];
         size_t n = 0;
         unsigned long v = (unsigned long) pid;
 
-        if (!e->listen_pid_slot)
+        if (!slot)
                 return;
         do {
                 digits[n++] = (char) ('0' + v % 10);
                 v /= 10;
         } while (v && n < sizeof(digits));
         for (size_t i = 0; i < n; i++)
-                e->listen_pid_slot[i] = digits[n - 1 - i];
-        e->listen_pid_slot[n] = '\0';
+                slot[i] = digits[n - 1 - i];
+        slot[n] = '\0';
+}
+
+void sv_worker_env_set_pid(SvWorkerEnv *e, pid_t pid) {
+        write_pid(e->listen_pid_slot, pid);
+        write_pid(e->watchdog_pid_slot, pid);
 }
 
 void sv_worker_env_done(SvWorkerEnv *e) {
         e->envp = sv_strv_free(e->envp);
-        e->listen_pid_slot = NULL;
+        e->listen_pid_slot = e->watchdog_pid_slot = NULL;
 }
 
 const char *sv_env_get(char *const *envp, const char *key) {

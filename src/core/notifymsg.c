@@ -79,6 +79,10 @@ int sv_notify_parse(const char *buf, size_t len, SvNotifyMsg *ret) {
                 size_t n = nl ? (size_t) (nl - p) : (size_t) (end - p);
                 if (line_is(p, n, "READY=1"))
                         ret->ready = true;
+                else if (line_is(p, n, "WATCHDOG=1"))
+                        ret->watchdog = true;
+                else if (line_is(p, n, "WATCHDOG=trigger"))
+                        ret->watchdog_trigger = true;
                 else if (line_is(p, n, "STOPPING=1"))
                         ret->stopping = true;
                 else if (line_is(p, n, "RELOADING=1"))

@@ -20,6 +20,7 @@ SmPolicy sv_policy(const SvProgramConf *c, bool keep, bool expected_exit) {
                 .startretries = c->startretries,
                 .backoff_usec = SV_BACKOFF_FIRST_USEC,
                 .backoff_max_usec = SV_BACKOFF_MAX_USEC,
+                .watchdog_usec = c->watchdog_usec,
         };
 }
 
@@ -41,6 +42,8 @@ const char *sv_timeout_cause(SmState st, SvReadyMode ready) {
                 return ready == SV_READY_STARTED ? "alive for startsecs" : "ready_timeout passed";
         case SM_STOPPING:
                 return "stopwaitsecs passed";
+        case SM_RUNNING: /* the watchdog, or an unhealthy instance's wait before its replacement */
+                return "timer";
         default:
                 return "backoff over";
         }

@@ -59,6 +59,8 @@ static void account(SvRollout *r, SvRolloutEvent ev, const SvRolloutInput *in, u
                         .n_target = in->n_target,
                         .surge = in->surge ? in->surge : 1,
                         .in_flight = in->busy,
+                        .next = in->first < in->n_target ? in->first : in->n_target,
+                        .end = in->end && in->end <= in->n_target ? in->end : in->n_target,
                 };
                 break;
         case SV_RO_EV_CAND_READY:
@@ -92,17 +94,17 @@ void sv_rollout_step(SvRollout *r, SvRolloutEvent ev, const SvRolloutInput *in, 
 
         SvRolloutState to = t.to;
         if (t.guard == GUARD_ADVANCE) {
-                if (r->next < r->n_target && r->in_flight < r->surge) {
+                if (r->next < r->end && r->in_flight < r->surge) {
                         unsigned n = r->surge - r->in_flight;
-                        if (n > r->n_target - r->next)
-                                n = r->n_target - r->next;
+                        if (n > r->end - r->next)
+                                n = r->end - r->next;
                         ret->start_from = r->next;
                         ret->start_to = r->next + n;
                         r->next += n;
                         r->in_flight += n;
                         actions |= SV_RO_ACT_START;
                 }
-                if (r->next >= r->n_target && r->in_flight == 0) {
+                if (r->next >= r->end && r->in_flight == 0) {
                         actions |= SV_RO_ACT_FINISH;
                         if (r->n_old > r->n_target) {
                                 ret->surplus_from = r->n_target;

@@ -9,6 +9,9 @@ typedef enum Guard {
         GUARD_NONE,
         GUARD_EXIT,         /* exited on its own: backoff, exited or fatal */
         GUARD_START_TIMER,  /* STARTING timer: startsecs passed (ready) or ready_timeout (stop) */
+        GUARD_PING,         /* WATCHDOG=1: re-arm the watchdog, if one is asked for and running */
+        GUARD_RUN_TIMER,    /* RUNNING timer: the watchdog ran out, or the replacement's delay is over */
+        GUARD_UNHEALTHY,    /* probes failed: replace it, at once or after the delay */
 } Guard;
 
 typedef struct Transition {
@@ -34,6 +37,9 @@ static const Transition table[_SM_STATE_MAX][_SM_EVENT_MAX] = {
 
         [SM_RUNNING][SM_EV_EXIT] = G(GUARD_EXIT),
         [SM_RUNNING][SM_EV_STOP] = T(SM_STOPPING, STOP_ACTIONS),
+        [SM_RUNNING][SM_EV_TIMEOUT] = G(GUARD_RUN_TIMER),
+        [SM_RUNNING][SM_EV_PING] = G(GUARD_PING),
+        [SM_RUNNING][SM_EV_UNHEALTHY] = G(GUARD_UNHEALTHY),
 
         [SM_BACKOFF][SM_EV_START] = T(SM_STARTING, START_ACTIONS),
         [SM_BACKOFF][SM_EV_STOP] = T(SM_STOPPED, SM_ACT_DISARM_TIMER),
@@ -59,6 +65,7 @@ static const char *const state_names[_SM_STATE_MAX] = {
 static const char *const event_names[_SM_EVENT_MAX] = {
         [SM_EV_START] = "start",  [SM_EV_SPAWN_FAILED] = "spawn-failed", [SM_EV_READY] = "ready",
         [SM_EV_EXIT] = "exit",    [SM_EV_STOP] = "stop",                 [SM_EV_TIMEOUT] = "timeout",
+        [SM_EV_PING] = "ping",    [SM_EV_UNHEALTHY] = "unhealthy",
 };
 
 static const char *const outcome_names[] = {
@@ -66,6 +73,8 @@ static const char *const outcome_names[] = {
         [SM_OUTCOME_READY_TIMEOUT] = "not ready in time",
         [SM_OUTCOME_EXITED_EARLY] = "exited before it was ready",
         [SM_OUTCOME_SPAWN_FAILED] = "could not be spawned",
+        [SM_OUTCOME_WATCHDOG] = "missed its watchdog",
+        [SM_OUTCOME_UNHEALTHY] = "failed its health checks",
 };
 
 const char *sm_state_to_string(SmState s) {
@@ -108,10 +117,34 @@ static bool exit_is_early(const SmInstance *s, SmEvent ev, uint64_t now_usec, co
         return s->state == SM_RUNNING && now_usec - s->started_usec < healthy;
 }
 
-/* Resolves a guard into a plain transition. */
+/* Unhealthy: replaced at once, or once the delay (the timer) is over. */
+static Transition replace_after_delay(const SmPolicy *pol) {
+        if (pol->replace_delay_usec == 0) /* and its watchdog has nothing more to say */
+                return (Transition) T(SM_RUNNING, SM_ACT_REPLACE | SM_ACT_DISARM_TIMER);
+        return (Transition) T(SM_RUNNING, SM_ACT_ARM_TIMER);
+}
+
+/* Resolves a guard into a plain transition (invalid: the event means nothing now). */
 static Transition resolve(const SmInstance *s, SmEvent ev, Guard g, bool early, const SmPolicy *pol,
-                          SmOutcome *outcome) {
+                          SmOutcome *outcome, bool *unhealthy) {
         switch (g) {
+        case GUARD_PING:
+                if (!pol->watchdog_usec || s->unhealthy) /* too late: its replacement is on the way */
+                        return (Transition){ 0 };
+                return (Transition) T(SM_RUNNING, SM_ACT_ARM_TIMER);
+        case GUARD_RUN_TIMER:
+                if (s->unhealthy)
+                        return (Transition) T(SM_RUNNING, SM_ACT_REPLACE);
+                if (!pol->watchdog_usec) /* a watchdog a reload turned off: nothing to miss */
+                        return (Transition){ 0 };
+                *outcome = SM_OUTCOME_WATCHDOG;
+                *unhealthy = true;
+                return replace_after_delay(pol);
+        case GUARD_UNHEALTHY:
+                if (!s->unhealthy)
+                        *outcome = SM_OUTCOME_UNHEALTHY;
+                *unhealthy = true;
+                return replace_after_delay(pol);
         case GUARD_START_TIMER:
                 if (pol->ready == SV_READY_STARTED)
                         return (Transition) T(SM_RUNNING, 0); /* alive for startsecs */
@@ -145,10 +178,16 @@ void sm_step(SmInstance *s, SmEvent ev, uint64_t now_usec, const SmPolicy *pol, 
                 return;
 
         SmOutcome outcome = SM_OUTCOME_NONE;
-        bool early = exit_is_early(s, ev, now_usec, pol);
+        bool early = exit_is_early(s, ev, now_usec, pol), unhealthy = false;
         Guard guard = t.guard;
         if (guard != GUARD_NONE)
-                t = resolve(s, ev, guard, early, pol, &outcome);
+                t = resolve(s, ev, guard, early, pol, &outcome, &unhealthy);
+        if (!t.valid)
+                return;
+        /* ready: the watchdog starts counting (the table's RUNNING entries that arm it are
+         * the guards above; every way into RUNNING is covered here) */
+        if (t.to == SM_RUNNING && s->state != SM_RUNNING && pol->watchdog_usec)
+                t.actions = (t.actions & ~(unsigned) SM_ACT_DISARM_TIMER) | SM_ACT_ARM_TIMER;
 
         /* Failed starts in a row drive the backoff. An asked-for start gets a fresh set of
          * retries; an exit after a healthy run (alive for startsecs) resets the count. */
@@ -161,10 +200,14 @@ void sm_step(SmInstance *s, SmEvent ev, uint64_t now_usec, const SmPolicy *pol, 
         if (t.to == SM_STARTING)
                 s->started_usec = now_usec;
 
-        if (t.to == SM_STARTING)
+        if (t.to == SM_STARTING) {
                 s->outcome = SM_OUTCOME_NONE;
+                s->unhealthy = false;
+        }
         if (outcome != SM_OUTCOME_NONE)
                 s->outcome = outcome;
+        if (unhealthy)
+                s->unhealthy = true;
 
         if (t.actions & SM_ACT_ARM_TIMER) {
                 uint64_t delay = 0;
@@ -174,6 +217,9 @@ void sm_step(SmInstance *s, SmEvent ev, uint64_t now_usec, const SmPolicy *pol, 
                         break;
                 case SM_STOPPING:
                         delay = pol->stopwait_usec;
+                        break;
+                case SM_RUNNING:
+                        delay = s->unhealthy ? pol->replace_delay_usec : pol->watchdog_usec;
                         break;
                 case SM_BACKOFF:
                         /* a crash after being ready restarts at once; failed starts back off */

@@ -42,7 +42,8 @@ void sv_status_extra(char *buf, size_t len, SmState state, uint64_t retry_in_use
 void sv_status_summary(char *buf, size_t len, const SvStatusCounts *c) {
         char rolling[96] = "";
         if (c->rolling_program)
-                (void) snprintf(rolling, sizeof(rolling), "restarting %s (generation %u); ", c->rolling_program,
+                (void) snprintf(rolling, sizeof(rolling), "%s %s (generation %u); ",
+                                c->rolling_health ? "replacing unhealthy" : "restarting", c->rolling_program,
                                 c->rolling_gen);
         if (c->failing)
                 (void) snprintf(buf, len, "%s%s%u of %u instances running, %u failing, %u socket%s held",

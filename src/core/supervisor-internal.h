@@ -73,6 +73,11 @@ struct Instance {
         bool expected_exit;   /* its last exit status is in exitcodes= */
         bool kill_sent;       /* SIGKILL went to it: nothing left to observe */
         SvObserve observing;  /* what ops->observe watches it for now */
+        bool probing;         /* ops->probe runs its healthcheck= */
+        unsigned probe_failures; /* failed probes in a row */
+        bool replace_wanted;  /* unhealthy, and its delay is over: replace it once nothing is in the way */
+        unsigned health_streak; /* replacements of unhealthy instances in a row behind this one */
+        char health[192];     /* why it is (or was last) unhealthy, or the last failed probe */
         char exit_text[64];   /* "status 0", "signal KILL" */
         char error[256];      /* why the last spawn failed */
         char status[SV_NOTIFY_STATUS_MAX];
@@ -101,6 +106,7 @@ struct Program {
         const SvProgramConf *ro_conf; /* what the rollout rolls out */
         CfgRef *ro_cr;
         bool ro_done; /* the last rollout finished (not aborted, not cancelled) */
+        bool ro_health; /* the rollout replaces one unhealthy instance (index ro.next - 1): no job asked */
         char ro_error[512];
         Waiter *waiters;
         bool removed;   /* dropped by a reload: freed once stopped */
@@ -153,6 +159,9 @@ void sv_dispatch(SvSupervisor *s);
 void sv_program_start(Program *p, const char *cause);
 void sv_program_stop(Program *p, const char *cause);
 void sv_program_begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr);
+/* A health replacement under way gives way to what an operator asked (restart, reload, stop):
+ * its candidate drains, and the unhealthy instance is replaced by what was asked. */
+void sv_program_yield_health(Program *p, const char *why);
 void sv_program_cancel(Program *p, const char *why);
 Waiter *sv_waiter_add(Program *p, Job *j, WaitFor what);
 Job *sv_job_new(SvSupervisor *s, SvJobKind kind, SvConnId conn);
@@ -172,7 +181,8 @@ Instance *sv_instance_new(Program *p, unsigned index, unsigned gen, const SvProg
 Instance *sv_instance_free(SvSupervisor *s, Instance *i);
 void sv_instance_take_sockets(SvSupervisor *s, Instance *i);
 void sv_bury(SvSupervisor *s, Instance *i);
-/* Starts or ends the ops' watch of i to match its state (ready = accepting, drain = idle). */
+/* Starts or ends the ops' watch of i to match its state (ready = accepting, drain = idle),
+ * and its probing (healthcheck=: RUNNING and not yet unhealthy). */
 void sv_instance_observe(SvSupervisor *s, Instance *i);
 /* The instance with that id (or, with id 0, that pid) in any slot of any program; NULL. */
 Instance *sv_instance_find(const SvSupervisor *s, SvInstanceId id, pid_t pid);

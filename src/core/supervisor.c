@@ -300,7 +300,19 @@ Instance *sv_instance_find(const SvSupervisor *s, SvInstanceId id, pid_t pid) {
 static SmPolicy instance_policy(const Instance *i) {
         const Program *p = i->prog;
         bool keep = is_current(i) && !p->s->shutting_down && !p->removed;
-        return sv_policy(i->conf, keep, i->expected_exit);
+        SmPolicy pol = sv_policy(i->conf, keep, i->expected_exit);
+        /* unhealthy again soon after replacing one: back off as failed starts do */
+        pol.replace_delay_usec = i->health_streak ? sm_backoff_delay(&pol, i->health_streak) : 0;
+        return pol;
+}
+
+/* Why an instance that was healthy is unhealthy now, for its log line and status. */
+static void health_verdict(Instance *i, SmEvent ev, const char *cause) {
+        if (ev == SM_EV_TIMEOUT)
+                (void) snprintf(i->health, sizeof(i->health), "no WATCHDOG=1 within %s",
+                                SV_DUR(i->conf->watchdog_usec));
+        else
+                (void) snprintf(i->health, sizeof(i->health), "%s", cause);
 }
 
 static int instance_spawn(SvSupervisor *s, Instance *i) {
@@ -353,14 +365,28 @@ static void instance_kill(SvSupervisor *s, Instance *i) {
 
 /* Feeds one event to the instance's state machine and carries out what it returns. */
 static void instance_feed(SvSupervisor *s, Instance *i, SmEvent ev, const char *cause) {
+        uint64_t now = sv_now(s);
+        bool was_unhealthy = i->sm.unhealthy;
+        /* healthy for as long as the longest backoff: a new failure starts a new count */
+        if (i->sm.state == SM_RUNNING && !was_unhealthy && now - i->sm.since_usec >= SV_BACKOFF_MAX_USEC)
+                i->health_streak = 0;
         SmPolicy pol = instance_policy(i);
         SmResult res;
-        uint64_t now = sv_now(s);
 
         sm_step(&i->sm, ev, now, &pol, &res);
         if (!res.handled) {
                 sv_logf(s, LOG_DEBUG, i, "%s ignored in state %s", sm_event_to_string(ev), sm_state_to_string(res.from));
                 return;
+        }
+        if (i->sm.unhealthy && !was_unhealthy) {
+                health_verdict(i, ev, cause);
+                if (i->sm.deadline_usec > now)
+                        sv_logf(s, LOG_WARNING, i, "unhealthy: %s; replacing it in %s (unhealthy replacements in a "
+                                "row: %u)", i->health, SV_DUR(i->sm.deadline_usec - now), i->health_streak);
+        }
+        if (res.actions & SM_ACT_REPLACE) { /* once nothing is in the way: sv_settle */
+                i->replace_wanted = true;
+                i->prog->dirty = true;
         }
         if (res.from != res.to)
                 sv_logf(s, LOG_INFO, i, "%s -> %s (%s)", sm_state_to_string(res.from), sm_state_to_string(res.to),
@@ -414,7 +440,22 @@ static SvObserve observe_wanted(const Instance *i) {
         return SV_OBSERVE_NONE;
 }
 
+static bool probe_wanted(const Instance *i) {
+        return i->conf->health.kind != SV_HEALTH_NONE && i->sm.state == SM_RUNNING && !i->sm.unhealthy && i->pid > 0 &&
+               !i->kill_sent && !i->prog->s->shutting_down;
+}
+
+static void instance_probe(SvSupervisor *s, Instance *i) {
+        bool want = probe_wanted(i);
+        if (want == i->probing)
+                return;
+        i->probing = want;
+        i->probe_failures = 0;
+        s->ops->probe(s->ctx, i->id, i->pid, want ? i->conf : NULL);
+}
+
 void sv_instance_observe(SvSupervisor *s, Instance *i) {
+        instance_probe(s, i);
         SvObserve want = observe_wanted(i);
         if (want == i->observing)
                 return;
@@ -444,6 +485,34 @@ void sv_supervisor_observed(SvSupervisor *s, SvInstanceId id, SvObserve what, co
                         i->conf->killasgroup ? " to its process group" : "");
                 instance_kill(s, i);
                 sv_instance_observe(s, i);
+        }
+        sv_dispatch(s);
+}
+
+void sv_supervisor_probed(SvSupervisor *s, SvInstanceId id, bool healthy, const char *why) {
+        Instance *i = sv_instance_find(s, id, 0);
+        if (!i || !i->probing) {
+                sv_logf(s, LOG_DEBUG, i, "stale probe result of instance %llu; ignored", (unsigned long long) id);
+                return;
+        }
+        unsigned need = i->conf->health.failures;
+        if (healthy) {
+                if (i->probe_failures)
+                        sv_logf(s, LOG_INFO, i, "health check passed again after %u failed", i->probe_failures);
+                i->probe_failures = 0;
+                i->health[0] = '\0';
+                i->prog->dirty = true;
+                return;
+        }
+        i->probe_failures++;
+        (void) snprintf(i->health, sizeof(i->health), "%s", why && why[0] ? why : "failed");
+        sv_logf(s, LOG_WARNING, i, "health check failed (%u of %u in a row): %s", i->probe_failures, need, i->health);
+        i->prog->dirty = true;
+        if (i->probe_failures >= need) {
+                char cause[256];
+                (void) snprintf(cause, sizeof(cause), "%u health check%s failed in a row, the last: %s",
+                                i->probe_failures, i->probe_failures == 1 ? "" : "s", i->health);
+                sv_enqueue(s, i, SM_EV_UNHEALTHY, cause);
         }
         sv_dispatch(s);
 }
@@ -525,6 +594,7 @@ static void report(SvSupervisor *s) {
                 if (p->ro.state == SV_RO_ROLLING && !c.rolling_program) {
                         c.rolling_program = p->name;
                         c.rolling_gen = p->ro.gen;
+                        c.rolling_health = p->ro_health;
                 }
         }
         for (const HeldSocket *h = s->socks; h; h = h->next)
@@ -675,6 +745,10 @@ void sv_supervisor_notify(SvSupervisor *s, pid_t pid, const SvNotifyMsg *m) {
         }
         if (m->stopping)
                 sv_logf(s, LOG_DEBUG, i, "STOPPING=1");
+        if (m->watchdog)
+                sv_enqueue(s, i, SM_EV_PING, "WATCHDOG=1");
+        if (m->watchdog_trigger) /* systemd's meaning: treat it as a missed watchdog now */
+                sv_enqueue(s, i, SM_EV_UNHEALTHY, "it sent WATCHDOG=trigger");
         /* ready = accepting is what the operator trusts: a READY=1 that comes before the
          * server accepts (gunicorn's master sends one before its workers load the app) would
          * end the old generation too early */
@@ -740,6 +814,8 @@ size_t sv_supervisor_n_programs(const SvSupervisor *s) {
 static void view_count(const Instance *i, SvProgramView *v) {
         if (i && i->pid > 0)
                 v->processes++;
+        if (i && i->sm.unhealthy && i->pid > 0)
+                v->unhealthy++;
 }
 
 void sv_supervisor_program_view(const SvSupervisor *s, size_t idx, SvProgramView *ret) {
@@ -751,6 +827,7 @@ void sv_supervisor_program_view(const SvSupervisor *s, size_t idx, SvProgramView
                 .n = p->n,
                 .removed = p->removed,
                 .rolling = p->ro.state == SV_RO_ROLLING,
+                .health_rolling = p->ro.state == SV_RO_ROLLING && p->ro_health,
                 .rollout_gen = p->ro.state == SV_RO_ROLLING ? p->ro.gen : 0,
                 .rollout_target = p->ro.state == SV_RO_ROLLING ? p->ro.n_target : 0,
                 .has_job = p->waiters != NULL,

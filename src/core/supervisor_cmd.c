@@ -72,6 +72,23 @@ static void status_row(SvSupervisor *s, SvConnId conn, int w, const char *name, 
                 sv_status_extra(extra, sizeof(extra), i->sm.state,
                                 i->sm.deadline_usec > now ? i->sm.deadline_usec - now : 0, i->exit_text, i->error,
                                 i->status);
+        /* health first: it says what sockvisord will do about the instance */
+        if (i && i->sm.unhealthy && i->sm.state == SM_RUNNING) {
+                const Instance *c = i->index < i->prog->cap ? i->prog->cand[i->index] : NULL;
+                char next[96];
+                if (i->sm.deadline_usec > now)
+                        (void) snprintf(next, sizeof(next), "replacing it in %s", SV_DUR(i->sm.deadline_usec - now));
+                else if (c)
+                        (void) snprintf(next, sizeof(next), "generation %u replacing it, serving until that one is ready",
+                                        c->gen);
+                else
+                        (void) snprintf(next, sizeof(next), "to be replaced once the job under way is done");
+                (void) snprintf(extra, sizeof(extra), "unhealthy: %s; %s", i->health, next);
+        } else if (i && i->sm.unhealthy && i->sm.state == SM_STOPPING)
+                (void) snprintf(extra, sizeof(extra), "replaced, unhealthy: %s", i->health);
+        else if (i && i->probe_failures && i->sm.state == SM_RUNNING)
+                (void) snprintf(extra, sizeof(extra), "health check failing (%u of %u): %s", i->probe_failures,
+                                i->conf->health.failures, i->health);
         /* what an observed instance waits for, when it says nothing itself */
         if (i && !extra[0] && i->observing != SV_OBSERVE_NONE)
                 (void) snprintf(extra, sizeof(extra), "%s (at most %s more)",
@@ -329,7 +346,7 @@ static void cmd_job(SvSupervisor *s, SvConnId conn, const CtlRequest *req, SvJob
                         Program *p = v[q];
                         /* a start joins other starts (they wait for the same thing); a restart
                          * joins nothing; both queue behind a stop */
-                        bool conflict = p->ro.state == SV_RO_ROLLING;
+                        bool conflict = p->ro.state == SV_RO_ROLLING && !p->ro_health; /* that one gives way */
                         for (const Waiter *w = p->waiters; w; w = w->next)
                                 conflict = conflict || (kind == SV_JOB_START ? w->what == WAIT_ROLLOUT
                                                                              : w->what != WAIT_STOPPED);
@@ -377,6 +394,7 @@ static void cmd_job(SvSupervisor *s, SvConnId conn, const CtlRequest *req, SvJob
                 } else {
                         sv_replyf(s, conn, CTL_REPLY_PROGRESS, "%s: rolling out a new generation, %u at a time", p->name,
                                   p->conf->restart_surge ? p->conf->restart_surge : 1);
+                        sv_program_yield_health(p, "superseded by a restart");
                         sv_waiter_add(p, j, WAIT_ROLLOUT);
                         /* to the configuration loaded now: after a reload whose rollout failed,
                          * restart tries the file's version again (the old one serves meanwhile) */

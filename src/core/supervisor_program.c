@@ -317,7 +317,8 @@ static void rollout_step(Program *p, SvRolloutEvent ev, const SvRolloutInput *in
         rollout_apply(p, &res, why);
 }
 
-void sv_program_begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr) {
+/* A rollout of indexes [first, end) to conf (end 0: all of them, to conf->numprocs). */
+static void begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr, unsigned first, unsigned end) {
         SvSupervisor *s = p->s;
         unsigned n_old = p->n, busy = 0;
 
@@ -326,7 +327,7 @@ void sv_program_begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr)
                 (void) snprintf(p->ro_error, sizeof(p->ro_error), "out of memory starting the restart");
                 return;
         }
-        for (unsigned k = 0; k < n_old; k++) /* a retry timer would race the new generation */
+        for (unsigned k = first; k < (end ? end : n_old) && k < n_old; k++) /* a retry timer would race the new generation */
                 if (p->cur[k] && p->cur[k]->sm.state == SM_BACKOFF)
                         sv_enqueue(s, p->cur[k], SM_EV_STOP, "replaced by a restart");
         for (Instance *d = p->draining; d; d = d->next) { /* still going: they count against the surge */
@@ -337,6 +338,7 @@ void sv_program_begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr)
         p->ro_cr = sv_cfgref_hold(cr);
         p->ro_conf = conf;
         p->ro_done = false;
+        p->ro_health = end != 0;
         p->ro_error[0] = '\0';
         p->n = conf->numprocs > n_old ? conf->numprocs : n_old;
         SvRolloutInput in = {
@@ -345,11 +347,54 @@ void sv_program_begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr)
                 .n_target = conf->numprocs,
                 .surge = conf->restart_surge,
                 .busy = busy,
+                .first = first,
+                .end = end,
         };
-        sv_logf(s, LOG_INFO, NULL, "program '%s': rolling out generation %u (%u instance%s, %u at a time)", p->name,
-                in.gen, in.n_target, in.n_target == 1 ? "" : "s", in.surge ? in.surge : 1);
+        if (!p->ro_health)
+                sv_logf(s, LOG_INFO, NULL, "program '%s': rolling out generation %u (%u instance%s, %u at a time)",
+                        p->name, in.gen, in.n_target, in.n_target == 1 ? "" : "s", in.surge ? in.surge : 1);
         rollout_step(p, SV_RO_EV_BEGIN, &in, NULL);
         p->dirty = true;
+}
+
+void sv_program_begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr) {
+        begin_rollout(p, conf, cr, 0, 0);
+}
+
+/* The unhealthy instance to replace now, if nothing is in the way: no rollout, no job
+ * but starts (they wait for RUNNING, which it still is), not stopping or shutting down. */
+static Instance *replacement_due(const Program *p) {
+        if (p->ro.state != SV_RO_IDLE || p->removed || p->s->shutting_down || p->draining)
+                return NULL;
+        for (const Waiter *w = p->waiters; w; w = w->next)
+                if (w->what != WAIT_RUNNING || w->after_stop || w->after_drain)
+                        return NULL;
+        for (unsigned k = 0; k < p->n; k++)
+                if (p->cur[k] && p->cur[k]->replace_wanted && p->cur[k]->sm.state == SM_RUNNING)
+                        return p->cur[k];
+        return NULL;
+}
+
+/* Replaces an unhealthy instance the way a restart would: a new one on the same
+ * configuration, ready first; the unhealthy one serves until then. */
+static void replace_unhealthy(Program *p) {
+        Instance *i = replacement_due(p);
+        if (!i)
+                return;
+        i->replace_wanted = false;
+        sv_logf(p->s, LOG_WARNING, i, "unhealthy (%s): replacing it with generation %u; it serves until that one is "
+                "ready", i->health, p->last_gen + 1);
+        begin_rollout(p, p->conf, p->cr, i->index, i->index + 1);
+}
+
+void sv_program_yield_health(Program *p, const char *why) {
+        if (p->ro.state != SV_RO_ROLLING || !p->ro_health)
+                return;
+        unsigned k = p->ro.next > 0 ? p->ro.next - 1 : 0;
+        rollout_step(p, SV_RO_EV_CANCEL, &(SvRolloutInput){}, why);
+        /* still unhealthy and still current once what was asked is done: replaced then */
+        if (k < p->n && p->cur[k] && p->cur[k]->sm.unhealthy)
+                p->cur[k]->replace_wanted = true;
 }
 
 /* Stop wins: every start, restart or reload waiting on p ends with why, and a rollout
@@ -388,8 +433,12 @@ static void rollout_apply(Program *p, const SvRolloutResult *res, const char *wh
                                 continue; /* its slot stays taken: the rollout cannot finish, stop cancels it */
                         }
                         p->cand[k] = c;
+                        if (p->ro_health)
+                                c->health_streak = (p->cur[k] ? p->cur[k]->health_streak : 0) + 1;
                         char cause[64];
-                        (void) snprintf(cause, sizeof(cause), "generation %u rolling out", p->ro.gen);
+                        (void) snprintf(cause, sizeof(cause), p->ro_health ? "generation %u replacing an unhealthy one"
+                                                                           : "generation %u rolling out",
+                                        p->ro.gen);
                         sv_enqueue(s, c, SM_EV_START, cause);
                 }
         if (res->actions & SV_RO_ACT_PROMOTE) {
@@ -401,8 +450,12 @@ static void rollout_apply(Program *p, const SvRolloutResult *res, const char *wh
                         sv_progress(s, p, "%s: generation %u ready after %s (pid %d)", SV_INAME(c), c->gen,
                                     SV_DUR(sv_now(s) - c->sm.started_usec), (int) c->pid);
                 if (old) {
-                        char cause[64];
-                        (void) snprintf(cause, sizeof(cause), "replaced by generation %u", c ? c->gen : 0);
+                        char cause[256];
+                        if (old->sm.unhealthy)
+                                (void) snprintf(cause, sizeof(cause), "unhealthy (%s): replaced by generation %u",
+                                                old->health, c ? c->gen : 0);
+                        else
+                                (void) snprintf(cause, sizeof(cause), "replaced by generation %u", c ? c->gen : 0);
                         drain(p, old, (res->actions & SV_RO_ACT_DRAIN_OLD) != 0, cause);
                 }
         }
@@ -424,7 +477,8 @@ static void rollout_apply(Program *p, const SvRolloutResult *res, const char *wh
                 sv_program_set_conf(p, p->ro_conf, p->ro_cr);
                 p->ro_cr = sv_cfgref_release(p->ro_cr);
                 p->ro_done = true;
-                sv_logf(s, LOG_INFO, NULL, "program '%s': generation %u rolled out", p->name, p->ro.gen);
+                if (!p->ro_health)
+                        sv_logf(s, LOG_INFO, NULL, "program '%s': generation %u rolled out", p->name, p->ro.gen);
         } else if (res->to == SV_RO_IDLE) { /* aborted or cancelled: back to what was */
                 for (unsigned k = p->ro.n_old; k < p->n && k < p->cap; k++)
                         if (p->cur[k]) {
@@ -436,7 +490,19 @@ static void rollout_apply(Program *p, const SvRolloutResult *res, const char *wh
                 p->ro_cr = sv_cfgref_release(p->ro_cr);
                 p->ro_done = false;
         }
-        if (res->actions & SV_RO_ACT_ABORTED) {
+        if (res->to == SV_RO_IDLE && p->ro_health) /* a replacement leaves no verdict for a job */
+                p->ro_done = false;
+        if (res->actions & SV_RO_ACT_ABORTED && p->ro_health) {
+                /* the unhealthy one still serves: try again after a longer wait */
+                Instance *i = p->ro.next > 0 && p->ro.next - 1 < p->n ? p->cur[p->ro.next - 1] : NULL;
+                if (i && i->sm.state == SM_RUNNING && i->sm.unhealthy) {
+                        char cause[512];
+                        i->health_streak++;
+                        (void) snprintf(cause, sizeof(cause), "its replacement failed: %s", why);
+                        sv_logf(s, LOG_ERR, i, "unhealthy, and %s; it goes on serving", cause);
+                        sv_enqueue(s, i, SM_EV_UNHEALTHY, cause);
+                }
+        } else if (res->actions & SV_RO_ACT_ABORTED) {
                 char now_serving[256];
                 unsigned n = serving(p, now_serving, sizeof(now_serving));
                 if (n)
@@ -571,6 +637,7 @@ void sv_settle(Program *p) {
         SvSupervisor *s = p->s;
         uint64_t now = sv_now(s);
 
+        replace_unhealthy(p);
         sv_fdstore_settle(p);
         for (Waiter *w = p->waiters, *next; w; w = next) {
                 next = w->next;

@@ -123,6 +123,13 @@ static void programs_update(SvSupervisor *s, SvConnId conn, Job *job, const SvCo
         for (size_t q = 0; q < plan->n_programs; q++) {
                 Program *p = view_progs[q];
                 const SvProgramConf *npc = sv_config_find_program(cfg, p->name);
+                if (plan->programs[q] != SV_PROG_UNCHANGED)
+                        sv_program_yield_health(p, "superseded by a reload");
+                else if (p->ro.state == SV_RO_ROLLING && p->ro_health) { /* it goes on, to the equal new one */
+                        sv_cfgref_release(p->ro_cr);
+                        p->ro_cr = sv_cfgref_hold(cr);
+                        p->ro_conf = npc;
+                }
                 switch (plan->programs[q]) {
                 case SV_PROG_REMOVE:
                         a->removed++;
@@ -303,7 +310,8 @@ int sv_supervisor_reload_check(const SvSupervisor *s, SvDiag *d) {
                 return diag_set(d, 0, "sockvisord is shutting down (nothing changed)"), -EBUSY;
         for (size_t q = 0; q < s->n_progs; q++) {
                 const Program *p = s->progs[q];
-                if (p->ro.state == SV_RO_ROLLING || p->waiters)
+                /* a replacement of an unhealthy instance gives way: see programs_update */
+                if ((p->ro.state == SV_RO_ROLLING && !p->ro_health) || p->waiters)
                         return diag_set(d, 0,
                                         "program '%s' has a %s under way; reload again when it finishes (nothing "
                                         "changed)",

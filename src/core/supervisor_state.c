@@ -141,6 +141,12 @@ static void save_instance(Saver *sv, const Instance *i, const char *where) {
         sv_state_str(o, "exit_text", i->exit_text);
         sv_state_str(o, "error", i->error);
         sv_state_str(o, "status", i->status);
+        /* health (written since watchdog= and healthcheck=; a reader finds them optional) */
+        sv_state_bool(o, "unhealthy", i->sm.unhealthy);
+        sv_state_bool(o, "replace_wanted", i->replace_wanted);
+        sv_state_u64(o, "probe_failures", i->probe_failures);
+        sv_state_u64(o, "health_streak", i->health_streak);
+        sv_state_str(o, "health", i->health);
 }
 
 static void save_program(Saver *sv, const Program *p) {
@@ -167,6 +173,8 @@ static void save_program(Saver *sv, const Program *p) {
         sv_state_u64(o, "ro_conf", p->ro_cr ? conf_index(p->ro_cr, p->ro_conf) : 0);
         sv_state_bool(o, "ro_done", p->ro_done);
         sv_state_str(o, "ro_error", p->ro_error);
+        sv_state_bool(o, "ro_health", p->ro_health);
+        sv_state_u64(o, "ro_end", p->ro.end);
         for (const Waiter *w = p->waiters; w; w = w->next) {
                 sv_state_record(o, "wait");
                 sv_state_u64(o, "job", ptr_id(&sv->jobs, w->job));
@@ -505,6 +513,15 @@ static int load_job(Loader *l, const SvStateRec *r) {
         return 0;
 }
 
+/* A key a previous writer may not have written: 0 (false, empty) when absent. */
+static uint64_t opt_below(SvStateIn *in, const SvStateRec *r, const char *key, uint64_t max) {
+        return sv_rec_opt(r, key) ? sv_rec_below(in, r, key, max) : 0;
+}
+
+static bool opt_bool(SvStateIn *in, const SvStateRec *r, const char *key) {
+        return sv_rec_opt(r, key) ? sv_rec_bool(in, r, key) : false;
+}
+
 static int load_program(Loader *l, const SvStateRec *r, Program **ret) {
         SvStateIn *in = l->in;
         SvSupervisor *s = l->s;
@@ -544,7 +561,11 @@ static int load_program(Loader *l, const SvStateRec *r, Program **ret) {
                 .next = (unsigned) sv_rec_below(in, r, "ro_next", SV_NUMPROCS_MAX + 1),
                 .in_flight = (unsigned) sv_rec_below(in, r, "ro_in_flight", SV_NUMPROCS_MAX * 2 + 1),
                 .promoted = (unsigned) sv_rec_below(in, r, "ro_promoted", SV_NUMPROCS_MAX + 1),
+                .end = (unsigned) opt_below(in, r, "ro_end", SV_NUMPROCS_MAX + 1),
         };
+        if (!sv_rec_opt(r, "ro_end")) /* written before a rollout could cover a part */
+                p->ro.end = p->ro.n_target;
+        p->ro_health = opt_bool(in, r, "ro_health");
         p->ro_done = sv_rec_bool(in, r, "ro_done");
         (void) snprintf(p->ro_error, sizeof(p->ro_error), "%s", sv_rec_str(in, r, "ro_error"));
         if (in->err)
@@ -561,7 +582,8 @@ static int load_program(Loader *l, const SvStateRec *r, Program **ret) {
                 p->ro_cr = sv_cfgref_hold(rcr);
                 p->ro_conf = rc;
         }
-        if (p->ro.state == SV_RO_ROLLING && (!p->ro_cr || p->ro.n_target > cap || p->ro.next > p->ro.n_target))
+        if (p->ro.state == SV_RO_ROLLING && (!p->ro_cr || p->ro.n_target > cap || p->ro.next > p->ro.n_target ||
+                                          p->ro.end > p->ro.n_target))
                 return sv_rec_fail(in, r, "program '%s': a rollout without a target that fits", name);
         *ret = p;
         return in->err;
@@ -678,8 +700,12 @@ static int load_instance(Loader *l, const SvStateRec *r, Program *p) {
                         .deadline_usec = sv_rec_u64(in, r, "deadline"),
                         .started_usec = sv_rec_u64(in, r, "started"),
                         .failed_starts = (unsigned) sv_rec_below(in, r, "failed_starts", 1u << 20),
-                        .outcome = (SmOutcome) sv_rec_below(in, r, "outcome", SM_OUTCOME_SPAWN_FAILED + 1),
+                        .outcome = (SmOutcome) sv_rec_below(in, r, "outcome", SM_OUTCOME_UNHEALTHY + 1),
+                        .unhealthy = opt_bool(in, r, "unhealthy"),
                 },
+                .replace_wanted = opt_bool(in, r, "replace_wanted"),
+                .probe_failures = (unsigned) opt_below(in, r, "probe_failures", 1000),
+                .health_streak = (unsigned) opt_below(in, r, "health_streak", 1u << 20),
                 .spawned_usec = sv_rec_u64(in, r, "spawned"),
                 .stop_usec = sv_rec_u64(in, r, "stop"),
                 .holds_slot = sv_rec_bool(in, r, "holds_slot"),
@@ -690,6 +716,7 @@ static int load_instance(Loader *l, const SvStateRec *r, Program *p) {
         (void) snprintf(i->exit_text, sizeof(i->exit_text), "%s", sv_rec_str(in, r, "exit_text"));
         (void) snprintf(i->error, sizeof(i->error), "%s", sv_rec_str(in, r, "error"));
         (void) snprintf(i->status, sizeof(i->status), "%s", sv_rec_str(in, r, "status"));
+        (void) snprintf(i->health, sizeof(i->health), "%s", sv_rec_opt(r, "health") ? sv_rec_str(in, r, "health") : "");
         /* linked before anything can fail below, so the program frees it */
         if (slot)
                 *slot = i;

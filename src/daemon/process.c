@@ -218,6 +218,7 @@ static int build_env(const SvSpawnSpec *spec, const SvCreds *creds, const char *
                 .addrs = addrs,
                 .dialects = c->fd_env,
                 .preload = preload,
+                .watchdog_usec = c->watchdog_usec,
         };
         r = sv_worker_env_build(c->clearenv ? clear_base : environ, merged, &fds, notify_name, spec->program,
                                 spec->generation, ret);

@@ -2,6 +2,8 @@
  * state") and the supervisor's own promises, checked after every step. */
 #include "sim.h"
 
+#include "sockvisor/policy.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,7 +71,8 @@ static void up_done(World *w, Conn *c, unsigned prog) {
         if (w->last_up[prog] > c->id)
                 return; /* a later start or restart of it is under way: its own answer says */
         bool undisturbed = w->last_disturb[prog] < c->sent_at;
-        if (c->verb == SV_VERB_RESTART && (v.candidates || v.draining))
+        /* what it rolled out may have gone unhealthy since, and be on its way out */
+        if (c->verb == SV_VERB_RESTART && (v.candidates || v.draining) && !v.health_rolling && !v.unhealthy)
                 violation(w, "4 restart", "'%s' answered OK with %u candidates and %u draining instances of p%u left",
                           c->line, v.candidates, v.draining, prog);
         if (undisturbed && !all_running(&v))
@@ -143,6 +146,7 @@ void check_disturb(World *w, unsigned prog) {
 void check_step(World *w) {
         if (w->failed)
                 return;
+        check_health(w);
         size_t held = sv_supervisor_n_sockets(w->sv);
         if (w->socks_open != held)
                 violation(w, "5 no leak", "the world has %zu sockets open, the supervisor holds %zu", w->socks_open, held);
@@ -242,6 +246,27 @@ void check_step(World *w) {
                 violation(w, "5 shutdown", "ops->exit not called within the shutdown bound");
 }
 
+void check_health(World *w) {
+        for (size_t k = 0; k < w->n_alive; k++) {
+                const Proc *p = &w->procs[w->alive[k]];
+                /* a wedged worker that is still asked nothing: a replacement is tried within
+                 * the watchdog or the probes' failures, plus the longest backoff, plus the
+                 * time a draining instance or a start under way may hold it back */
+                if (!p->wedge_at || p->signalled || p->idle_since || w->shutting || !p->ready_at || p->ready_at > w->now)
+                        continue;
+                const GenProgram *g = gen_find_program(&w->conf, p->prog);
+                if (!g || (!p->watchdog_usec && !g->health))
+                        continue;
+                uint64_t notice = p->watchdog_usec ? p->watchdog_usec
+                                                   : (uint64_t) g->health_interval_ms * MSEC * (g->health_failures + 1);
+                uint64_t bound = notice + SV_BACKOFF_MAX_USEC + gen_restart_bound(g) + 5 * SEC;
+                uint64_t since = p->wedge_at > p->ready_at ? p->wedge_at : p->ready_at;
+                if (w->now > since + bound && p->index < GEN_NUMPROCS_MAX && w->last_spawn[p->prog][p->index] < since)
+                        violation(w, "11 health", "pid %d of p%u wedged %.3f s ago and nothing was started to replace it",
+                                  (int) p->pid, p->prog, (w->now - since) / 1e6);
+        }
+}
+
 void check_quiet(World *w) {
         size_t jobs = sv_supervisor_n_jobs(w->sv), n = sv_supervisor_n_programs(w->sv);
         if (jobs)
@@ -251,7 +276,9 @@ void check_quiet(World *w) {
         for (size_t k = 0; k < n; k++) {
                 SvProgramView v;
                 sv_supervisor_program_view(w->sv, k, &v);
-                if (v.removed || v.rolling || v.candidates || v.draining)
+                /* an unhealthy instance may be on its way out at any time, asked or not */
+                bool health = v.health_rolling || v.unhealthy;
+                if (v.removed || (!health && (v.rolling || v.candidates || v.draining)))
                         violation(w, "5 quiet", "%s after a quiet period: removed %d rolling %d candidates %u draining %u",
                                   v.name, v.removed, v.rolling, v.candidates, v.draining);
         }

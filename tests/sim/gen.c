@@ -39,7 +39,7 @@ static void random_socket(GenConf *c, Rng *r, GenSocket *s) {
 }
 
 static void random_program_keys(GenProgram *p, Rng *r) {
-        p->numprocs = (unsigned) rng_range(r, 1, 4);
+        p->numprocs = (unsigned) rng_range(r, 1, GEN_NUMPROCS_MAX);
         p->surge = (unsigned) rng_range(r, 1, p->numprocs);
         p->notify = rng_chance(r, 600);
         p->accepting = !p->notify && rng_chance(r, 500);
@@ -52,6 +52,11 @@ static void random_program_keys(GenProgram *p, Rng *r) {
         p->stopsignal = stopsignals[rng_below(r, 3)];
         p->priority = (int) rng_below(r, 3) * 100;
         p->fdstore_max = rng_chance(r, 500) ? (unsigned) rng_range(r, 1, 3) : 0;
+        p->watchdog_ms = rng_chance(r, 350) ? (unsigned) rng_range(r, 1, 6) * 500 : 0;
+        p->health = rng_chance(r, 350) ? (unsigned) rng_range(r, 1, 2) : 0;
+        p->health_interval_ms = (unsigned) rng_range(r, 1, 4) * 500;
+        p->health_timeout_ms = (unsigned) rng_range(r, 1, p->health_interval_ms / 100) * 100;
+        p->health_failures = (unsigned) rng_range(r, 1, 3);
 }
 
 static void random_program(GenConf *c, Rng *r, GenProgram *p) {
@@ -89,7 +94,7 @@ static void remove_socket(GenConf *c, size_t k) {
 static void change_program(GenConf *c, Rng *r, GenProgram *p) {
         switch (rng_below(r, 6)) {
         case 0: /* numprocs up or down */
-                p->numprocs = (unsigned) rng_range(r, 1, 4);
+                p->numprocs = (unsigned) rng_range(r, 1, GEN_NUMPROCS_MAX);
                 if (p->surge > p->numprocs)
                         p->surge = p->numprocs;
                 break;
@@ -199,6 +204,17 @@ int gen_conf_ini(const GenConf *c, char *buf, size_t len) {
                 for (size_t s = 0; s < c->n_sockets; s++)
                         has_sockets = has_sockets || (p->sockets & (1u << s));
                 EMIT("drain = %s\n", p->drain_idle ? "idle" : "signal");
+                if (p->watchdog_ms)
+                        EMIT("watchdog = %ums\n", p->watchdog_ms);
+                bool first_tcp = false; /* %(port)s is the first tcp socket's */
+                for (size_t s = 0; s < c->n_sockets; s++)
+                        if (p->sockets & (1u << s) && !c->sockets[s].is_unix)
+                                first_tcp = true;
+                if (p->health)
+                        EMIT("healthcheck = %s\nhealthcheck_interval = %ums\nhealthcheck_timeout = %ums\n"
+                             "healthcheck_failures = %u\n",
+                             p->health == 1 && first_tcp ? "http://127.0.0.1:%(port)s/healthz" : "exec:/usr/bin/sim-check",
+                             p->health_interval_ms, p->health_timeout_ms, p->health_failures);
                 EMIT("numprocs = %u\nrestart_surge = %u\nready = %s\nstartsecs = %ums\n"
                      "ready_timeout = %ums\nstopwaitsecs = %ums\nautorestart = %s\nstartretries = %u\n"
                      "autostart = %s\nstopsignal = %s\npriority = %d\nfdstore_max = %u\n",

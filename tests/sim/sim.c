@@ -13,6 +13,8 @@
  */
 #include "sim.h"
 
+#include "sockvisor/policy.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -293,7 +295,7 @@ static void do_reload(World *w, Totals *t) {
         for (size_t k = 0; k < n; k++) {
                 SvProgramView v;
                 sv_supervisor_program_view(w->sv, k, &v);
-                rolling |= v.rolling;
+                rolling |= v.rolling && !v.health_rolling; /* a health replacement gives way */
                 settling |= v.candidates || v.draining;
         }
         int r = sv_supervisor_reload_check(w->sv, &d);
@@ -505,7 +507,12 @@ static void quiet(World *w, Totals *t, const EpisodeKnobs *k) {
                 violation(w, "6 no wedge", "%zu jobs still under way 600s into a quiet period", sv_supervisor_n_jobs(w->sv));
                 return;
         }
-        uint64_t until = w->now + shutdown_bound(w) + SLACK_USEC;
+        /* long enough, now and then, for a wedged worker to be found out and replaced with
+         * nothing else going on (invariant 11) */
+        uint64_t quiet_for = shutdown_bound(w) + SLACK_USEC;
+        if (rng_chance(&w->rng, 300))
+                quiet_for += SV_BACKOFF_MAX_USEC + 30 * SEC;
+        uint64_t until = w->now + quiet_for;
         while (step(w, t, false, &next, k, until))
                 ;
         if (w->failed)

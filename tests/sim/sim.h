@@ -66,6 +66,7 @@ static inline bool rng_chance(Rng *r, unsigned permille) {
 #define GEN_NAMES 6        /* program names p0..p5 and socket names s0..s5, reused across reloads */
 #define GEN_SOCKETS_MAX 3
 #define GEN_PROGRAMS_MAX 4
+#define GEN_NUMPROCS_MAX 4
 
 typedef struct GenSocket {
         unsigned name; /* s<name> */
@@ -89,6 +90,9 @@ typedef struct GenProgram {
         int stopsignal;
         unsigned sockets; /* bit k: uses sockets[k] of the model (by position) */
         unsigned fdstore_max;
+        unsigned watchdog_ms;  /* 0: none */
+        unsigned health;       /* 0 none, 1 http (with a tcp socket), 2 exec */
+        unsigned health_interval_ms, health_timeout_ms, health_failures;
 } GenProgram;
 
 typedef struct GenConf {
@@ -122,17 +126,24 @@ typedef struct Profile {
         unsigned ignore_stop_pm;  /* ignores the stopsignal */
         unsigned slow_drain_pm;   /* drains longer than stopwaitsecs */
         uint64_t ready_max_usec;  /* notify: READY=1 comes after up to this */
+        unsigned wedge_pm;        /* some time after it is ready: no more WATCHDOG=1, probes fail */
 } Profile;
 
 typedef struct Proc {
         pid_t pid;
         SvInstanceId id;
         unsigned prog; /* name index */
+        unsigned index; /* instance index: "p2:1" is 1 */
         unsigned generation;
         unsigned numprocs, surge; /* of the configuration it was started with */
         uint64_t stopwait_usec;   /* likewise: what its stop may take */
         uint64_t ready_usec;      /* likewise: R, what its start may take */
         int stopsig;
+        uint64_t watchdog_usec;   /* of its configuration: pings every third of it until wedged */
+        uint64_t wedge_at;        /* from then on no pings and failed probes; 0 never */
+        bool probed;              /* ops->probe runs its healthcheck */
+        uint64_t probe_interval_usec, probe_timeout_usec;
+        uint32_t probe_token;     /* the current probing; older EV_PROBEs are stale */
         bool notify;
         bool accepting_mode;  /* ready = accepting: ready_at is when it starts to accept */
         bool drain_idle;      /* drain = idle: never sent the stopsignal */
@@ -158,6 +169,8 @@ typedef enum EvKind {
         EV_READY,
         EV_EXIT,
         EV_OBSERVE, /* token: the SvObserve the world reports */
+        EV_PING,    /* WATCHDOG=1 from pid a */
+        EV_PROBE,   /* a probe of pid a ends (token: its probe_token) */
 } EvKind;
 
 typedef struct Event {
@@ -247,6 +260,7 @@ typedef struct World {
         bool stop_hold[GEN_NAMES]; /* stopped by an OK stop: nothing may start it */
         Watch watch[GEN_NAMES];
         uint64_t last_disturb[GEN_NAMES]; /* last crash or signal command: 0 none */
+        uint64_t last_spawn[GEN_NAMES][GEN_NUMPROCS_MAX]; /* per index; invariant 11: a wedged worker is replaced */
         size_t first_open; /* conns before it are all done */
         bool loaded;
 
@@ -300,5 +314,8 @@ void violation(World *w, const char *invariant, const char *fmt, ...) __attribut
 unsigned check_fully_running(World *w, unsigned mask);
 /* A restart began for c's programs: invariant 4 watches those that were fully running. */
 void check_restart_begins(World *w, Conn *c, unsigned fully);
+/* Invariant 11, after every step: a worker that stopped its pings or fails its probes gets a
+ * replacement tried within its bound. */
+void check_health(World *w);
 /* Something happened to a program that lets its running count drop (crash, signal). */
 void check_disturb(World *w, unsigned prog);

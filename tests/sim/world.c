@@ -144,6 +144,10 @@ static void proc_draw_behaviour(World *w, Proc *p, const Profile *pf, uint64_t s
         p->ready_at = now + ready_in;
         if (announces)
                 ev_push(w, EV_READY, p->ready_at, (uint64_t) p->pid, 0);
+        if (rng_chance(r, pf->wedge_pm))
+                p->wedge_at = p->ready_at + rng_range(r, 0, 10 * SEC);
+        if (p->watchdog_usec) /* pings from its start; the supervisor counts them once it is RUNNING */
+                ev_push(w, EV_PING, now + rng_range(r, 0, p->watchdog_usec / 3), (uint64_t) p->pid, 0);
         if (rng_chance(r, pf->crash_run_pm)) {
                 bool sig = rng_chance(r, 500);
                 proc_exit_at(w, p, p->ready_at + rng_range(r, 1 * MSEC, 20 * SEC), sig ? CLD_KILLED : CLD_EXITED,
@@ -202,6 +206,10 @@ static int op_spawn(void *ctx, const SvSpawnSpec *spec, pid_t *ret_pid, SvDiag *
                                   spec->fds[k]);
         }
         w->n_spawns++;
+        const char *colon = strchr(spec->instance, ':');
+        unsigned index = colon ? (unsigned) atoi(colon + 1) : 0;
+        if (index < GEN_NUMPROCS_MAX)
+                w->last_spawn[prog][index] = w->now;
         const Profile *pf = &w->prof[prog];
         if (rng_chance(&w->rng, pf->spawn_fail_pm)) {
                 diag_set(d, 0, "cannot exec /usr/bin/sim-worker: No such file or directory");
@@ -216,6 +224,7 @@ static int op_spawn(void *ctx, const SvSpawnSpec *spec, pid_t *ret_pid, SvDiag *
                 .pid = w->pid_base + (pid_t) w->n_procs,
                 .id = spec->id,
                 .prog = (unsigned) prog,
+                .index = index,
                 .generation = spec->generation,
                 .numprocs = spec->conf->numprocs,
                 .surge = spec->conf->restart_surge,
@@ -223,6 +232,7 @@ static int op_spawn(void *ctx, const SvSpawnSpec *spec, pid_t *ret_pid, SvDiag *
                 .ready_usec = spec->conf->ready != SV_READY_STARTED ? spec->conf->ready_timeout_usec
                                                                     : spec->conf->startsecs_usec,
                 .stopsig = spec->conf->stopsignal,
+                .watchdog_usec = spec->conf->watchdog_usec,
                 .notify = spec->conf->ready == SV_READY_NOTIFY,
                 .accepting_mode = spec->conf->ready == SV_READY_ACCEPTING,
                 .drain_idle = spec->conf->drain == SV_DRAIN_IDLE,
@@ -487,6 +497,38 @@ static void op_observe(void *ctx, SvInstanceId id, pid_t pid, SvObserve what, co
         }
 }
 
+/* healthcheck=: the first probe at once, then one per interval, each answered within its
+ * timeout; a wedged worker fails them, and now and then a healthy one does too. */
+static void op_probe(void *ctx, SvInstanceId id, pid_t pid, const SvProgramConf *conf) {
+        World *w = ctx;
+        Proc *p = NULL;
+        for (size_t k = w->n_procs; k-- > 0 && !p;)
+                if (w->procs[k].id == id)
+                        p = &w->procs[k];
+        if (w->verbose)
+                printf("[%10.6f] probe id %llu pid %d: %s\n", w->now / 1e6, (unsigned long long) id, (int) pid,
+                       conf ? "start" : "end");
+        if (!p) {
+                violation(w, "11 health", "probe of instance %llu, which the world never spawned",
+                          (unsigned long long) id);
+                return;
+        }
+        p->probe_token++;
+        p->probed = conf != NULL;
+        if (!conf)
+                return;
+        if (!p->alive || p->pid != pid)
+                violation(w, "11 health", "probing of instance %llu (pid %d), which is not alive as that pid",
+                          (unsigned long long) id, (int) pid);
+        if (conf->health.kind == SV_HEALTH_NONE)
+                violation(w, "11 health", "pid %d probed, and its configuration has no healthcheck=", (int) pid);
+        if (w->shutting)
+                violation(w, "11 health", "pid %d probed while shutting down", (int) pid);
+        p->probe_interval_usec = conf->health.interval_usec;
+        p->probe_timeout_usec = conf->health.timeout_usec;
+        ev_push(w, EV_PROBE, w->now + rng_range(&w->rng, 0, p->probe_timeout_usec), (uint64_t) p->pid, p->probe_token);
+}
+
 static int op_fd_carry(void *ctx, int fd, bool restoring) {
         return sfd_of(ctx, fd, restoring ? "restore" : "carry") ? 0 : -EBADF;
 }
@@ -566,8 +608,11 @@ void world_forget_timers(World *w) {
         for (size_t k = 0; k < w->tm_cap; k++)
                 if (w->tm_keys[k])
                         w->tm_tokens[k]++; /* every armed timer is stale: execve drops them */
-        for (size_t k = 0; k < w->n_procs; k++)
-                w->procs[k].observed = SV_OBSERVE_NONE; /* and every /proc watch */
+        for (size_t k = 0; k < w->n_procs; k++) { /* and every /proc watch and probe */
+                w->procs[k].observed = SV_OBSERVE_NONE;
+                w->procs[k].probed = false;
+                w->procs[k].probe_token++;
+        }
 }
 
 const SvOps world_ops = {
@@ -592,6 +637,7 @@ const SvOps world_ops = {
         .fd_watch = op_fd_watch,
         .fd_carry = op_fd_carry,
         .observe = op_observe,
+        .probe = op_probe,
 };
 
 /* ---- events ---- */
@@ -637,6 +683,25 @@ void world_run_event(World *w) {
                                        e.token == SV_OBSERVE_IDLE ? "sim: idle" : "sim: accepting");
                 break;
         }
+        case EV_PING: {
+                Proc *p = world_proc(w, (pid_t) e.a);
+                if (!p || !p->alive || (p->wedge_at && w->now >= p->wedge_at))
+                        return; /* wedged: no more pings */
+                uint64_t gap = p->watchdog_usec / 3 ? p->watchdog_usec / 3 : 1;
+                ev_push(w, EV_PING, w->now + rng_range(&w->rng, gap / 2, gap), (uint64_t) p->pid, 0);
+                sv_supervisor_notify(w->sv, p->pid, &(SvNotifyMsg){ .watchdog = true, .fdpoll = true });
+                break;
+        }
+        case EV_PROBE: {
+                Proc *p = world_proc(w, (pid_t) e.a);
+                if (!p || !p->alive || !p->probed || p->probe_token != e.token)
+                        return; /* probing ended or began anew since */
+                bool healthy = !(p->wedge_at && w->now >= p->wedge_at) && !rng_chance(&w->rng, 30);
+                uint64_t next = p->probe_interval_usec > p->probe_timeout_usec ? p->probe_interval_usec : 1;
+                ev_push(w, EV_PROBE, w->now + next, (uint64_t) p->pid, p->probe_token);
+                sv_supervisor_probed(w->sv, p->id, healthy, healthy ? "" : "sim: HTTP 503");
+                break;
+        }
         case EV_EXIT: {
                 Proc *p = world_proc(w, (pid_t) e.a);
                 if (!p || !p->alive || p->exit_token != e.token)
@@ -649,6 +714,8 @@ void world_run_event(World *w) {
                         printf("[%10.6f] pid %d exited %s %d\n", w->now / 1e6, (int) p->pid,
                                p->exit_code == CLD_EXITED ? "status" : "signal", p->exit_status);
                 sv_supervisor_exited(w->sv, p->id, p->exit_code, p->exit_status);
+                if (p->probed)
+                        violation(w, "11 health", "pid %d is still probed after its exit was reported", (int) p->pid);
                 break;
         }
         }
@@ -677,12 +744,13 @@ int gen_name_index(const char *name) {
 }
 
 static const Profile profiles[] = {
-        /* spawn hang crash_s crash_r exit0 ignore slow ready_max */
-        { 0, 0, 0, 0, 0, 0, 0, 1 * SEC },                        /* healthy */
-        { 5, 10, 20, 30, 20, 50, 50, 3 * SEC },                  /* mostly fine */
-        { 50, 100, 150, 150, 100, 200, 200, 6 * SEC },           /* flaky: slow, hangs, crashes */
-        { 300, 200, 400, 300, 100, 300, 300, 2 * SEC },          /* broken */
-        { 0, 0, 0, 0, 0, 700, 700, 1 * SEC },                    /* stubborn at stop */
+        /* spawn hang crash_s crash_r exit0 ignore slow ready_max wedge */
+        { 0, 0, 0, 0, 0, 0, 0, 1 * SEC, 0 },                     /* healthy */
+        { 5, 10, 20, 30, 20, 50, 50, 3 * SEC, 20 },              /* mostly fine */
+        { 50, 100, 150, 150, 100, 200, 200, 6 * SEC, 100 },      /* flaky: slow, hangs, crashes */
+        { 300, 200, 400, 300, 100, 300, 300, 2 * SEC, 150 },     /* broken */
+        { 0, 0, 0, 0, 0, 700, 700, 1 * SEC, 0 },                 /* stubborn at stop */
+        { 0, 0, 0, 50, 0, 0, 100, 1 * SEC, 500 },                /* wedges while it serves */
 };
 
 void world_init(World *w, uint64_t seed, unsigned episode, bool verbose) {

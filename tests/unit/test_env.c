@@ -178,6 +178,32 @@ static void test_no_fds(void **state) {
         sv_worker_env_done(&e);
 }
 
+/* watchdog=: WATCHDOG_USEC, and WATCHDOG_PID the worker's own pid (sd_watchdog_enabled()
+ * checks it), written after fork like LISTEN_PID; never taken from the base. */
+static void test_watchdog(void **state) {
+        char *base[] = { "WATCHDOG_USEC=1", "WATCHDOG_PID=1", NULL };
+        SvWorkerFds f = { .watchdog_usec = 2500000 };
+        SvWorkerEnv e = {};
+
+        assert_int_equal(sv_worker_env_build(base, NULL, &f, "/run/n", "app", 1, &e), 0);
+        assert_var(e.envp, "WATCHDOG_USEC", "2500000");
+        assert_var(e.envp, "WATCHDOG_PID", "");
+        assert_null(e.listen_pid_slot); /* no fds: no LISTEN_PID */
+        sv_worker_env_set_pid(&e, 4242);
+        assert_var(e.envp, "WATCHDOG_PID", "4242");
+        size_t n = 0;
+        for (char **p = e.envp; *p; p++)
+                n += strncmp(*p, "WATCHDOG_", 9) == 0;
+        assert_int_equal(n, 2);
+        sv_worker_env_done(&e);
+
+        f.watchdog_usec = 0;
+        assert_int_equal(sv_worker_env_build(base, NULL, &f, "/run/n", "app", 1, &e), 0);
+        assert_unset(e.envp, "WATCHDOG_USEC");
+        assert_unset(e.envp, "WATCHDOG_PID");
+        sv_worker_env_done(&e);
+}
+
 static void test_fdnames(void **state) {
         char *one[] = { "web" };
         char *three[] = { "b", "a", "c-long.name_1" };
@@ -620,6 +646,7 @@ int main(void) {
                 cmocka_unit_test(test_no_fds),
                 cmocka_unit_test(test_fdnames),
                 cmocka_unit_test(test_set_pid),
+                cmocka_unit_test(test_watchdog),
                 cmocka_unit_test(test_program_and_generation),
                 cmocka_unit_test(test_entries_without_equals_dropped),
                 cmocka_unit_test(test_env_get),

@@ -122,6 +122,21 @@ static void test_stopping_reloading(void **state) {
         assert_false(m.stopping);
 }
 
+static void test_watchdog(void **state) {
+        SvNotifyMsg m;
+        assert_int_equal(PARSE("WATCHDOG=1\n", &m), 0);
+        assert_true(m.watchdog);
+        assert_false(m.watchdog_trigger);
+        assert_false(m.ready);
+        assert_int_equal(PARSE("READY=1\nWATCHDOG=trigger", &m), 0);
+        assert_true(m.watchdog_trigger);
+        assert_false(m.watchdog);
+        assert_true(m.ready);
+        assert_int_equal(PARSE("WATCHDOG=0\nWATCHDOG=\nWATCHDOG_USEC=5000000\n", &m), 0);
+        assert_false(m.watchdog);
+        assert_false(m.watchdog_trigger);
+}
+
 static void test_mainpid(void **state) {
         SvNotifyMsg m;
         assert_int_equal(PARSE("MAINPID=4242\n", &m), 0);
@@ -277,6 +292,7 @@ int main(void) {
                 cmocka_unit_test(test_status),
                 cmocka_unit_test(test_status_too_long),
                 cmocka_unit_test(test_stopping_reloading),
+                cmocka_unit_test(test_watchdog),
                 cmocka_unit_test(test_mainpid),
                 cmocka_unit_test(test_unknown_keys),
                 cmocka_unit_test(test_all_at_once),

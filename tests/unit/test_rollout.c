@@ -124,6 +124,21 @@ static void test_shrink_four_to_one(void **state) {
             { FREED, .to = SV_RO_IDLE, .actions = ACT_FINISH, .surplus_from = 1, .surplus_to = 4, .in_flight = 0 });
 }
 
+/* The replacement of one unhealthy instance: a rollout of its index alone, with the surge of
+ * the program (2 here) but nothing else started. */
+static void test_one_index_of_four(void **state) {
+        (void) state;
+        RUN("index 2 of 4",
+            { .ev = SV_RO_EV_BEGIN, .in = { .gen = 9, .n_old = 4, .n_target = 4, .surge = 2, .first = 2, .end = 3 },
+              .to = SV_RO_ROLLING, .actions = ACT_START, .start_from = 2, .start_to = 3, .in_flight = 1 },
+            { READY(2, true), .to = SV_RO_ROLLING, .actions = ACT_PROMOTE | ACT_DRAIN, .in_flight = 1 },
+            { FREED, .to = SV_RO_IDLE, .actions = ACT_FINISH, .surplus_from = 0, .surplus_to = 0, .in_flight = 0 });
+        /* an end past n_target means all of them */
+        RUN("end past n_target",
+            { .ev = SV_RO_EV_BEGIN, .in = { .gen = 9, .n_old = 1, .n_target = 1, .surge = 1, .first = 0, .end = 5 },
+              .to = SV_RO_ROLLING, .actions = ACT_START, .start_from = 0, .start_to = 1, .in_flight = 1 });
+}
+
 static void test_busy_slots_wait(void **state) {
         (void) state;
         /* two instances still draining from before take both slots: nothing starts until one goes */
@@ -406,7 +421,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_one_instance),    cmocka_unit_test(test_three_one_at_a_time),
                 cmocka_unit_test(test_grow_two_to_four), cmocka_unit_test(test_shrink_four_to_one),
-                cmocka_unit_test(test_busy_slots_wait), cmocka_unit_test(test_surge_zero_is_one),
+                cmocka_unit_test(test_busy_slots_wait),
+                cmocka_unit_test(test_one_index_of_four), cmocka_unit_test(test_surge_zero_is_one),
                 cmocka_unit_test(test_failure_and_cancel), cmocka_unit_test(test_idle_ignores),
                 cmocka_unit_test(test_names),           cmocka_unit_test(test_model),
         };

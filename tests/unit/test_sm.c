@@ -74,6 +74,9 @@ static const Expect expect_restart[_SM_STATE_MAX][_SM_EVENT_MAX] = {
 
         [SM_RUNNING][SM_EV_EXIT] = X(SM_BACKOFF, SM_ACT_ARM_TIMER, DL_NOW),
         [SM_RUNNING][SM_EV_STOP] = X(SM_STOPPING, STOP_ACTS, DL_STOPWAIT),
+        /* no watchdog here (its own test below): a ping or a timer means nothing; failed
+         * probes ask for a replacement at once (no replacement behind it: no delay) */
+        [SM_RUNNING][SM_EV_UNHEALTHY] = X(SM_RUNNING, SM_ACT_REPLACE | SM_ACT_DISARM_TIMER, DL_NONE),
 
         [SM_BACKOFF][SM_EV_START] = X(SM_STARTING, START_ACTS, DL_START),
         [SM_BACKOFF][SM_EV_STOP] = X(SM_STOPPED, SM_ACT_DISARM_TIMER, DL_NONE),
@@ -102,6 +105,9 @@ static const Expect expect_notify[_SM_STATE_MAX][_SM_EVENT_MAX] = {
 
         [SM_RUNNING][SM_EV_EXIT] = X(SM_EXITED, SM_ACT_DISARM_TIMER, DL_NONE),
         [SM_RUNNING][SM_EV_STOP] = X(SM_STOPPING, STOP_ACTS, DL_STOPWAIT),
+        /* no watchdog here (its own test below): a ping or a timer means nothing; failed
+         * probes ask for a replacement at once (no replacement behind it: no delay) */
+        [SM_RUNNING][SM_EV_UNHEALTHY] = X(SM_RUNNING, SM_ACT_REPLACE | SM_ACT_DISARM_TIMER, DL_NONE),
 
         [SM_BACKOFF][SM_EV_START] = X(SM_STARTING, START_ACTS, DL_START),
         [SM_BACKOFF][SM_EV_STOP] = X(SM_STOPPED, SM_ACT_DISARM_TIMER, DL_NONE),
@@ -517,11 +523,85 @@ static void test_backoff_delay(void **state) {
         assert_true(sm_backoff_delay(&big, 3) == (UINT64_MAX / 4) * 4); /* no wrap on the way */
 }
 
+/* watchdog=: READY arms it, each ping re-arms it, the timer makes the instance unhealthy
+ * and asks for its replacement; pings after that are too late. */
+static void test_watchdog(void **state) {
+        SmPolicy pol = policy_notify;
+        pol.watchdog_usec = 10 * SEC;
+        SmInstance s;
+        SmResult r;
+        sm_init(&s, T0);
+        sm_step(&s, SM_EV_START, T0, &pol, &r);
+        sm_step(&s, SM_EV_READY, T0 + 1 * SEC, &pol, &r);
+        assert_int_equal(s.state, SM_RUNNING);
+        assert_int_equal(r.actions, SM_ACT_ARM_TIMER); /* not DISARM: the watchdog counts from here */
+        assert_true(s.deadline_usec == T0 + 11 * SEC);
+
+        sm_step(&s, SM_EV_PING, T0 + 5 * SEC, &pol, &r);
+        assert_true(r.handled);
+        assert_int_equal(r.actions, SM_ACT_ARM_TIMER);
+        assert_true(s.deadline_usec == T0 + 15 * SEC);
+
+        sm_step(&s, SM_EV_TIMEOUT, T0 + 15 * SEC, &pol, &r);
+        assert_int_equal(s.state, SM_RUNNING); /* it serves until its replacement is ready */
+        assert_true(s.unhealthy);
+        assert_int_equal(s.outcome, SM_OUTCOME_WATCHDOG);
+        assert_true(r.actions & SM_ACT_REPLACE);
+        assert_true(s.deadline_usec == 0);
+
+        sm_step(&s, SM_EV_PING, T0 + 16 * SEC, &pol, &r); /* too late */
+        assert_false(r.handled);
+        assert_true(s.deadline_usec == 0);
+
+        /* ready=started: the startsecs timer makes it RUNNING, and arms the watchdog */
+        SmPolicy started = policy_restart;
+        started.watchdog_usec = 3 * SEC;
+        sm_init(&s, T0);
+        sm_step(&s, SM_EV_START, T0, &started, &r);
+        sm_step(&s, SM_EV_TIMEOUT, T0 + 1 * SEC, &started, &r);
+        assert_int_equal(s.state, SM_RUNNING);
+        assert_int_equal(r.actions, SM_ACT_ARM_TIMER);
+        assert_true(s.deadline_usec == T0 + 4 * SEC);
+        /* and a stop replaces the watchdog by the stopwaitsecs timer */
+        sm_step(&s, SM_EV_STOP, T0 + 2 * SEC, &started, &r);
+        assert_true(s.deadline_usec == T0 + 2 * SEC + started.stopwait_usec);
+}
+
+/* A replacement behind it: the next one waits replace_delay; the timer then asks. A start
+ * afresh forgets it was unhealthy. */
+static void test_unhealthy_delay(void **state) {
+        SmPolicy pol = policy_restart;
+        pol.replace_delay_usec = 4 * SEC;
+        SmInstance s;
+        SmResult r;
+        sm_init(&s, T0);
+        sm_step(&s, SM_EV_START, T0, &pol, &r);
+        sm_step(&s, SM_EV_READY, T0, &pol, &r);
+        sm_step(&s, SM_EV_UNHEALTHY, T0 + 1 * SEC, &pol, &r);
+        assert_true(s.unhealthy);
+        assert_int_equal(s.outcome, SM_OUTCOME_UNHEALTHY);
+        assert_int_equal(r.actions, SM_ACT_ARM_TIMER);
+        assert_true(s.deadline_usec == T0 + 5 * SEC);
+        sm_step(&s, SM_EV_TIMEOUT, T0 + 5 * SEC, &pol, &r);
+        assert_int_equal(r.actions, SM_ACT_REPLACE);
+        assert_int_equal(s.state, SM_RUNNING);
+        /* its replacement failed: asked again, the outcome stays what made it unhealthy */
+        sm_step(&s, SM_EV_UNHEALTHY, T0 + 6 * SEC, &pol, &r);
+        assert_int_equal(s.outcome, SM_OUTCOME_UNHEALTHY);
+        assert_true(s.deadline_usec == T0 + 10 * SEC);
+        /* it crashes meanwhile: restarted, healthy again */
+        sm_step(&s, SM_EV_EXIT, T0 + 7 * SEC, &pol, &r);
+        sm_step(&s, SM_EV_TIMEOUT, T0 + 7 * SEC, &pol, &r);
+        assert_int_equal(s.state, SM_STARTING);
+        assert_false(s.unhealthy);
+        assert_int_equal(s.outcome, SM_OUTCOME_NONE);
+}
+
 static void test_names(void **state) {
         static const char *const states[_SM_STATE_MAX] = { "STOPPED", "STARTING", "RUNNING", "BACKOFF",
                                                            "STOPPING", "EXITED", "FATAL" };
-        static const char *const events[_SM_EVENT_MAX] = { "start", "spawn-failed", "ready",
-                                                           "exit", "stop", "timeout" };
+        static const char *const events[_SM_EVENT_MAX] = { "start", "spawn-failed", "ready", "exit",
+                                                           "stop",  "timeout",      "ping",  "unhealthy" };
         for (int i = 0; i < _SM_STATE_MAX; i++) {
                 assert_non_null(sm_state_to_string((SmState) i));
                 assert_string_equal(sm_state_to_string((SmState) i), states[i]);
@@ -536,6 +616,8 @@ static void test_names(void **state) {
         assert_non_null(strstr(sm_outcome_to_string(SM_OUTCOME_READY_TIMEOUT), "ready"));
         assert_non_null(strstr(sm_outcome_to_string(SM_OUTCOME_EXITED_EARLY), "exited"));
         assert_non_null(strstr(sm_outcome_to_string(SM_OUTCOME_SPAWN_FAILED), "spawn"));
+        assert_non_null(strstr(sm_outcome_to_string(SM_OUTCOME_WATCHDOG), "watchdog"));
+        assert_non_null(strstr(sm_outcome_to_string(SM_OUTCOME_UNHEALTHY), "health"));
         assert_string_equal(sm_outcome_to_string((SmOutcome) 99), "?");
 
         static const bool has_process[_SM_STATE_MAX] = { [SM_STARTING] = true, [SM_RUNNING] = true,
@@ -563,6 +645,8 @@ int main(void) {
                 cmocka_unit_test(test_fatal_start_rearms),
                 cmocka_unit_test(test_deadlines_from_now),
                 cmocka_unit_test(test_backoff_delay),
+                cmocka_unit_test(test_watchdog),
+                cmocka_unit_test(test_unhealthy_delay),
                 cmocka_unit_test(test_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -135,6 +135,10 @@ static void test_summary(void **state) {
                           &(SvStatusCounts){ .running = 2, .total = 3, .sockets = 2, .rolling_program = "app",
                                              .rolling_gen = 3 });
         assert_string_equal(buf, "restarting app (generation 3); 2 of 3 instances running, 2 sockets held");
+        sv_status_summary(buf, sizeof(buf),
+                          &(SvStatusCounts){ .running = 1, .total = 1, .sockets = 1, .rolling_program = "app",
+                                             .rolling_gen = 4, .rolling_health = true });
+        assert_string_equal(buf, "replacing unhealthy app (generation 4); 1 of 1 instances running, 1 socket held");
         sv_status_summary(buf, sizeof(buf), &(SvStatusCounts){ .running = 0, .total = 3, .sockets = 2, .stopping = true });
         assert_string_equal(buf, "stopping: 0 of 3 instances running, 2 sockets held");
         sv_status_summary(buf, sizeof(buf),

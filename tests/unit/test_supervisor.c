@@ -219,6 +219,11 @@ static void op_observe(void *ctx, SvInstanceId id, pid_t pid, SvObserve what, co
         tracef("observe %d %s (%zu sockets)", (int) pid, names[what], n);
 }
 
+static void op_probe(void *ctx, SvInstanceId id, pid_t pid, const SvProgramConf *conf) {
+        (void) ctx;
+        tracef("probe %llu pid %d %s", (unsigned long long) id, (int) pid, conf ? conf->health.target : "end");
+}
+
 static const SvOps ops = {
         .now = op_now,
         .spawn = op_spawn,
@@ -241,6 +246,7 @@ static const SvOps ops = {
         .fd_watch = op_fd_watch,
         .fd_carry = op_fd_carry,
         .observe = op_observe,
+        .probe = op_probe,
 };
 
 /* ---- helpers ---- */
@@ -839,9 +845,116 @@ static void test_idle_drain_times_out(void **state) {
                      "observe 101 none (0 sockets)\n");
 }
 
+static void ping(SvInstanceId id) {
+        SvNotifyMsg m = { .watchdog = true };
+        sv_supervisor_notify(S, F.pid_of[id], &m);
+}
+
+/* The trace since the last check has needle; then a new one starts. */
+static void trace_has(const char *needle) {
+        if (!strstr(F.trace, needle))
+                print_error("trace has no '%s':\n%s--- log:\n%s", needle, F.trace, F.logs);
+        assert_non_null(strstr(F.trace, needle));
+        expect_trace(F.trace);
+}
+
+/* The status line of app, from a status command. */
+static void expect_status(const char *needle) {
+        command(9, "status app");
+        if (!strstr(F.trace, needle))
+                print_error("status has no '%s':\n%s", needle, F.trace);
+        assert_non_null(strstr(F.trace, needle));
+        expect_trace(F.trace);
+}
+
+/* watchdog=: pings keep it RUNNING; a missed one replaces it the zero-downtime way (the new
+ * one ready first); the replacement that goes unhealthy soon after waits a backoff. */
+static void test_watchdog_replaces(void **state) {
+        (void) state;
+        setup("[socket:web]\nlisten = tcp://127.0.0.1:8080\n"
+              "[program:app]\ncommand = /bin/app\nsockets = web\nready = notify\nready_timeout = 5s\n"
+              "watchdog = 2s\nstopwaitsecs = 3s\n");
+        sv_supervisor_start_all(S);
+        ready(1);
+        expect_trace("open web tcp://127.0.0.1:8080 (startup) -> fd 50\n"
+                     "spawn app gen 1 id 1 fds 1 -> pid 101\n"
+                     "arm 1 at +5.00s\n"
+                     "sd STATUS=0 of 1 instances running, 1 socket held\n"
+                     "arm 1 at +2.00s\n" /* ready: the watchdog counts from here */
+                     "sd READY=1|STATUS=1 of 1 instances running, 1 socket held\n");
+        F.now += 1500 * MSEC;
+        ping(1);
+        expect_trace("arm 1 at +2.00s\n");
+        fire(1); /* 2 s with no ping */
+        assert_non_null(strstr(F.logs, "unhealthy (no WATCHDOG=1 within 2.00s): replacing it with generation 2"));
+        expect_trace("disarm 1\n"
+                     "spawn app gen 2 id 2 fds 1 -> pid 102\n"
+                     "arm 2 at +5.00s\n"
+                     "sd STATUS=replacing unhealthy app (generation 2); 1 of 1 instances running, 1 socket held\n");
+        program_state("app", 0, SM_RUNNING); /* the old one serves meanwhile */
+        expect_status("unhealthy: no WATCHDOG=1 within 2.00s; generation 2 replacing it");
+        ping(1); /* too late: ignored */
+        expect_trace("");
+        F.now += 300 * MSEC;
+        ready(2);
+        trace_has("arm 2 at +2.00s\nsignal 101 SIGTERM\narm 1 at +3.00s\n");
+        exited(1, CLD_EXITED, 0);
+        trace_has("disarm 1\n");
+
+        /* the replacement wedges at once: backoff before the next (1 s, then 2 s ...) */
+        fire(2);
+        assert_non_null(strstr(F.logs, "replacing it in 1.00s (unhealthy replacements in a row: 1)"));
+        trace_has("arm 2 at +1.00s\n");
+        expect_status("unhealthy: no WATCHDOG=1 within 2.00s; replacing it in 1.00s");
+        fire(2);
+        trace_has("spawn app gen 3 id 3 fds 1 -> pid 103\narm 3 at +5.00s\n");
+}
+
+/* healthcheck=: probing while RUNNING and healthy; failures in a row make it unhealthy; a
+ * replacement that fails leaves the old one serving and tries again later; a restart takes
+ * over from a replacement under way. */
+static void test_probe_failures(void **state) {
+        (void) state;
+        setup("[socket:web]\nlisten = tcp://127.0.0.1:8080\n"
+              "[program:app]\ncommand = /bin/app\nsockets = web\nready = notify\nready_timeout = 5s\n"
+              "healthcheck = http://127.0.0.1:%(port)s/healthz\nhealthcheck_failures = 2\n");
+        sv_supervisor_start_all(S);
+        ready(1);
+        trace_has("disarm 1\nprobe 1 pid 101 http://127.0.0.1:8080/healthz\n");
+        sv_supervisor_probed(S, 1, false, "HTTP 503 Service Unavailable");
+        expect_trace("");
+        expect_status("health check failing (1 of 2): HTTP 503 Service Unavailable");
+        sv_supervisor_probed(S, 1, true, "");
+        sv_supervisor_probed(S, 1, false, "connection refused"); /* the count starts again */
+        expect_trace("");
+        sv_supervisor_probed(S, 1, false, "no answer within 2.00s");
+        trace_has("disarm 1\nprobe 1 pid 101 end\nspawn app gen 2 id 2 fds 1 -> pid 102\narm 2 at +5.00s\n");
+        sv_supervisor_probed(S, 1, false, "late"); /* probing ended: stale */
+        expect_trace("");
+
+        exited(2, CLD_EXITED, 1); /* the replacement fails: the old one serves, tried again in 1 s */
+        assert_non_null(strstr(F.logs, "its replacement failed: generation 2 exited with status 1 before it was ready"));
+        trace_has("arm 1 at +1.00s\n");
+        program_state("app", 0, SM_RUNNING);
+        fire(1);
+        trace_has("spawn app gen 3 id 3 fds 1 -> pid 103\narm 3 at +5.00s\n");
+
+        command(7, "restart app"); /* an operator's restart takes over */
+        trace_has("signal 103 SIGTERM"); /* the replacement drains, holding the surge slot */
+        exited(3, CLD_EXITED, 0);
+        trace_has("spawn app gen 4 id 4");
+        ready(4);
+        assert_non_null(strstr(F.trace, "probe 4 pid 104 http://127.0.0.1:8080/healthz"));
+        trace_has("signal 101 SIGTERM");
+        exited(1, CLD_EXITED, 0);
+        trace_has("c7 OK restart done");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_start_all_then_ready, teardown),
+                cmocka_unit_test_teardown(test_watchdog_replaces, teardown),
+                cmocka_unit_test_teardown(test_probe_failures, teardown),
                 cmocka_unit_test_teardown(test_exit_of_running_restarts, teardown),
                 cmocka_unit_test_teardown(test_early_exit_backoff_then_fatal, teardown),
                 cmocka_unit_test_teardown(test_restart_then_stale_events, teardown),
