@@ -64,6 +64,8 @@ typedef struct Server {
         int64_t exit_at_ms;     /* -1: no --exit-after */
         int64_t accept_paused_until_ms;
         bool never_ready;
+        int64_t watchdog_ms;    /* WATCHDOG_USEC / 2: how often to send WATCHDOG=1; 0: not asked */
+        int64_t next_ping_ms;
         uint64_t served;
         const char *generation;
         const char *program;
@@ -88,6 +90,8 @@ static void usage(FILE *f)
                 "A demo HTTP worker for sockvisord. It serves on the listening sockets passed as\n"
                 "fds 3.. (LISTEN_FDS), answers every request with its pid, $SOCKVISOR_GENERATION\n"
                 "and $SOCKVISOR_PROGRAM, and GET /sleep?ms=N (N <= %d) after N ms.\n"
+                "GET /wedge hangs the process for good (to test watchdog= and healthcheck=).\n"
+                "With WATCHDOG_USEC set (watchdog=), it sends WATCHDOG=1 every half period.\n"
                 "SIGTERM or SIGINT: close the listeners, finish every request, exit 0.\n"
                 "\n"
                 "  --ready-delay MS  take MS ms to set up: accept nothing and send READY=1 only then\n"
@@ -227,6 +231,16 @@ static long query_ms(const char *q, const char *q_end)
         return -1;
 }
 
+/* GET /wedge: what a deadlock looks like from outside. Nothing more is accepted, answered
+ * or pinged (signals stay blocked for the signalfd, so SIGTERM is not seen either): only a
+ * watchdog or a health check finds it out, and only SIGKILL ends it. */
+static void wedge(void)
+{
+        fprintf(stderr, "demo pid %ld generation %s wedged (GET /wedge)\n", (long) getpid(), server.generation);
+        for (;;)
+                pause();        /* SIGALRM of the accept guard wakes it; nothing else */
+}
+
 /* The request head is complete: decide the reply from the request line. */
 static void conn_handle_request(Conn *c)
 {
@@ -248,6 +262,8 @@ static void conn_handle_request(Conn *c)
         if (!path_end)
                 path_end = target_end;
 
+        if (path_end - target == 6 && memcmp(target, "/wedge", 6) == 0)
+                wedge();
         if (path_end - target == 6 && memcmp(target, "/sleep", 6) == 0) {
                 long ms = path_end < target_end ? query_ms(path_end + 1, target_end) : -1;
 
@@ -435,6 +451,14 @@ static int run_timers(void)
         }
         if (server.accept_paused_until_ms > now && server.accept_paused_until_ms < next)
                 next = server.accept_paused_until_ms;
+        if (server.watchdog_ms > 0) {   /* watchdog=: alive, twice per period as systemd advises */
+                if (now >= server.next_ping_ms) {
+                        (void) sd_notify(0, "WATCHDOG=1");
+                        server.next_ping_ms = now + server.watchdog_ms;
+                }
+                if (server.next_ping_ms < next)
+                        next = server.next_ping_ms;
+        }
 
         for (size_t i = 0; i < MAX_CONNS; i++) {
                 Conn *c = &server.conns[i];
@@ -585,6 +609,10 @@ int main(int argc, char **argv)
         server.program = getenv("SOCKVISOR_PROGRAM");
         if (!server.program || !*server.program)
                 server.program = "?";
+
+        uint64_t watchdog_usec = 0;
+        if (sd_watchdog_enabled(0, &watchdog_usec) > 0)
+                server.watchdog_ms = (int64_t) (watchdog_usec / 2000) > 0 ? (int64_t) (watchdog_usec / 2000) : 1;
 
         start = now_ms();
         server.ready_at_ms = start + (int64_t) ready_delay;
