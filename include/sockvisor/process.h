@@ -6,6 +6,7 @@
 
 #include "sockvisor/config.h"
 #include "sockvisor/diag.h"
+#include "sockvisor/spawn.h"
 #include "sockvisor/supervisor.h"
 
 /* Who workers run as, resolved when a configuration is loaded or reloaded (NSS may block:
@@ -18,6 +19,13 @@ typedef struct SvCredsCache SvCredsCache;
  * error), and then the cache is left as it was. */
 int sv_creds_cache_update(SvCredsCache **cache, const SvConfig *cfg, SvDiag *d);
 SvCredsCache *sv_creds_cache_free(SvCredsCache *c);
+
+/* Who a process of a program with user (NULL: root, "0") and group (NULL: the user's
+ * primary one) runs as: *ret points into cache, or at own, filled by a lookup now when the
+ * cache misses them (out of memory at load); sv_creds_done(own) once done with *ret. *ret is
+ * NULL when both are NULL (the daemon's own). Workers and exec probes (health.c) share it. */
+int sv_process_creds(const SvCredsCache *cache, const char *user, const char *group, SvCreds *own,
+                     const SvCreds **ret, SvDiag *d);
 
 /* The same checks, keeping nothing (sockvisord -t). */
 int sv_config_check_users(const SvConfig *cfg, SvDiag *d);

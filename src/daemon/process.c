@@ -126,6 +126,24 @@ int sv_creds_cache_update(SvCredsCache **cache, const SvConfig *cfg, SvDiag *d) 
         return 0;
 }
 
+int sv_process_creds(const SvCredsCache *cache, const char *user, const char *group, SvCreds *own,
+                     const SvCreds **ret, SvDiag *d) {
+        *ret = NULL;
+        if (!user && !group)
+                return 0;
+        const CredsEntry *e = cache_find(cache, user ? user : "0", group);
+        if (e) {
+                *ret = &e->creds;
+                return 0;
+        }
+        /* not looked up at load (out of memory then): now, then */
+        int r = sv_creds_resolve(user ? user : "0", group, own, d);
+        if (r < 0)
+                return r;
+        *ret = own;
+        return 0;
+}
+
 int sv_config_check_users(const SvConfig *cfg, SvDiag *d) {
         return sv_creds_cache_update(NULL, cfg, d);
 }
@@ -233,20 +251,15 @@ int sv_process_spawn(const SvSpawnSpec *spec, const SvCredsCache *cache, const c
                      pid_t *ret_pid, SvDiag *d) {
         const SvProgramConf *c = spec->conf;
         SvCreds own = {};
-        const SvCreds *creds = &own;
+        const SvCreds *creds = NULL;
         SvWorkerEnv env = {};
         int r;
 
-        if (c->user || c->group) {
-                const CredsEntry *e = cache_find(cache, c->user ? c->user : "0", c->group);
-                if (e)
-                        creds = &e->creds;
-                else { /* not looked up at load (out of memory then): now, then */
-                        r = sv_creds_resolve(c->user ? c->user : "0", c->group, &own, d);
-                        if (r < 0)
-                                return r;
-                }
-        }
+        r = sv_process_creds(cache, c->user, c->group, &own, &creds, d);
+        if (r < 0)
+                return r;
+        if (!creds)
+                creds = &own; /* build_env reads it only with user= */
         char shim[PATH_MAX];
         if (c->intercept_bind && (r = shim_for(spec, shim, sizeof(shim), d)) < 0) {
                 sv_creds_done(&own);
