@@ -33,6 +33,10 @@ struct SvDaemon {
         Watch *children, *timers;
         Watch *stored;   /* stored fds watched for POLLHUP/POLLERR, by fd (in id) */
         struct Observer *observers; /* observer.c: ready = accepting and drain = idle watches */
+        struct Prober *probers;     /* health.c: healthcheck= probes, by instance */
+        /* health.c reports each probe here; loop.c sets it to call sv_supervisor_probed (a
+         * test, to capture the results) */
+        void (*probed)(SvDaemon *d, SvInstanceId id, bool healthy, const char *why);
         int notify_fd, devnull_fd;
         char notify_name[108];
         sd_event_source *notify_src, *sigchld_src, *term_src, *int_src, *hup_src, *usr2_src;
@@ -69,6 +73,20 @@ void sv_observer_stop_all(SvDaemon *d);
 /* Thaws what the watches froze, and keeps them: before an upgrade's execve, whose next image
  * watches anew (and, should the execve fail, this one goes on). */
 void sv_observer_thaw_all(SvDaemon *d);
+
+/* health.c: ops->probe. Starts probing instance id (pid leads it) as conf->health says, the
+ * first probe from the loop's next iteration, or (conf NULL) ends it; replaces the instance's
+ * previous probing, dropping its probe in flight unreported (an exec probe's command is
+ * killed). Copies what it needs of conf. Each probe's result goes to d->probed. */
+void sv_health_set(SvDaemon *d, SvInstanceId id, pid_t pid, const SvProgramConf *conf);
+/* Ends all probing, killing the commands in flight (at exit). */
+void sv_health_stop_all(SvDaemon *d);
+/* Before an upgrade's execve: kills the exec probes' commands and drops the HTTP probes in
+ * flight, unreported, and keeps the probing (should the execve fail, this image goes on;
+ * the next image probes anew once the supervisor resumes). */
+void sv_health_drop_in_flight(SvDaemon *d);
+/* pid is an exec probe's command, not reaped yet: the orphan reaper must leave it alone. */
+bool sv_health_owns_pid(const SvDaemon *d, pid_t pid);
 
 /* upgrade_daemon.c */
 /* 'upgrade [--exec PATH]' and SIGUSR2 (conn 0): returns only when it did not happen, after

@@ -350,6 +350,21 @@ static void op_observe(void *ctx, SvInstanceId id, pid_t pid, SvObserve what, co
         sv_observer_set(ctx, id, pid, what, socks, n);
 }
 
+static void op_probe(void *ctx, SvInstanceId id, pid_t pid, const SvProgramConf *conf) {
+        sv_health_set(ctx, id, pid, conf);
+}
+
+/* TEMPORARY, until sv_supervisor_probed lands from the supervisor's branch (src/core): a weak
+ * reference, so that sockvisord links without it in the meantime (and reports nowhere, as
+ * nothing calls ops->probe yet). Delete the pragma and the NULL test once it is defined. */
+#pragma weak sv_supervisor_probed
+
+/* health.c's report of every probe: the supervisor counts and decides. */
+static void daemon_probed(SvDaemon *d, SvInstanceId id, bool healthy, const char *why) {
+        if (d->sup && sv_supervisor_probed)
+                sv_supervisor_probed(d->sup, id, healthy, why);
+}
+
 static int op_fd_carry(void *ctx, int fd, bool restoring) {
         SvDaemon *d = ctx;
         if (restoring && fcntl(fd, F_GETFD) < 0)
@@ -379,6 +394,7 @@ const SvOps sv_daemon_ops = {
         .fd_watch = op_fd_watch,
         .fd_carry = op_fd_carry,
         .observe = op_observe,
+        .probe = op_probe,
 };
 
 /* ---- what the world tells us ---- */
@@ -410,7 +426,7 @@ static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, voi
                 bool watched = false;
                 for (const Watch *w = d->children; w && !watched; w = w->next)
                         watched = w->pid == kids[k];
-                if (watched || sv_supervisor_owns_pid(d->sup, kids[k]))
+                if (watched || sv_supervisor_owns_pid(d->sup, kids[k]) || sv_health_owns_pid(d, kids[k]))
                         continue;
                 int status;
                 if (waitpid(kids[k], &status, WNOHANG) == kids[k])
@@ -591,6 +607,7 @@ int sv_daemon_alloc(const char *config_path, bool debug, SvDaemon **ret, SvDiag 
                 return diag_set(diag, 0, "out of memory"), -ENOMEM;
         d->notify_fd = d->devnull_fd = -EBADF;
         d->debug = debug;
+        d->probed = daemon_probed;
         ssize_t n = readlink("/proc/self/exe", d->self_path, sizeof(d->self_path) - 1);
         d->self_path[n > 0 ? n : 0] = '\0';
         int r = sd_event_default(&d->event);
@@ -675,6 +692,7 @@ SvDaemon *sv_daemon_free(SvDaemon *d) {
         d->control = sv_control_free(d->control); /* first: its hang-ups reach the supervisor */
         d->sup = sv_supervisor_free(d->sup);
         sv_observer_stop_all(d);
+        sv_health_stop_all(d);
         while (d->children)
                 watch_drop(&d->children);
         while (d->timers)

@@ -151,6 +151,7 @@ void sv_daemon_upgrade(SvDaemon *d, SvConnId conn, const char *path) {
         (void) snprintf(num, sizeof(num), "%d", memfd);
         char *argv[] = { t.path, "--restore", num, d->debug ? "--debug" : NULL, NULL };
         sv_observer_thaw_all(d); /* nothing stays frozen across execve */
+        sv_health_drop_in_flight(d); /* nor runs a probe the next image would not know of */
         int r = sv_carry_cloexec(&d->carry, false);
         if (r >= 0)
                 r = sv_upgrade_exec(t.fd, argv);
