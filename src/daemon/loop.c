@@ -354,14 +354,9 @@ static void op_probe(void *ctx, SvInstanceId id, pid_t pid, const SvProgramConf 
         sv_health_set(ctx, id, pid, conf);
 }
 
-/* TEMPORARY, until sv_supervisor_probed lands from the supervisor's branch (src/core): a weak
- * reference, so that sockvisord links without it in the meantime (and reports nowhere, as
- * nothing calls ops->probe yet). Delete the pragma and the NULL test once it is defined. */
-#pragma weak sv_supervisor_probed
-
 /* health.c's report of every probe: the supervisor counts and decides. */
 static void daemon_probed(SvDaemon *d, SvInstanceId id, bool healthy, const char *why) {
-        if (d->sup && sv_supervisor_probed)
+        if (d->sup)
                 sv_supervisor_probed(d->sup, id, healthy, why);
 }
 
