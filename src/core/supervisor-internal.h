@@ -119,7 +119,7 @@ struct Program {
 typedef struct Event {
         SvInstanceId id;
         SmEvent ev;
-        char cause[96];
+        char cause[256];
 } Event;
 
 struct SvSupervisor {
