@@ -747,7 +747,9 @@ void sv_supervisor_notify(SvSupervisor *s, pid_t pid, const SvNotifyMsg *m) {
                 sv_logf(s, LOG_DEBUG, i, "STOPPING=1");
         if (m->watchdog)
                 sv_enqueue(s, i, SM_EV_PING, "WATCHDOG=1");
-        if (m->watchdog_trigger) /* systemd's meaning: treat it as a missed watchdog now */
+        /* systemd's meaning: treat it as a missed watchdog now; once unhealthy, a repeat
+         * would only put its replacement off */
+        if (m->watchdog_trigger && !i->sm.unhealthy)
                 sv_enqueue(s, i, SM_EV_UNHEALTHY, "it sent WATCHDOG=trigger");
         /* ready = accepting is what the operator trusts: a READY=1 that comes before the
          * server accepts (gunicorn's master sends one before its workers load the app) would

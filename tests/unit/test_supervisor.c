@@ -894,6 +894,7 @@ static void test_watchdog_replaces(void **state) {
         program_state("app", 0, SM_RUNNING); /* the old one serves meanwhile */
         expect_status("unhealthy: no WATCHDOG=1 within 2.00s; generation 2 replacing it");
         ping(1); /* too late: ignored */
+        sv_supervisor_notify(S, F.pid_of[1], &(SvNotifyMsg){ .watchdog_trigger = true }); /* so is this */
         expect_trace("");
         F.now += 300 * MSEC;
         ready(2);
@@ -908,6 +909,18 @@ static void test_watchdog_replaces(void **state) {
         expect_status("unhealthy: no WATCHDOG=1 within 2.00s; replacing it in 1.00s");
         fire(2);
         trace_has("spawn app gen 3 id 3 fds 1 -> pid 103\narm 3 at +5.00s\n");
+}
+
+/* WATCHDOG=trigger, with or without watchdog=: unhealthy at once. */
+static void test_watchdog_trigger(void **state) {
+        (void) state;
+        setup("[program:app]\ncommand = /bin/app\nready = notify\nready_timeout = 5s\n");
+        sv_supervisor_start_all(S);
+        ready(1);
+        expect_trace(F.trace);
+        sv_supervisor_notify(S, F.pid_of[1], &(SvNotifyMsg){ .watchdog_trigger = true });
+        assert_non_null(strstr(F.logs, "unhealthy (it sent WATCHDOG=trigger): replacing it with generation 2"));
+        trace_has("spawn app gen 2 id 2 fds 0 -> pid 102\n");
 }
 
 /* healthcheck=: probing while RUNNING and healthy; failures in a row make it unhealthy; a
@@ -955,6 +968,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_start_all_then_ready, teardown),
                 cmocka_unit_test_teardown(test_watchdog_replaces, teardown),
                 cmocka_unit_test_teardown(test_probe_failures, teardown),
+                cmocka_unit_test_teardown(test_watchdog_trigger, teardown),
                 cmocka_unit_test_teardown(test_exit_of_running_restarts, teardown),
                 cmocka_unit_test_teardown(test_early_exit_backoff_then_fatal, teardown),
                 cmocka_unit_test_teardown(test_restart_then_stale_events, teardown),
