@@ -713,9 +713,11 @@ void world_run_event(World *w) {
                 if (w->verbose)
                         printf("[%10.6f] pid %d exited %s %d\n", w->now / 1e6, (int) p->pid,
                                p->exit_code == CLD_EXITED ? "status" : "signal", p->exit_status);
+                pid_t pid = p->pid;
                 sv_supervisor_exited(w->sv, p->id, p->exit_code, p->exit_status);
-                if (p->probed)
-                        violation(w, "11 health", "pid %d is still probed after its exit was reported", (int) p->pid);
+                p = world_proc(w, pid); /* the call may have spawned: w->procs moved */
+                if (p && p->probed)
+                        violation(w, "11 health", "pid %d is still probed after its exit was reported", (int) pid);
                 break;
         }
         }
