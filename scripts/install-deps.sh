@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(
         build-essential cmake pkg-config # compiler and build
         libsystemd-dev libinih-dev       # sd-event/sd-daemon, the ini parser
+        libjansson-dev                   # JSON output (--json, events): valid UTF-8 JSON, not hand-written
         libcmocka-dev                    # unit tests
         curl procps python3              # end-to-end tests: an independent HTTP client, ps, fake peers
         systemd                          # systemd-socket-activate, systemd-analyze verify

@@ -20,6 +20,7 @@ typedef enum SvVerb {
         SV_VERB_WHY, /* answered by sockvisorctl itself: no daemon needed */
         SV_VERB_FETCH,
         SV_VERB_EXEC, /* sockvisorctl: fetch, then become the command */
+        SV_VERB_EVENTS, /* streams until the client hangs up */
         _SV_VERB_MAX,
 } SvVerb;
 

@@ -77,6 +77,7 @@ typedef struct SvLogWho {
 
 typedef struct SvOps {
         uint64_t (*now)(void *ctx); /* CLOCK_MONOTONIC, in microseconds */
+        uint64_t (*realtime)(void *ctx); /* CLOCK_REALTIME, in microseconds: only for what people read */
         /* Starts a worker; on failure fills d ("cannot exec ...: No such file") and
          * returns a negative errno. */
         int (*spawn)(void *ctx, const SvSpawnSpec *spec, pid_t *ret_pid, SvDiag *d);
@@ -212,7 +213,21 @@ bool sv_supervisor_owns_pid(const SvSupervisor *s, pid_t pid);
 /* The configuration running now (NULL before load). */
 const SvConfig *sv_supervisor_config(const SvSupervisor *s);
 
-/* Introspection, for the simulator's invariants and for tests. */
+/* What a program has done since sockvisord started (carried across upgrades): for metrics. */
+#define SV_ROLLOUT_BUCKETS 10 /* restart durations: <= 0.1 0.25 0.5 1 2.5 5 10 30 60 s, and more */
+extern const uint64_t sv_rollout_bucket_usec[SV_ROLLOUT_BUCKETS - 1];
+
+typedef struct SvProgramStats {
+        uint64_t restarts;      /* instances started again: after an exit, by a rollout, for an unhealthy one */
+        uint64_t failed_starts; /* starts that ended before the instance was ready (or soon after) */
+        uint64_t rollbacks;     /* restarts and reloads whose new generation failed: the old one kept serving */
+        uint64_t unhealthy;     /* instances found unhealthy (watchdog=, healthcheck=) */
+        uint64_t rollouts;      /* restarts and reloads rolled out to the end */
+        uint64_t rollout_buckets[SV_ROLLOUT_BUCKETS]; /* of those, by duration (not cumulative) */
+        uint64_t rollout_usec_sum;
+} SvProgramStats;
+
+/* Introspection, for the simulator's invariants, tests and metrics. */
 typedef struct SvProgramView {
         const char *name;
         const SvProgramConf *conf; /* current configuration */
@@ -231,7 +246,39 @@ typedef struct SvProgramView {
         unsigned candidates, draining;
         size_t n_fdstore;          /* fds in its fd store */
         SmState state[SV_NUMPROCS_MAX]; /* of the current instance per index (STOPPED when none) */
+        SvProgramStats stats;
 } SvProgramView;
+
+typedef enum SvInstanceRole {
+        SV_ROLE_CURRENT,   /* serves its index */
+        SV_ROLE_CANDIDATE, /* a rollout's new instance, not ready yet */
+        SV_ROLE_DRAINING,  /* replaced or removed, on its way out */
+} SvInstanceRole;
+
+typedef struct SvInstanceView {
+        const char *program;
+        char name[80];          /* "app", "app:1" */
+        unsigned index, generation;
+        pid_t pid;              /* 0: no process */
+        SmState state;
+        SvInstanceRole role;
+        bool unhealthy;
+        uint64_t spawned_usec;  /* CLOCK_MONOTONIC of its last spawn, 0 never */
+        uint64_t since_usec;    /* in state since */
+} SvInstanceView;
+
+/* Program idx's instances (current per index, candidates, draining) into v (at most cap);
+ * returns how many there are. */
+size_t sv_supervisor_instance_views(const SvSupervisor *s, size_t idx, SvInstanceView *v, size_t cap);
+
+typedef struct SvSocketView {
+        const char *name;
+        SvSocketInfo info;
+        bool configured; /* false: retired, still used by a draining generation */
+} SvSocketView;
+
+/* The held sockets into v (at most cap); returns how many there are. */
+size_t sv_supervisor_socket_views(const SvSupervisor *s, SvSocketView *v, size_t cap);
 
 size_t sv_supervisor_n_programs(const SvSupervisor *s);
 void sv_supervisor_program_view(const SvSupervisor *s, size_t idx, SvProgramView *ret);

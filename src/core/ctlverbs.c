@@ -37,6 +37,8 @@ static const SvVerbInfo verbs[_SV_VERB_MAX] = {
         [SV_VERB_EXEC] = { "exec", 3, SIZE_MAX, true, true, "--socket NAME... -- COMMAND [ARGS...]",
                            "exec --socket web -- /usr/bin/server",
                            "run COMMAND on held sockets (fd 3.., LISTEN_FDS), fetched from sockvisord" },
+        [SV_VERB_EVENTS] = { "events", 0, 1, false, false, "[--json]", "events --json",
+                             "the state now, then every transition and milestone as it happens, until Ctrl-C" },
 };
 
 const SvVerbInfo *sv_verb_info(SvVerb v) {

@@ -3,6 +3,7 @@
  * public header: everything else goes through sockvisor/supervisor.h. */
 #pragma once
 
+#include "sockvisor/events.h"
 #include "sockvisor/job.h"
 #include "sockvisor/macro.h"
 #include "sockvisor/rollout.h"
@@ -107,6 +108,8 @@ struct Program {
         CfgRef *ro_cr;
         bool ro_done; /* the last rollout finished (not aborted, not cancelled) */
         bool ro_health; /* the rollout replaces one unhealthy instance (index ro.next - 1): no job asked */
+        uint64_t ro_begin_usec; /* when it began, for its duration */
+        SvProgramStats stats;
         char ro_error[512];
         Waiter *waiters;
         bool removed;   /* dropped by a reload: freed once stopped */
@@ -115,6 +118,14 @@ struct Program {
         StoredFd *fdstore; /* in the order stored */
         size_t n_fdstore;
 };
+
+/* A client of `sockvisorctl events`, until it hangs up. An upgrade carries this many. */
+#define SV_SUBSCRIBERS_SAVED 256
+typedef struct Subscriber {
+        SvConnId conn;
+        bool json;
+        struct Subscriber *next;
+} Subscriber;
 
 typedef struct Event {
         SvInstanceId id;
@@ -133,6 +144,7 @@ struct SvSupervisor {
         Event *queue; /* a ring */
         size_t q_head, q_len, q_cap;
         Instance *graveyard; /* out of every slot: freed at the end of dispatch */
+        Subscriber *subs;    /* sockvisorctl events, in arrival order */
         SvInstanceId last_id;
         bool dispatching;
         bool shutting_down, exited;
@@ -201,6 +213,17 @@ void sv_fdstore_drop_all(Program *p, const char *why);
 void sv_fdstore_trim(Program *p);
 /* Every index stopped and nothing left running: what empties the store. */
 void sv_fdstore_settle(Program *p);
+
+/* supervisor_events.c: sockvisorctl events */
+void sv_events_subscribe(SvSupervisor *s, SvConnId conn, bool json);
+void sv_events_unsubscribe(SvSupervisor *s, SvConnId conn);
+bool sv_events_has(const SvSupervisor *s, SvConnId conn);
+void sv_events_free_all(SvSupervisor *s);
+/* The daemon is done: each stream ends with OK why. */
+void sv_events_end_all(SvSupervisor *s, const char *why);
+void sv_events_transition(SvSupervisor *s, const Instance *i, SmState from, const char *cause);
+void sv_events_milestone(SvSupervisor *s, SvEventType type, const char *program, unsigned generation,
+                         const char *fmt, ...) _printf_(5, 6);
 
 /* supervisor_cmd.c */
 void sv_command(SvSupervisor *s, SvConnId conn, const CtlRequest *req);

@@ -306,6 +306,19 @@ static SmPolicy instance_policy(const Instance *i) {
         return pol;
 }
 
+/* The program's counters (metrics): what this transition was. */
+static void count_transition(Instance *i, const SmResult *res, unsigned failed_before, SmOutcome outcome_before,
+                             bool was_unhealthy) {
+        SvProgramStats *st = &i->prog->stats;
+        if (res->to == SM_STARTING && res->from != SM_STARTING && (res->from == SM_BACKOFF || !is_current(i)))
+                st->restarts++; /* after an exit, or a rollout's (or a replacement's) new instance */
+        if (i->sm.failed_starts > failed_before ||
+            (i->sm.outcome == SM_OUTCOME_READY_TIMEOUT && outcome_before != SM_OUTCOME_READY_TIMEOUT))
+                st->failed_starts++;
+        if (i->sm.unhealthy && !was_unhealthy)
+                st->unhealthy++;
+}
+
 /* Why an instance that was healthy is unhealthy now, for its log line and status. */
 static void health_verdict(Instance *i, SmEvent ev, const char *cause) {
         if (ev == SM_EV_TIMEOUT)
@@ -372,12 +385,15 @@ static void instance_feed(SvSupervisor *s, Instance *i, SmEvent ev, const char *
                 i->health_streak = 0;
         SmPolicy pol = instance_policy(i);
         SmResult res;
+        unsigned failed_before = i->sm.failed_starts;
+        SmOutcome outcome_before = i->sm.outcome;
 
         sm_step(&i->sm, ev, now, &pol, &res);
         if (!res.handled) {
                 sv_logf(s, LOG_DEBUG, i, "%s ignored in state %s", sm_event_to_string(ev), sm_state_to_string(res.from));
                 return;
         }
+        count_transition(i, &res, failed_before, outcome_before, was_unhealthy);
         if (i->sm.unhealthy && !was_unhealthy) {
                 health_verdict(i, ev, cause);
                 if (i->sm.deadline_usec > now)
@@ -424,6 +440,8 @@ static void instance_feed(SvSupervisor *s, Instance *i, SmEvent ev, const char *
         if (res.to == SM_FATAL)
                 sv_logf(s, LOG_ERR, i, "gave up after %u failed starts in a row; 'sockvisorctl start %s' tries again",
                         i->sm.failed_starts, i->prog->name);
+        if (res.from != res.to) /* after the spawn: a new process's pid is known */
+                sv_events_transition(s, i, res.from, cause);
         sv_instance_observe(s, i);
         sv_react(s, i, &res);
 }
@@ -542,6 +560,7 @@ static void shutdown_step(SvSupervisor *s) {
         else if (next == SV_STOP_DONE && s->q_len == 0) {
                 s->exited = true;
                 sv_logf(s, LOG_INFO, NULL, "every program has stopped");
+                sv_events_end_all(s, "sockvisord stopped");
                 s->ops->exit(s->ctx, 0);
         }
 }
@@ -682,6 +701,7 @@ SvSupervisor *sv_supervisor_free(SvSupervisor *s) {
                 free(h->name);
                 free(h);
         }
+        sv_events_free_all(s);
         free(s->queue);
         free(s);
         return NULL;
@@ -770,10 +790,11 @@ bool sv_supervisor_conn_waiting(const SvSupervisor *s, SvConnId conn) {
         for (const Job *j = s->jobs; j; j = j->next)
                 if (j->j.conn == conn)
                         return true;
-        return false;
+        return sv_events_has(s, conn);
 }
 
 void sv_supervisor_conn_closed(SvSupervisor *s, SvConnId conn) {
+        sv_events_unsubscribe(s, conn);
         for (Job *j = s->jobs; j; j = j->next)
                 if (j->j.conn == conn)
                         j->j.conn = 0;
@@ -785,6 +806,7 @@ void sv_supervisor_shutdown(SvSupervisor *s, const char *why) {
                 return;
         }
         sv_logf(s, LOG_INFO, NULL, "%s: stopping every program, highest priority first", why);
+        sv_events_milestone(s, SV_EVENT_SHUTDOWN, NULL, 0, "%s: stopping every program", why);
         s->shutting_down = true;
         s->ops->service_manager(s->ctx, "STOPPING=1\nSTATUS=stopping every program");
         for (size_t q = 0; q < s->n_progs; q++) {
@@ -834,6 +856,7 @@ void sv_supervisor_program_view(const SvSupervisor *s, size_t idx, SvProgramView
                 .rollout_target = p->ro.state == SV_RO_ROLLING ? p->ro.n_target : 0,
                 .has_job = p->waiters != NULL,
                 .n_fdstore = p->n_fdstore,
+                .stats = p->stats,
         };
         for (unsigned k = 0; k < p->cap; k++) {
                 view_count(p->cur[k], ret);
@@ -848,6 +871,50 @@ void sv_supervisor_program_view(const SvSupervisor *s, size_t idx, SvProgramView
                 view_count(d, ret);
                 ret->draining++;
         }
+}
+
+static void instance_view(const Instance *i, SvInstanceRole role, SvInstanceView *v) {
+        *v = (SvInstanceView){
+                .program = i->prog->name,
+                .index = i->index,
+                .generation = i->gen,
+                .pid = i->pid,
+                .state = i->sm.state,
+                .role = role,
+                .unhealthy = i->sm.unhealthy,
+                .spawned_usec = i->spawned_usec,
+                .since_usec = i->sm.since_usec,
+        };
+        sv_instance_name(i, v->name, sizeof(v->name));
+}
+
+size_t sv_supervisor_instance_views(const SvSupervisor *s, size_t idx, SvInstanceView *v, size_t cap) {
+        const Program *p = s->progs[idx];
+        size_t n = 0;
+        for (unsigned k = 0; k < p->n && k < p->cap; k++)
+                if (p->cur[k]) {
+                        if (n < cap)
+                                instance_view(p->cur[k], SV_ROLE_CURRENT, &v[n]);
+                        n++;
+                }
+        for (unsigned k = 0; k < p->cap; k++)
+                if (p->cand[k]) {
+                        if (n < cap)
+                                instance_view(p->cand[k], SV_ROLE_CANDIDATE, &v[n]);
+                        n++;
+                }
+        for (const Instance *d = p->draining; d; d = d->next, n++)
+                if (n < cap)
+                        instance_view(d, SV_ROLE_DRAINING, &v[n]);
+        return n;
+}
+
+size_t sv_supervisor_socket_views(const SvSupervisor *s, SvSocketView *v, size_t cap) {
+        size_t n = 0;
+        for (const HeldSocket *h = s->socks; h; h = h->next, n++)
+                if (n < cap)
+                        v[n] = (SvSocketView){ .name = h->name, .info = h->info, .configured = h->configured };
+        return n;
 }
 
 size_t sv_supervisor_n_sockets(const SvSupervisor *s) {

@@ -434,6 +434,13 @@ void sv_command(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
                 return;
         }
         switch (verb) {
+        case SV_VERB_EVENTS:
+                if (req->n_args == 1 && strcmp(req->args[0], "--json") != 0) {
+                        sv_replyf(s, conn, CTL_REPLY_ERR, "events: unknown option '%s'; expected [--json]", req->args[0]);
+                        break;
+                }
+                sv_events_subscribe(s, conn, req->n_args == 1);
+                break;
         case SV_VERB_STATUS:
                 cmd_status(s, conn, req);
                 break;

@@ -339,6 +339,7 @@ static void begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr, uns
         p->ro_conf = conf;
         p->ro_done = false;
         p->ro_health = end != 0;
+        p->ro_begin_usec = sv_now(s);
         p->ro_error[0] = '\0';
         p->n = conf->numprocs > n_old ? conf->numprocs : n_old;
         SvRolloutInput in = {
@@ -350,9 +351,13 @@ static void begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr, uns
                 .first = first,
                 .end = end,
         };
-        if (!p->ro_health)
+        if (!p->ro_health) {
                 sv_logf(s, LOG_INFO, NULL, "program '%s': rolling out generation %u (%u instance%s, %u at a time)",
                         p->name, in.gen, in.n_target, in.n_target == 1 ? "" : "s", in.surge ? in.surge : 1);
+                sv_events_milestone(s, SV_EVENT_ROLLOUT_BEGIN, p->name, in.gen,
+                                    "rolling out generation %u (%u instance%s, %u at a time)", in.gen, in.n_target,
+                                    in.n_target == 1 ? "" : "s", in.surge ? in.surge : 1);
+        }
         rollout_step(p, SV_RO_EV_BEGIN, &in, NULL);
         p->dirty = true;
 }
@@ -384,6 +389,9 @@ static void replace_unhealthy(Program *p) {
         i->replace_wanted = false;
         sv_logf(p->s, LOG_WARNING, i, "unhealthy (%s): replacing it with generation %u; it serves until that one is "
                 "ready", i->health, p->last_gen + 1);
+        sv_events_milestone(p->s, SV_EVENT_UNHEALTHY, p->name, p->last_gen + 1,
+                            "%s (generation %u, pid %d) is unhealthy (%s): replacing it", SV_INAME(i), i->gen,
+                            (int) i->pid, i->health);
         begin_rollout(p, p->conf, p->cr, i->index, i->index + 1);
 }
 
@@ -420,6 +428,20 @@ static unsigned serving(const Program *p, char *buf, size_t len) {
                                                p->cur[k]->gen, (int) p->cur[k]->pid);
                 }
         return n;
+}
+
+const uint64_t sv_rollout_bucket_usec[SV_ROLLOUT_BUCKETS - 1] = {
+        100 * USEC_PER_MSEC, 250 * USEC_PER_MSEC, 500 * USEC_PER_MSEC, 1 * USEC_PER_SEC, 2500 * USEC_PER_MSEC,
+        5 * USEC_PER_SEC,    10 * USEC_PER_SEC,   30 * USEC_PER_SEC,   60 * USEC_PER_SEC,
+};
+
+static void count_rollout(Program *p, uint64_t usec) {
+        unsigned b = 0;
+        while (b < SV_ROLLOUT_BUCKETS - 1 && usec > sv_rollout_bucket_usec[b])
+                b++;
+        p->stats.rollouts++;
+        p->stats.rollout_buckets[b]++;
+        p->stats.rollout_usec_sum += usec;
 }
 
 static void rollout_apply(Program *p, const SvRolloutResult *res, const char *why) {
@@ -477,8 +499,13 @@ static void rollout_apply(Program *p, const SvRolloutResult *res, const char *wh
                 sv_program_set_conf(p, p->ro_conf, p->ro_cr);
                 p->ro_cr = sv_cfgref_release(p->ro_cr);
                 p->ro_done = true;
-                if (!p->ro_health)
+                if (!p->ro_health) {
+                        count_rollout(p, sv_now(s) - p->ro_begin_usec);
                         sv_logf(s, LOG_INFO, NULL, "program '%s': generation %u rolled out", p->name, p->ro.gen);
+                        sv_events_milestone(s, SV_EVENT_ROLLOUT_DONE, p->name, p->ro.gen,
+                                            "generation %u rolled out in %s", p->ro.gen,
+                                            SV_DUR(sv_now(s) - p->ro_begin_usec));
+                }
         } else if (res->to == SV_RO_IDLE) { /* aborted or cancelled: back to what was */
                 for (unsigned k = p->ro.n_old; k < p->n && k < p->cap; k++)
                         if (p->cur[k]) {
@@ -504,6 +531,7 @@ static void rollout_apply(Program *p, const SvRolloutResult *res, const char *wh
                 }
         } else if (res->actions & SV_RO_ACT_ABORTED) {
                 char now_serving[256];
+                p->stats.rollbacks++;
                 unsigned n = serving(p, now_serving, sizeof(now_serving));
                 if (n)
                         (void) snprintf(p->ro_error, sizeof(p->ro_error), "%s; rolled back: %s keep%s serving", why,
@@ -511,6 +539,7 @@ static void rollout_apply(Program *p, const SvRolloutResult *res, const char *wh
                 else
                         (void) snprintf(p->ro_error, sizeof(p->ro_error), "%s; nothing else is running", why);
                 sv_logf(s, LOG_ERR, NULL, "program '%s': restart failed: %s", p->name, p->ro_error);
+                sv_events_milestone(s, SV_EVENT_ROLLOUT_FAILED, p->name, p->ro.gen, "%s", p->ro_error);
                 for (Waiter *w = p->waiters, *next; w; w = next) {
                         next = w->next;
                         if (w->what == WAIT_ROLLOUT)

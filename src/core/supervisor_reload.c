@@ -343,11 +343,14 @@ void sv_supervisor_reload(SvSupervisor *s, SvConnId conn, SvConfig *next) {
                 job->j.conn = 0; /* answered here, with what went wrong */
                 sv_job_release_share(s, job);
                 sv_logf(s, LOG_ERR, NULL, "reload failed, nothing changed: %s", d.msg);
+                sv_events_milestone(s, SV_EVENT_RELOAD, NULL, 0, "reload failed, nothing changed: %s", d.msg);
                 sv_replyf(s, conn, CTL_REPLY_ERR, "%s (nothing changed)", d.msg);
                 return;
         }
         sv_logf(s, LOG_INFO, NULL, "reloaded %s: %u added, %u removed, %u changed, %u unchanged", origin, a.added,
                 a.removed, a.changed, a.unchanged);
+        sv_events_milestone(s, SV_EVENT_RELOAD, NULL, 0, "reloaded %s: %u added, %u removed, %u changed, %u unchanged",
+                            origin, a.added, a.removed, a.changed, a.unchanged);
         sv_replyf(s, conn, CTL_REPLY_PROGRESS, "%u added, %u removed, %u changed, %u unchanged", a.added, a.removed,
                   a.changed, a.unchanged);
         (void) snprintf(job->j.done_text, sizeof(job->j.done_text), "reloaded %s", origin);

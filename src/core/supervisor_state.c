@@ -47,9 +47,12 @@ static void null_fd_close(void *ctx, int fd) {
 }
 static void null_observe(void *ctx, SvInstanceId id, pid_t pid, SvObserve what, const SvSocketInfo *socks, size_t n) {
 }
+static void null_probe(void *ctx, SvInstanceId id, pid_t pid, const SvProgramConf *conf) {
+}
 
 static const SvOps null_ops = {
         .now = null_now,
+        .realtime = null_now,
         .signal = null_signal,
         .arm = null_arm,
         .socket_close = null_socket_close,
@@ -58,6 +61,7 @@ static const SvOps null_ops = {
         .service_manager = null_service_manager,
         .fd_close = null_fd_close,
         .observe = null_observe,
+        .probe = null_probe,
 };
 
 SvSupervisor *sv_supervisor_abandon(SvSupervisor *s) {
@@ -175,6 +179,14 @@ static void save_program(Saver *sv, const Program *p) {
         sv_state_str(o, "ro_error", p->ro_error);
         sv_state_bool(o, "ro_health", p->ro_health);
         sv_state_u64(o, "ro_end", p->ro.end);
+        sv_state_u64(o, "ro_begin", p->ro_begin_usec);
+        sv_state_u64(o, "n_restarts", p->stats.restarts);
+        sv_state_u64(o, "n_failed_starts", p->stats.failed_starts);
+        sv_state_u64(o, "n_rollbacks", p->stats.rollbacks);
+        sv_state_u64(o, "n_unhealthy", p->stats.unhealthy);
+        sv_state_u64(o, "n_rollouts", p->stats.rollouts);
+        sv_state_ids(o, "rollout_buckets", p->stats.rollout_buckets, SV_ROLLOUT_BUCKETS);
+        sv_state_u64(o, "rollout_usec_sum", p->stats.rollout_usec_sum);
         for (const Waiter *w = p->waiters; w; w = w->next) {
                 sv_state_record(o, "wait");
                 sv_state_u64(o, "job", ptr_id(&sv->jobs, w->job));
@@ -280,6 +292,18 @@ int sv_supervisor_save(const SvSupervisor *s, SvStateOut *o, SvDiag *d) {
         sv_state_bool(o, "started", s->started);
         sv_state_bool(o, "ready_sent", s->ready_sent);
         sv_state_str(o, "last_status", s->last_status);
+        /* events subscribers, as two lists: keys an older reader skips (a record kind would
+         * stop it) */
+        uint64_t subs[SV_SUBSCRIBERS_SAVED], subs_json[SV_SUBSCRIBERS_SAVED];
+        size_t n_subs = 0;
+        for (const Subscriber *u = s->subs; u && n_subs < SV_SUBSCRIBERS_SAVED; u = u->next, n_subs++) {
+                subs[n_subs] = u->conn;
+                subs_json[n_subs] = u->json;
+        }
+        if (n_subs) {
+                sv_state_ids(o, "subs", subs, n_subs);
+                sv_state_ids(o, "subs_json", subs_json, n_subs);
+        }
         for (const Job *j = s->jobs; j; j = j->next) {
                 sv_state_record(o, "job");
                 sv_state_u64(o, "id", ptr_id(&sv.jobs, j));
@@ -474,6 +498,25 @@ static int load_core(Loader *l, const SvStateRec *r) {
         (void) snprintf(s->last_status, sizeof(s->last_status), "%s", sv_rec_str(l->in, r, "last_status"));
         if (l->in->err)
                 return l->in->err;
+        uint64_t subs[SV_SUBSCRIBERS_SAVED], subs_json[SV_SUBSCRIBERS_SAVED];
+        size_t n_subs = 0, n_json = 0;
+        if (sv_rec_opt(r, "subs")) {
+                n_subs = sv_rec_ids(l->in, r, "subs", subs, SV_SUBSCRIBERS_SAVED);
+                n_json = sv_rec_ids(l->in, r, "subs_json", subs_json, SV_SUBSCRIBERS_SAVED);
+                if (!l->in->err && n_json != n_subs)
+                        return sv_rec_fail(l->in, r, "%zu events subscribers but %zu json flags", n_subs, n_json);
+        }
+        if (l->in->err)
+                return l->in->err;
+        Subscriber **tail = &s->subs;
+        for (size_t k = 0; k < n_subs; k++) {
+                Subscriber *u = calloc(1, sizeof(Subscriber));
+                if (!u)
+                        return load_oom(l);
+                *u = (Subscriber){ .conn = subs[k], .json = subs_json[k] != 0 };
+                *tail = u;
+                tail = &u->next;
+        }
         s->cr = sv_cfgref_hold(cr);
         s->ops->set_log_target(s->ctx, cr->cfg->log_to);
         return 0;
@@ -566,6 +609,17 @@ static int load_program(Loader *l, const SvStateRec *r, Program **ret) {
         if (!sv_rec_opt(r, "ro_end")) /* written before a rollout could cover a part */
                 p->ro.end = p->ro.n_target;
         p->ro_health = opt_bool(in, r, "ro_health");
+        p->ro_begin_usec = opt_below(in, r, "ro_begin", UINT64_MAX);
+        p->stats = (SvProgramStats){
+                .restarts = opt_below(in, r, "n_restarts", UINT64_MAX),
+                .failed_starts = opt_below(in, r, "n_failed_starts", UINT64_MAX),
+                .rollbacks = opt_below(in, r, "n_rollbacks", UINT64_MAX),
+                .unhealthy = opt_below(in, r, "n_unhealthy", UINT64_MAX),
+                .rollouts = opt_below(in, r, "n_rollouts", UINT64_MAX),
+                .rollout_usec_sum = opt_below(in, r, "rollout_usec_sum", UINT64_MAX),
+        };
+        if (sv_rec_opt(r, "rollout_buckets"))
+                (void) sv_rec_ids(in, r, "rollout_buckets", p->stats.rollout_buckets, SV_ROLLOUT_BUCKETS);
         p->ro_done = sv_rec_bool(in, r, "ro_done");
         (void) snprintf(p->ro_error, sizeof(p->ro_error), "%s", sv_rec_str(in, r, "ro_error"));
         if (in->err)
@@ -877,5 +931,7 @@ void sv_supervisor_resume(SvSupervisor *s) {
                         resume_instance(s, i);
                 p->dirty = true; /* its waiters look again, as after any event */
         }
+        sv_events_milestone(s, SV_EVENT_UPGRADE, NULL, 0, "a new sockvisord image took over: same pid, sockets and "
+                            "workers");
         sv_dispatch(s);
 }

@@ -108,6 +108,8 @@ typedef struct Reply {
         const char *verb;
         bool got_line; /* a progress or output line came before the end */
         bool quiet;    /* print only ERR (exec: stdout is the program's) */
+        bool machine;  /* stdout is for a program (--json, events): progress goes to stderr, and
+                        * each output line is flushed as it comes */
         int out_r;     /* first stdout error: keep reading, the command runs on regardless */
         int *fds;      /* fds that came with the reply (fetch), or NULL: closed */
         size_t n_fds, max_fds;
@@ -138,8 +140,12 @@ static int reply_line(Reply *rp, const char *line, size_t len) {
         case CTL_REPLY_PROGRESS:
         case CTL_REPLY_OUTPUT:
                 rp->got_line = true;
+                if (rp->machine && kind == CTL_REPLY_PROGRESS) {
+                        (void) print_text(stderr, text, text_len, true);
+                        return REPLY_MORE;
+                }
                 if (rp->out_r == 0 && !rp->quiet)
-                        rp->out_r = print_text(stdout, text, text_len, kind == CTL_REPLY_PROGRESS);
+                        rp->out_r = print_text(stdout, text, text_len, kind == CTL_REPLY_PROGRESS || rp->machine);
                 return REPLY_MORE;
         case CTL_REPLY_OK:
                 if (rp->out_r == 0 && text_len > 0 && !rp->quiet)
@@ -278,8 +284,8 @@ static int read_reply_into(Reply *rp, int fd, int timeout_ms) {
         }
 }
 
-static int read_reply(int fd, const char *path, const char *verb, int timeout_ms) {
-        Reply rp = { .path = path, .verb = verb };
+static int read_reply(int fd, const char *path, const char *verb, int timeout_ms, bool machine) {
+        Reply rp = { .path = path, .verb = verb, .machine = machine };
         return read_reply_into(&rp, fd, timeout_ms);
 }
 
@@ -329,12 +335,15 @@ int ctl_client_run(const char *path, SvVerb verb, char **args, size_t n_args) {
                  * reads the request: its reason is already waiting to be read. */
                 char peek;
                 if (recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
-                        return read_reply(fd, path, info->name, CTL_QUICK_TIMEOUT_MS);
+                        return read_reply(fd, path, info->name, CTL_QUICK_TIMEOUT_MS, false);
         }
         if (r < 0) {
                 fprintf(stderr, PROG ": cannot send the request to %s: %s\n", path, strerror(-r));
                 return r == -EPIPE || r == -ECONNRESET ? CTL_EXIT_UNAVAILABLE : CTL_EXIT_FAILED;
         }
 
-        return read_reply(fd, path, info->name, info->quick ? CTL_QUICK_TIMEOUT_MS : -1);
+        bool machine = verb == SV_VERB_EVENTS;
+        for (size_t k = 0; k < n_args; k++)
+                machine = machine || strcmp(args[k], "--json") == 0;
+        return read_reply(fd, path, info->name, info->quick ? CTL_QUICK_TIMEOUT_MS : -1, machine);
 }

@@ -59,6 +59,12 @@ static uint64_t op_now(void *ctx) {
         return sv_daemon_now(ctx);
 }
 
+static uint64_t op_realtime(void *ctx) {
+        struct timespec ts;
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
 int sv_daemon_on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         Watch *w = userdata;
         SvDaemon *d = w->d;
@@ -369,6 +375,7 @@ static int op_fd_carry(void *ctx, int fd, bool restoring) {
 
 const SvOps sv_daemon_ops = {
         .now = op_now,
+        .realtime = op_realtime,
         .spawn = op_spawn,
         .signal = op_signal,
         .arm = op_arm,

@@ -6,7 +6,10 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 
 void violation(World *w, const char *invariant, const char *fmt, ...) {
@@ -265,6 +268,80 @@ void check_health(World *w) {
                         violation(w, "11 health", "pid %d of p%u wedged %.3f s ago and nothing was started to replace it",
                                   (int) p->pid, p->prog, (w->now - since) / 1e6);
         }
+}
+
+static bool terminal_state(SmState s) {
+        return s == SM_STOPPED || s == SM_EXITED || s == SM_FATAL;
+}
+
+static int state_of_name(const char *s) {
+        for (int k = 0; k < _SM_STATE_MAX; k++)
+                if (s && strcmp(s, sm_state_to_string((SmState) k)) == 0)
+                        return k;
+        return -1;
+}
+
+static struct Seen *seen_slot(Conn *c, const char *key) {
+        for (size_t k = 0; k < c->n_seen; k++)
+                if (strcmp(c->seen[k].key, key) == 0)
+                        return &c->seen[k];
+        struct Seen *v = realloc(c->seen, (c->n_seen + 1) * sizeof(*v));
+        if (!v)
+                abort();
+        c->seen = v;
+        struct Seen *e = &c->seen[c->n_seen++];
+        snprintf(e->key, sizeof(e->key), "%s", key);
+        e->state = _SM_STATE_MAX; /* nothing said yet */
+        return e;
+}
+
+/* 12 events: every line is valid JSON (with --json) or starts with a time and a type; each
+ * instance's transitions chain: one starts where the snapshot or the last transition of
+ * that instance left it (a fresh instance object of the same name and generation starts
+ * from STOPPED after a terminal state). */
+void check_event_line(World *w, Conn *c, const char *line) {
+        if (!c->json) {
+                if (strlen(line) < 25 || line[4] != '-' || line[23] != 'Z' || line[24] != ' ')
+                        violation(w, "12 events", "#%llu: '%s' does not start with a UTC time", (unsigned long long) c->id,
+                                  line);
+                return;
+        }
+        json_error_t err;
+        json_t *v = json_loads(line, JSON_REJECT_DUPLICATES, &err);
+        if (!v) {
+                violation(w, "12 events", "#%llu: invalid JSON (%s): %s", (unsigned long long) c->id, err.text, line);
+                return;
+        }
+        const char *type = json_string_value(json_object_get(v, "type"));
+        /* by program, index and generation: the instance's name changes with numprocs */
+        const char *prog = json_string_value(json_object_get(v, "program"));
+        json_int_t gen = json_integer_value(json_object_get(v, "generation"));
+        json_int_t index = json_integer_value(json_object_get(v, "index"));
+        char key[96];
+        snprintf(key, sizeof(key), "%s:%lld#%lld", prog ? prog : "", (long long) index, (long long) gen);
+        if (type && strcmp(type, "state") == 0) {
+                int st = state_of_name(json_string_value(json_object_get(v, "state")));
+                if (st < 0)
+                        violation(w, "12 events", "#%llu: a state event with no state: %s", (unsigned long long) c->id,
+                                  line);
+                else
+                        seen_slot(c, key)->state = (SmState) st;
+        } else if (type && strcmp(type, "transition") == 0) {
+                int from = state_of_name(json_string_value(json_object_get(v, "from")));
+                int to = state_of_name(json_string_value(json_object_get(v, "to")));
+                struct Seen *e = seen_slot(c, key);
+                bool chains = e->state == _SM_STATE_MAX || (int) e->state == from ||
+                              (from == SM_STOPPED && terminal_state(e->state));
+                if (from < 0 || to < 0 || from == to || !chains)
+                        violation(w, "12 events", "#%llu: %s goes %s -> %s, but it was last said to be %s: %s",
+                                  (unsigned long long) c->id, key, from < 0 ? "?" : sm_state_to_string((SmState) from),
+                                  to < 0 ? "?" : sm_state_to_string((SmState) to),
+                                  e->state == _SM_STATE_MAX ? "nothing" : sm_state_to_string(e->state), line);
+                if (to >= 0)
+                        e->state = (SmState) to;
+        } else if (!type || !json_string_value(json_object_get(v, "message")))
+                violation(w, "12 events", "#%llu: an event with no type or message: %s", (unsigned long long) c->id, line);
+        json_decref(v);
 }
 
 void check_quiet(World *w) {

@@ -197,7 +197,8 @@ static Conn *send_command(World *w, SvVerb verb, char **args, size_t n_args, uns
                 b = level_sum(w, gc, progs, stop_bound);
         else if (verb == SV_VERB_RESTART)
                 b = level_sum(w, gc, progs, restart_bound);
-        c->deadline = w->now + b + SLACK_USEC;
+        c->deadline = verb == SV_VERB_EVENTS ? UINT64_MAX : w->now + b + SLACK_USEC; /* until it hangs up */
+        c->json = verb == SV_VERB_EVENTS && n_args == 1;
         world_logf(w, "#%llu <- %s", (unsigned long long) c->id, c->line);
         if (w->verbose)
                 printf("[%10.6f] command #%llu %s\n", w->now / 1e6, (unsigned long long) c->id, c->line);
@@ -459,8 +460,13 @@ static void inject_command(World *w, Totals *t) {
                 send_command(w, SV_VERB_PID, args, n, 0, n && unknown);
         } else if (roll < 73)
                 send_command(w, SV_VERB_SOCKETS, args, 0, 0, false);
-        else if (roll < 74)
-                send_command(w, SV_VERB_VERSION, args, 0, 0, false);
+        else if (roll < 74) {
+                args[0] = "--json";
+                if (rng_chance(r, 500))
+                        send_command(w, SV_VERB_EVENTS, args, rng_chance(r, 700) ? 1 : 0, 0, false);
+                else
+                        send_command(w, SV_VERB_VERSION, args, 0, 0, false);
+        }
         else if (roll < 86) {
                 if (!w->shutting || rng_chance(r, 200))
                         do_reload(w, t);

@@ -205,6 +205,14 @@ typedef struct Conn {
         bool shutting; /* sent while shutting down */
         bool final, ok, hung_up, progress, post_pending;
         char text[256]; /* the final reply's text */
+        /* events: what it has been told of each instance ("p2:1#3" -> state), to check each
+         * transition starts where the last word on that instance left it (invariant 12) */
+        bool json;
+        size_t n_seen;
+        struct Seen {
+                char key[96];
+                SmState state;
+        } *seen;
 } Conn;
 
 /* What invariant 4 watches for a program during a restart. */
@@ -317,5 +325,7 @@ void check_restart_begins(World *w, Conn *c, unsigned fully);
 /* Invariant 11, after every step: a worker that stopped its pings or fails its probes gets a
  * replacement tried within its bound. */
 void check_health(World *w);
+/* Invariant 12: one line an events follower got (an OUTPUT reply of sockvisorctl events). */
+void check_event_line(World *w, Conn *c, const char *line);
 /* Something happened to a program that lets its running count drop (crash, signal). */
 void check_disturb(World *w, unsigned prog);

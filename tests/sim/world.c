@@ -174,6 +174,10 @@ static uint64_t op_now(void *ctx) {
         return ((World *) ctx)->now;
 }
 
+static uint64_t op_realtime(void *ctx) { /* a fixed epoch plus the virtual clock: deterministic */
+        return 1796169600ULL * 1000000ULL + ((World *) ctx)->now;
+}
+
 static int op_spawn(void *ctx, const SvSpawnSpec *spec, pid_t *ret_pid, SvDiag *d) {
         World *w = ctx;
         int prog = gen_name_index(spec->program);
@@ -392,6 +396,8 @@ static void op_reply(void *ctx, SvConnId id, CtlReplyKind kind, const char *text
         }
         if (kind == CTL_REPLY_PROGRESS)
                 c->progress = true;
+        if (kind == CTL_REPLY_OUTPUT && c->verb == SV_VERB_EVENTS)
+                check_event_line(w, c, text ? text : "");
         if (!ctl_reply_is_final(kind))
                 return;
         c->final = true;
@@ -617,6 +623,7 @@ void world_forget_timers(World *w) {
 
 const SvOps world_ops = {
         .now = op_now,
+        .realtime = op_realtime,
         .spawn = op_spawn,
         .signal = op_signal,
         .arm = op_arm,
@@ -774,6 +781,8 @@ void world_done(World *w) {
         free(w->procs);
         free(w->alive);
         free(w->socks);
+        for (size_t k = 0; k < w->n_conns; k++)
+                free(w->conns[k].seen);
         free(w->conns);
         free(w->sfds);
 }

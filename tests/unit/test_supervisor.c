@@ -69,6 +69,11 @@ static uint64_t op_now(void *ctx) {
         return F.now;
 }
 
+static uint64_t op_realtime(void *ctx) { /* 2026-12-02T00:00:00Z at T0 */
+        (void) ctx;
+        return 1796169600ULL * SEC + (F.now - T0);
+}
+
 static int op_spawn(void *ctx, const SvSpawnSpec *spec, pid_t *ret_pid, SvDiag *d) {
         (void) ctx;
         assert_true(spec->id < IDS_MAX);
@@ -226,6 +231,7 @@ static void op_probe(void *ctx, SvInstanceId id, pid_t pid, const SvProgramConf 
 
 static const SvOps ops = {
         .now = op_now,
+        .realtime = op_realtime,
         .spawn = op_spawn,
         .signal = op_signal,
         .arm = op_arm,
@@ -963,12 +969,58 @@ static void test_probe_failures(void **state) {
         trace_has("c7 OK restart done");
 }
 
+/* events: the state first, then each transition and milestone as it happens, to each
+ * follower, text or JSON; across an upgrade; until it hangs up. */
+static void test_events(void **state) {
+        (void) state;
+        char *text = NULL;
+        setup("[program:app]\ncommand = /bin/app\nready = notify\nready_timeout = 5s\nstopwaitsecs = 3s\n"
+              "[program:off]\ncommand = /bin/off\nautostart = false\n");
+        sv_supervisor_start_all(S);
+        ready(1);
+        expect_trace(F.trace);
+        command(5, "events");
+        command(6, "events --json");
+        trace_has("c5 . the state now, then every event as it happens, until you hang up (Ctrl-C)\n"
+                  "c5 | 2026-12-02T00:00:00.000Z state app gen 1 pid 101 RUNNING (current)\n"
+                  "c5 | 2026-12-02T00:00:00.000Z state off gen 0 STOPPED (current)\n"
+                  "c6 . the state now");
+        assert_true(sv_supervisor_conn_waiting(S, 5)); /* an upgrade must not answer it as lost */
+        command(7, "restart app");
+        assert_non_null(strstr(F.trace, "c5 | 2026-12-02T00:00:00.000Z rollout-begin app gen 2: rolling out generation 2"));
+        assert_non_null(strstr(F.trace, "c6 | {\"time\":\"2026-12-02T00:00:00.000Z\",\"type\":\"transition\","
+                                        "\"program\":\"app\",\"instance\":\"app\",\"index\":0,\"generation\":2,"
+                                        "\"pid\":102,\"from\":\"STOPPED\",\"to\":\"STARTING\","
+                                        "\"cause\":\"generation 2 rolling out\"}"));
+        expect_trace(F.trace);
+        upgrade(&text); /* the followers come along */
+        free(text);
+        sv_supervisor_resume(S);
+        trace_has("c5 | 2026-12-02T00:00:00.000Z upgrade: a new sockvisord image took over");
+        F.now += 1 * SEC;
+        ready(2);
+        trace_has("c5 | 2026-12-02T00:00:01.000Z transition app gen 2 pid 102 STARTING -> RUNNING (READY=1)");
+        sv_supervisor_conn_closed(S, 5);
+        assert_false(sv_supervisor_conn_waiting(S, 5));
+        exited(1, CLD_EXITED, 0);
+        assert_null(strstr(F.trace, "c5 "));
+        assert_non_null(strstr(F.trace, "c6 | {"));
+        expect_trace(F.trace);
+        command(8, "events --yaml");
+        trace_has("c8 ERR events: unknown option '--yaml'; expected [--json]\n");
+        sv_supervisor_shutdown(S, "test");
+        exited(2, CLD_EXITED, 0);
+        assert_non_null(strstr(F.trace, "c6 OK sockvisord stopped"));
+        expect_trace(F.trace);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_start_all_then_ready, teardown),
                 cmocka_unit_test_teardown(test_watchdog_replaces, teardown),
                 cmocka_unit_test_teardown(test_probe_failures, teardown),
                 cmocka_unit_test_teardown(test_watchdog_trigger, teardown),
+                cmocka_unit_test_teardown(test_events, teardown),
                 cmocka_unit_test_teardown(test_exit_of_running_restarts, teardown),
                 cmocka_unit_test_teardown(test_early_exit_backoff_then_fatal, teardown),
                 cmocka_unit_test_teardown(test_restart_then_stale_events, teardown),
