@@ -16,6 +16,8 @@ typedef struct SvStatusRow {
         unsigned generation;  /* 0: never started */
         uint64_t uptime_usec; /* with a pid */
         unsigned procs;       /* processes in its group, with a pid */
+        uint64_t cpu_usec;    /* their CPU time, with a pid */
+        uint64_t rss_bytes;   /* their resident memory, with a pid */
         const char *sockets;  /* "web=tcp://..." or "-" */
         const char *extra;    /* why it is where it is, or its STATUS= line */
 } SvStatusRow;
@@ -24,6 +26,8 @@ typedef struct SvStatusRow {
 int sv_status_name_width(size_t longest);
 void sv_status_header(char *buf, size_t len, int width);
 void sv_status_row(char *buf, size_t len, int width, const SvStatusRow *r);
+/* "512K", "12.3M", "1.5G": resident memory as ps and top show it (1024-based). */
+char *sv_status_bytes(uint64_t bytes, char *buf, size_t len);
 
 /* The STATUS column for one instance: "retry in 2s after status 1", "gave up: status 1",
  * or its own STATUS= line. */

@@ -48,6 +48,13 @@ typedef struct SvSpawnSpec {
         size_t n_sockets;          /* the first n_sockets of fds are held sockets */
 } SvSpawnSpec;
 
+/* What a worker's process group uses, summed over its live processes. */
+typedef struct SvGroupUsage {
+        unsigned procs;
+        uint64_t cpu_usec;  /* user + system time, since each started */
+        uint64_t rss_bytes; /* resident memory */
+} SvGroupUsage;
+
 /* What the ops watch a worker's processes for (the daemon reads /proc): ready = accepting
  * and drain = idle. */
 typedef enum SvObserve {
@@ -93,8 +100,9 @@ typedef struct SvOps {
         void (*socket_close)(void *ctx, SvSocketInfo *si);
         /* One reply line to a control client; after OK/ERR the client is done. */
         void (*reply)(void *ctx, SvConnId conn, CtlReplyKind kind, const char *text);
-        /* For status: how many processes are in each process group. */
-        void (*count_procs)(void *ctx, const pid_t *pgids, size_t n, unsigned *ret_counts);
+        /* For status: per process group, its processes and what they use (ret[k] zeros when
+         * pgids[k] <= 0). */
+        void (*usage)(void *ctx, const pid_t *pgids, size_t n, SvGroupUsage *ret);
         /* "READY=1\nSTATUS=..." to the service manager (sd_notify). */
         void (*service_manager)(void *ctx, const char *assignments);
         void (*log)(void *ctx, int level, const SvLogWho *who, const char *text);

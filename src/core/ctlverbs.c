@@ -9,7 +9,7 @@
 #include "sockvisor/macro.h"
 
 static const SvVerbInfo verbs[_SV_VERB_MAX] = {
-        [SV_VERB_STATUS] = { "status", 0, SIZE_MAX, true, false, "[NAME...]", "status app",
+        [SV_VERB_STATUS] = { "status", 0, SIZE_MAX, true, false, "[--json] [NAME...]", "status --json app",
                              "show programs and their instances" },
         [SV_VERB_START] = { "start", 1, SIZE_MAX, false, false, "NAME...|all", "start app",
                             "start programs; waits until they are ready" },
@@ -21,7 +21,7 @@ static const SvVerbInfo verbs[_SV_VERB_MAX] = {
                           "print the daemon's pid, or the pids of programs' instances" },
         [SV_VERB_SIGNAL] = { "signal", 2, SIZE_MAX, true, false, "SIG NAME...", "signal HUP app",
                              "send a signal to programs" },
-        [SV_VERB_SOCKETS] = { "sockets", 0, 0, true, false, "", "sockets",
+        [SV_VERB_SOCKETS] = { "sockets", 0, 1, true, false, "[--json]", "sockets --json",
                               "list the held sockets: address, fd, inode, users" },
         [SV_VERB_RELOAD] = { "reload", 0, 0, false, false, "", "reload",
                              "re-read the configuration, apply the difference, wait for what it started" },

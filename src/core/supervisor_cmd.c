@@ -12,6 +12,7 @@
 #include "sockvisor/ctlverbs.h"
 #include "sockvisor/duration.h"
 #include "sockvisor/fetch.h"
+#include "sockvisor/json.h"
 #include "sockvisor/names.h"
 #include "sockvisor/policy.h"
 #include "sockvisor/status.h"
@@ -64,16 +65,13 @@ static void format_sockets(const Program *p, char *buf, size_t len) {
                 (void) snprintf(buf, len, "-");
 }
 
-static void status_row(SvSupervisor *s, SvConnId conn, int w, const char *name, const Instance *i, const char *sockets,
-                       unsigned procs) {
+/* The STATUS column: what sockvisord is doing about the instance, or what it says itself. */
+static void status_extra_of(const SvSupervisor *s, const Instance *i, char *extra, size_t len) {
         uint64_t now = sv_now(s);
-        char extra[320], line[CTL_LINE_MAX];
-        if (i)
-                sv_status_extra(extra, sizeof(extra), i->sm.state,
-                                i->sm.deadline_usec > now ? i->sm.deadline_usec - now : 0, i->exit_text, i->error,
-                                i->status);
+        sv_status_extra(extra, len, i->sm.state, i->sm.deadline_usec > now ? i->sm.deadline_usec - now : 0,
+                        i->exit_text, i->error, i->status);
         /* health first: it says what sockvisord will do about the instance */
-        if (i && i->sm.unhealthy && i->sm.state == SM_RUNNING) {
+        if (i->sm.unhealthy && i->sm.state == SM_RUNNING) {
                 const Instance *c = i->index < i->prog->cap ? i->prog->cand[i->index] : NULL;
                 char next[96];
                 if (i->sm.deadline_usec > now)
@@ -83,30 +81,106 @@ static void status_row(SvSupervisor *s, SvConnId conn, int w, const char *name, 
                                         c->gen);
                 else
                         (void) snprintf(next, sizeof(next), "to be replaced once the job under way is done");
-                (void) snprintf(extra, sizeof(extra), "unhealthy: %s; %s", i->health, next);
-        } else if (i && i->sm.unhealthy && i->sm.state == SM_STOPPING)
-                (void) snprintf(extra, sizeof(extra), "replaced, unhealthy: %s", i->health);
-        else if (i && i->probe_failures && i->sm.state == SM_RUNNING)
-                (void) snprintf(extra, sizeof(extra), "health check failing (%u of %u): %s", i->probe_failures,
+                (void) snprintf(extra, len, "unhealthy: %s; %s", i->health, next);
+        } else if (i->sm.unhealthy && i->sm.state == SM_STOPPING)
+                (void) snprintf(extra, len, "replaced, unhealthy: %s", i->health);
+        else if (i->probe_failures && i->sm.state == SM_RUNNING)
+                (void) snprintf(extra, len, "health check failing (%u of %u): %s", i->probe_failures,
                                 i->conf->health.failures, i->health);
         /* what an observed instance waits for, when it says nothing itself */
-        if (i && !extra[0] && i->observing != SV_OBSERVE_NONE)
-                (void) snprintf(extra, sizeof(extra), "%s (at most %s more)",
+        if (!extra[0] && i->observing != SV_OBSERVE_NONE)
+                (void) snprintf(extra, len, "%s (at most %s more)",
                                 i->observing == SV_OBSERVE_ACCEPTING ? "waiting for it to accept"
                                                                      : "draining: killed once it holds no connection",
                                 SV_DUR(i->sm.deadline_usec > now ? i->sm.deadline_usec - now : 0));
+}
+
+static void status_row(SvSupervisor *s, SvConnId conn, int w, const char *name, const Instance *i, const char *sockets,
+                       const SvGroupUsage *use) {
+        uint64_t now = sv_now(s);
+        char extra[320] = "", line[CTL_LINE_MAX];
+        if (i)
+                status_extra_of(s, i, extra, sizeof(extra));
         SvStatusRow row = {
                 .name = name,
                 .state = i ? i->sm.state : SM_STOPPED,
                 .pid = i ? i->pid : 0,
                 .generation = i ? i->gen : 0,
                 .uptime_usec = i && i->pid > 0 ? now - i->spawned_usec : 0,
-                .procs = procs,
+                .procs = use->procs,
+                .cpu_usec = use->cpu_usec,
+                .rss_bytes = use->rss_bytes,
                 .sockets = sockets,
                 .extra = i ? extra : "",
         };
         sv_status_row(line, sizeof(line), w, &row);
         sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%s", line);
+}
+
+/* One JSON object as an OUTPUT line (takes o); a row that could not be built (out of
+ * memory) or does not fit is left out, and said so. */
+static void reply_json(SvSupervisor *s, SvConnId conn, json_t *o, bool built) {
+        char line[CTL_LINE_MAX];
+        if (!built) {
+                json_decref(o);
+                sv_replyf(s, conn, CTL_REPLY_OUTPUT, "{\"error\":\"out of memory: a row is missing\"}");
+        } else if (sv_json_line(o, line, sizeof(line)) < 0)
+                sv_replyf(s, conn, CTL_REPLY_OUTPUT, "{\"error\":\"a row longer than the protocol's line\"}");
+        else
+                sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%s", line);
+}
+
+/* "--json" among args: taken out (the names are the rest). */
+static bool take_json_flag(const CtlRequest *req, char **names, size_t *ret_n) {
+        bool json = false;
+        size_t n = 0;
+        for (size_t k = 0; k < req->n_args; k++)
+                if (strcmp(req->args[k], "--json") == 0)
+                        json = true;
+                else
+                        names[n++] = req->args[k];
+        names[n] = NULL;
+        *ret_n = n;
+        return json;
+}
+
+/* status --json: one object per row, on one line; sockvisorctl makes them an array. */
+static void status_json(SvSupervisor *s, SvConnId conn, const Program *p, const Instance *i, const char *role,
+                        const SvGroupUsage *use) {
+        uint64_t now = sv_now(s);
+        char extra[320] = "", name[80];
+        json_t *o = json_object(), *socks = json_array();
+        int r = o && socks && json_object_set(o, "sockets", socks) == 0 ? 0 : -1; /* o holds it too */
+        json_decref(socks);
+        if (i)
+                status_extra_of(s, i, extra, sizeof(extra));
+        (void) snprintf(name, sizeof(name), "%s", i ? SV_INAME(i) : p->name);
+        const SvConfig *cfg = p->cr->cfg;
+        for (size_t k = 0; k < p->conf->n_sockets && r == 0; k++) {
+                const SvSocketConf *sc = &cfg->sockets[p->conf->socket_idx[k]];
+                json_t *so = json_object();
+                r = so && sv_json_set_string(so, "name", sc->name) == 0 && sv_json_set_string(so, "listen", sc->listen) == 0
+                            ? json_array_append_new(socks, so)
+                            : -1;
+        }
+        bool up = i && i->pid > 0;
+        r = r < 0 ? r : sv_json_set_string(o, "program", p->name);
+        r = r < 0 ? r : sv_json_set_string(o, "instance", name);
+        r = r < 0 ? r : json_object_set_new(o, "index", json_integer(i ? i->index : 0));
+        r = r < 0 ? r : sv_json_set_string(o, "role", role);
+        r = r < 0 ? r : sv_json_set_string(o, "state", sm_state_to_string(i ? i->sm.state : SM_STOPPED));
+        r = r < 0 ? r : json_object_set_new(o, "pid", up ? json_integer(i->pid) : json_null());
+        r = r < 0 ? r : json_object_set_new(o, "generation", json_integer(i ? i->gen : 0));
+        r = r < 0 ? r : json_object_set_new(o, "uptime_seconds", up ? json_real((double) (now - i->spawned_usec) / 1e6)
+                                                                      : json_null());
+        r = r < 0 ? r : json_object_set_new(o, "processes", json_integer(use->procs));
+        r = r < 0 ? r : json_object_set_new(o, "cpu_seconds", up ? json_real((double) use->cpu_usec / 1e6) : json_null());
+        r = r < 0 ? r : json_object_set_new(o, "rss_bytes", up ? json_integer((json_int_t) use->rss_bytes) : json_null());
+        r = r < 0 ? r : json_object_set_new(o, "unhealthy", json_boolean(i && i->sm.unhealthy));
+        r = r < 0 ? r : json_object_set_new(o, "restarts", json_integer((json_int_t) p->stats.restarts));
+        r = r < 0 ? r : sv_json_set_string(o, "status", extra);
+        r = r < 0 ? r : json_object_set_new(o, "removed", json_boolean(p->removed));
+        reply_json(s, conn, o, r == 0);
 }
 
 /* The instances status shows for p, in order: current per index, candidates, draining.
@@ -144,11 +218,12 @@ static void cmd_status(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
         _cleanup_free_ Program **v = NULL;
         _cleanup_free_ const Instance **list = NULL;
         _cleanup_free_ pid_t *pgids = NULL;
-        _cleanup_free_ unsigned *counts = NULL;
-        size_t n, longest = 0, cap = 0, ni = 0;
-        char line[CTL_LINE_MAX];
+        _cleanup_free_ SvGroupUsage *use = NULL;
+        size_t n, longest = 0, cap = 0, ni = 0, n_names;
+        char line[CTL_LINE_MAX], *names[CTL_ARGS_MAX + 1];
+        bool json = take_json_flag(req, names, &n_names);
 
-        if (resolve(s, conn, req->args, req->n_args, true, &v, &n) < 0)
+        if (resolve(s, conn, names, n_names, true, &v, &n) < 0)
                 return;
         for (size_t q = 0; q < n; q++) {
                 longest = strlen(v[q]->name) > longest ? strlen(v[q]->name) : longest;
@@ -156,8 +231,8 @@ static void cmd_status(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
         }
         list = calloc(cap ? cap : 1, sizeof(Instance *));
         pgids = calloc(cap ? cap : 1, sizeof(pid_t));
-        counts = calloc(cap ? cap : 1, sizeof(unsigned));
-        if (!list || !pgids || !counts) {
+        use = calloc(cap ? cap : 1, sizeof(SvGroupUsage));
+        if (!list || !pgids || !use) {
                 sv_replyf(s, conn, CTL_REPLY_ERR, "out of memory");
                 return;
         }
@@ -165,11 +240,12 @@ static void cmd_status(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
                 ni += status_instances(v[q], list + ni, cap - ni);
         for (size_t k = 0; k < ni; k++)
                 pgids[k] = list[k] && list[k]->pid > 0 ? list[k]->pid : 0;
-        s->ops->count_procs(s->ctx, pgids, ni, counts); /* one walk of /proc for the whole table */
+        s->ops->usage(s->ctx, pgids, ni, use); /* one walk of /proc for the whole table */
 
         int w = sv_status_name_width(longest);
         sv_status_header(line, sizeof(line), w);
-        sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%s", line);
+        if (!json)
+                sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%s", line);
         size_t at = 0;
         for (size_t q = 0; q < n; q++) {
                 const Program *p = v[q];
@@ -179,23 +255,66 @@ static void cmd_status(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
                 bool multi = p->n > 1 || p->conf->numprocs > 1;
                 for (size_t k = 0; k < np; k++, at++) {
                         const Instance *i = list[at];
+                        bool cand = k >= p->n && i->index < p->cap && p->cand[i->index] == i;
+                        if (json) {
+                                status_json(s, conn, p, i, k < p->n ? "current" : cand ? "candidate" : "draining",
+                                            &use[at]);
+                                continue;
+                        }
                         if (k < p->n && multi)
                                 (void) snprintf(name, sizeof(name), "%s:%zu%s", p->name, k, p->removed ? " (removed)" : "");
                         else if (k < p->n)
                                 (void) snprintf(name, sizeof(name), "%s%s", p->name, p->removed ? " (removed)" : "");
                         else
-                                (void) snprintf(name, sizeof(name), "%s (%s)", SV_INAME(i),
-                                                i->index < p->cap && p->cand[i->index] == i ? "new" : "old");
-                        status_row(s, conn, w, name, i, sockets, counts[at]);
+                                (void) snprintf(name, sizeof(name), "%s (%s)", SV_INAME(i), cand ? "new" : "old");
+                        status_row(s, conn, w, name, i, sockets, &use[at]);
                 }
-                if (p->n_fdstore)
+                if (p->n_fdstore && !json)
                         status_fdstore(s, conn, p);
         }
         sv_replyf(s, conn, CTL_REPLY_OK, NULL);
 }
 
 /* Every socket held, with what the port doctor and reload tests need: fd, inode, users. */
-static void cmd_sockets(SvSupervisor *s, SvConnId conn) {
+/* sockets --json: one object per held socket, then one per stored fd. */
+static void sockets_json(SvSupervisor *s, SvConnId conn) {
+        for (const HeldSocket *h = s->socks; h; h = h->next) {
+                SvAddr a;
+                bool known = sv_addr_parse(h->info.address, &a, NULL) == 0;
+                json_t *o = json_object();
+                bool ok = o && sv_json_set_string(o, "socket", h->name) == 0 &&
+                          sv_json_set_string(o, "address", h->info.address) == 0 &&
+                          sv_json_set_string(o, "kind", known ? sv_addr_kind_name(&a) : NULL) == 0 &&
+                          json_object_set_new(o, "fd", json_integer(h->info.fd)) == 0 &&
+                          json_object_set_new(o, "inode", json_integer((json_int_t) h->info.inode)) == 0 &&
+                          json_object_set_new(o, "refs", json_integer(h->refs)) == 0 &&
+                          sv_json_set_string(o, "state", h->configured ? "listening" : "retired") == 0 &&
+                          json_object_set_new(o, "adopted", json_boolean(h->info.adopted)) == 0;
+                reply_json(s, conn, o, ok);
+        }
+        for (size_t q = 0; q < s->n_progs; q++)
+                for (size_t k = 0; k < s->progs[q]->n_fdstore; k++) {
+                        const StoredFd *f = &s->progs[q]->fdstore[k];
+                        json_t *o = json_object();
+                        bool ok = o && sv_json_set_string(o, "socket", f->name) == 0 &&
+                                  sv_json_set_string(o, "stored_by", s->progs[q]->name) == 0 &&
+                                  json_object_set_new(o, "fd", json_integer(f->fd)) == 0 &&
+                                  sv_json_set_string(o, "state", "stored") == 0 &&
+                                  json_object_set_new(o, "polled", json_boolean(f->poll)) == 0;
+                        reply_json(s, conn, o, ok);
+                }
+        sv_replyf(s, conn, CTL_REPLY_OK, NULL);
+}
+
+static void cmd_sockets(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
+        if (req->n_args == 1 && strcmp(req->args[0], "--json") == 0) {
+                sockets_json(s, conn);
+                return;
+        }
+        if (req->n_args) {
+                sv_replyf(s, conn, CTL_REPLY_ERR, "sockets: unknown option '%s'; expected [--json]", req->args[0]);
+                return;
+        }
         /* KIND last: scripts read FD, INODE and STATE by column, and STATE is one word while held */
         sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%-16s %-40s %-5s %-10s %-5s %-10s %s", "SOCKET", "ADDRESS", "FD", "INODE",
                   "REFS", "STATE", "KIND");
@@ -220,13 +339,24 @@ static void cmd_sockets(SvSupervisor *s, SvConnId conn) {
 
 static void cmd_pid(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
         _cleanup_free_ Program **v = NULL;
-        size_t n;
-        if (resolve(s, conn, req->args, req->n_args, false, &v, &n) < 0)
+        char *names[CTL_ARGS_MAX + 1];
+        size_t n, n_names;
+        bool json = take_json_flag(req, names, &n_names);
+        if (resolve(s, conn, names, n_names, false, &v, &n) < 0)
                 return;
         for (size_t q = 0; q < n; q++)
                 for (unsigned k = 0; k < v[q]->n; k++) {
                         const Instance *i = v[q]->cur[k];
-                        sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%d", i && i->pid > 0 ? (int) i->pid : 0);
+                        pid_t pid = i && i->pid > 0 ? i->pid : 0;
+                        if (!json) {
+                                sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%d", (int) pid);
+                                continue;
+                        }
+                        json_t *o = json_object();
+                        bool ok = o && sv_json_set_string(o, "program", v[q]->name) == 0 &&
+                                  sv_json_set_string(o, "instance", i ? SV_INAME(i) : v[q]->name) == 0 &&
+                                  json_object_set_new(o, "pid", pid ? json_integer(pid) : json_null()) == 0;
+                        reply_json(s, conn, o, ok);
                 }
         sv_replyf(s, conn, CTL_REPLY_OK, NULL);
 }
@@ -464,7 +594,7 @@ void sv_command(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
                 cmd_signal(s, conn, req);
                 break;
         case SV_VERB_SOCKETS:
-                cmd_sockets(s, conn);
+                cmd_sockets(s, conn, req);
                 break;
         case SV_VERB_VERSION:
                 sv_replyf(s, conn, CTL_REPLY_OK, "sockvisord %s (protocol %d)", SV_VERSION, CTL_PROTO_VERSION);

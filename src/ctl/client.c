@@ -14,6 +14,7 @@
 
 #include "ctl.h"
 #include "sockvisor/ctlproto.h"
+#include "sockvisor/json.h"
 
 /* Connects to the control socket. On failure prints one line naming the path and what
  * to do, and returns the exit code; on success returns 0 and sets *ret_fd. */
@@ -110,12 +111,39 @@ typedef struct Reply {
         bool quiet;    /* print only ERR (exec: stdout is the program's) */
         bool machine;  /* stdout is for a program (--json, events): progress goes to stderr, and
                         * each output line is flushed as it comes */
+        bool array;    /* --json rows (status, sockets, pid): printed as one JSON array */
+        bool lines;    /* --json of any other verb: every reply line becomes a JSON line */
+        size_t rows;   /* array: rows printed so far */
         int out_r;     /* first stdout error: keep reading, the command runs on regardless */
         int *fds;      /* fds that came with the reply (fetch), or NULL: closed */
         size_t n_fds, max_fds;
 } Reply;
 
 #define REPLY_MORE (-1) /* reply_line: not the final line */
+
+/* --json of a verb that reports in words: {"type":"progress","message":"..."} per line, and
+ * {"type":"ok"|"error","message":"..."} at the end, valid UTF-8 whatever the text holds. */
+static int json_line(Reply *rp, CtlReplyKind kind, const char *text, size_t len) {
+        static const char *const types[] = { [CTL_REPLY_PROGRESS] = "progress", [CTL_REPLY_OUTPUT] = "output",
+                                             [CTL_REPLY_OK] = "ok", [CTL_REPLY_ERR] = "error" };
+        char msg[CTL_LINE_MAX], line[2 * CTL_LINE_MAX];
+        (void) snprintf(msg, sizeof(msg), "%.*s", (int) len, text);
+        json_t *o = json_object();
+        if (o && sv_json_set_string(o, "type", types[kind]) == 0 && sv_json_set_string(o, "message", msg) == 0 &&
+            sv_json_line(o, line, sizeof(line)) > 0) {
+                if (rp->out_r == 0 && (puts(line) == EOF || fflush(stdout) == EOF))
+                        rp->out_r = -errno;
+        } else if (o)
+                json_decref(o);
+        rp->got_line = true;
+        if (!ctl_reply_is_final(kind))
+                return REPLY_MORE;
+        if (rp->out_r < 0 && rp->out_r != -EPIPE) {
+                fprintf(stderr, PROG ": cannot write the output: %s\n", strerror(-rp->out_r));
+                return CTL_EXIT_FAILED;
+        }
+        return kind == CTL_REPLY_OK ? CTL_EXIT_OK : CTL_EXIT_FAILED;
+}
 
 /* Shows one reply line. Returns REPLY_MORE, or the exit code after the final line. */
 static int reply_line(Reply *rp, const char *line, size_t len) {
@@ -136,6 +164,20 @@ static int reply_line(Reply *rp, const char *line, size_t len) {
                 return CTL_EXIT_FAILED;
         }
 
+        if (rp->lines)
+                return json_line(rp, kind, text, text_len);
+        if (rp->array && kind == CTL_REPLY_OUTPUT) {
+                rp->got_line = true;
+                if (rp->out_r == 0)
+                        rp->out_r = fputs(rp->rows++ ? ",\n" : "[\n", stdout) == EOF ? -errno : 0;
+                if (rp->out_r == 0 && fwrite(text, 1, text_len, stdout) != text_len)
+                        rp->out_r = -errno;
+                return REPLY_MORE;
+        }
+        if (rp->array && ctl_reply_is_final(kind) && rp->out_r == 0) /* the array ends, whatever came */
+                rp->out_r = fputs(rp->rows ? "\n]\n" : "[]\n", stdout) == EOF ? -errno : 0;
+        if (rp->array && kind == CTL_REPLY_OK)
+                text_len = 0; /* said in the array */
         switch (kind) {
         case CTL_REPLY_PROGRESS:
         case CTL_REPLY_OUTPUT:
@@ -289,6 +331,11 @@ static int read_reply(int fd, const char *path, const char *verb, int timeout_ms
         return read_reply_into(&rp, fd, timeout_ms);
 }
 
+/* Verbs whose --json the daemon writes (rows); the others' is written here, from the words. */
+static bool daemon_json(SvVerb v) {
+        return v == SV_VERB_STATUS || v == SV_VERB_SOCKETS || v == SV_VERB_PID;
+}
+
 int ctl_client_fetch(const char *path, char **names, size_t n, int *ret_fds, size_t *ret_n) {
         _cleanup_close_ int fd = -EBADF;
         char req[CTL_LINE_MAX];
@@ -312,13 +359,21 @@ int ctl_client_fetch(const char *path, char **names, size_t n, int *ret_fds, siz
         return r;
 }
 
-int ctl_client_run(const char *path, SvVerb verb, char **args, size_t n_args) {
+int ctl_client_run(const char *path, SvVerb verb, char **args, size_t n_args, bool json) {
         const SvVerbInfo *info = sv_verb_info(verb);
         _cleanup_close_ int fd = -EBADF;
-        char req[CTL_LINE_MAX];
+        char req[CTL_LINE_MAX], *sent[CTL_ARGS_MAX + 2];
         SvDiag d = { 0 };
         int r;
 
+        if (json && daemon_json(verb)) { /* the daemon writes the rows: tell it */
+                if (n_args > CTL_ARGS_MAX - 1)
+                        return ctl_usage_error("%s: too many arguments", info->name);
+                sent[0] = "--json";
+                memcpy(sent + 1, args, n_args * sizeof(char *));
+                args = sent;
+                n_args++;
+        }
         /* Validate before connecting, so a bad name is a usage error even with no daemon. */
         r = ctl_request_format(req, sizeof(req), info->name, args, n_args, &d);
         if (r < 0)
@@ -342,8 +397,7 @@ int ctl_client_run(const char *path, SvVerb verb, char **args, size_t n_args) {
                 return r == -EPIPE || r == -ECONNRESET ? CTL_EXIT_UNAVAILABLE : CTL_EXIT_FAILED;
         }
 
-        bool machine = verb == SV_VERB_EVENTS;
-        for (size_t k = 0; k < n_args; k++)
-                machine = machine || strcmp(args[k], "--json") == 0;
-        return read_reply(fd, path, info->name, info->quick ? CTL_QUICK_TIMEOUT_MS : -1, machine);
+        Reply rp = { .path = path, .verb = info->name, .machine = json || verb == SV_VERB_EVENTS,
+                     .array = json && daemon_json(verb), .lines = json && !daemon_json(verb) };
+        return read_reply_into(&rp, fd, info->quick ? CTL_QUICK_TIMEOUT_MS : -1);
 }

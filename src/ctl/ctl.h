@@ -30,8 +30,11 @@ _printf_(1, 2) int ctl_usage_error(const char *fmt, ...);
  * exit code. Never waits silently without bound: a quick verb gives up after
  * CTL_QUICK_TIMEOUT_MS without a line; a waiting verb (start, stop, restart, reload,
  * shutdown) relies on the daemon's own bounds and progress lines, and a connection that
- * closes with no final line, as when the daemon dies, is a one-line error and exit 1. */
-int ctl_client_run(const char *path, SvVerb verb, char **args, size_t n_args);
+ * closes with no final line, as when the daemon dies, is a one-line error and exit 1.
+ * json (--json): status, sockets and pid print one JSON array of the daemon's rows; every
+ * other verb prints its progress and its outcome as JSON lines ({"type":"progress",
+ * "message":...} ... {"type":"ok"|"error","message":...}), with the same exit code. */
+int ctl_client_run(const char *path, SvVerb verb, char **args, size_t n_args, bool json);
 
 /* fetch: asks for the held sockets names[0..n) and returns the exit code; *ret_n fds came
  * with the answer (on OK, n of them, in the order of names). Only ERR is printed. */

@@ -134,6 +134,17 @@ int main(int argc, char *argv[]) {
         char *exec_arg[2], cwd[4096], abs_path[8192];
         args = argv + optind + 1;
         n_args = (size_t) (argc - optind - 1);
+        /* --json, for every verb the daemon answers but events (which takes it itself) */
+        bool json = false;
+        if (verb != SV_VERB_WHY && verb != SV_VERB_EXEC && verb != SV_VERB_EVENTS) {
+                size_t kept = 0;
+                for (size_t k = 0; k < n_args; k++)
+                        if (strcmp(args[k], "--json") == 0)
+                                json = true;
+                        else
+                                args[kept++] = args[k];
+                n_args = kept;
+        }
         r = check_args(info, n_args);
         if (r != 0)
                 return r;
@@ -177,5 +188,5 @@ int main(int argc, char *argv[]) {
                 }
                 break;
         }
-        return ctl_client_run(path, verb, args, n_args);
+        return ctl_client_run(path, verb, args, n_args, json);
 }

@@ -205,7 +205,9 @@ void sv_ctl_output(SvCtlConn *c, const char *fmt, ...) {
         va_start(ap, fmt);
         conn_append(c, CTL_REPLY_OUTPUT, fmt, ap);
         va_end(ap);
-        /* flushed by finish or when the socket is writable: many rows go out in one send */
+        /* flushed by finish or once the socket is writable: many rows go out in one send,
+         * and a stream (events) that never finishes still goes out */
+        conn_update_events(c);
 }
 
 void sv_ctl_finish(SvCtlConn *c, bool ok, const char *fmt, ...) {
@@ -230,6 +232,8 @@ void sv_ctl_reply(SvCtlConn *c, CtlReplyKind kind, const char *text) {
                         (void) conn_flush(c, true);
         } else if (kind == CTL_REPLY_PROGRESS && !c->dropping)
                 (void) conn_flush(c, false);
+        else if (!c->dropping)
+                conn_update_events(c); /* OUTPUT: sent once the socket is writable (see sv_ctl_output) */
 }
 
 void sv_ctl_finish_fds(SvCtlConn *c, const int *fds, size_t n, const char *text) {

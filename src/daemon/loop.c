@@ -232,8 +232,8 @@ static void op_reply(void *ctx, SvConnId conn, CtlReplyKind kind, const char *te
                 sv_ctl_reply(c, kind, text);
 }
 
-static void op_count_procs(void *ctx, const pid_t *pgids, size_t n, unsigned *ret_counts) {
-        sv_procfs_count_groups(pgids, n, ret_counts);
+static void op_usage(void *ctx, const pid_t *pgids, size_t n, SvGroupUsage *ret) {
+        sv_procfs_group_usage(pgids, n, ret);
 }
 
 static void op_service_manager(void *ctx, const char *assignments) {
@@ -384,7 +384,7 @@ const SvOps sv_daemon_ops = {
         .socket_retire = op_socket_retire,
         .socket_close = op_socket_close,
         .reply = op_reply,
-        .count_procs = op_count_procs,
+        .usage = op_usage,
         .service_manager = op_service_manager,
         .log = op_log,
         .set_log_target = op_set_log_target,
@@ -532,6 +532,13 @@ void sv_daemon_on_request(void *userdata, SvCtlConn *c, const CtlRequest *req) {
                 daemon_fetch(d, c, req);
         else if (vi && verb == SV_VERB_PID && req->n_args == 0)
                 sv_ctl_finish(c, true, "%d", (int) getpid());
+        else if (vi && verb == SV_VERB_PID && req->n_args == 1 && strcmp(req->args[0], "--json") == 0) {
+                char line[96];
+                (void) snprintf(line, sizeof(line), "{\"program\":null,\"instance\":\"sockvisord\",\"pid\":%d}",
+                                (int) getpid());
+                sv_ctl_reply(c, CTL_REPLY_OUTPUT, line);
+                sv_ctl_finish(c, true, "%s", "");
+        }
         else
                 sv_supervisor_command(d->sup, sv_ctl_conn_id(c), req);
 }

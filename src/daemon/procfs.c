@@ -10,23 +10,29 @@
 #include <string.h>
 #include <unistd.h>
 
-static int pid_cmp(const void *a, const void *b) {
-        pid_t x = *(const pid_t *) a, y = *(const pid_t *) b;
+/* One live process as status counts it: its group, CPU ticks, resident pages. */
+typedef struct ProcEnt {
+        pid_t pgrp;
+        unsigned long long ticks, rss_pages;
+} ProcEnt;
+
+static int ent_cmp(const void *a, const void *b) {
+        pid_t x = ((const ProcEnt *) a)->pgrp, y = ((const ProcEnt *) b)->pgrp;
         return x < y ? -1 : x > y;
 }
 
-/* The process group of every live process, sorted. */
-static pid_t *load_pgids(size_t *ret_n) {
+/* Every live (not zombie) process, sorted by process group. */
+static ProcEnt *load_procs(size_t *ret_n) {
         DIR *d = opendir("/proc");
         size_t n = 0, cap = 0;
-        pid_t *v = NULL;
+        ProcEnt *v = NULL;
         struct dirent *de;
 
         *ret_n = 0;
         if (!d)
                 return NULL;
         while ((de = readdir(d))) {
-                char path[64], buf[512];
+                char path[64], buf[1024];
                 if (de->d_name[0] < '1' || de->d_name[0] > '9')
                         continue;
                 (void) snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
@@ -41,47 +47,55 @@ static pid_t *load_pgids(size_t *ret_n) {
                 const char *rp = strrchr(buf, ')'); /* the command name may hold spaces and parens */
                 int pgrp, ppid;
                 char state;
-                if (!rp || sscanf(rp + 1, " %c %d %d", &state, &ppid, &pgrp) != 3 || state == 'Z')
+                unsigned long long utime, stime, rss;
+                /* fields 3..5, skip 6..13, 14 utime, 15 stime, skip 16..23, 24 rss (pages) */
+                if (!rp || sscanf(rp + 1, " %c %d %d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d "
+                                          "%*u %*u %llu",
+                                  &state, &ppid, &pgrp, &utime, &stime, &rss) != 6 ||
+                    state == 'Z')
                         continue;
                 if (n == cap) {
                         size_t nc = cap ? cap * 2 : 256;
-                        pid_t *np = realloc(v, nc * sizeof(pid_t));
+                        ProcEnt *np = realloc(v, nc * sizeof(ProcEnt));
                         if (!np)
                                 break;
                         v = np;
                         cap = nc;
                 }
-                v[n++] = (pid_t) pgrp;
+                v[n++] = (ProcEnt){ .pgrp = (pid_t) pgrp, .ticks = utime + stime, .rss_pages = rss };
         }
         closedir(d);
         if (v)
-                qsort(v, n, sizeof(pid_t), pid_cmp);
+                qsort(v, n, sizeof(ProcEnt), ent_cmp);
         *ret_n = n;
         return v;
 }
 
-void sv_procfs_count_groups(const pid_t *pgids, size_t n, unsigned *ret_counts) {
+void sv_procfs_group_usage(const pid_t *pgids, size_t n, SvGroupUsage *ret) {
         size_t nt = 0;
         bool any = false;
         for (size_t k = 0; k < n; k++) {
-                ret_counts[k] = 0;
+                ret[k] = (SvGroupUsage){};
                 any = any || pgids[k] > 0;
         }
         if (!any)
                 return; /* nothing running: no walk of /proc */
-        pid_t *t = load_pgids(&nt);
+        long hz = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+        ProcEnt *t = load_procs(&nt);
         for (size_t k = 0; k < n && t; k++) {
                 if (pgids[k] <= 0)
                         continue;
-                pid_t *hit = bsearch(&pgids[k], t, nt, sizeof(pid_t), pid_cmp);
+                ProcEnt key = { .pgrp = pgids[k] };
+                ProcEnt *hit = bsearch(&key, t, nt, sizeof(ProcEnt), ent_cmp);
                 if (!hit)
                         continue;
-                pid_t *lo = hit, *hi = hit;
-                while (lo > t && lo[-1] == pgids[k])
-                        lo--;
-                while (hi + 1 < t + nt && hi[1] == pgids[k])
-                        hi++;
-                ret_counts[k] = (unsigned) (hi - lo + 1);
+                while (hit > t && hit[-1].pgrp == pgids[k])
+                        hit--;
+                for (; hit < t + nt && hit->pgrp == pgids[k]; hit++) {
+                        ret[k].procs++;
+                        ret[k].cpu_usec += hz > 0 ? hit->ticks * 1000000ULL / (unsigned long long) hz : 0;
+                        ret[k].rss_bytes += hit->rss_pages * (unsigned long long) (page > 0 ? page : 4096);
+                }
         }
         free(t);
 }

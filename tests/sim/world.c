@@ -407,11 +407,11 @@ static void op_reply(void *ctx, SvConnId id, CtlReplyKind kind, const char *text
         world_logf(w, "#%llu %s -> %s %s", (unsigned long long) id, c->line, kinds[kind], text ? text : "");
 }
 
-static void op_count_procs(void *ctx, const pid_t *pgids, size_t n, unsigned *ret) {
+static void op_usage(void *ctx, const pid_t *pgids, size_t n, SvGroupUsage *ret) {
         World *w = ctx;
         for (size_t k = 0; k < n; k++) {
                 Proc *p = world_proc(w, pgids[k]);
-                ret[k] = p && p->alive;
+                ret[k] = (SvGroupUsage){ .procs = p && p->alive };
         }
 }
 
@@ -632,7 +632,7 @@ const SvOps world_ops = {
         .socket_retire = op_socket_retire,
         .socket_close = op_socket_close,
         .reply = op_reply,
-        .count_procs = op_count_procs,
+        .usage = op_usage,
         .service_manager = op_service_manager,
         .log = op_log,
         .set_log_target = op_set_log_target,

@@ -23,7 +23,7 @@ static const struct {
         { SV_VERB_RESTART, "restart", 1, SIZE_MAX, false, false },
         { SV_VERB_PID, "pid", 0, SIZE_MAX, true, false },
         { SV_VERB_SIGNAL, "signal", 2, SIZE_MAX, true, false },
-        { SV_VERB_SOCKETS, "sockets", 0, 0, true, false },
+        { SV_VERB_SOCKETS, "sockets", 0, 1, true, false },
         { SV_VERB_RELOAD, "reload", 0, 0, false, false },
         { SV_VERB_SHUTDOWN, "shutdown", 0, 0, false, false },
         { SV_VERB_UPGRADE, "upgrade", 0, 2, true, false },

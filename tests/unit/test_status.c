@@ -28,10 +28,10 @@ static void test_header(void **state) {
         (void) state;
         char buf[256];
         sv_status_header(buf, sizeof(buf), 17);
-        /*                  PROGRAM(17)       STATE(9)  PID(8)   GEN  UPTIME(8) PROCS SOCKETS(28)                  */
-        assert_string_equal(buf, "PROGRAM           STATE     PID      GEN  UPTIME   PROCS SOCKETS                      STATUS");
+        /*                  PROGRAM(17)       STATE(9)  PID(8)   GEN  UPTIME(8) PROCS CPU(7) MEM(6) SOCKETS(28)  */
+        assert_string_equal(buf, "PROGRAM           STATE     PID      GEN  UPTIME   PROCS CPU     MEM    SOCKETS                      STATUS");
         sv_status_header(buf, sizeof(buf), 7);
-        assert_string_equal(buf, "PROGRAM STATE     PID      GEN  UPTIME   PROCS SOCKETS                      STATUS");
+        assert_string_equal(buf, "PROGRAM STATE     PID      GEN  UPTIME   PROCS CPU     MEM    SOCKETS                      STATUS");
 }
 
 static void test_rows(void **state) {
@@ -44,11 +44,13 @@ static void test_rows(void **state) {
                 .generation = 3,
                 .uptime_usec = 65 * SEC,
                 .procs = 2,
+                .cpu_usec = 1500 * MSEC,
+                .rss_bytes = 12 << 20,
                 .sockets = "web=tcp://127.0.0.1:8080",
                 .extra = "serving 12 req/s",
         };
         sv_status_row(buf, sizeof(buf), 17, &running);
-        assert_string_equal(buf, "app               RUNNING   4242     3    1m05s    2     web=tcp://127.0.0.1:8080     serving 12 req/s");
+        assert_string_equal(buf, "app               RUNNING   4242     3    1m05s    2     1.50s   12M    web=tcp://127.0.0.1:8080     serving 12 req/s");
 
         /* no process: pid, uptime and procs are "-" whatever the fields say; no sockets: "-" */
         SvStatusRow stopped = {
@@ -62,7 +64,7 @@ static void test_rows(void **state) {
                 .extra = NULL,
         };
         sv_status_row(buf, sizeof(buf), 17, &stopped);
-        assert_string_equal(buf, "app:1 (removed)   STOPPED   -        0    -        -     -                            ");
+        assert_string_equal(buf, "app:1 (removed)   STOPPED   -        0    -        -     -       -      -                            ");
 
         SvStatusRow backoff = {
                 .name = "worker:0",
@@ -72,7 +74,7 @@ static void test_rows(void **state) {
                 .extra = "retry in 2.00s after status 1",
         };
         sv_status_row(buf, sizeof(buf), 22, &backoff);
-        assert_string_equal(buf, "worker:0               BACKOFF   -        12   -        -     -                            retry in 2.00s after status 1");
+        assert_string_equal(buf, "worker:0               BACKOFF   -        12   -        -     -       -      -                            retry in 2.00s after status 1");
 
         /* long fields push the next column on, never cut */
         SvStatusRow wide = {
@@ -86,8 +88,12 @@ static void test_rows(void **state) {
                 .extra = "",
         };
         sv_status_row(buf, sizeof(buf), 7, &wide);
-        assert_string_equal(buf, "a-very-long-program-name-x STOPPING  123456789 12345 250ms    1     "
+        assert_string_equal(buf, "a-very-long-program-name-x STOPPING  123456789 12345 250ms    1     0s      0K     "
                                  "web=tcp://[2001:db8::1]:8443,api=unix:/run/api.sock ");
+        char mem[16];
+        assert_string_equal(sv_status_bytes(512 << 10, mem, sizeof(mem)), "512K");
+        assert_string_equal(sv_status_bytes(1536ULL << 20, mem, sizeof(mem)), "1.5G");
+        assert_string_equal(sv_status_bytes(0, mem, sizeof(mem)), "0K");
 
         char small[10];
         sv_status_row(small, sizeof(small), 17, &running);
