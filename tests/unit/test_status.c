@@ -88,7 +88,7 @@ static void test_rows(void **state) {
                 .extra = "",
         };
         sv_status_row(buf, sizeof(buf), 7, &wide);
-        assert_string_equal(buf, "a-very-long-program-name-x STOPPING  123456789 12345 250ms    1     0s      0K     "
+        assert_string_equal(buf, "a-very-long-program-name-x STOPPING  123456789 12345 250ms    1     0ms     0K     "
                                  "web=tcp://[2001:db8::1]:8443,api=unix:/run/api.sock ");
         char mem[16];
         assert_string_equal(sv_status_bytes(512 << 10, mem, sizeof(mem)), "512K");
