@@ -190,7 +190,9 @@ static int reply_line(Reply *rp, const char *line, size_t len) {
                         rp->out_r = print_text(stdout, text, text_len, kind == CTL_REPLY_PROGRESS || rp->machine);
                 return REPLY_MORE;
         case CTL_REPLY_OK:
-                if (rp->out_r == 0 && text_len > 0 && !rp->quiet)
+                if (rp->machine && text_len > 0) /* "sockvisord stopped": words, not a row */
+                        (void) print_text(stderr, text, text_len, true);
+                else if (rp->out_r == 0 && text_len > 0 && !rp->quiet)
                         rp->out_r = print_text(stdout, text, text_len, false);
                 if (rp->out_r == 0 && fflush(stdout) == EOF)
                         rp->out_r = -errno;
