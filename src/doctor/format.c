@@ -250,7 +250,7 @@ static json_t *socket_json(const SvDoctorFacts *f, const SvSockRec *s, const SvH
                 sv_doctor_fmt_endpoint(s->family, s->raddr, s->rport, remote, sizeof(remote));
                 o = json_pack("{s:o,s:o,s:s,s:o}", "local", sv_json_string(local), "remote", sv_json_string(remote),
                               "family", s->family == AF_INET ? "ipv4" : "ipv6", "v6only",
-                              s->family != AF_INET6 ? json_null() : json_boolean(s->v6only));
+                              s->family != AF_INET6 ? json_null() : tristate_json(s->v6only));
         } else
                 o = json_pack("{s:o,s:s,s:s}", "local", sv_json_string(local), "family", "unix", "type",
                               s->socktype == SOCK_DGRAM       ? "dgram"

@@ -650,9 +650,9 @@ static void test_unix(void **state) {
 }
 
 static void test_json(void **state) {
-        SvSockRec s[] = { tcp("127.0.0.1", 8080, SV_TCP_LISTEN, 500) };
+        SvSockRec s[] = { tcp("127.0.0.1", 8080, SV_TCP_LISTEN, 500), tcp("::", 8080, SV_TCP_TIME_WAIT, 0) };
         SvSockHolder h[] = { holder(500, 1234, "sh", "sh -c \"echo\"\t") };
-        SvDoctorFacts f = { .query = query("8080"), .socks = s, .n_socks = 1, .holders = h, .n_holders = 1 };
+        SvDoctorFacts f = { .query = query("8080"), .socks = s, .n_socks = 2, .holders = h, .n_holders = 1 };
         SvDoctorReport rep = { 0 };
         char *json;
 
@@ -670,6 +670,8 @@ static void test_json(void **state) {
         assert_non_null(strstr(json, "\"command\":\"sh -c \\\"echo\\\"\\t\""));
         assert_non_null(strstr(json, "\"plain_error\":\"EADDRINUSE\""));
         assert_non_null(strstr(json, "\"state\":\"LISTEN\""));
+        /* The kernel sends no v6only for a TIME_WAIT socket (-1): unknown, not true. */
+        assert_non_null(strstr(json, "\"family\":\"ipv6\",\"v6only\":null,\"state\":\"TIME_WAIT\""));
         free(json);
         sv_doctor_report_done(&rep);
 }
