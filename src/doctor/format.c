@@ -2,6 +2,8 @@
  * with, and a report as human text or as one JSON object. */
 #include "format.h"
 
+#include "sockvisor/json.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -173,225 +175,207 @@ size_t sv_doctor_holders_find(const SvHolderIx *ix, size_t n, uint64_t inode, si
 
 /* ---------------------------------------------------------------- JSON */
 
+/* Through jansson, like every JSON sockvisor writes: whatever bytes a command line, a comm
+ * or a unix path holds, the output is valid UTF-8 (sv_json_string makes invalid sequences
+ * U+FFFD). Every builder below returns a new reference, or NULL on out of memory; json_pack
+ * with "o" takes its arguments' references even when it fails, so nothing leaks. */
+
 #define SV_JSON_SOCKETS_PER_STATE 64
 
-/* s as a JSON string into dst (at most cap bytes, NUL included): runs of plain characters
- * are copied whole. Returns the length written; a string cut short still ends with '"'. */
-static size_t json_put(char *dst, size_t cap, const char *s) {
-        size_t o = 0;
-        if (cap < 3)
-                return 0;
-        dst[o++] = '"';
-        for (; *s && o + 8 < cap; s++) {
-                unsigned char c = (unsigned char) *s;
-                if (c == '"' || c == '\\') {
-                        dst[o++] = '\\';
-                        dst[o++] = (char) c;
-                } else if (c < 0x20 || c == 0x7f)
-                        o += (size_t) snprintf(dst + o, cap - o, "\\u%04x", c);
-                else
-                        dst[o++] = (char) c;
-        }
-        dst[o++] = '"';
-        dst[o] = '\0';
-        return o;
-}
-
-static void json_str(FILE *m, const char *s) {
-        char small[1024] = "";
-        size_t cap = 6 * strlen(s) + 16; /* every character may become \u00XX */
-        char *buf = cap <= sizeof(small) ? small : malloc(cap);
-        if (!buf) {
-                fputs("null", m);
-                return;
-        }
-        size_t n = json_put(buf, cap, s);
-        fwrite(buf, 1, n, m);
-        if (buf != small)
-                free(buf);
-}
-
-static void json_errno(FILE *m, int r) {
+static json_t *errno_json(int r) {
         if (r == 0)
-                fputs("null", m);
-        else {
-                const char *n = strerrorname_np(-r);
-                json_str(m, n ? n : "unknown");
-        }
+                return json_null();
+        const char *n = strerrorname_np(-r);
+        return sv_json_string(n ? n : "unknown");
 }
 
-static void json_tristate(FILE *m, int v) {
-        fputs(v < 0 ? "null" : v ? "true" : "false", m);
+static json_t *tristate_json(int v) {
+        return v < 0 ? json_null() : json_boolean(v);
 }
 
-char *sv_doctor_format_json(const SvDoctorFacts *f, const SvDoctorReport *r) {
-        char *out = NULL;
-        size_t outlen = 0;
-        FILE *m = open_memstream(&out, &outlen);
-        char buf[SV_ADDR_STRLEN + 48];
-        const SvDoctorQuery *q = &f->query;
-
-        if (!m)
+static json_t *pids_json(const pid_t *pids, size_t n) {
+        json_auto_t *a = json_array();
+        if (!a)
                 return NULL;
-        sv_addr_format(&q->addr, buf, sizeof(buf));
-        fputs("{\"query\":", m);
-        if (q->bare_port)
-                (void) snprintf(buf, sizeof(buf), "%u", q->port);
-        json_str(m, buf);
-        fprintf(m, ",\"protocol\":\"%s\",\"port\":%u,\"bare_port\":%s,\"in_use\":%s,",
-                q->addr.kind == SV_ADDR_UNIX ? "unix" : q->addr.kind == SV_ADDR_UDP ? "udp" : "tcp", q->port,
-                q->bare_port ? "true" : "false", r->blocked ? "true" : "false");
+        for (size_t k = 0; k < n; k++)
+                if (json_array_append_new(a, json_integer(pids[k])) < 0)
+                        return NULL;
+        return TAKE_PTR(a);
+}
 
-        fputs("\"findings\":[", m);
-        for (size_t i = 0; i < r->n_findings; i++) {
-                const SvFinding *x = &r->findings[i];
+static json_t *finding_json(const SvFinding *x) {
+        return json_pack("{s:s,s:o,s:o,s:o,s:I,s:I,s:o,s:b,s:b,s:o}", "kind", sv_finding_kind_name(x->kind), "text",
+                         sv_json_string(x->text), "fix", x->fix[0] ? sv_json_string(x->fix) : json_null(), "conflict",
+                         sv_json_string(x->conflict), "count", (json_int_t) x->count, "max_remaining_ms",
+                         (json_int_t) x->max_expires_ms, "reuseaddr_helps", tristate_json(x->reuseaddr_helps),
+                         "holder_visible", !x->hidden, "holder_matched", !x->unmatched, "pids",
+                         pids_json(x->pids, x->n_pids));
+}
 
-                fprintf(m, "%s{\"kind\":\"%s\",\"text\":", i ? "," : "", sv_finding_kind_name(x->kind));
-                json_str(m, x->text);
-                fputs(",\"fix\":", m);
-                if (x->fix[0])
-                        json_str(m, x->fix);
-                else
-                        fputs("null", m);
-                fputs(",\"conflict\":", m);
-                if (x->conflict)
-                        json_str(m, x->conflict);
-                else
-                        fputs("null", m);
-                fprintf(m, ",\"count\":%u,\"max_remaining_ms\":%" PRIu32 ",\"reuseaddr_helps\":", x->count,
-                        x->max_expires_ms);
-                json_tristate(m, x->reuseaddr_helps);
-                fprintf(m, ",\"holder_visible\":%s,\"holder_matched\":%s,\"pids\":[", x->hidden ? "false" : "true",
-                        x->unmatched ? "false" : "true");
-                for (size_t k = 0; k < x->n_pids; k++)
-                        fprintf(m, "%s%d", k ? "," : "", (int) x->pids[k]);
-                fputs("]}", m);
-        }
+static json_t *probe_json(const SvBindProbe *p) {
+        char a[SV_ADDR_STRLEN];
 
-        fputs("],\"probes\":[", m);
-        bool first = true;
-        for (size_t i = 0; i < f->n_probes; i++) {
-                const SvBindProbe *p = &f->probes[i];
+        sv_addr_format(&p->addr, a, sizeof(a));
+        return json_pack("{s:o,s:b,s:o,s:b,s:o}", "address", sv_json_string(a), "plain_ok", p->plain == 0,
+                         "plain_error", errno_json(p->plain), "reuseaddr_ok", p->reuseaddr == 0, "reuseaddr_error",
+                         errno_json(p->reuseaddr));
+}
 
-                if (!p->tried)
-                        continue;
-                sv_addr_format(&p->addr, buf, sizeof(buf));
-                fprintf(m, "%s{\"address\":", first ? "" : ",");
-                json_str(m, buf);
-                fprintf(m, ",\"plain_ok\":%s,\"plain_error\":", p->plain == 0 ? "true" : "false");
-                json_errno(m, p->plain);
-                fprintf(m, ",\"reuseaddr_ok\":%s,\"reuseaddr_error\":", p->reuseaddr == 0 ? "true" : "false");
-                json_errno(m, p->reuseaddr);
-                fputc('}', m);
-                first = false;
-        }
+static json_t *holder_json(const SvSockHolder *h) {
+        return json_pack("{s:i,s:I,s:o,s:o}", "pid", (int) h->pid, "uid", (json_int_t) h->uid, "comm",
+                         sv_json_string(h->comm), "command", sv_json_string(h->cmdline));
+}
 
-        SvHolderIx *hix = NULL;
-        if (sv_doctor_holder_index(f, &hix) < 0) {
-                (void) fclose(m);
-                free(out);
+/* One socket, with the holders of its inode in their order in f->holders. A holder's
+ * object is built the first time one of its sockets is listed (hcache[its index]) and
+ * shared by reference after that: on a busy port one process holds thousands of them. */
+static json_t *socket_json(const SvDoctorFacts *f, const SvSockRec *s, const SvHolderIx *hix, json_t **hcache) {
+        char local[SV_ADDR_STRLEN + 48], remote[INET6_ADDRSTRLEN + 16];
+        json_auto_t *holders = json_array();
+        json_auto_t *o = NULL;
+
+        if (!holders)
                 return NULL;
+        size_t h0 = 0, n_h = s->inode ? sv_doctor_holders_find(hix, f->n_holders, s->inode, &h0) : 0;
+        for (size_t h = 0; h < n_h; h++) {
+                size_t i = hix[h0 + h].i;
+                if (!hcache[i])
+                        hcache[i] = holder_json(&f->holders[i]);
+                if (!hcache[i] || json_array_append(holders, hcache[i]) < 0)
+                        return NULL;
         }
-        /* Thousands of sockets on a busy port: each object is built in one buffer and written
-         * once, and each holder's command is escaped once, not once per socket it holds. */
-        char **hjson = calloc(f->n_holders ? f->n_holders : 1, sizeof(char *));
-        if (!hjson) {
-                free(hix);
-                (void) fclose(m);
-                free(out);
+
+        sv_doctor_fmt_local(s, local, sizeof(local));
+        if (s->family != AF_UNIX) {
+                sv_doctor_fmt_endpoint(s->family, s->raddr, s->rport, remote, sizeof(remote));
+                o = json_pack("{s:o,s:o,s:s,s:o}", "local", sv_json_string(local), "remote", sv_json_string(remote),
+                              "family", s->family == AF_INET ? "ipv4" : "ipv6", "v6only",
+                              s->family != AF_INET6 ? json_null() : tristate_json(s->v6only));
+        } else
+                o = json_pack("{s:o,s:s,s:s}", "local", sv_json_string(local), "family", "unix", "type",
+                              s->socktype == SOCK_DGRAM       ? "dgram"
+                              : s->socktype == SOCK_SEQPACKET ? "seqpacket"
+                                                              : "stream");
+        if (!o || json_object_set_new(o, "state", json_string(sv_tcp_state_name(s->state))) < 0 ||
+            json_object_set_new(o, "inode", json_integer((json_int_t) s->inode)) < 0 ||
+            json_object_set_new(o, "uid", s->uid != UINT32_MAX ? json_integer(s->uid) : json_null()) < 0 ||
+            json_object_set_new(o, "remaining_ms", json_integer(s->timer ? s->expires_ms : 0)) < 0 ||
+            json_object_set(o, "holders", holders) < 0)
                 return NULL;
-        }
-        /* The facts are the findings, which count everything. The socket list is for a closer
-         * look: at most SV_JSON_SOCKETS_PER_STATE per state, the rest counted, so that 10,000
-         * connections on a port cost what the text costs. */
+        return TAKE_PTR(o);
+}
+
+/* The socket list is for a closer look (the findings count everything): at most
+ * SV_JSON_SOCKETS_PER_STATE per state, the rest counted in *omitted, so that 10,000
+ * connections on a port cost what the text costs. Adds "sockets", "sockets_total" and
+ * "sockets_omitted" to root; 0 or -ENOMEM. */
+static int sockets_json(const SvDoctorFacts *f, json_t *root) {
         unsigned per_state[_SV_TCP_STATE_MAX + 1] = { 0 }, omitted[_SV_TCP_STATE_MAX + 1] = { 0 };
-        size_t listed = 0;
-        fputs("],\"sockets\":[", m);
-        for (size_t i = 0; i < f->n_socks; i++) {
+        _cleanup_free_ SvHolderIx *hix = NULL;
+        _cleanup_free_ json_t **hcache = NULL;
+        json_auto_t *socks = json_array();
+        json_auto_t *om = json_object();
+        int r;
+
+        if (!socks || !om || sv_doctor_holder_index(f, &hix) < 0)
+                return -ENOMEM;
+        hcache = calloc(f->n_holders ? f->n_holders : 1, sizeof(json_t *));
+        if (!hcache)
+                return -ENOMEM;
+        r = 0;
+        for (size_t i = 0; i < f->n_socks && r == 0; i++) {
                 const SvSockRec *s = &f->socks[i];
                 unsigned st = s->state < _SV_TCP_STATE_MAX ? s->state : _SV_TCP_STATE_MAX;
                 if (per_state[st]++ >= SV_JSON_SOCKETS_PER_STATE) {
                         omitted[st]++;
                         continue;
                 }
-                char obj[2048], addr[SV_ADDR_STRLEN + 48];
-                size_t o = (size_t) snprintf(obj, sizeof(obj), "%s{\"local\":", listed++ ? "," : "");
-
-                sv_doctor_fmt_local(s, addr, sizeof(addr));
-                o += json_put(obj + o, sizeof(obj) - o, addr);
-                if (s->family != AF_UNIX) {
-                        sv_doctor_fmt_endpoint(s->family, s->raddr, s->rport, addr, sizeof(addr));
-                        o += (size_t) snprintf(obj + o, sizeof(obj) - o, ",\"remote\":");
-                        o += json_put(obj + o, sizeof(obj) - o, addr);
-                        o += (size_t) snprintf(obj + o, sizeof(obj) - o, ",\"family\":\"%s\",\"v6only\":%s",
-                                               s->family == AF_INET ? "ipv4" : "ipv6",
-                                               s->family != AF_INET6 ? "null" : s->v6only ? "true" : "false");
-                } else
-                        o += (size_t) snprintf(obj + o, sizeof(obj) - o, ",\"family\":\"unix\",\"type\":\"%s\"",
-                                               s->socktype == SOCK_DGRAM       ? "dgram"
-                                               : s->socktype == SOCK_SEQPACKET ? "seqpacket"
-                                                                               : "stream");
-                char uid[16] = "null";
-                if (s->uid != UINT32_MAX)
-                        (void) snprintf(uid, sizeof(uid), "%" PRIu32, s->uid);
-                o += (size_t) snprintf(obj + o, sizeof(obj) - o,
-                                       ",\"state\":\"%s\",\"inode\":%" PRIu64 ",\"uid\":%s,\"remaining_ms\":%" PRIu32
-                                       ",\"holders\":[",
-                                       sv_tcp_state_name(s->state), s->inode, uid, s->timer ? s->expires_ms : 0);
-                fwrite(obj, 1, o < sizeof(obj) ? o : sizeof(obj) - 1, m);
-                size_t h0 = 0, n_h = s->inode ? sv_doctor_holders_find(hix, f->n_holders, s->inode, &h0) : 0;
-                for (size_t h = 0; h < n_h; h++) {
-                        size_t hi = hix[h0 + h].i;
-                        const SvSockHolder *x = &f->holders[hi];
-                        if (!hjson[hi]) { /* every character may become \u00XX: room for that */
-                                size_t cap = 96 + 6 * (strlen(x->comm) + strlen(x->cmdline)) + 16;
-                                char *tmp = malloc(cap);
-                                if (tmp) {
-                                        size_t t = (size_t) snprintf(tmp, cap, "{\"pid\":%d,\"uid\":%u,\"comm\":",
-                                                                     (int) x->pid, (unsigned) x->uid);
-                                        t += json_put(tmp + t, cap - t, x->comm);
-                                        t += (size_t) snprintf(tmp + t, cap - t, ",\"command\":");
-                                        t += json_put(tmp + t, cap - t, x->cmdline);
-                                        (void) snprintf(tmp + t, cap - t, "}");
-                                }
-                                hjson[hi] = tmp;
-                        }
-                        if (h)
-                                fputc(',', m);
-                        if (hjson[hi])
-                                fputs(hjson[hi], m);
-                }
-                fputs("]}", m);
+                r = json_array_append_new(socks, socket_json(f, s, hix, hcache)) < 0 ? -ENOMEM : 0;
         }
         for (size_t k = 0; k < f->n_holders; k++)
-                free(hjson[k]);
-        free(hjson);
-        fprintf(m, "],\"sockets_total\":%zu,\"sockets_omitted\":{", f->n_socks);
-        bool any = false;
-        for (unsigned st = 0; st <= _SV_TCP_STATE_MAX; st++)
-                if (omitted[st]) {
-                        fprintf(m, "%s\"%s\":%u", any ? "," : "", st < _SV_TCP_STATE_MAX ? sv_tcp_state_name(st) : "OTHER",
-                                omitted[st]);
-                        any = true;
-                }
-        fputc('}', m);
-        free(hix);
-        fprintf(m, ",\"proc_scanned\":%s,\"processes_not_readable\":%u", f->proc_scanned ? "true" : "false",
-                f->proc_hidden);
-        fputs(",\"processes_read_partly\":[", m);
-        for (size_t i = 0; i < f->n_partial; i++)
-                fprintf(m, "%s%d", i ? "," : "", (int) f->partial_pids[i]);
-        fputc(']', m);
-        if (q->addr.kind == SV_ADDR_UNIX && !q->addr.abstract) {
-                fprintf(m, ",\"file\":{\"exists\":%s,\"is_socket\":%s,\"connect_error\":",
-                        f->unix_file.exists ? "true" : "false", f->unix_file.is_socket ? "true" : "false");
-                json_errno(m, f->unix_file.connect_err);
-                fputc('}', m);
+                json_decref(hcache[k]); /* the sockets that list them hold them */
+        for (unsigned st = 0; st <= _SV_TCP_STATE_MAX && r == 0; st++)
+                if (omitted[st] && json_object_set_new(om, st < _SV_TCP_STATE_MAX ? sv_tcp_state_name(st) : "OTHER",
+                                                       json_integer(omitted[st])) < 0)
+                        r = -ENOMEM;
+        if (r < 0 || json_object_set(root, "sockets", socks) < 0 ||
+            json_object_set_new(root, "sockets_total", json_integer((json_int_t) f->n_socks)) < 0 ||
+            json_object_set(root, "sockets_omitted", om) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+static json_t *report_json(const SvDoctorFacts *f, const SvDoctorReport *r) {
+        const SvDoctorQuery *q = &f->query;
+        char qs[SV_ADDR_STRLEN + 48];
+        json_auto_t *findings = json_array();
+        json_auto_t *probes = json_array();
+
+        if (!findings || !probes)
+                return NULL;
+        for (size_t i = 0; i < r->n_findings; i++)
+                if (json_array_append_new(findings, finding_json(&r->findings[i])) < 0)
+                        return NULL;
+        for (size_t i = 0; i < f->n_probes; i++)
+                if (f->probes[i].tried && json_array_append_new(probes, probe_json(&f->probes[i])) < 0)
+                        return NULL;
+
+        if (q->bare_port)
+                (void) snprintf(qs, sizeof(qs), "%u", q->port);
+        else
+                sv_addr_format(&q->addr, qs, sizeof(qs));
+        json_auto_t *root = json_pack("{s:o,s:s,s:I,s:b,s:b,s:O,s:O}", "query", sv_json_string(qs), "protocol",
+                                      q->addr.kind == SV_ADDR_UNIX  ? "unix"
+                                      : q->addr.kind == SV_ADDR_UDP ? "udp"
+                                                                    : "tcp",
+                                      "port", (json_int_t) q->port, "bare_port", q->bare_port, "in_use", r->blocked,
+                                      "findings", findings, "probes", probes);
+        if (!root || sockets_json(f, root) < 0 ||
+            json_object_set_new(root, "proc_scanned", json_boolean(f->proc_scanned)) < 0 ||
+            json_object_set_new(root, "processes_not_readable", json_integer(f->proc_hidden)) < 0 ||
+            json_object_set_new(root, "processes_read_partly", pids_json(f->partial_pids, f->n_partial)) < 0)
+                return NULL;
+        if (q->addr.kind == SV_ADDR_UNIX && !q->addr.abstract &&
+            json_object_set_new(root, "file",
+                                json_pack("{s:b,s:b,s:o}", "exists", f->unix_file.exists, "is_socket",
+                                          f->unix_file.is_socket, "connect_error",
+                                          errno_json(f->unix_file.connect_err))) < 0)
+                return NULL;
+        return TAKE_PTR(root);
+}
+
+/* json_dump_callback's sink: one growing buffer, doubled as needed. */
+typedef struct JsonBuf {
+        char *p;
+        size_t len, cap;
+} JsonBuf;
+
+static int json_buf_put(const char *s, size_t n, void *data) {
+        JsonBuf *b = data;
+
+        if (b->len + n + 2 > b->cap) { /* room for the newline and the NUL too */
+                size_t cap = b->cap ? b->cap : 16384;
+                while (cap < b->len + n + 2)
+                        cap *= 2;
+                char *p = realloc(b->p, cap);
+                if (!p)
+                        return -1;
+                b->p = p, b->cap = cap;
         }
-        fputs("}\n", m);
-        if (fclose(m) != 0) {
-                free(out);
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+        return 0;
+}
+
+char *sv_doctor_format_json(const SvDoctorFacts *f, const SvDoctorReport *r) {
+        json_auto_t *root = report_json(f, r);
+        JsonBuf b = { 0 };
+
+        if (!root || json_dump_callback(root, json_buf_put, &b, JSON_COMPACT | JSON_PRESERVE_ORDER) < 0 ||
+            json_buf_put("\n", 1, &b) < 0) {
+                free(b.p);
                 return NULL;
         }
-        return out;
+        b.p[b.len] = '\0';
+        return b.p;
 }

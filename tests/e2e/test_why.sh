@@ -23,9 +23,9 @@ hold() { # NAME ARGS...
 }
 stop() { kill -KILL "$@" 2>/dev/null || true; for p in "$@"; do wait "$p" 2>/dev/null || true; done; }
 
-ports=($("$FREEPORT" -n 8))
+ports=($("$FREEPORT" -n 9))
 P_LISTEN=${ports[0]} P_TW=${ports[1]} P_TWR=${ports[2]} P_CHILD=${ports[3]} P_DAEMON=${ports[4]} P_FREE=${ports[5]}
-P_FORK=${ports[6]} P_FORKBIG=${ports[7]}
+P_FORK=${ports[6]} P_FORKBIG=${ports[7]} P_LATIN=${ports[8]}
 
 # --- another process listens on the port ---
 hold listener listen tcp "$P_LISTEN"
@@ -135,6 +135,38 @@ grep -q "in use by pid $PARENT (.*) and pid $CHILD (.*), which listens on .*shar
         pass "a forked listener with 600 connections: both pids, the connections a total, read in part" ||
         fail "forked, 600 connections: $out"
 stop "$CHILD" "$LAST_BG"
+
+# --- a holder whose command line is not UTF-8: --json is still JSON ---
+# A real process on 127.0.0.1 with a Latin-1 byte in its argv (so in /proc/PID/cmdline);
+# the output is read as bytes and decoded strictly, so a raw 0xe9 fails the parse. The
+# script is a file: the byte must come before the 255 bytes of cmdline the doctor keeps.
+cat >"$T/latin.py" <<'EOF'
+import os, socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[2]))); s.listen()
+open(sys.argv[3] + ".tmp", "w").write(str(os.getpid())); os.rename(sys.argv[3] + ".tmp", sys.argv[3])
+time.sleep(60)
+EOF
+python3 "$T/latin.py" $'caf\xe9' "$P_LATIN" "$T/latin.ready" &
+STARTED_PIDS+=($!)
+LAST_BG=$!
+wait_for_file "$T/latin.ready" || die "the Latin-1 holder did not get ready"
+HOLDER=$(cat "$T/latin.ready")
+why --json "$P_LATIN" >"$T/latin.json" || true
+if check=$(python3 -c '
+import json, sys
+d = json.loads(open(sys.argv[1], "rb").read().decode("utf-8"))  # strict: invalid UTF-8 raises
+pid = int(sys.argv[2])
+cmds = [h["command"] for s in d["sockets"] for h in s["holders"] if h["pid"] == pid]
+assert cmds, "pid %d holds none of the sockets listed" % pid
+assert "caf\ufffd" in cmds[0], "no U+FFFD in place of the byte: %r" % cmds[0]
+f = [f for f in d["findings"] if f["kind"] == "listener"]
+assert f and f[0]["pids"] == [pid] and "caf\ufffd" in f[0]["text"], "the finding: %r" % f
+print(ascii(cmds[0]))' "$T/latin.json" "$HOLDER" 2>&1); then
+        pass "--json with a Latin-1 command line: valid JSON, holder pid $HOLDER named as $check"
+else
+        fail "--json with a Latin-1 command line: $check; output: $(head -c 2000 "$T/latin.json" | od -c | head -n 20)"
+fi
+stop "$LAST_BG"
 
 # --- sockvisord's own EADDRINUSE prints the diagnosis ---
 hold busy listen tcp "$P_DAEMON"

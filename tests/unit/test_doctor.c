@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -649,9 +650,9 @@ static void test_unix(void **state) {
 }
 
 static void test_json(void **state) {
-        SvSockRec s[] = { tcp("127.0.0.1", 8080, SV_TCP_LISTEN, 500) };
+        SvSockRec s[] = { tcp("127.0.0.1", 8080, SV_TCP_LISTEN, 500), tcp("::", 8080, SV_TCP_TIME_WAIT, 0) };
         SvSockHolder h[] = { holder(500, 1234, "sh", "sh -c \"echo\"\t") };
-        SvDoctorFacts f = { .query = query("8080"), .socks = s, .n_socks = 1, .holders = h, .n_holders = 1 };
+        SvDoctorFacts f = { .query = query("8080"), .socks = s, .n_socks = 2, .holders = h, .n_holders = 1 };
         SvDoctorReport rep = { 0 };
         char *json;
 
@@ -664,9 +665,79 @@ static void test_json(void **state) {
         assert_non_null(strstr(json, "\"in_use\":true"));
         assert_non_null(strstr(json, "\"kind\":\"listener\""));
         assert_non_null(strstr(json, "\"pids\":[1234]"));
-        assert_non_null(strstr(json, "\"command\":\"sh -c \\\"echo\\\"\\u0009\""));
+        /* The quotes and the tab escaped (jansson writes the tab as \t, the hand-written
+         * formatter wrote \u0009: the same JSON string). */
+        assert_non_null(strstr(json, "\"command\":\"sh -c \\\"echo\\\"\\t\""));
         assert_non_null(strstr(json, "\"plain_error\":\"EADDRINUSE\""));
         assert_non_null(strstr(json, "\"state\":\"LISTEN\""));
+        /* The kernel sends no v6only for a TIME_WAIT socket (-1): unknown, not true. */
+        assert_non_null(strstr(json, "\"family\":\"ipv6\",\"v6only\":null,\"state\":\"TIME_WAIT\""));
+        free(json);
+        sv_doctor_report_done(&rep);
+}
+
+/* Bytes that are not UTF-8 (a Latin-1 command line, a lone continuation byte), a control
+ * character and quotes, in a holder's comm and command and in a unix path: the output is
+ * still JSON that a strict parser (json_loads refuses invalid UTF-8) reads back, with
+ * U+FFFD for each bad byte and everything else as it was. */
+#define FFFD "\xef\xbf\xbd"
+static json_t *loads_strict(const char *json) {
+        json_error_t err;
+        json_t *v = json_loads(json, JSON_REJECT_DUPLICATES, &err);
+
+        if (!v)
+                fail_msg("not valid JSON (%s at %d): %s", err.text, err.position, json);
+        return v;
+}
+
+static void test_json_any_bytes(void **state) {
+        SvSockRec s[] = { tcp("127.0.0.1", 8080, SV_TCP_LISTEN, 500), tcp("127.0.0.1", 8080, SV_TCP_ESTABLISHED, 501) };
+        SvSockHolder h[] = { holder(500, 1234, "caf\xe9", "python3 -c x caf\xe9 \x80z \"q\" \x01 \xc3\xa9"),
+                             holder(501, 1234, "caf\xe9", "python3 -c x caf\xe9 \x80z \"q\" \x01 \xc3\xa9") };
+        SvDoctorFacts f = { .query = query("8080"), .socks = s, .n_socks = 2, .holders = h, .n_holders = 2 };
+        SvDoctorReport rep = { 0 };
+        const char *want_cmd = "python3 -c x caf" FFFD " " FFFD "z \"q\" \x01 \xc3\xa9";
+
+        (void) state;
+        set_probe(&f, -EADDRINUSE, -EADDRINUSE);
+        assert_int_equal(sv_doctor_diagnose(&f, &rep), 0);
+        char *json = sv_doctor_format_json(&f, &rep);
+        assert_non_null(json);
+        json_t *v = loads_strict(json);
+        assert_null(strstr(json, "caf\xe9"));        /* no raw Latin-1 byte left */
+        assert_non_null(strstr(json, "\\u0001")); /* the control character escaped */
+        json_t *hd = json_array_get(json_object_get(json_array_get(json_object_get(v, "sockets"), 0), "holders"), 0);
+        assert_int_equal(json_integer_value(json_object_get(hd, "pid")), 1234);
+        assert_string_equal(json_string_value(json_object_get(hd, "comm")), "caf" FFFD);
+        assert_string_equal(json_string_value(json_object_get(hd, "command")), want_cmd);
+        json_t *fd = json_array_get(json_object_get(v, "findings"), 0);
+        assert_string_equal(json_string_value(json_object_get(fd, "kind")), "listener");
+        assert_non_null(strstr(json_string_value(json_object_get(fd, "text")), want_cmd));
+        assert_int_equal(json_integer_value(json_array_get(json_object_get(fd, "pids"), 0)), 1234);
+        /* The second socket has the same holder: the same object, listed again. */
+        json_t *hd2 = json_array_get(json_object_get(json_array_get(json_object_get(v, "sockets"), 1), "holders"), 0);
+        assert_true(json_equal(hd, hd2));
+        assert_int_equal(json_integer_value(json_object_get(v, "sockets_total")), 2);
+        json_decref(v);
+        free(json);
+        sv_doctor_report_done(&rep);
+
+        /* A unix path in Latin-1, in the query and in the socket's own address. */
+        SvSockRec u = { .family = AF_UNIX, .socktype = SOCK_STREAM, .state = SV_TCP_LISTEN, .inode = 99,
+                        .has_name = true, .path = "/run/caf\xe9.sock" };
+        SvSockHolder uh[] = { holder(99, 31, "app", "/srv/caf\xe9") };
+        SvDoctorFacts g = { .query = query("unix:/run/caf\xe9.sock"), .socks = &u, .n_socks = 1, .holders = uh,
+                            .n_holders = 1, .unix_file = { .exists = true, .is_socket = true } };
+        assert_int_equal(sv_doctor_diagnose(&g, &rep), 0);
+        json = sv_doctor_format_json(&g, &rep);
+        assert_non_null(json);
+        v = loads_strict(json);
+        assert_non_null(strstr(json_string_value(json_object_get(v, "query")), "/run/caf" FFFD ".sock"));
+        json_t *so = json_array_get(json_object_get(v, "sockets"), 0);
+        assert_string_equal(json_string_value(json_object_get(so, "local")), "/run/caf" FFFD ".sock");
+        assert_string_equal(json_string_value(json_object_get(so, "family")), "unix");
+        assert_true(json_is_true(json_object_get(json_object_get(v, "file"), "exists")));
+        json_decref(v);
         free(json);
         sv_doctor_report_done(&rep);
 }
@@ -721,6 +792,7 @@ int main(void) {
                 cmocka_unit_test(test_unix),
                 cmocka_unit_test(test_json),
                 cmocka_unit_test(test_json_bounded),
+                cmocka_unit_test(test_json_any_bytes),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
