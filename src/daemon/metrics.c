@@ -4,7 +4,8 @@
  * It never blocks the loop: the listener and every client are non-blocking, a client is
  * served from its own io source, and what a page needs (/proc, sock_diag) the kernel answers
  * at once. It is bounded against slow or many clients: at most METRICS_CLIENTS_MAX at once
- * (more get a 503 and are closed), a request head of at most SV_HTTP_HEAD_MAX bytes (431),
+ * (when full, a new client takes the place of the oldest one that has not sent a whole
+ * request yet; when none is idle, it gets a 503 and is closed), a request head of at most SV_HTTP_HEAD_MAX bytes (431),
  * METRICS_DEADLINE_USEC from accept to the last byte written (then closed), one request per
  * connection (Connection: close). The listener is CLOEXEC and never handed to a worker; it
  * crosses an upgrade (a "metrics" state record) and is rebound by a reload that changes it.
@@ -377,8 +378,19 @@ static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userda
                         return 0; /* EAGAIN, or a connection that went away (ECONNABORTED) */
                 }
                 if (m->n_clients >= METRICS_CLIENTS_MAX) {
-                        refuse(fd);
-                        continue;
+                        /* Full. A client still without a whole request head has had longer than
+                         * this one to send it: the oldest such goes, so connections that send
+                         * nothing cannot lock out a scraper (whose request comes at once). When
+                         * every slot is answering, the new one gets 503. */
+                        MClient *idle = NULL;
+                        for (MClient *c = m->clients; c; c = c->next)
+                                if (!c->out.buf)
+                                        idle = c; /* the list is newest first */
+                        if (!idle) {
+                                refuse(fd);
+                                continue;
+                        }
+                        client_free(idle);
                 }
                 MClient *c = calloc(1, sizeof(MClient));
                 if (!c) {
