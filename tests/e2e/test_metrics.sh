@@ -38,10 +38,10 @@ INI
 get() { curl -s --max-time 5 "http://127.0.0.1:${MPORT}$1"; }
 code() { curl -s -o /dev/null --max-time 5 -w '%{http_code}' "$@"; }
 metric() { # SERIES (exact, labels included) -> value
-        get /metrics | awk -v s="$1" '$1 == s { print $2; exit }'
+        get /metrics | awk -v s="$1" '$1 == s { print $2 }'
 }
 sock_inode() { # PORT -> inode of the listener on 127.0.0.1:PORT
-        ss -Hltne "sport = :$1" | sed -n 's/.* ino:\([0-9]*\).*/\1/p' | head -n 1
+        ss -Hltne "sport = :$1" | sed -n 's/.* ino:\([0-9]*\).*/\1/p' | awk 'NR == 1'
 }
 
 config "$MPORT" ""
@@ -80,7 +80,7 @@ for s in 'sockvisor_program_state{program="app",instance="app",state="RUNNING"} 
         'sockvisor_rollbacks_total{program="app"} 0' 'sockvisor_unhealthy_total{program="app"} 0' \
         'sockvisor_restart_duration_seconds_bucket{program="app",le="+Inf"} 0' \
         'sockvisor_socket_queued_connections{socket="web"} 0' 'sockvisor_socket_backlog{socket="web"} 64' \
-        "sockvisor_build_info{version=\"$(ctl version | awk '{ print $NF }' | head -n 1)\"} 1"; do
+        "sockvisor_build_info{version=\"$(ctl version | awk 'NR == 1 { print $NF }')\"} 1"; do
         grep -qxF "$s" "$T/metrics.txt" && pass "series: $s" || fail "no series '$s'"
 done
 rss=$(awk -F'[{} ]' '$1 == "sockvisor_instance_resident_bytes" && /instance="app"/ { print $NF }' "$T/metrics.txt")
@@ -98,7 +98,8 @@ grep -q '^sockvisor_daemon_resident_bytes [1-9][0-9]*$' "$T/metrics.txt" && pass
 # --- 3. the endpoint is the daemon's alone ---
 MINO=$(sock_inode "$MPORT")
 [ -n "$MINO" ] || fail "cannot find the metrics listener's inode (ss)"
-if [ -n "$MINO" ] && ls -l "/proc/$APP/fd" | grep -q "socket:\[$MINO\]"; then
+worker_fds=$(ls -l "/proc/$APP/fd")
+if [ -n "$MINO" ] && grep -q "socket:\[$MINO\]" <<<"$worker_fds"; then
         fail "worker $APP holds the metrics socket (inode $MINO)"
 else
         pass "worker $APP does not hold the metrics socket (inode $MINO)"
@@ -167,7 +168,8 @@ h=$(get /healthz)
 c=$(code "http://127.0.0.1:$MPORT/healthz")
 [ "$c" = 503 ] && [ "$h" = "broken FATAL: exited with status 3" ] && pass "/healthz: 503 '$h'" ||
         fail "/healthz while broken is FATAL: $c '$h'"
-get /metrics | grep -qxF 'sockvisor_program_state{program="broken",instance="broken",state="FATAL"} 1' &&
+get /metrics >"$T/metrics.txt" # (not piped into grep -q: curl's SIGPIPE would fail the pipe)
+grep -qxF 'sockvisor_program_state{program="broken",instance="broken",state="FATAL"} 1' "$T/metrics.txt" &&
         pass "program_state says broken is FATAL" || fail "no FATAL state series for broken"
 config "$MPORT" ""
 ctl reload >/dev/null || fail "reload without broken failed"
