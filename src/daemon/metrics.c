@@ -501,6 +501,9 @@ void sv_metrics_apply(SvDaemon *d) {
         /* the new one first, so a failure leaves the old one serving; an address that
          * overlaps the old one (a wider bind of the same port, the same unix path with
          * another mode) can only be bound once the old one is closed */
+        if (old)
+                log_info("metrics: metrics= or metrics_mode= changed; rebinding (was %s, now %s)", old->spec,
+                         cfg->metrics);
         SvMetrics *m = NULL;
         int r = metrics_bind(d, cfg, &m, &diag);
         if (r < 0 && old) {
