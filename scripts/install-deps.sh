@@ -12,6 +12,7 @@ packages=(
         debootstrap systemd-container    # a real systemd as PID 1 in systemd-nspawn (tests)
         starman nginx iproute2           # real servers behind the fd dialects (tests), and ss
         nodejs gunicorn                  # unmodified servers: ready = accepting, intercept_bind (tests)
+        prometheus                       # promtool check metrics, and a real scraper of /metrics (tests)
 )
 missing=()
 for p in "${packages[@]}"; do

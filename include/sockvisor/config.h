@@ -128,6 +128,10 @@ typedef struct SvConfig {
         SvLogTo log_to; /* [sockvisord] log= */
         char *control_path;
         mode_t control_mode;
+        char *metrics;        /* [sockvisord] metrics= as written; NULL: no metrics endpoint (default) */
+        SvAddr metrics_addr;  /* its address: tcp://, or a unix: stream path or @name */
+        mode_t metrics_mode;  /* metrics_mode=: a unix path socket's permissions; default 0660 */
+        unsigned metrics_line; /* line of metrics= */
         size_t n_sockets;
         SvSocketConf *sockets;
         size_t n_programs;
@@ -162,6 +166,9 @@ const char *sv_health_kind_to_string(SvHealthKind k);
 bool sv_program_conf_equal(const SvConfig *ca, const SvProgramConf *a, const SvConfig *cb, const SvProgramConf *b);
 /* True when a socket would be bound the same way (listen, backlog, blocking, mode). */
 bool sv_socket_conf_equal(const SvSocketConf *a, const SvSocketConf *b);
+/* True when both would serve metrics the same way (metrics= and metrics_mode=): a reload
+ * that changes either rebinds the endpoint. */
+bool sv_metrics_conf_equal(const SvConfig *a, const SvConfig *b);
 /* "TERM", "SIGTERM", "15" -> SIGTERM; -EINVAL when unknown. */
 int sv_signal_from_string(const char *s);
 /* "TERM" for SIGTERM; NULL when unknown. */

@@ -68,6 +68,10 @@ typedef struct SvSockRec {
         uint64_t inode;      /* 0 for TIME_WAIT and other sockets no process holds */
         uint32_t expires_ms; /* time left on the socket's timer (TIME_WAIT: until it goes) */
         uint8_t timer;       /* idiag_timer: 0 none, 1 retransmit, 2 keepalive, 3 TIME_WAIT, 4 probe */
+        /* The queues (inet: idiag_rqueue/wqueue; unix: UNIX_DIAG_RQLEN, when asked for). For
+         * a listener: the connections in its accept queue, and the queue's limit (backlog). */
+        bool has_queues;
+        uint32_t rqueue, wqueue;
         /* unix only */
         bool has_name;
         bool abstract;

@@ -78,6 +78,20 @@ bool sv_observe_waits_for_work(pid_t pid);
  * nothing of it runs any more. */
 bool sv_observe_stopped(pid_t pid);
 
+/* The accept queue of a listening socket, as sock_diag reports it (what ss -l shows as
+ * Recv-Q and Send-Q). */
+typedef struct SvSocketQueue {
+        bool known;       /* the kernel listed it: a listening tcp or unix stream/seqpacket socket */
+        uint32_t queued;  /* connections waiting to be accepted */
+        uint32_t backlog; /* the queue's limit */
+} SvSocketQueue;
+
+/* For each of socks (matched by inode), its accept queue: one unix dump (if any is a unix
+ * stream or seqpacket socket) and one tcp dump per family and port, listeners only. ret[i]
+ * stays unknown for a datagram socket or one the kernel did not list. Returns 0 or a negative
+ * errno (what was read before it is in ret). */
+int sv_observe_queues(const SvObserveSocket *socks, size_t n, SvSocketQueue *ret);
+
 /* --- parsers of what /proc says (pure; exposed for the tests) --- */
 
 /* One /proc/PID/task/TID/syscall line: "NR 0xA1 ... 0xA6 0xSP 0xPC". Returns 1 and fills

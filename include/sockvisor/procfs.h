@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "sockvisor/supervisor.h"
@@ -16,3 +17,19 @@ void sv_procfs_group_usage(const pid_t *pgids, size_t n, SvGroupUsage *ret);
 /* Our children, as /proc/self/task/PID/children lists them; at most cap. Returns how many,
  * or a negative errno. */
 int sv_procfs_children(pid_t *ret, size_t cap);
+
+/* CPU time pid has used, user and system, its threads included and the children it has
+ * reaped (utime + stime + cutime + cstime of /proc/PID/stat), in microseconds. 0 or a
+ * negative errno (-ENOENT: it is gone; -EACCES: another user's, unreadable). */
+int sv_procfs_cpu_usec(pid_t pid, uint64_t *ret);
+/* Resident memory of pid (/proc/PID/statm, resident pages times the page size), in bytes. */
+int sv_procfs_rss_bytes(pid_t pid, uint64_t *ret);
+/* Open fds of this process (entries of /proc/self/fd, less the one the count uses). */
+int sv_procfs_self_fds(unsigned *ret);
+
+/* --- the parsers (pure; exposed for the tests) --- */
+/* A /proc/PID/stat line -> utime + stime + cutime + cstime, in clock ticks; -EINVAL when
+ * it does not read as one. The command name may hold spaces and parentheses. */
+int sv_procfs_parse_stat_ticks(const char *text, uint64_t *ret);
+/* A /proc/PID/statm line -> its resident pages (the second field); -EINVAL otherwise. */
+int sv_procfs_parse_statm_resident(const char *text, uint64_t *ret);

@@ -64,7 +64,7 @@ const char *sv_autorestart_to_string(SvAutorestart a) {
 
 /* ---- sections ---- */
 
-static const char *const daemon_keys[] = { "control", "control_mode", "log" };
+static const char *const daemon_keys[] = { "control", "control_mode", "log", "metrics", "metrics_mode" };
 static const char *const socket_keys[] = { "listen", "backlog", "blocking", "mode", "fetch_users", "fetch_groups" };
 /* In the order a reader thinks of them: what runs, when it is up, how it stops, as whom. */
 typedef enum ProgramKey {
@@ -292,6 +292,25 @@ static int handle_daemon_key(Parser *p, int k, const char *key, const char *v) {
                                    "%s log: '%s' is not a log target; use auto (the journal under systemd, else stderr), "
                                    "journal or stderr",
                                    p->section, v);
+        case 3: { /* metrics */
+                SvDiag d = {};
+                SvAddr a;
+                if (sv_addr_parse(v, &a, &d) < 0)
+                        return config_fail(p, p->line, "%s metrics: %s", p->section, d.msg);
+                if (a.socktype != SOCK_STREAM)
+                        return config_fail(p, p->line,
+                                           "%s metrics: '%s' is not a stream address; the endpoint speaks HTTP, so use "
+                                           "tcp://HOST:PORT (e.g. tcp://127.0.0.1:9101) or unix:/PATH",
+                                           p->section, v);
+                c->metrics_addr = a;
+                c->metrics_line = p->line;
+                return set_string(p, &c->metrics, v);
+        }
+        case 4: /* metrics_mode */
+                if (config_parse_mode(v, &c->metrics_mode) < 0)
+                        return config_fail(p, p->line, "%s metrics_mode: '%s' is not an octal mode; e.g. 0660", p->section,
+                                           v);
+                return 0;
         }
         return 0;
 }
@@ -603,6 +622,7 @@ int sv_config_parse_string(const char *text, const char *origin, SvConfig **ret,
         if (!c)
                 return -ENOMEM;
         c->control_mode = 0600;
+        c->metrics_mode = 0660;
         c->origin = strdup(p.origin);
         if (!c->origin)
                 return -ENOMEM;
@@ -704,6 +724,7 @@ SvConfig *sv_config_free(SvConfig *c) {
         free(c->origin);
         free(c->source);
         free(c->control_path);
+        free(c->metrics);
         free(c);
         return NULL;
 }

@@ -229,6 +229,15 @@ static int check_socket_clashes(Parser *p) {
                                            "give one of them %s",
                                            b->name, b->listen, a->name, a->listen_line, a->listen, how[k], fix);
                 }
+        for (size_t i = 0; c->metrics && i < c->n_sockets; i++) {
+                const SvSocketConf *s = &c->sockets[i];
+                Clash k = sockets_clash(&s->addr, &c->metrics_addr);
+                if (k != CLASH_NONE)
+                        return config_fail(p, c->metrics_line,
+                                           "[sockvisord] metrics '%s': [socket:%s] (line %u) already listens on '%s'%s; "
+                                           "give the metrics endpoint its own port or path",
+                                           c->metrics, s->name, s->listen_line, s->listen, how[k]);
+        }
         return 0;
 }
 

@@ -57,3 +57,11 @@ bool sv_socket_conf_equal(const SvSocketConf *a, const SvSocketConf *b) {
                a->mode == b->mode;
 }
 
+
+bool sv_metrics_conf_equal(const SvConfig *a, const SvConfig *b) {
+        if (!a->metrics || !b->metrics)
+                return !a->metrics && !b->metrics;
+        /* a unix socket's mode is applied when it is bound */
+        return strcmp(a->metrics, b->metrics) == 0 &&
+               (a->metrics_addr.family != AF_UNIX || a->metrics_mode == b->metrics_mode);
+}

@@ -34,6 +34,7 @@ struct SvDaemon {
         Watch *stored;   /* stored fds watched for POLLHUP/POLLERR, by fd (in id) */
         struct Observer *observers; /* observer.c: ready = accepting and drain = idle watches */
         struct Prober *probers;     /* health.c: healthcheck= probes, by instance */
+        struct SvMetrics *metrics;  /* metrics.c: the HTTP endpoint of metrics=, NULL when off */
         /* health.c reports each probe here; loop.c sets it to call sv_supervisor_probed (a
          * test, to capture the results) */
         void (*probed)(SvDaemon *d, SvInstanceId id, bool healthy, const char *why);
@@ -87,6 +88,24 @@ void sv_health_stop_all(SvDaemon *d);
 void sv_health_drop_in_flight(SvDaemon *d);
 /* pid is an exec probe's command, not reaped yet: the orphan reaper must leave it alone. */
 bool sv_health_owns_pid(const SvDaemon *d, pid_t pid);
+
+/* metrics.c: [sockvisord] metrics=, /metrics and /healthz over HTTP. */
+typedef struct SvMetrics SvMetrics;
+/* Binds and serves metrics= of the running configuration (nothing when it has none). */
+int sv_metrics_open(SvDaemon *d, SvDiag *diag);
+/* After a reload: rebinds when metrics= or metrics_mode= changed (the new address first,
+ * the old one serving until it is bound), closes it when removed; a failure is logged. */
+void sv_metrics_apply(SvDaemon *d);
+SvMetrics *sv_metrics_free(SvMetrics *m);
+/* What the supervisor logs about an instance: the cause of its last transition is kept
+ * for /healthz's reason. */
+void sv_metrics_note_log(SvMetrics *m, const char *instance, const char *text);
+/* Upgrade: a "metrics" record (none when off) and the listener's fds into d->carry; the next
+ * image rebuilds it around them (restore: nothing served yet), then serves it (resume), and
+ * applies the configuration as a reload would. */
+int sv_metrics_save(SvDaemon *d, SvStateOut *o);
+int sv_metrics_restore(SvDaemon *d, SvStateIn *in, const SvStateRec *rec, SvDiag *diag);
+int sv_metrics_resume(SvDaemon *d);
 
 /* upgrade_daemon.c */
 /* 'upgrade [--exec PATH]' and SIGUSR2 (conn 0): returns only when it did not happen, after

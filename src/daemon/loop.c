@@ -241,6 +241,9 @@ static void op_service_manager(void *ctx, const char *assignments) {
 }
 
 static void op_log(void *ctx, int level, const SvLogWho *who, const char *text) {
+        SvDaemon *d = ctx;
+        if (d->metrics && who && who->instance)
+                sv_metrics_note_log(d->metrics, who->instance, text);
         if (who && who->program)
                 sv_log_instance(level, who->program, who->instance, who->pid, who->generation, "%s", text);
         else
@@ -468,6 +471,7 @@ static void daemon_reload(SvDaemon *d, SvConnId conn) {
                 return;
         }
         sv_supervisor_reload(d->sup, conn, cfg);
+        sv_metrics_apply(d); /* follows the configuration the supervisor now runs */
         sv_servicemgr_notify("READY=1");
 }
 
@@ -678,6 +682,9 @@ int sv_daemon_new(const char *config_path, SvConfig *config, bool debug, SvDaemo
                 goto fail;
         sv_control_set_hangup(d->control, sv_daemon_on_hangup);
         log_info("control socket: %s", cfg->control_path);
+        r = sv_metrics_open(d, diag);
+        if (r < 0)
+                goto fail;
         *ret = d;
         return 0;
 fail:
@@ -699,6 +706,7 @@ SvDaemon *sv_daemon_free(SvDaemon *d) {
         if (!d)
                 return NULL;
         d->control = sv_control_free(d->control); /* first: its hang-ups reach the supervisor */
+        d->metrics = sv_metrics_free(d->metrics);
         d->sup = sv_supervisor_free(d->sup);
         sv_observer_stop_all(d);
         sv_health_stop_all(d);

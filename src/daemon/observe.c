@@ -848,10 +848,11 @@ static bool unix_accepted_from(const SvAddr *a, const UnixName *u, const SvSockR
 }
 
 /* One SOCK_DIAG_BY_FAMILY dump: AF_UNIX, or tcp of one family filtered by local port in the
- * kernel (and never LISTEN, TIME_WAIT or request sockets: none of them has an fd). The
+ * kernel (and never LISTEN, TIME_WAIT or request sockets: none of them has an fd); with
+ * listeners, only the listening sockets, with their queues (metrics). The
  * kernel answers a dump at once (the first part on send, each next one on the recv before
  * it), so MSG_DONTWAIT never waits; EAGAIN would mean something unforeseen. */
-static int sockdiag_dump(int family, unsigned port, uint8_t *buf, size_t buflen,
+static int sockdiag_dump(int family, unsigned port, bool listeners, uint8_t *buf, size_t buflen,
                          int (*cb)(const SvSockRec *r, void *userdata), void *userdata) {
         _cleanup_close_ int fd = -EBADF;
         struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
@@ -873,14 +874,15 @@ static int sockdiag_dump(int family, unsigned port, uint8_t *buf, size_t buflen,
         req.nlh.nlmsg_seq = 1;
         if (family == AF_UNIX) {
                 req.unix.sdiag_family = AF_UNIX;
-                req.unix.udiag_states = ~0U;
-                req.unix.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS;
+                req.unix.udiag_states = listeners ? 1U << SV_TCP_LISTEN : ~0U;
+                req.unix.udiag_show = listeners ? UDIAG_SHOW_RQLEN : UDIAG_SHOW_NAME | UDIAG_SHOW_VFS;
                 req_len = NLMSG_LENGTH(sizeof(req.unix));
         } else {
                 req.inet.sdiag_family = (uint8_t) family;
                 req.inet.sdiag_protocol = IPPROTO_TCP;
-                req.inet.idiag_states = ~0U & ~((1U << SV_TCP_LISTEN) | (1U << SV_TCP_TIME_WAIT) |
-                                                (1U << SV_TCP_NEW_SYN_RECV));
+                req.inet.idiag_states = listeners ? 1U << SV_TCP_LISTEN
+                                                  : ~0U & ~((1U << SV_TCP_LISTEN) | (1U << SV_TCP_TIME_WAIT) |
+                                                            (1U << SV_TCP_NEW_SYN_RECV));
                 req.inet.id.idiag_sport = htons((uint16_t) port);
                 req_len = NLMSG_LENGTH(sizeof(req.inet));
         }
@@ -929,7 +931,7 @@ static int count_in_tables(const SvObserveSocket *socks, size_t n, const Inodes 
         for (size_t i = 0; i < n; i++)
                 want_tcp |= socks[i].inode != 0 && socks[i].addr.kind == SV_ADDR_TCP;
 
-        r = sockdiag_dump(AF_UNIX, 0, buf, BUFLEN, unix_cb, &c);
+        r = sockdiag_dump(AF_UNIX, 0, false, buf, BUFLEN, unix_cb, &c);
         for (size_t k = 0; r >= 0 && k < c.n_cand; k++)
                 for (size_t i = 0; i < n; i++)
                         if (socks[i].inode != 0 && unix_accepted_from(&socks[i].addr, &names[i], &c.cand[k])) {
@@ -946,7 +948,7 @@ static int count_in_tables(const SvObserveSocket *socks, size_t n, const Inodes 
                 const SvAddr *a = &socks[i].addr;
                 if (socks[i].inode == 0 || a->kind != SV_ADDR_TCP || tcp_dump_dup(socks, i))
                         continue;
-                r = sockdiag_dump(a->family, sv_addr_port(a), buf, BUFLEN, tcp_cb, &c);
+                r = sockdiag_dump(a->family, sv_addr_port(a), false, buf, BUFLEN, tcp_cb, &c);
                 if (r < 0)
                         return r;
         }
@@ -1003,4 +1005,45 @@ int sv_observe_held(pid_t root, const SvObserveSocket *socks, size_t n, unsigned
         }
         *ret = total;
         return 0;
+}
+
+/* ---------------------------------------------------------------- accept queues */
+
+typedef struct Queues {
+        const SvObserveSocket *socks;
+        size_t n;
+        SvSocketQueue *ret;
+} Queues;
+
+static int queue_cb(const SvSockRec *r, void *userdata) {
+        Queues *q = userdata;
+        ssize_t i = r->state == SV_TCP_LISTEN && r->has_queues ? sock_index(q->socks, q->n, r->inode) : -1;
+        if (i >= 0)
+                q->ret[i] = (SvSocketQueue){ .known = true, .queued = r->rqueue, .backlog = r->wqueue };
+        return 0;
+}
+
+int sv_observe_queues(const SvObserveSocket *socks, size_t n, SvSocketQueue *ret) {
+        enum { BUFLEN = 32768 };
+        _cleanup_free_ uint8_t *buf = malloc(BUFLEN);
+        Queues q = { .socks = socks, .n = n, .ret = ret };
+        bool want_unix = false;
+        int r = 0;
+
+        if (!buf)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                ret[i] = (SvSocketQueue){};
+                want_unix |= socks[i].inode != 0 && is_stream_unix(&socks[i].addr);
+        }
+        if (want_unix)
+                r = sockdiag_dump(AF_UNIX, 0, true, buf, BUFLEN, queue_cb, &q);
+        /* one dump per distinct (family, port): the kernel walks only its listening hash */
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                const SvAddr *a = &socks[i].addr;
+                if (socks[i].inode == 0 || a->kind != SV_ADDR_TCP || tcp_dump_dup(socks, i))
+                        continue;
+                r = sockdiag_dump(a->family, sv_addr_port(a), true, buf, BUFLEN, queue_cb, &q);
+        }
+        return r < 0 ? r : 0;
 }

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,4 +121,83 @@ int sv_procfs_children(pid_t *ret, size_t cap) {
                         ret[n++] = (pid_t) pid;
         }
         return (int) n;
+}
+
+int sv_procfs_parse_stat_ticks(const char *text, uint64_t *ret) {
+        const char *rp = strrchr(text, ')');
+        uint64_t f[4];
+        /* after the name: state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
+         * cmajflt, then utime stime cutime cstime */
+        if (!rp || sscanf(rp + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %" SCNu64 " %" SCNu64 " %" SCNu64
+                                   " %" SCNu64,
+                          &f[0], &f[1], &f[2], &f[3]) != 4)
+                return -EINVAL;
+        *ret = f[0] + f[1] + f[2] + f[3];
+        return 0;
+}
+
+int sv_procfs_parse_statm_resident(const char *text, uint64_t *ret) {
+        uint64_t size, resident;
+        if (sscanf(text, "%" SCNu64 " %" SCNu64, &size, &resident) != 2)
+                return -EINVAL;
+        *ret = resident;
+        return 0;
+}
+
+/* The first bytes of /proc/PID/NAME, NUL-terminated. */
+static int read_proc(pid_t pid, const char *name, char *buf, size_t len) {
+        char path[64];
+        (void) snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = read(fd, buf, len - 1);
+        int e = errno;
+        (void) close(fd);
+        if (n < 0)
+                return -e;
+        buf[n] = '\0';
+        return 0;
+}
+
+int sv_procfs_cpu_usec(pid_t pid, uint64_t *ret) {
+        char buf[1024];
+        uint64_t ticks;
+        long hz = sysconf(_SC_CLK_TCK);
+        int r = read_proc(pid, "stat", buf, sizeof(buf));
+        if (r < 0)
+                return r;
+        r = sv_procfs_parse_stat_ticks(buf, &ticks);
+        if (r < 0)
+                return r;
+        if (hz <= 0)
+                hz = 100;
+        *ret = ticks / (uint64_t) hz * 1000000 + ticks % (uint64_t) hz * 1000000 / (uint64_t) hz;
+        return 0;
+}
+
+int sv_procfs_rss_bytes(pid_t pid, uint64_t *ret) {
+        char buf[256];
+        uint64_t pages;
+        int r = read_proc(pid, "statm", buf, sizeof(buf));
+        if (r < 0)
+                return r;
+        r = sv_procfs_parse_statm_resident(buf, &pages);
+        if (r < 0)
+                return r;
+        *ret = pages * (uint64_t) sysconf(_SC_PAGESIZE);
+        return 0;
+}
+
+int sv_procfs_self_fds(unsigned *ret) {
+        DIR *d = opendir("/proc/self/fd");
+        unsigned n = 0;
+        struct dirent *de;
+        if (!d)
+                return -errno;
+        while ((de = readdir(d)))
+                n += de->d_name[0] != '.';
+        closedir(d);
+        *ret = n ? n - 1 : 0; /* the directory's own fd */
+        return 0;
 }

@@ -111,6 +111,9 @@ static int write_state(SvDaemon *d, SvConnId conn, const SvUpgradeTarget *t, int
         r = r ?: sv_control_save(d->control, o, &d->carry);
         if (r < 0)
                 return diag_set(diag, 0, "out of memory"), r;
+        r = sv_metrics_save(d, o);
+        if (r < 0)
+                return diag_set(diag, 0, "metrics: cannot carry the endpoint over: %s", strerror(-r)), r;
         sv_state_record(o, "supervisor");
         return sv_supervisor_save(d->sup, o, diag);
 }
@@ -235,6 +238,13 @@ int sv_daemon_restore(int memfd, const char *failed, SvDaemon **ret, SvDiag *dia
                 r = sv_state_expect(&in, &rec, "control");
         if (r >= 0)
                 r = sv_control_restore(d->event, &in, &rec, sv_daemon_on_request, d, &d->control, &d->carry, &next);
+        if (r >= 0 && strcmp(next.kind, "metrics") == 0) {
+                r = sv_metrics_restore(d, &in, &next, diag);
+                if (r >= 0)
+                        r = sv_state_next(&in, &next);
+                if (r == 0)
+                        r = diag_set(diag, 0, "upgrade state: no supervisor records");
+        }
         if (r >= 0 && strcmp(next.kind, "supervisor") != 0)
                 r = sv_rec_fail(&in, &next, "'%s' where the supervisor's records begin", next.kind);
         if (r >= 0)
@@ -253,6 +263,7 @@ int sv_daemon_restore(int memfd, const char *failed, SvDaemon **ret, SvDiag *dia
 
         /* the point of no return: the workers are ours from here on */
         sv_supervisor_resume(d->sup);
+        (void) sv_metrics_resume(d);
         if (sv_carry_cloexec(&d->carry, true) < 0)
                 log_warning("after the upgrade: cannot set close-on-exec on every inherited fd: %s", strerror(errno));
         sv_carry_done(&d->carry);

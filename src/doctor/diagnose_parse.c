@@ -135,6 +135,16 @@ static void parse_unix_attrs(const uint8_t *p, size_t len, SvSockRec *r) {
                         if (dlen >= sizeof(uint32_t))
                                 memcpy(&r->uid, data, sizeof(uint32_t));
                         break;
+                case UNIX_DIAG_RQLEN:
+                        if (dlen >= sizeof(struct unix_diag_rqlen)) {
+                                struct unix_diag_rqlen q;
+
+                                memcpy(&q, data, sizeof(q));
+                                r->has_queues = true;
+                                r->rqueue = q.udiag_rqueue;
+                                r->wqueue = q.udiag_wqueue;
+                        }
+                        break;
                 default:
                         break;
                 }
@@ -215,6 +225,9 @@ int sv_sockdiag_walk(const void *buf, size_t len, int family, int protocol, int 
                                 r.expires_ms = m.idiag_expires;
                                 r.uid = m.idiag_uid;
                                 r.inode = m.idiag_inode;
+                                r.has_queues = true;
+                                r.rqueue = m.idiag_rqueue;
+                                r.wqueue = m.idiag_wqueue;
                                 parse_inet_attrs(payload + NLMSG_ALIGN(sizeof(m)),
                                                  plen > NLMSG_ALIGN(sizeof(m)) ? plen - NLMSG_ALIGN(sizeof(m)) : 0, &r);
                         }

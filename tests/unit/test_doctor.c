@@ -185,6 +185,8 @@ static size_t put_inet(uint8_t *p, int family, unsigned state, const char *src, 
         m.idiag_uid = 1000;
         m.idiag_expires = expires;
         m.idiag_timer = state == SV_TCP_TIME_WAIT ? 3 : 0;
+        m.idiag_rqueue = state == SV_TCP_LISTEN ? 5 : 0; /* a listener: its accept queue and backlog */
+        m.idiag_wqueue = state == SV_TCP_LISTEN ? 4096 : 0;
         memcpy(p + NLMSG_HDRLEN, &m, sizeof(m));
         if (v6only >= 0) {
                 struct rtattr a = { .rta_len = RTA_LENGTH(1), .rta_type = INET_DIAG_SKV6ONLY };
@@ -229,6 +231,9 @@ static void test_walk_inet(void **state) {
         assert_int_equal(g.r[0].protocol, IPPROTO_TCP);
         assert_int_equal(g.r[0].state, SV_TCP_LISTEN);
         assert_int_equal(g.r[0].lport, 8080);
+        assert_true(g.r[0].has_queues);
+        assert_int_equal(g.r[0].rqueue, 5);
+        assert_int_equal(g.r[0].wqueue, 4096);
         assert_int_equal(g.r[0].rport, 50000);
         assert_int_equal(g.r[0].inode, 111);
         assert_int_equal(g.r[0].uid, 1000);
@@ -277,6 +282,12 @@ static void test_walk_unix(void **state) {
         memcpy(buf + len, &a, sizeof(a));
         memcpy(buf + len + RTA_LENGTH(0), &v, sizeof(v));
         len += RTA_ALIGN(a.rta_len);
+        /* a listener's accept queue: 3 waiting, room for 128 (metrics) */
+        struct unix_diag_rqlen q = { .udiag_rqueue = 3, .udiag_wqueue = 128 };
+        a = (struct rtattr) { .rta_len = RTA_LENGTH(sizeof(q)), .rta_type = UNIX_DIAG_RQLEN };
+        memcpy(buf + len, &a, sizeof(a));
+        memcpy(buf + len + RTA_LENGTH(0), &q, sizeof(q));
+        len += RTA_ALIGN(a.rta_len);
         h.nlmsg_len = (uint32_t) len;
         memcpy(buf, &h, sizeof(h));
         len += put_done(buf + len);
@@ -292,6 +303,9 @@ static void test_walk_unix(void **state) {
         assert_true(g.r[0].has_vfs);
         assert_int_equal(g.r[0].vfs_ino, 77);
         assert_int_equal(g.r[0].vfs_dev, 254u << 20);
+        assert_true(g.r[0].has_queues);
+        assert_int_equal(g.r[0].rqueue, 3);
+        assert_int_equal(g.r[0].wqueue, 128);
 }
 
 /* ---------------------------------------------------------------- /proc text */

@@ -810,6 +810,44 @@ static void test_cost(void **state) {
                 }
 }
 
+/* The accept queues of the listeners (metrics): nobody accepts, so each connect waits in
+ * the queue; the backlog is what listen() said (16 in setup). */
+static void test_queues(void **state) {
+        SvSocketQueue q[3];
+        SvObserveSocket socks[3] = { F->socks[0], F->socks[1], { .inode = 0 } };
+        int c[5];
+        assert_int_equal(sv_observe_queues(socks, 3, q), 0);
+        assert_true(q[0].known);
+        assert_int_equal(q[0].queued, 0);
+        assert_int_equal(q[0].backlog, 16);
+        assert_true(q[1].known);
+        assert_int_equal(q[1].queued, 0);
+        assert_int_equal(q[1].backlog, 16);
+        assert_false(q[2].known);
+        for (size_t k = 0; k < 3; k++)
+                c[k] = tcp_connect(F->port);
+        for (size_t k = 3; k < 5; k++) {
+                c[k] = unix_connect(F->path);
+                assert_true(c[k] >= 0);
+        }
+        /* the handshake completes in the kernel: bounded wait for the queue to show them */
+        for (int t = 0; t < WAIT_MS / STEP_MS; t++) {
+                assert_int_equal(sv_observe_queues(socks, 3, q), 0);
+                if (q[0].queued == 3)
+                        break;
+                msleep(STEP_MS);
+        }
+        assert_int_equal(q[0].queued, 3);
+        assert_int_equal(q[1].queued, 2);
+        /* another listener on another port is not counted for ours */
+        int o = tcp_connect(F->other_port);
+        assert_int_equal(sv_observe_queues(socks, 1, q), 0);
+        assert_int_equal(q[0].queued, 3);
+        (void) close(o);
+        for (size_t k = 0; k < 5; k++)
+                (void) close(c[k]);
+}
+
 int main(void) {
         /* Grandchildren orphaned when a test kills their parent come to us, to be reaped. */
         (void) prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -822,6 +860,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_tree, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_connections, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cost, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_queues, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
