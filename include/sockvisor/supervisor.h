@@ -273,6 +273,8 @@ typedef struct SvInstanceView {
         bool unhealthy;
         uint64_t spawned_usec;  /* CLOCK_MONOTONIC of its last spawn, 0 never */
         uint64_t since_usec;    /* in state since */
+        char why[192];          /* what was last said of it: "exited with status 3", "cannot exec ...",
+                                 * "unhealthy: ...", or its own STATUS=; "" when nothing */
 } SvInstanceView;
 
 /* Program idx's instances (current per index, candidates, draining) into v (at most cap);

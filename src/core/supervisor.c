@@ -886,6 +886,14 @@ static void instance_view(const Instance *i, SvInstanceRole role, SvInstanceView
                 .since_usec = i->sm.since_usec,
         };
         sv_instance_name(i, v->name, sizeof(v->name));
+        if (i->sm.unhealthy)
+                (void) snprintf(v->why, sizeof(v->why), "unhealthy: %s", i->health);
+        else if (i->pid <= 0 && i->sm.outcome == SM_OUTCOME_SPAWN_FAILED && i->error[0])
+                (void) snprintf(v->why, sizeof(v->why), "%s", i->error);
+        else if (i->pid <= 0 && i->exit_text[0])
+                (void) snprintf(v->why, sizeof(v->why), "exited with %s", i->exit_text);
+        else
+                (void) snprintf(v->why, sizeof(v->why), "%s", i->status);
 }
 
 size_t sv_supervisor_instance_views(const SvSupervisor *s, size_t idx, SvInstanceView *v, size_t cap) {

@@ -97,9 +97,6 @@ int sv_metrics_open(SvDaemon *d, SvDiag *diag);
  * the old one serving until it is bound), closes it when removed; a failure is logged. */
 void sv_metrics_apply(SvDaemon *d);
 SvMetrics *sv_metrics_free(SvMetrics *m);
-/* What the supervisor logs about an instance: the cause of its last transition is kept
- * for /healthz's reason. */
-void sv_metrics_note_log(SvMetrics *m, const char *instance, const char *text);
 /* Upgrade: a "metrics" record (none when off) and the listener's fds into d->carry; the next
  * image rebuilds it around them (restore: nothing served yet), then serves it (resume), and
  * applies the configuration as a reload would. */

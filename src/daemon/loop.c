@@ -241,9 +241,6 @@ static void op_service_manager(void *ctx, const char *assignments) {
 }
 
 static void op_log(void *ctx, int level, const SvLogWho *who, const char *text) {
-        SvDaemon *d = ctx;
-        if (d->metrics && who && who->instance)
-                sv_metrics_note_log(d->metrics, who->instance, text);
         if (who && who->program)
                 sv_log_instance(level, who->program, who->instance, who->pid, who->generation, "%s", text);
         else

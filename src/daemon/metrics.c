@@ -32,7 +32,6 @@
 #define METRICS_DEADLINE_USEC (5 * USEC_PER_SEC)
 #define METRICS_ACCEPT_BUDGET 64          /* accepts per wake-up: other sources get their turn */
 #define METRICS_PAUSE_USEC (100 * USEC_PER_MSEC) /* out of fds: accept again after this */
-#define METRICS_NOTES_MAX 256             /* instances whose last transition cause is kept */
 
 typedef struct MClient {
         SvMetrics *m;
@@ -45,11 +44,6 @@ typedef struct MClient {
         struct MClient *prev, *next;
 } MClient;
 
-typedef struct Note {
-        char instance[80];
-        char why[160];
-} Note;
-
 struct SvMetrics {
         SvDaemon *d;
         SvListener l;
@@ -58,8 +52,6 @@ struct SvMetrics {
         sd_event_source *accept_src, *pause_src;
         MClient *clients;
         unsigned n_clients;
-        Note notes[METRICS_NOTES_MAX];
-        size_t n_notes, next_note;
 };
 
 /* ---- clients ---- */
@@ -87,64 +79,45 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* ---- what /healthz and /metrics say ---- */
 
-static const char *note_find(const SvMetrics *m, const char *instance) {
-        for (size_t k = 0; k < m->n_notes; k++)
-                if (strcmp(m->notes[k].instance, instance) == 0)
-                        return m->notes[k].why;
+/* The current instance of index i among a program's views, or NULL. */
+static const SvInstanceView *current_at(const SvInstanceView *v, size_t n, unsigned i) {
+        for (size_t q = 0; q < n; q++)
+                if (v[q].role == SV_ROLE_CURRENT && v[q].index == i)
+                        return &v[q];
         return NULL;
-}
-
-void sv_metrics_note_log(SvMetrics *m, const char *instance, const char *text) {
-        /* the supervisor logs each transition as "FROM -> TO (cause)": keep the cause */
-        const char *arrow = m && instance ? strstr(text, " -> ") : NULL;
-        const char *open = arrow ? strchr(arrow, '(') : NULL;
-        size_t len = open ? strlen(open) : 0;
-        if (!open || len < 3 || open[len - 1] != ')')
-                return;
-        Note *n = NULL;
-        for (size_t k = 0; k < m->n_notes && !n; k++)
-                if (strcmp(m->notes[k].instance, instance) == 0)
-                        n = &m->notes[k];
-        if (!n) {
-                n = &m->notes[m->n_notes < METRICS_NOTES_MAX ? m->n_notes++ : m->next_note];
-                m->next_note = (m->next_note + (m->n_notes == METRICS_NOTES_MAX)) % METRICS_NOTES_MAX;
-                (void) snprintf(n->instance, sizeof(n->instance), "%s", instance);
-        }
-        (void) snprintf(n->why, sizeof(n->why), "%.*s", (int) (len - 2), open + 1);
 }
 
 static bool health(SvMetrics *m, char *reason, size_t len) {
         SvSupervisor *sup = m->d->sup;
-        size_t np = sup ? sv_supervisor_n_programs(sup) : 0, n = 0, cap = 0;
+        size_t np = sup ? sv_supervisor_n_programs(sup) : 0, n = 0, cap = 0, nv = 0;
         _cleanup_free_ SvHealthEntry *e = NULL;
-        _cleanup_free_ char *names = NULL; /* 80 bytes per entry */
+        _cleanup_free_ SvInstanceView *views = NULL; /* every instance, program after program */
         for (size_t k = 0; k < np; k++) {
                 SvProgramView v;
                 sv_supervisor_program_view(sup, k, &v);
                 if (!v.removed && v.conf->autostart)
                         cap += v.conf->numprocs;
+                nv += sv_supervisor_instance_views(sup, k, NULL, 0);
         }
         e = calloc(cap ? cap : 1, sizeof(*e));
-        names = calloc(cap ? cap : 1, 80);
-        if (!e || !names) {
+        views = calloc(nv ? nv : 1, sizeof(*views));
+        if (!e || !views) {
                 (void) snprintf(reason, len, "out of memory");
                 return false;
         }
-        for (size_t k = 0; k < np; k++) {
+        for (size_t k = 0, at = 0; k < np; k++) {
                 SvProgramView v;
                 sv_supervisor_program_view(sup, k, &v);
-                if (v.removed || !v.conf->autostart)
-                        continue;
-                for (unsigned i = 0; i < v.conf->numprocs && i < SV_NUMPROCS_MAX && n < cap; i++, n++) {
-                        char *name = names + n * 80;
-                        if (v.conf->numprocs == 1)
-                                (void) snprintf(name, 80, "%s", v.name);
-                        else
-                                (void) snprintf(name, 80, "%s:%u", v.name, i);
-                        e[n] = (SvHealthEntry){ .instance = name,
-                                                .state = i < v.n ? v.state[i] : SM_STOPPED,
-                                                .why = note_find(m, name) };
-                }
+                size_t got = sv_supervisor_instance_views(sup, k, views + at, nv - at);
+                got = got < nv - at ? got : nv - at;
+                if (!v.removed && v.conf->autostart)
+                        for (unsigned i = 0; i < v.conf->numprocs && n < cap; i++, n++) {
+                                const SvInstanceView *iv = current_at(views + at, got, i);
+                                e[n] = (SvHealthEntry){ .instance = iv ? iv->name : v.name,
+                                                        .state = i < v.n ? v.state[i] : SM_STOPPED,
+                                                        .why = iv && iv->why[0] ? iv->why : NULL };
+                        }
+                at += got;
         }
         return sv_metrics_health(e, n, reason, len);
 }
