@@ -3,6 +3,7 @@
 #include "supervisor-internal.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,6 +191,10 @@ static void cmd_status(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
                 }
                 if (p->n_fdstore)
                         status_fdstore(s, conn, p);
+                uint64_t dropped = s->ops->output_dropped ? s->ops->output_dropped(s->ctx, p->name) : 0;
+                if (dropped)
+                        sv_replyf(s, conn, CTL_REPLY_OUTPUT,
+                                  "  output: dropped %" PRIu64 " bytes of output (its log file did not keep up)", dropped);
         }
         sv_replyf(s, conn, CTL_REPLY_OK, NULL);
 }

@@ -34,6 +34,7 @@ struct SvDaemon {
         Watch *stored;   /* stored fds watched for POLLHUP/POLLERR, by fd (in id) */
         struct Observer *observers; /* observer.c: ready = accepting and drain = idle watches */
         struct Prober *probers;     /* health.c: healthcheck= probes, by instance */
+        struct SvOutput *output;    /* output.c: the programs' log pipes and files */
         /* health.c reports each probe here; loop.c sets it to call sv_supervisor_probed (a
          * test, to capture the results) */
         void (*probed)(SvDaemon *d, SvInstanceId id, bool healthy, const char *why);
