@@ -62,6 +62,24 @@ typedef struct SvHealthCheck {
 #define SV_NUMPROCS_MAX 256
 #define SV_EXITCODES_MAX 32
 
+/* stdout_logfile= and its companions (and the stderr twins), supervisord's names and
+ * meanings: where sockvisord writes what a program's workers print, and how it rotates. */
+typedef enum SvStream {
+        SV_STREAM_STDOUT,
+        SV_STREAM_STDERR,
+        _SV_STREAM_MAX,
+} SvStream;
+
+typedef struct SvLogFileConf {
+        char *path;        /* absolute; NULL: not captured (inherited, or NONE) */
+        bool none;         /* NONE: the stream goes to /dev/null */
+        int own_fd;        /* 1 or 2: /dev/stdout or /dev/stderr, sockvisord's own (not captured); 0 */
+        uint64_t maxbytes; /* rotate once the file reaches this; 0: never; default 50MB */
+        unsigned backups;  /* FILE.1 .. FILE.backups kept; 0: truncate instead; default 10 */
+        unsigned line;     /* line of *_logfile=, 0 when absent */
+        unsigned opt_line; /* line of the first *_logfile_maxbytes= or _backups=, 0 when absent */
+} SvLogFileConf;
+
 typedef struct SvSocketConf {
         char *name;
         char *listen; /* as written, for messages */
@@ -92,6 +110,10 @@ typedef struct SvProgramConf {
         char **environment; /* "KEY=value" strings, NULL-terminated (may be empty) */
         bool clearenv;      /* start from an empty environment (PATH kept) instead of the daemon's */
         bool output_journal; /* stdout and stderr to the journal (output = journal), else inherited */
+        unsigned output_line; /* line of output=, 0 when absent */
+        SvLogFileConf logfile[_SV_STREAM_MAX]; /* stdout_logfile=, stderr_logfile= and companions */
+        bool redirect_stderr;  /* stderr goes where stdout goes (supervisord's redirect_stderr) */
+        unsigned redirect_line; /* line of redirect_stderr=, 0 when absent */
         unsigned numprocs;  /* instances NAME:0..N-1 (just NAME when 1); default 1 */
         unsigned restart_surge; /* new instances started ahead of draining old ones; 1..numprocs, default 1 */
         bool autostart;     /* start with the daemon; default true */
@@ -159,6 +181,7 @@ const char *sv_ready_mode_to_string(SvReadyMode m);
 const char *sv_drain_mode_to_string(SvDrainMode m);
 const char *sv_autorestart_to_string(SvAutorestart a);
 const char *sv_health_kind_to_string(SvHealthKind k);
+const char *sv_stream_to_string(SvStream s); /* "stdout", "stderr" */
 
 /* True when the two programs would run the same way (every key equal); reload restarts
  * a program whose configuration changed and leaves an equal one untouched. Socket

@@ -21,6 +21,9 @@ typedef enum SvVerb {
         SV_VERB_FETCH,
         SV_VERB_EXEC, /* sockvisorctl: fetch, then become the command */
         SV_VERB_EVENTS, /* streams until the client hangs up */
+        SV_VERB_LOGFILES, /* where each program's output goes: what tail and logs read */
+        SV_VERB_TAIL,     /* sockvisorctl: reads the files logfiles names */
+        SV_VERB_LOGS,     /* sockvisorctl: follows every program's files, lines prefixed */
         _SV_VERB_MAX,
 } SvVerb;
 

@@ -1,6 +1,7 @@
 /* Starting one worker: fork, reset the child, move its sockets to 3.., exec. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -33,6 +34,8 @@ typedef struct SvSpawnRequest {
         const char *directory; /* NULL: inherit */
         int stdin_fd;          /* becomes fd 0 (normally /dev/null) */
         int output_fd;         /* >= 0: becomes fds 1 and 2 (a journal stream); -1: inherited */
+        bool split_output;     /* stdout_fd and stderr_fd instead of output_fd */
+        int stdout_fd, stderr_fd; /* with split_output: >= 0 becomes fd 1 / fd 2; -1: inherited */
         const SvCreds *creds;  /* NULL: keep the daemon's user */
         int umask;             /* -1: inherit */
 } SvSpawnRequest;

@@ -143,6 +143,10 @@ typedef struct SvOps {
          * comes back as sv_supervisor_probed. Replaces the instance's previous probing. The
          * ops copy what they need of conf: it may be freed once probing has ended. */
         void (*probe)(void *ctx, SvInstanceId id, pid_t pid, const SvProgramConf *conf);
+
+        /* Log capture (stdout_logfile=, stderr_logfile=): bytes of program's output dropped
+         * so far because its file did not keep up, for status. Optional (NULL: none). */
+        uint64_t (*output_dropped)(void *ctx, const char *program);
 } SvOps;
 
 int sv_supervisor_new(const SvOps *ops, void *ctx, SvSupervisor **ret);

@@ -16,6 +16,7 @@
 #include "sockvisor/cmdline.h"
 #include "sockvisor/duration.h"
 #include "sockvisor/env.h"
+#include "sockvisor/logfile.h"
 
 static const char *const log_to_table[_SV_LOG_TO_MAX] = {
         [SV_LOG_TO_AUTO] = "auto",
@@ -100,6 +101,13 @@ typedef enum ProgramKey {
         PK_HEALTHCHECK_INTERVAL,
         PK_HEALTHCHECK_TIMEOUT,
         PK_HEALTHCHECK_FAILURES,
+        PK_STDOUT_LOGFILE,
+        PK_STDOUT_LOGFILE_MAXBYTES,
+        PK_STDOUT_LOGFILE_BACKUPS,
+        PK_REDIRECT_STDERR,
+        PK_STDERR_LOGFILE,
+        PK_STDERR_LOGFILE_MAXBYTES,
+        PK_STDERR_LOGFILE_BACKUPS,
         _PK_MAX,
 } ProgramKey;
 
@@ -136,6 +144,13 @@ static const char *const program_keys[_PK_MAX] = {
         [PK_HEALTHCHECK_INTERVAL] = "healthcheck_interval",
         [PK_HEALTHCHECK_TIMEOUT] = "healthcheck_timeout",
         [PK_HEALTHCHECK_FAILURES] = "healthcheck_failures",
+        [PK_STDOUT_LOGFILE] = "stdout_logfile",
+        [PK_STDOUT_LOGFILE_MAXBYTES] = "stdout_logfile_maxbytes",
+        [PK_STDOUT_LOGFILE_BACKUPS] = "stdout_logfile_backups",
+        [PK_REDIRECT_STDERR] = "redirect_stderr",
+        [PK_STDERR_LOGFILE] = "stderr_logfile",
+        [PK_STDERR_LOGFILE_MAXBYTES] = "stderr_logfile_maxbytes",
+        [PK_STDERR_LOGFILE_BACKUPS] = "stderr_logfile_backups",
 };
 
 _Static_assert(ELEMENTSOF(daemon_keys) <= 63 && ELEMENTSOF(socket_keys) <= 63 && ELEMENTSOF(program_keys) <= 63,
@@ -244,6 +259,10 @@ int config_begin_section(Parser *p, const char *name, size_t len) {
                 .priority = 999,
                 .fd_env = SV_FD_ENV_DEFAULT,
                 .health = { .interval_usec = 10 * USEC_PER_SEC, .timeout_usec = 2 * USEC_PER_SEC, .failures = 3 },
+                .logfile = { [SV_STREAM_STDOUT] = { .maxbytes = SV_LOGFILE_MAXBYTES_DEFAULT,
+                                                    .backups = SV_LOGFILE_BACKUPS_DEFAULT },
+                             [SV_STREAM_STDERR] = { .maxbytes = SV_LOGFILE_MAXBYTES_DEFAULT,
+                                                    .backups = SV_LOGFILE_BACKUPS_DEFAULT } },
                 .line = p->line,
         };
         pr->name = strndup(n, nlen);
@@ -537,7 +556,21 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
                 if (config_parse_bool(v, &pr->clearenv) < 0)
                         return bad_bool(p, key, v);
                 return 0;
+        case PK_STDOUT_LOGFILE:
+        case PK_STDOUT_LOGFILE_MAXBYTES:
+        case PK_STDOUT_LOGFILE_BACKUPS:
+                return config_logfile_key(p, pr, SV_STREAM_STDOUT, k - PK_STDOUT_LOGFILE, key, v);
+        case PK_STDERR_LOGFILE:
+        case PK_STDERR_LOGFILE_MAXBYTES:
+        case PK_STDERR_LOGFILE_BACKUPS:
+                return config_logfile_key(p, pr, SV_STREAM_STDERR, k - PK_STDERR_LOGFILE, key, v);
+        case PK_REDIRECT_STDERR:
+                if (config_parse_bool(v, &pr->redirect_stderr) < 0)
+                        return bad_bool(p, key, v);
+                pr->redirect_line = p->line;
+                return 0;
         case PK_OUTPUT:
+                pr->output_line = p->line;
                 if (strcmp(v, "inherit") == 0)
                         pr->output_journal = false;
                 else if (strcmp(v, "journal") == 0)
@@ -545,7 +578,8 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
                 else
                         return config_fail(p, p->line,
                                            "%s output: '%s' is not an output; use inherit (sockvisord's own stdout and stderr) "
-                                           "or journal (the journal, with the program's name as identifier)",
+                                           "or journal (the journal, with the program's name as identifier); for files, "
+                                           "set stdout_logfile= and stderr_logfile= instead",
                                            p->section, v);
                 return 0;
         case _PK_MAX:
@@ -719,6 +753,8 @@ SvConfig *sv_config_free(SvConfig *c) {
                 free(pr->group);
                 sv_strv_free(pr->environment);
                 config_health_free(&pr->health);
+                for (int k = 0; k < _SV_STREAM_MAX; k++)
+                        free(pr->logfile[k].path);
         }
         free(c->programs);
         free(c->origin);

@@ -324,7 +324,13 @@ int config_validate(Parser *p) {
                 r = config_health_check(p, pr, p->pending[i].health_opt_line);
                 if (r < 0)
                         return r;
+                r = config_logfile_check(p, pr);
+                if (r < 0)
+                        return r;
         }
+        r = config_logfile_check_all(p);
+        if (r < 0)
+                return r;
         if (!c->control_path) {
                 c->control_path = strdup(SV_DEFAULT_CONTROL);
                 if (!c->control_path)

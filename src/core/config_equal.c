@@ -37,6 +37,13 @@ bool sv_program_conf_equal(const SvConfig *ca, const SvProgramConf *a, const SvC
         if (!streq_ptr(a->directory, b->directory) || !strv_equal(a->environment, b->environment) ||
             a->clearenv != b->clearenv || a->output_journal != b->output_journal)
                 return false;
+        if (a->redirect_stderr != b->redirect_stderr)
+                return false;
+        for (int k = 0; k < _SV_STREAM_MAX; k++)
+                if (!streq_ptr(a->logfile[k].path, b->logfile[k].path) || a->logfile[k].none != b->logfile[k].none ||
+                    a->logfile[k].own_fd != b->logfile[k].own_fd ||
+                    a->logfile[k].maxbytes != b->logfile[k].maxbytes || a->logfile[k].backups != b->logfile[k].backups)
+                        return false;
         if (a->numprocs != b->numprocs || a->restart_surge != b->restart_surge || a->autostart != b->autostart ||
             a->autorestart != b->autorestart || a->startretries != b->startretries)
                 return false;

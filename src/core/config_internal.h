@@ -84,5 +84,12 @@ int config_parse_environment(Parser *p, const char *v, char ***ret);
 int config_health_set(Parser *p, SvProgramConf *pr, const char *v);
 int config_health_check(Parser *p, SvProgramConf *pr, unsigned companion_line);
 void config_health_free(SvHealthCheck *h);
+/* stdout_logfile= and companions (config_logfile.c): key reads one of the seven keys
+ * (stream, and which: 0 logfile, 1 maxbytes, 2 backups; redirect_stderr is its own), check
+ * (in validate) refuses the combinations that cannot work, within a program and across
+ * programs. All report through config_fail(). */
+int config_logfile_key(Parser *p, SvProgramConf *pr, SvStream stream, int which, const char *key, const char *v);
+int config_logfile_check(Parser *p, SvProgramConf *pr);
+int config_logfile_check_all(Parser *p);
 /* "www-data, alice, 1000": user or group names (or numbers), comma separated. */
 int config_parse_names(Parser *p, const char *key, const char *v, char ***ret);

@@ -39,6 +39,12 @@ static const SvVerbInfo verbs[_SV_VERB_MAX] = {
                            "run COMMAND on held sockets (fd 3.., LISTEN_FDS), fetched from sockvisord" },
         [SV_VERB_EVENTS] = { "events", 0, 1, false, false, "[--json]", "events --json",
                              "the state now, then every transition and milestone as it happens, until Ctrl-C" },
+        [SV_VERB_LOGFILES] = { "logfiles", 0, SIZE_MAX, true, false, "[NAME...]", "logfiles app",
+                               "where programs' stdout and stderr go: a file, the journal, inherited, none" },
+        [SV_VERB_TAIL] = { "tail", 1, 5, true, true, "[-f] [-n N] NAME [stdout|stderr]", "tail -f app",
+                           "the last lines of a program's log file (-f: and what follows, across rotation)" },
+        [SV_VERB_LOGS] = { "logs", 0, SIZE_MAX, true, true, "[-n N] [NAME...]", "logs app",
+                           "follow the log files of every program (or those named), each line prefixed" },
 };
 
 const SvVerbInfo *sv_verb_info(SvVerb v) {

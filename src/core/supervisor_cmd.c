@@ -3,6 +3,7 @@
 #include "supervisor-internal.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,7 +147,7 @@ static bool take_json_flag(const CtlRequest *req, char **names, size_t *ret_n) {
 
 /* status --json: one object per row, on one line; sockvisorctl makes them an array. */
 static void status_json(SvSupervisor *s, SvConnId conn, const Program *p, const Instance *i, const char *role,
-                        const SvGroupUsage *use) {
+                        const SvGroupUsage *use, uint64_t output_dropped) {
         uint64_t now = sv_now(s);
         char extra[320] = "", name[80];
         json_t *o = json_object(), *socks = json_array();
@@ -180,6 +181,8 @@ static void status_json(SvSupervisor *s, SvConnId conn, const Program *p, const 
         r = r < 0 ? r : json_object_set_new(o, "restarts", json_integer((json_int_t) p->stats.restarts));
         r = r < 0 ? r : sv_json_set_string(o, "status", extra);
         r = r < 0 ? r : json_object_set_new(o, "removed", json_boolean(p->removed));
+        /* of the program's output, what its log files could not keep up with */
+        r = r < 0 ? r : json_object_set_new(o, "output_dropped_bytes", json_integer((json_int_t) output_dropped));
         reply_json(s, conn, o, r == 0);
 }
 
@@ -253,12 +256,13 @@ static void cmd_status(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
                 char sockets[512], name[128];
                 format_sockets(p, sockets, sizeof(sockets));
                 bool multi = p->n > 1 || p->conf->numprocs > 1;
+                uint64_t dropped = s->ops->output_dropped ? s->ops->output_dropped(s->ctx, p->name) : 0;
                 for (size_t k = 0; k < np; k++, at++) {
                         const Instance *i = list[at];
                         bool cand = k >= p->n && i->index < p->cap && p->cand[i->index] == i;
                         if (json) {
                                 status_json(s, conn, p, i, k < p->n ? "current" : cand ? "candidate" : "draining",
-                                            &use[at]);
+                                            &use[at], dropped);
                                 continue;
                         }
                         if (k < p->n && multi)
@@ -271,6 +275,9 @@ static void cmd_status(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
                 }
                 if (p->n_fdstore && !json)
                         status_fdstore(s, conn, p);
+                if (dropped && !json)
+                        sv_replyf(s, conn, CTL_REPLY_OUTPUT,
+                                  "  output: dropped %" PRIu64 " bytes of output (its log file did not keep up)", dropped);
         }
         sv_replyf(s, conn, CTL_REPLY_OK, NULL);
 }

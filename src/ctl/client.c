@@ -112,11 +112,14 @@ typedef struct Reply {
         bool machine;  /* stdout is for a program (--json, events): progress goes to stderr, and
                         * each output line is flushed as it comes */
         bool array;    /* --json rows (status, sockets, pid): printed as one JSON array */
-        bool lines;    /* --json of any other verb: every reply line becomes a JSON line */
+        bool json_lines;/* --json of any other verb: every reply line becomes a JSON line */
         size_t rows;   /* array: rows printed so far */
         int out_r;     /* first stdout error: keep reading, the command runs on regardless */
         int *fds;      /* fds that came with the reply (fetch), or NULL: closed */
         size_t n_fds, max_fds;
+        char **lines;  /* ctl_client_lines: the output lines, kept rather than printed */
+        size_t n_lines, cap_lines;
+        bool collect;
 } Reply;
 
 #define REPLY_MORE (-1) /* reply_line: not the final line */
@@ -164,7 +167,7 @@ static int reply_line(Reply *rp, const char *line, size_t len) {
                 return CTL_EXIT_FAILED;
         }
 
-        if (rp->lines)
+        if (rp->json_lines)
                 return json_line(rp, kind, text, text_len);
         if (rp->array && kind == CTL_REPLY_OUTPUT) {
                 rp->got_line = true;
@@ -184,6 +187,21 @@ static int reply_line(Reply *rp, const char *line, size_t len) {
                 rp->got_line = true;
                 if (rp->machine && kind == CTL_REPLY_PROGRESS) {
                         (void) print_text(stderr, text, text_len, true);
+                        return REPLY_MORE;
+                }
+                if (rp->collect && kind == CTL_REPLY_OUTPUT) {
+                        if (rp->n_lines == rp->cap_lines) {
+                                size_t cap = rp->cap_lines ? 2 * rp->cap_lines : 16;
+                                char **v = realloc(rp->lines, cap * sizeof(char *));
+                                if (!v)
+                                        return CTL_EXIT_FAILED;
+                                rp->lines = v;
+                                rp->cap_lines = cap;
+                        }
+                        rp->lines[rp->n_lines] = strndup(text, text_len);
+                        if (!rp->lines[rp->n_lines])
+                                return CTL_EXIT_FAILED;
+                        rp->n_lines++;
                         return REPLY_MORE;
                 }
                 if (rp->out_r == 0 && !rp->quiet)
@@ -361,6 +379,36 @@ int ctl_client_fetch(const char *path, char **names, size_t n, int *ret_fds, siz
         return r;
 }
 
+int ctl_client_lines(const char *path, const char *verb, char **args, size_t n_args, char ***ret_lines,
+                     size_t *ret_n) {
+        _cleanup_close_ int fd = -EBADF;
+        char req[CTL_LINE_MAX];
+        SvDiag d = { 0 };
+        int r = ctl_request_format(req, sizeof(req), verb, args, n_args, &d);
+        if (r < 0)
+                return ctl_usage_error("%s: %s", verb, d.msg);
+        size_t req_len = (size_t) r;
+        r = control_connect(path, &fd);
+        if (r != 0)
+                return r;
+        r = send_all(fd, req, req_len);
+        if (r < 0 && r != -EPIPE && r != -ECONNRESET) {
+                fprintf(stderr, PROG ": cannot send the request to %s: %s\n", path, strerror(-r));
+                return CTL_EXIT_FAILED;
+        }
+        Reply rp = { .path = path, .verb = verb, .collect = true };
+        r = read_reply_into(&rp, fd, CTL_QUICK_TIMEOUT_MS);
+        if (r != CTL_EXIT_OK) {
+                for (size_t k = 0; k < rp.n_lines; k++)
+                        free(rp.lines[k]);
+                free(rp.lines);
+                return r;
+        }
+        *ret_lines = rp.lines;
+        *ret_n = rp.n_lines;
+        return 0;
+}
+
 int ctl_client_run(const char *path, SvVerb verb, char **args, size_t n_args, bool json) {
         const SvVerbInfo *info = sv_verb_info(verb);
         _cleanup_close_ int fd = -EBADF;
@@ -400,6 +448,6 @@ int ctl_client_run(const char *path, SvVerb verb, char **args, size_t n_args, bo
         }
 
         Reply rp = { .path = path, .verb = info->name, .machine = json || verb == SV_VERB_EVENTS,
-                     .array = json && daemon_json(verb), .lines = json && !daemon_json(verb) };
+                     .array = json && daemon_json(verb), .json_lines = json && !daemon_json(verb) };
         return read_reply_into(&rp, fd, info->quick ? CTL_QUICK_TIMEOUT_MS : -1);
 }

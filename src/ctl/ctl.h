@@ -4,7 +4,8 @@
  *   client.c  one exchange with sockvisord: connect, send the request, print the reply as
  *             it comes, map how it ended to an exit code
  *   why.c     the `why` verb: the port doctor, run here (no daemon needed)
- *   exec.c    the `exec` verb: fetch held sockets by SCM_RIGHTS, then become a command */
+ *   exec.c    the `exec` verb: fetch held sockets by SCM_RIGHTS, then become a command
+ *   tail.c    the `tail` and `logs` verbs: ask where the output goes, read the files */
 #pragma once
 
 #include <stddef.h>
@@ -39,6 +40,16 @@ int ctl_client_run(const char *path, SvVerb verb, char **args, size_t n_args, bo
 /* fetch: asks for the held sockets names[0..n) and returns the exit code; *ret_n fds came
  * with the answer (on OK, n of them, in the order of names). Only ERR is printed. */
 int ctl_client_fetch(const char *path, char **names, size_t n, int *ret_fds, size_t *ret_n);
+
+/* Sends verb and returns its output lines in *ret_lines (malloc'ed, each and the array)
+ * instead of printing them; an ERR is printed, and its exit code returned. */
+int ctl_client_lines(const char *path, const char *verb, char **args, size_t n_args, char ***ret_lines,
+                     size_t *ret_n);
+
+/* `tail [-f] [-n N] NAME [stdout|stderr]` and `logs [-n N] [NAME...]` (tail.c): the files
+ * sockvisord writes, read here with the caller's own rights. Return the exit code. */
+int ctl_tail_run(const char *path, char **args, size_t n_args);
+int ctl_logs_run(const char *path, char **args, size_t n_args);
 
 /* `exec --socket NAME... -- COMMAND [ARGS]`; returns only on failure, with the exit code. */
 int ctl_exec_run(const char *path, char **args, size_t n_args);

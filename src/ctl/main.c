@@ -154,6 +154,10 @@ int main(int argc, char *argv[]) {
                 return ctl_why_run(args, n_args);
         case SV_VERB_EXEC:
                 return ctl_exec_run(path, args, n_args);
+        case SV_VERB_TAIL:
+                return ctl_tail_run(path, args, n_args);
+        case SV_VERB_LOGS:
+                return ctl_logs_run(path, args, n_args);
         case SV_VERB_UPGRADE:
                 /* The daemon has another working directory: a relative PATH is made ours. */
                 if (n_args == 1 && strncmp(args[0], "--exec=", 7) == 0) {

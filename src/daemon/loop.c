@@ -27,6 +27,7 @@
 #include "sockvisor/listener.h"
 #include "sockvisor/log.h"
 #include "sockvisor/notify.h"
+#include "sockvisor/output.h"
 #include "sockvisor/process.h"
 #include "sockvisor/procfs.h"
 #include "sockvisor/servicemgr.h"
@@ -83,7 +84,10 @@ static int op_spawn(void *ctx, const SvSpawnSpec *spec, pid_t *ret_pid, SvDiag *
         pid_t pid;
         if (!w)
                 return diag_set(diag, 0, "out of memory"), -ENOMEM;
-        int r = sv_process_spawn(spec, d->creds, d->notify_name, d->devnull_fd, &pid, diag);
+        int out = -1, err = -1;
+        int r = sv_output_prepare(d->output, spec->conf, &out, &err, diag); /* the log pipes, files opened */
+        if (r >= 0)
+                r = sv_process_spawn(spec, d->creds, d->notify_name, d->devnull_fd, out, err, &pid, diag);
         if (r < 0) {
                 free(w);
                 return r;
@@ -356,6 +360,11 @@ static void op_observe(void *ctx, SvInstanceId id, pid_t pid, SvObserve what, co
         sv_observer_set(ctx, id, pid, what, socks, n);
 }
 
+static uint64_t op_output_dropped(void *ctx, const char *program) {
+        SvDaemon *d = ctx;
+        return sv_output_dropped(d->output, program);
+}
+
 static void op_probe(void *ctx, SvInstanceId id, pid_t pid, const SvProgramConf *conf) {
         sv_health_set(ctx, id, pid, conf);
 }
@@ -397,6 +406,7 @@ const SvOps sv_daemon_ops = {
         .fd_carry = op_fd_carry,
         .observe = op_observe,
         .probe = op_probe,
+        .output_dropped = op_output_dropped,
 };
 
 /* ---- what the world tells us ---- */
@@ -516,6 +526,48 @@ static void daemon_fetch(SvDaemon *d, SvCtlConn *c, const CtlRequest *req) {
         sv_ctl_finish_fds(c, fds, req->n_args, text);
 }
 
+/* logfiles [NAME...]: where each program's stdout and stderr go, one line per stream
+ * ("app stdout file /var/log/app.out", "app stderr journal", ... inherit, none, stdout,
+ * own-stdout, own-stderr): what sockvisorctl tail and logs read. */
+static void daemon_logfiles(SvDaemon *d, SvCtlConn *c, const CtlRequest *req) {
+        const SvConfig *cfg = sv_supervisor_config(d->sup);
+        for (size_t k = 0; k < req->n_args; k++)
+                if (!sv_config_find_program(cfg, req->args[k])) {
+                        char names[1024];
+                        size_t o = 0;
+                        names[0] = '\0';
+                        for (size_t q = 0; q < cfg->n_programs && o < sizeof(names); q++)
+                                o += (size_t) snprintf(names + o, sizeof(names) - o, "%s%s", q ? ", " : "",
+                                                       cfg->programs[q].name);
+                        sv_ctl_finish(c, false, "no program '%s'; programs: %s", req->args[k], names[0] ? names : "none");
+                        return;
+                }
+        for (size_t q = 0; q < cfg->n_programs; q++) {
+                const SvProgramConf *pc = &cfg->programs[q];
+                bool wanted = req->n_args == 0;
+                for (size_t k = 0; k < req->n_args && !wanted; k++)
+                        wanted = strcmp(req->args[k], pc->name) == 0;
+                if (!wanted)
+                        continue;
+                for (int w = 0; w < _SV_STREAM_MAX; w++) {
+                        const SvLogFileConf *l = &pc->logfile[w];
+                        const char *kind = pc->output_journal ? "journal" : "inherit";
+                        if (w == SV_STREAM_STDERR && pc->redirect_stderr)
+                                kind = "stdout";
+                        else if (l->path)
+                                kind = "file";
+                        else if (l->none)
+                                kind = "none";
+                        else if (l->own_fd)
+                                kind = l->own_fd == 1 ? "own-stdout" : "own-stderr";
+                        sv_ctl_output(c, "%s %s %s%s%s", pc->name, sv_stream_to_string((SvStream) w), kind,
+                                      l->path && strcmp(kind, "file") == 0 ? " " : "",
+                                      l->path && strcmp(kind, "file") == 0 ? l->path : "");
+                }
+        }
+        sv_ctl_finish(c, true, "%s", "");
+}
+
 void sv_daemon_on_request(void *userdata, SvCtlConn *c, const CtlRequest *req) {
         SvDaemon *d = userdata;
         SvVerb verb;
@@ -531,6 +583,8 @@ void sv_daemon_on_request(void *userdata, SvCtlConn *c, const CtlRequest *req) {
         }
         else if (vi && verb == SV_VERB_FETCH && req->n_args >= 1 && req->n_args <= SV_FETCH_MAX)
                 daemon_fetch(d, c, req);
+        else if (vi && verb == SV_VERB_LOGFILES)
+                daemon_logfiles(d, c, req);
         else if (vi && verb == SV_VERB_PID && req->n_args == 0)
                 sv_ctl_finish(c, true, "%d", (int) getpid());
         else if (vi && verb == SV_VERB_PID && req->n_args == 1 && strcmp(req->args[0], "--json") == 0) {
@@ -640,6 +694,11 @@ int sv_daemon_alloc(const char *config_path, bool debug, SvDaemon **ret, SvDiag 
                 diag_set(diag, 0, "out of memory");
                 goto fail;
         }
+        r = sv_output_new(d->event, &d->output);
+        if (r < 0) {
+                diag_set(diag, 0, "cannot set up the log capture: %s", strerror(-r));
+                goto fail;
+        }
         *ret = d;
         return 0;
 fail:
@@ -705,6 +764,7 @@ SvDaemon *sv_daemon_free(SvDaemon *d) {
         d->control = sv_control_free(d->control); /* first: its hang-ups reach the supervisor */
         d->metrics = sv_metrics_free(d->metrics);
         d->sup = sv_supervisor_free(d->sup);
+        d->output = sv_output_free(d->output); /* after the workers: what they wrote last is written */
         sv_observer_stop_all(d);
         sv_health_stop_all(d);
         while (d->children)

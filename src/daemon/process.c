@@ -248,7 +248,7 @@ done:
 }
 
 int sv_process_spawn(const SvSpawnSpec *spec, const SvCredsCache *cache, const char *notify_name, int stdin_fd,
-                     pid_t *ret_pid, SvDiag *d) {
+                     int stdout_fd, int stderr_fd, pid_t *ret_pid, SvDiag *d) {
         const SvProgramConf *c = spec->conf;
         SvCreds own = {};
         const SvCreds *creds = NULL;
@@ -283,6 +283,10 @@ int sv_process_spawn(const SvSpawnSpec *spec, const SvCredsCache *cache, const c
         }
         SvSpawnRequest req = {
                 .output_fd = out_fd,
+                /* a log file for either stream: each goes its own way, the other inherited */
+                .split_output = stdout_fd >= 0 || stderr_fd >= 0,
+                .stdout_fd = stdout_fd,
+                .stderr_fd = stderr_fd,
                 .argv = c->argv,
                 .env = &env,
                 .fds = spec->fds,

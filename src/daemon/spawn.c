@@ -185,8 +185,16 @@ _noreturn_ static void child_exec(const SvSpawnRequest *req, const char *path, i
                 child_fail(errfd, STAGE_CHDIR);
         if (req->stdin_fd >= 0 && req->stdin_fd != STDIN_FILENO && dup2(req->stdin_fd, STDIN_FILENO) < 0)
                 child_fail(errfd, STAGE_STDIN);
-        if (req->output_fd >= 0 && (dup2(req->output_fd, STDOUT_FILENO) < 0 || dup2(req->output_fd, STDERR_FILENO) < 0))
+        if (!req->split_output && req->output_fd >= 0 &&
+            (dup2(req->output_fd, STDOUT_FILENO) < 0 || dup2(req->output_fd, STDERR_FILENO) < 0))
                 child_fail(errfd, STAGE_OUTPUT);
+        if (req->split_output) {
+                /* stderr_fd may be our fd 1 (stderr_logfile = /dev/stdout): keep it before fd 1 changes */
+                int err = req->stderr_fd == STDOUT_FILENO ? fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, base) : req->stderr_fd;
+                if ((req->stdout_fd >= 0 && req->stdout_fd != STDOUT_FILENO && dup2(req->stdout_fd, STDOUT_FILENO) < 0) ||
+                    (req->stderr_fd >= 0 && (err < 0 || (err != STDERR_FILENO && dup2(err, STDERR_FILENO) < 0))))
+                        child_fail(errfd, STAGE_OUTPUT);
+        }
 
         /* Pass 1: copy every socket above 3+n, so pass 2 can never overwrite one still needed. */
         for (size_t i = 0; i < n; i++) {
@@ -264,7 +272,8 @@ int sv_spawn(const SvSpawnRequest *req, pid_t *ret_pid, SvDiag *d) {
                 diag_set(d, 0, "cannot set up stdin: %s", strerror(e.err));
                 break;
         case STAGE_OUTPUT:
-                diag_set(d, 0, "cannot connect stdout and stderr to the journal stream: %s", strerror(e.err));
+                diag_set(d, 0, "cannot connect stdout and stderr to %s: %s",
+                         req->split_output ? "their log pipes" : "the journal stream", strerror(e.err));
                 break;
         case STAGE_DUP:
                 diag_set(d, 0, "cannot move the sockets to fd 3..: %s", strerror(e.err));

@@ -31,6 +31,7 @@
 #include "sockvisor/listener.h"
 #include "sockvisor/log.h"
 #include "sockvisor/notify.h"
+#include "sockvisor/output.h"
 
 /* What the daemon record says. */
 typedef struct Header {
@@ -108,7 +109,13 @@ static int write_state(SvDaemon *d, SvConnId conn, const SvUpgradeTarget *t, int
         sv_state_u64(o, "conn", conn);
         int r = sv_carry_add(&d->carry, exe_fd);
         r = r ?: sv_carry_add(&d->carry, d->notify_fd);
-        r = r ?: sv_control_save(d->control, o, &d->carry);
+        if (r < 0)
+                return diag_set(diag, 0, "out of memory"), r;
+        /* the log pipes, files and what is buffered: the next image goes on reading them */
+        r = sv_output_save(d->output, o, &d->carry, diag);
+        if (r < 0)
+                return r;
+        r = sv_control_save(d->control, o, &d->carry);
         if (r < 0)
                 return diag_set(diag, 0, "out of memory"), r;
         r = sv_metrics_save(d, o);
@@ -163,6 +170,7 @@ void sv_daemon_upgrade(SvDaemon *d, SvConnId conn, const char *path) {
         sv_servicemgr_notify("READY=1");
         diag_set(&diag, 0, "cannot execute %s: %s", t.path, strerror(-r));
 refused:
+        sv_output_resume(d->output); /* the writer writes on */
         log_error("upgrade refused, nothing changed: %s", diag.msg);
         say(d, conn, CTL_REPLY_ERR, "upgrade refused: %s (nothing changed)", diag.msg);
         sv_carry_done(&d->carry);
@@ -234,8 +242,13 @@ int sv_daemon_restore(int memfd, const char *failed, SvDaemon **ret, SvDiag *dia
         }
         r = sv_carry_add(&d->carry, d->notify_fd);
         SvStateRec rec;
-        if (r >= 0)
-                r = sv_state_expect(&in, &rec, "control");
+        /* the log pipes ("output" records, none from a sockvisord without log capture) */
+        while (r >= 0 && (r = sv_state_next(&in, &rec)) > 0 && strcmp(rec.kind, "output") == 0)
+                r = sv_output_restore(d->output, &in, &rec, &d->carry);
+        if (r == 0)
+                r = sv_rec_fail(&in, NULL, "ends before the control records");
+        else if (r > 0 && strcmp(rec.kind, "control") != 0)
+                r = sv_rec_fail(&in, &rec, "'%s' where the control records begin", rec.kind);
         if (r >= 0)
                 r = sv_control_restore(d->event, &in, &rec, sv_daemon_on_request, d, &d->control, &d->carry, &next);
         if (r >= 0 && strcmp(next.kind, "metrics") == 0) {
@@ -267,6 +280,7 @@ int sv_daemon_restore(int memfd, const char *failed, SvDaemon **ret, SvDiag *dia
         if (sv_carry_cloexec(&d->carry, true) < 0)
                 log_warning("after the upgrade: cannot set close-on-exec on every inherited fd: %s", strerror(errno));
         sv_carry_done(&d->carry);
+        sv_output_start(d->output); /* the log pipes are read again, the buffers written */
         (void) safe_close(h.exe_fd);
 
         char carried[160], line[CTL_LINE_MAX];

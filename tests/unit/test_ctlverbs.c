@@ -32,6 +32,9 @@ static const struct {
         { SV_VERB_FETCH, "fetch", 1, 16, true, false },
         { SV_VERB_EXEC, "exec", 3, SIZE_MAX, true, true },
         { SV_VERB_EVENTS, "events", 0, 1, false, false },
+        { SV_VERB_LOGFILES, "logfiles", 0, SIZE_MAX, true, false },
+        { SV_VERB_TAIL, "tail", 1, 5, true, true },
+        { SV_VERB_LOGS, "logs", 0, SIZE_MAX, true, true },
 };
 
 static void test_every_verb_found_by_name(void **state) {
@@ -86,9 +89,9 @@ static void test_list_text(void **state) {
         char buf[256];
 
         sv_verbs_list(buf, sizeof(buf), false);
-        assert_string_equal(buf, "status, start, stop, restart, pid, signal, sockets, reload, shutdown, upgrade, version, why, fetch, exec, events");
+        assert_string_equal(buf, "status, start, stop, restart, pid, signal, sockets, reload, shutdown, upgrade, version, why, fetch, exec, events, logfiles, tail, logs");
         sv_verbs_list(buf, sizeof(buf), true); /* the daemon's "unknown command" leaves out why */
-        assert_string_equal(buf, "status, start, stop, restart, pid, signal, sockets, reload, shutdown, upgrade, version, fetch, events");
+        assert_string_equal(buf, "status, start, stop, restart, pid, signal, sockets, reload, shutdown, upgrade, version, fetch, events, logfiles");
 }
 
 static void test_list_cut_to_fit(void **state) {
