@@ -356,14 +356,17 @@ static bool daemon_json(SvVerb v) {
         return v == SV_VERB_STATUS || v == SV_VERB_SOCKETS || v == SV_VERB_PID;
 }
 
-int ctl_client_fetch(const char *path, char **names, size_t n, int *ret_fds, size_t *ret_n) {
+/* For the commands sockvisorctl runs itself (exec's fetch, tail's logfiles): the request
+ * sent, the connection in *ret_fd; an exit code when it could not be (said on stderr).
+ * A refusal the daemon sends before it reads is left for the reply to show. */
+static int send_request(const char *path, const char *verb, const char *who, char **args, size_t n_args,
+                        int *ret_fd) {
         _cleanup_close_ int fd = -EBADF;
         char req[CTL_LINE_MAX];
         SvDiag d = { 0 };
-        *ret_n = 0;
-        int r = ctl_request_format(req, sizeof(req), "fetch", names, n, &d);
+        int r = ctl_request_format(req, sizeof(req), verb, args, n_args, &d);
         if (r < 0)
-                return ctl_usage_error("exec: %s", d.msg);
+                return ctl_usage_error("%s: %s", who, d.msg);
         size_t req_len = (size_t) r;
         r = control_connect(path, &fd);
         if (r != 0)
@@ -373,6 +376,16 @@ int ctl_client_fetch(const char *path, char **names, size_t n, int *ret_fds, siz
                 fprintf(stderr, PROG ": cannot send the request to %s: %s\n", path, strerror(-r));
                 return CTL_EXIT_FAILED;
         }
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int ctl_client_fetch(const char *path, char **names, size_t n, int *ret_fds, size_t *ret_n) {
+        _cleanup_close_ int fd = -EBADF;
+        *ret_n = 0;
+        int r = send_request(path, "fetch", "exec", names, n, &fd);
+        if (r != 0)
+                return r;
         Reply rp = { .path = path, .verb = "fetch", .quiet = true, .fds = ret_fds, .max_fds = n };
         r = read_reply_into(&rp, fd, CTL_QUICK_TIMEOUT_MS);
         *ret_n = rp.n_fds;
@@ -382,20 +395,9 @@ int ctl_client_fetch(const char *path, char **names, size_t n, int *ret_fds, siz
 int ctl_client_lines(const char *path, const char *verb, char **args, size_t n_args, char ***ret_lines,
                      size_t *ret_n) {
         _cleanup_close_ int fd = -EBADF;
-        char req[CTL_LINE_MAX];
-        SvDiag d = { 0 };
-        int r = ctl_request_format(req, sizeof(req), verb, args, n_args, &d);
-        if (r < 0)
-                return ctl_usage_error("%s: %s", verb, d.msg);
-        size_t req_len = (size_t) r;
-        r = control_connect(path, &fd);
+        int r = send_request(path, verb, verb, args, n_args, &fd);
         if (r != 0)
                 return r;
-        r = send_all(fd, req, req_len);
-        if (r < 0 && r != -EPIPE && r != -ECONNRESET) {
-                fprintf(stderr, PROG ": cannot send the request to %s: %s\n", path, strerror(-r));
-                return CTL_EXIT_FAILED;
-        }
         Reply rp = { .path = path, .verb = verb, .collect = true };
         r = read_reply_into(&rp, fd, CTL_QUICK_TIMEOUT_MS);
         if (r != CTL_EXIT_OK) {
