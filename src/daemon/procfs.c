@@ -11,10 +11,62 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The fields of a /proc/PID/stat line the daemon reads. */
+typedef struct ProcStat {
+        char state;
+        pid_t ppid, pgrp;
+        uint64_t utime, stime, cutime, cstime; /* clock ticks */
+        uint64_t rss_pages;
+} ProcStat;
+
+/* After the name (which may hold spaces and parentheses): state ppid pgrp session tty_nr
+ * tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime priority nice
+ * num_threads itrealvalue starttime vsize rss. */
+static int parse_stat(const char *text, ProcStat *ret) {
+        const char *rp = strrchr(text, ')');
+        int ppid, pgrp;
+        if (!rp || sscanf(rp + 1, " %c %d %d %*d %*d %*d %*u %*u %*u %*u %*u %" SCNu64 " %" SCNu64 " %" SCNu64
+                                   " %" SCNu64 " %*d %*d %*d %*d %*u %*u %" SCNu64,
+                          &ret->state, &ppid, &pgrp, &ret->utime, &ret->stime, &ret->cutime, &ret->cstime,
+                          &ret->rss_pages) != 8)
+                return -EINVAL;
+        ret->ppid = (pid_t) ppid;
+        ret->pgrp = (pid_t) pgrp;
+        return 0;
+}
+
+/* Clock ticks in microseconds, without overflow. */
+static uint64_t ticks_usec(uint64_t ticks) {
+        long hz = sysconf(_SC_CLK_TCK);
+        uint64_t h = hz > 0 ? (uint64_t) hz : 100;
+        return ticks / h * 1000000 + ticks % h * 1000000 / h;
+}
+
+static uint64_t page_size(void) {
+        long page = sysconf(_SC_PAGESIZE);
+        return page > 0 ? (uint64_t) page : 4096;
+}
+
+/* The first bytes of /proc/PID/NAME, NUL-terminated. */
+static int read_proc(pid_t pid, const char *name, char *buf, size_t len) {
+        char path[64];
+        (void) snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = read(fd, buf, len - 1);
+        int e = errno;
+        (void) close(fd);
+        if (n < 0)
+                return -e;
+        buf[n] = '\0';
+        return 0;
+}
+
 /* One live process as status counts it: its group, CPU ticks, resident pages. */
 typedef struct ProcEnt {
         pid_t pgrp;
-        unsigned long long ticks, rss_pages;
+        uint64_t ticks, rss_pages;
 } ProcEnt;
 
 static int ent_cmp(const void *a, const void *b) {
@@ -33,27 +85,12 @@ static ProcEnt *load_procs(size_t *ret_n) {
         if (!d)
                 return NULL;
         while ((de = readdir(d))) {
-                char path[64], buf[1024];
+                char buf[1024];
+                ProcStat st;
                 if (de->d_name[0] < '1' || de->d_name[0] > '9')
                         continue;
-                (void) snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
-                int fd = open(path, O_RDONLY | O_CLOEXEC);
-                if (fd < 0)
-                        continue;
-                ssize_t len = read(fd, buf, sizeof(buf) - 1);
-                (void) close(fd);
-                if (len <= 0)
-                        continue;
-                buf[len] = '\0';
-                const char *rp = strrchr(buf, ')'); /* the command name may hold spaces and parens */
-                int pgrp, ppid;
-                char state;
-                unsigned long long utime, stime, rss;
-                /* fields 3..5, skip 6..13, 14 utime, 15 stime, skip 16..23, 24 rss (pages) */
-                if (!rp || sscanf(rp + 1, " %c %d %d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d "
-                                          "%*u %*u %llu",
-                                  &state, &ppid, &pgrp, &utime, &stime, &rss) != 6 ||
-                    state == 'Z')
+                if (read_proc((pid_t) strtol(de->d_name, NULL, 10), "stat", buf, sizeof(buf)) < 0 ||
+                    parse_stat(buf, &st) < 0 || st.state == 'Z')
                         continue;
                 if (n == cap) {
                         size_t nc = cap ? cap * 2 : 256;
@@ -63,7 +100,7 @@ static ProcEnt *load_procs(size_t *ret_n) {
                         v = np;
                         cap = nc;
                 }
-                v[n++] = (ProcEnt){ .pgrp = (pid_t) pgrp, .ticks = utime + stime, .rss_pages = rss };
+                v[n++] = (ProcEnt){ .pgrp = st.pgrp, .ticks = st.utime + st.stime, .rss_pages = st.rss_pages };
         }
         closedir(d);
         if (v)
@@ -81,7 +118,6 @@ void sv_procfs_group_usage(const pid_t *pgids, size_t n, SvGroupUsage *ret) {
         }
         if (!any)
                 return; /* nothing running: no walk of /proc */
-        long hz = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
         ProcEnt *t = load_procs(&nt);
         for (size_t k = 0; k < n && t; k++) {
                 if (pgids[k] <= 0)
@@ -94,8 +130,8 @@ void sv_procfs_group_usage(const pid_t *pgids, size_t n, SvGroupUsage *ret) {
                         hit--;
                 for (; hit < t + nt && hit->pgrp == pgids[k]; hit++) {
                         ret[k].procs++;
-                        ret[k].cpu_usec += hz > 0 ? hit->ticks * 1000000ULL / (unsigned long long) hz : 0;
-                        ret[k].rss_bytes += hit->rss_pages * (unsigned long long) (page > 0 ? page : 4096);
+                        ret[k].cpu_usec += ticks_usec(hit->ticks);
+                        ret[k].rss_bytes += hit->rss_pages * page_size();
                 }
         }
         free(t);
@@ -124,15 +160,11 @@ int sv_procfs_children(pid_t *ret, size_t cap) {
 }
 
 int sv_procfs_parse_stat_ticks(const char *text, uint64_t *ret) {
-        const char *rp = strrchr(text, ')');
-        uint64_t f[4];
-        /* after the name: state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
-         * cmajflt, then utime stime cutime cstime */
-        if (!rp || sscanf(rp + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %" SCNu64 " %" SCNu64 " %" SCNu64
-                                   " %" SCNu64,
-                          &f[0], &f[1], &f[2], &f[3]) != 4)
-                return -EINVAL;
-        *ret = f[0] + f[1] + f[2] + f[3];
+        ProcStat st;
+        int r = parse_stat(text, &st);
+        if (r < 0)
+                return r;
+        *ret = st.utime + st.stime + st.cutime + st.cstime;
         return 0;
 }
 
@@ -144,35 +176,16 @@ int sv_procfs_parse_statm_resident(const char *text, uint64_t *ret) {
         return 0;
 }
 
-/* The first bytes of /proc/PID/NAME, NUL-terminated. */
-static int read_proc(pid_t pid, const char *name, char *buf, size_t len) {
-        char path[64];
-        (void) snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, name);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        ssize_t n = read(fd, buf, len - 1);
-        int e = errno;
-        (void) close(fd);
-        if (n < 0)
-                return -e;
-        buf[n] = '\0';
-        return 0;
-}
-
 int sv_procfs_cpu_usec(pid_t pid, uint64_t *ret) {
         char buf[1024];
         uint64_t ticks;
-        long hz = sysconf(_SC_CLK_TCK);
         int r = read_proc(pid, "stat", buf, sizeof(buf));
         if (r < 0)
                 return r;
         r = sv_procfs_parse_stat_ticks(buf, &ticks);
         if (r < 0)
                 return r;
-        if (hz <= 0)
-                hz = 100;
-        *ret = ticks / (uint64_t) hz * 1000000 + ticks % (uint64_t) hz * 1000000 / (uint64_t) hz;
+        *ret = ticks_usec(ticks);
         return 0;
 }
 
@@ -185,7 +198,7 @@ int sv_procfs_rss_bytes(pid_t pid, uint64_t *ret) {
         r = sv_procfs_parse_statm_resident(buf, &pages);
         if (r < 0)
                 return r;
-        *ret = pages * (uint64_t) sysconf(_SC_PAGESIZE);
+        *ret = pages * page_size();
         return 0;
 }
 
