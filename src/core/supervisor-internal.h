@@ -218,8 +218,8 @@ void sv_fdstore_settle(Program *p);
 void sv_events_subscribe(SvSupervisor *s, SvConnId conn, bool json);
 void sv_events_unsubscribe(SvSupervisor *s, SvConnId conn);
 bool sv_events_has(const SvSupervisor *s, SvConnId conn);
-void sv_events_free_all(SvSupervisor *s);
-/* The daemon is done: each stream ends with OK why. */
+/* Each stream ends with OK why (the daemon is done), or, with why NULL, unanswered (the
+ * supervisor is freed). */
 void sv_events_end_all(SvSupervisor *s, const char *why);
 void sv_events_transition(SvSupervisor *s, const Instance *i, SmState from, const char *cause);
 void sv_events_milestone(SvSupervisor *s, SvEventType type, const char *program, unsigned generation,

@@ -701,7 +701,7 @@ SvSupervisor *sv_supervisor_free(SvSupervisor *s) {
                 free(h->name);
                 free(h);
         }
-        sv_events_free_all(s);
+        sv_events_end_all(s, NULL);
         free(s->queue);
         free(s);
         return NULL;

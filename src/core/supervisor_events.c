@@ -58,37 +58,29 @@ void sv_events_milestone(SvSupervisor *s, SvEventType type, const char *program,
         send_all(s, &e);
 }
 
-static void snapshot_instance(SvSupervisor *s, const Subscriber *u, const Instance *i, const char *role,
-                              uint64_t when) {
-        SvEventRec e = instance_event(i, SV_EVENT_STATE);
-        e.text = role;
-        e.realtime_usec = when;
-        send_one(s, u, &e);
-}
-
+/* One "state" line per instance, in the order status lists them (sv_supervisor_instance_views),
+ * and one for a program with none. */
 static void snapshot(SvSupervisor *s, const Subscriber *u) {
+        static const char *const roles[] = { [SV_ROLE_CURRENT] = "current", [SV_ROLE_CANDIDATE] = "candidate",
+                                             [SV_ROLE_DRAINING] = "draining" };
         uint64_t when = s->ops->realtime(s->ctx);
         for (size_t q = 0; q < s->n_progs; q++) {
-                const Program *p = s->progs[q];
-                bool any = false;
-                for (unsigned k = 0; k < p->n && k < p->cap; k++)
-                        if (p->cur[k]) {
-                                snapshot_instance(s, u, p->cur[k], "current", when);
-                                any = true;
-                        }
-                for (unsigned k = 0; k < p->cap; k++)
-                        if (p->cand[k]) {
-                                snapshot_instance(s, u, p->cand[k], "candidate", when);
-                                any = true;
-                        }
-                for (const Instance *d = p->draining; d; d = d->next) {
-                        snapshot_instance(s, u, d, "draining", when);
-                        any = true;
+                size_t n = sv_supervisor_instance_views(s, q, NULL, 0);
+                _cleanup_free_ SvInstanceView *v = calloc(n ? n : 1, sizeof(SvInstanceView));
+                if (!v)
+                        continue; /* out of memory: that program's lines are missing */
+                n = sv_supervisor_instance_views(s, q, v, n);
+                for (size_t k = 0; k < n; k++) {
+                        SvEventRec e = { .type = SV_EVENT_STATE, .realtime_usec = when, .program = v[k].program,
+                                         .index = v[k].index, .generation = v[k].generation, .pid = v[k].pid,
+                                         .from = v[k].state, .to = v[k].state, .text = roles[v[k].role] };
+                        (void) snprintf(e.instance, sizeof(e.instance), "%s", v[k].name);
+                        send_one(s, u, &e);
                 }
-                if (!any) { /* never started, or stopped and gone: still a program to know of */
-                        SvEventRec e = { .type = SV_EVENT_STATE, .program = p->name, .from = SM_STOPPED,
+                if (n == 0) { /* never started, or stopped and gone: still a program to know of */
+                        SvEventRec e = { .type = SV_EVENT_STATE, .program = s->progs[q]->name, .from = SM_STOPPED,
                                          .to = SM_STOPPED, .text = "current", .realtime_usec = when };
-                        (void) snprintf(e.instance, sizeof(e.instance), "%s", p->name);
+                        (void) snprintf(e.instance, sizeof(e.instance), "%s", s->progs[q]->name);
                         send_one(s, u, &e);
                 }
         }
@@ -144,15 +136,8 @@ void sv_events_end_all(SvSupervisor *s, const char *why) {
         while (s->subs) {
                 Subscriber *u = s->subs;
                 s->subs = u->next;
-                sv_replyf(s, u->conn, CTL_REPLY_OK, "%s", why);
-                free(u);
-        }
-}
-
-void sv_events_free_all(SvSupervisor *s) {
-        while (s->subs) {
-                Subscriber *u = s->subs;
-                s->subs = u->next;
+                if (why)
+                        sv_replyf(s, u->conn, CTL_REPLY_OK, "%s", why);
                 free(u);
         }
 }

@@ -352,11 +352,11 @@ static void begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr, uns
                 .end = end,
         };
         if (!p->ro_health) {
-                sv_logf(s, LOG_INFO, NULL, "program '%s': rolling out generation %u (%u instance%s, %u at a time)",
-                        p->name, in.gen, in.n_target, in.n_target == 1 ? "" : "s", in.surge ? in.surge : 1);
-                sv_events_milestone(s, SV_EVENT_ROLLOUT_BEGIN, p->name, in.gen,
-                                    "rolling out generation %u (%u instance%s, %u at a time)", in.gen, in.n_target,
-                                    in.n_target == 1 ? "" : "s", in.surge ? in.surge : 1);
+                char what[128];
+                (void) snprintf(what, sizeof(what), "rolling out generation %u (%u instance%s, %u at a time)", in.gen,
+                                in.n_target, in.n_target == 1 ? "" : "s", in.surge ? in.surge : 1);
+                sv_logf(s, LOG_INFO, NULL, "program '%s': %s", p->name, what);
+                sv_events_milestone(s, SV_EVENT_ROLLOUT_BEGIN, p->name, in.gen, "%s", what);
         }
         rollout_step(p, SV_RO_EV_BEGIN, &in, NULL);
         p->dirty = true;
