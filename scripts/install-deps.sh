@@ -13,6 +13,7 @@ packages=(
         starman nginx iproute2           # real servers behind the fd dialects (tests), and ss
         nodejs gunicorn                  # unmodified servers: ready = accepting, intercept_bind (tests)
         prometheus                       # promtool check metrics, and a real scraper of /metrics (tests)
+        clang libclang-rt-dev            # the libFuzzer targets (scripts/fuzz.sh): libFuzzer is in clang's runtime
 )
 missing=()
 for p in "${packages[@]}"; do

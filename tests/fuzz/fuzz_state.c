@@ -3,7 +3,7 @@
  * CC=clang, like fuzz_config:
  *   CC=clang cmake -S . -B /tmp/build-fuzz -DSV_FUZZ=ON && cmake --build /tmp/build-fuzz --target fuzz_state
  *   mkdir -p /tmp/corpus-state && /tmp/build-fuzz/tests/fuzz/fuzz_state -max_total_time=60 \
- *       -dict=tests/fuzz/state.dict /tmp/corpus-state tests/fuzz/state-seeds
+ *       -dict=tests/fuzz/state.dict /tmp/corpus-state tests/fuzz/seeds/state
  * Besides crashes and sanitizer reports it checks the restore's contract: on failure not an
  * op is called but the imports (nothing closed, nothing answered); on success the state it
  * accepted saves, and that text restores and saves again to the very same bytes. */
