@@ -1,0 +1,301 @@
+/* Per-instance cgroups v2: make, join (in the child, see spawn.c), signal, empty, remove.
+ * Everything is done relative to the directory fd of our own cgroup, which we made. */
+#include "sockvisor/cgroup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sockvisor/cgroupname.h"
+#include "sockvisor/macro.h"
+
+typedef struct CgEntry {
+        pid_t pid;   /* the worker; its cgroup may outlive it until emptied */
+        bool reaped;
+        char name[256];
+} CgEntry;
+
+struct SvCgroups {
+        int dir_fd;          /* OWN/sockvisord-PID */
+        bool have_kill;      /* cgroup.kill (Linux 5.14): SIGKILL to a whole cgroup at once */
+        char path[4096];     /* absolute, for the log and for adopt */
+        char rel[4096];      /* the same below the mount point: what /proc/PID/cgroup shows */
+        char pending[256];   /* the name sv_cgroup_prepare made, until sv_cgroup_spawned */
+        CgEntry *e;
+        size_t n, cap;
+};
+
+/* The whole of a small /proc file, NUL-terminated, or NULL. */
+static char *read_all(const char *path) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return NULL;
+        size_t len = 0, cap = 16384;
+        char *buf = malloc(cap);
+        while (buf) {
+                if (len + 1 >= cap) {
+                        char *nb = cap < (8u << 20) ? realloc(buf, cap * 2) : NULL;
+                        if (!nb) {
+                                free(buf);
+                                buf = NULL;
+                                break;
+                        }
+                        buf = nb;
+                        cap *= 2;
+                }
+                ssize_t r = read(fd, buf + len, cap - 1 - len);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0) {
+                        free(buf);
+                        buf = NULL;
+                        break;
+                }
+                if (r == 0) {
+                        buf[len] = '\0';
+                        break;
+                }
+                len += (size_t) r;
+        }
+        close(fd);
+        return buf;
+}
+
+/* Moving a process needs write access to the cgroup.procs of the common ancestor, which
+ * mkdir succeeding does not prove (a delegated subtree may be ours to create in but not to
+ * move into): a child tries it for real, in a probe cgroup, before we rely on it. */
+static int probe_join(int dir_fd, SvDiag *d) {
+        if (mkdirat(dir_fd, "probe", 0755) < 0 && errno != EEXIST)
+                return diag_set(d, 0, "cannot create a cgroup: %s", strerror(errno)), -errno;
+        int fd = openat(dir_fd, "probe/cgroup.procs", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        int r = 0;
+        if (fd < 0)
+                r = -errno;
+        else {
+                pid_t pid = fork();
+                if (pid == 0)
+                        _exit(write(fd, "0", 1) == 1 ? 0 : 1);
+                int status = 0;
+                if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                        r = -EACCES;
+                close(fd);
+        }
+        (void) unlinkat(dir_fd, "probe", AT_REMOVEDIR);
+        if (r < 0)
+                diag_set(d, 0, "a process cannot be moved into a cgroup here: %s", strerror(-r));
+        return r;
+}
+
+SvCgroups *sv_cgroups_open(SvDiag *d) {
+        char mount[4096], own[4096];
+        _cleanup_free_ char *mi = read_all("/proc/self/mountinfo");
+        _cleanup_free_ char *cg = read_all("/proc/self/cgroup");
+        if (!mi || !cg)
+                return diag_set(d, 0, "cannot read /proc/self/mountinfo or /proc/self/cgroup"), NULL;
+        if (sv_cgroup_find_mount(mi, mount, sizeof(mount)) < 0)
+                return diag_set(d, 0, "no cgroup2 file system is mounted"), NULL;
+        if (sv_cgroup_find_own(cg, own, sizeof(own)) < 0)
+                return diag_set(d, 0, "/proc/self/cgroup has no usable cgroup v2 line"), NULL;
+
+        SvCgroups *c = calloc(1, sizeof(*c));
+        if (!c)
+                return diag_set(d, 0, "out of memory"), NULL;
+        c->dir_fd = -1;
+        int w1 = snprintf(c->rel, sizeof(c->rel), "%s/sockvisord-%d", strcmp(own, "/") == 0 ? "" : own, (int) getpid());
+        int w2 = snprintf(c->path, sizeof(c->path), "%s%s", mount, c->rel);
+        if (w1 < 0 || (size_t) w1 >= sizeof(c->rel) || w2 < 0 || (size_t) w2 >= sizeof(c->path)) {
+                diag_set(d, 0, "the cgroup path is too long");
+                goto fail;
+        }
+        /* EEXIST: an upgrade (same pid) finds the directory the old image made */
+        if (mkdir(c->path, 0755) < 0 && errno != EEXIST) {
+                diag_set(d, 0, "cannot create %s: %s", c->path, strerror(errno));
+                goto fail;
+        }
+        c->dir_fd = open(c->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (c->dir_fd < 0) {
+                diag_set(d, 0, "cannot open %s: %s", c->path, strerror(errno));
+                goto fail;
+        }
+        if (probe_join(c->dir_fd, d) < 0)
+                goto fail;
+        c->have_kill = faccessat(c->dir_fd, "cgroup.kill", F_OK, 0) == 0;
+        return c;
+fail:
+        if (c->dir_fd >= 0)
+                close(c->dir_fd);
+        (void) rmdir(c->path);
+        free(c);
+        return NULL;
+}
+
+const char *sv_cgroups_path(const SvCgroups *cg) {
+        return cg ? cg->path : NULL;
+}
+
+static CgEntry *find(SvCgroups *cg, pid_t pid) {
+        for (size_t k = 0; cg && k < cg->n; k++)
+                if (cg->e[k].pid == pid)
+                        return &cg->e[k];
+        return NULL;
+}
+
+static void drop(SvCgroups *cg, CgEntry *e) {
+        *e = cg->e[--cg->n];
+}
+
+static bool add(SvCgroups *cg, pid_t pid, const char *name) {
+        if (cg->n == cg->cap) {
+                size_t nc = cg->cap ? cg->cap * 2 : 16;
+                CgEntry *ne = realloc(cg->e, nc * sizeof(*ne));
+                if (!ne)
+                        return false;
+                cg->e = ne;
+                cg->cap = nc;
+        }
+        CgEntry *e = &cg->e[cg->n++];
+        *e = (CgEntry){ .pid = pid };
+        (void) snprintf(e->name, sizeof(e->name), "%s", name);
+        return true;
+}
+
+int sv_cgroup_prepare(SvCgroups *cg, const char *instance, unsigned generation, SvDiag *d) {
+        char base[240], name[256];
+        if (!cg)
+                return -EOPNOTSUPP;
+        if (sv_cgroup_leaf_name(instance, generation, base, sizeof(base)) < 0)
+                return diag_set(d, 0, "the cgroup name of %s is too long", instance), -ENAMETOOLONG;
+        /* A name taken (an earlier generation not yet emptied, the same number after a
+         * reload renamed things): the next free "-N". */
+        int r = -EEXIST;
+        for (unsigned k = 1; k <= 64 && r == -EEXIST; k++) {
+                if (k == 1)
+                        (void) snprintf(name, sizeof(name), "%s", base);
+                else
+                        (void) snprintf(name, sizeof(name), "%s-%u", base, k);
+                r = mkdirat(cg->dir_fd, name, 0755) < 0 ? -errno : 0;
+        }
+        if (r < 0)
+                return diag_set(d, 0, "cannot create the cgroup %s/%s: %s", cg->path, name, strerror(-r)), r;
+        char procs[300];
+        (void) snprintf(procs, sizeof(procs), "%s/cgroup.procs", name);
+        int fd = openat(cg->dir_fd, procs, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) {
+                r = -errno;
+                (void) unlinkat(cg->dir_fd, name, AT_REMOVEDIR);
+                return diag_set(d, 0, "cannot open %s/%s: %s", cg->path, procs, strerror(-r)), r;
+        }
+        (void) snprintf(cg->pending, sizeof(cg->pending), "%s", name);
+        return fd;
+}
+
+void sv_cgroup_spawned(SvCgroups *cg, pid_t pid, int procs_fd, bool ok) {
+        if (procs_fd >= 0)
+                close(procs_fd);
+        if (!cg || !cg->pending[0])
+                return;
+        if (!ok || !add(cg, pid, cg->pending))
+                (void) unlinkat(cg->dir_fd, cg->pending, AT_REMOVEDIR);
+        cg->pending[0] = '\0';
+}
+
+void sv_cgroup_adopt(SvCgroups *cg, pid_t pid) {
+        char path[64], own[4096];
+        if (!cg || find(cg, pid))
+                return;
+        (void) snprintf(path, sizeof(path), "/proc/%d/cgroup", (int) pid);
+        _cleanup_free_ char *text = read_all(path);
+        size_t n = strlen(cg->rel);
+        if (text && sv_cgroup_find_own(text, own, sizeof(own)) == 0 && strncmp(own, cg->rel, n) == 0 &&
+            own[n] == '/' && !strchr(own + n + 1, '/'))
+                (void) add(cg, pid, own + n + 1);
+}
+
+/* Sends sig to every pid in NAME/cgroup.procs (0: only counts them); returns how many, or -errno. */
+static int for_each_proc(SvCgroups *cg, const char *name, int sig) {
+        char procs[300], buf[4096];
+        (void) snprintf(procs, sizeof(procs), "%s/cgroup.procs", name);
+        int fd = openat(cg->dir_fd, procs, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        int count = 0;
+        long cur = -1;
+        for (;;) {
+                ssize_t r = read(fd, buf, sizeof(buf));
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r <= 0)
+                        break;
+                for (ssize_t k = 0; k < r; k++) {
+                        if (buf[k] >= '0' && buf[k] <= '9')
+                                cur = (cur < 0 ? 0 : cur * 10) + (buf[k] - '0');
+                        else if (cur > 0) {
+                                if (sig == 0 || kill((pid_t) cur, sig) == 0)
+                                        count++;
+                                cur = -1;
+                        }
+                }
+        }
+        close(fd);
+        return count;
+}
+
+static int signal_cgroup(SvCgroups *cg, const char *name, int sig) {
+        if (sig == SIGKILL && cg->have_kill) {
+                int n = for_each_proc(cg, name, 0);
+                char kpath[300];
+                (void) snprintf(kpath, sizeof(kpath), "%s/cgroup.kill", name);
+                int fd = openat(cg->dir_fd, kpath, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+                if (fd >= 0) {
+                        bool done = write(fd, "1", 1) == 1;
+                        close(fd);
+                        if (done)
+                                return n < 0 ? 0 : n;
+                }
+        }
+        int n = for_each_proc(cg, name, sig);
+        return n < 0 ? 0 : n;
+}
+
+int sv_cgroup_signal(SvCgroups *cg, pid_t pid, int sig) {
+        CgEntry *e = find(cg, pid);
+        return e ? signal_cgroup(cg, e->name, sig) : 0;
+}
+
+int sv_cgroup_reaped(SvCgroups *cg, pid_t pid) {
+        CgEntry *e = find(cg, pid);
+        if (!e)
+                return 0;
+        e->reaped = true;
+        int left = signal_cgroup(cg, e->name, SIGKILL);
+        if (unlinkat(cg->dir_fd, e->name, AT_REMOVEDIR) == 0)
+                drop(cg, e);
+        return left;
+}
+
+void sv_cgroup_sweep(SvCgroups *cg) {
+        for (size_t k = 0; cg && k < cg->n;)
+                if (cg->e[k].reaped && unlinkat(cg->dir_fd, cg->e[k].name, AT_REMOVEDIR) == 0)
+                        drop(cg, &cg->e[k]);
+                else
+                        k++;
+}
+
+void sv_cgroups_free(SvCgroups *cg) {
+        if (!cg)
+                return;
+        /* Only empty ones go (rmdir refuses the others): across an upgrade the workers'
+         * cgroups, and so ours, stay for the new image to adopt. */
+        for (size_t k = 0; k < cg->n; k++)
+                (void) unlinkat(cg->dir_fd, cg->e[k].name, AT_REMOVEDIR);
+        close(cg->dir_fd);
+        (void) rmdir(cg->path);
+        free(cg->e);
+        free(cg);
+}
