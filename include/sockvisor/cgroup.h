@@ -6,7 +6,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
+#include <systemd/sd-event.h>
 
 #include "sockvisor/diag.h"
 
@@ -15,8 +17,10 @@ typedef struct SvCgroups SvCgroups;
 /* Finds the cgroup2 mount and our cgroup, and makes (or, after an upgrade, reopens) our
  * directory under it: OWN/sockvisord-PID. Returns NULL with d saying why where we cannot
  * (no cgroup2, not allowed, read-only): not an error, the caller logs it once. */
-SvCgroups *sv_cgroups_open(SvDiag *d);
-/* Removes every empty instance cgroup and our directory (if empty), then frees. */
+SvCgroups *sv_cgroups_open(sd_event *event, SvDiag *d);
+/* At exit (never before an upgrade's execve): waits up to 1 s for what sv_cgroup_reaped
+ * killed to go, reaping our children meanwhile, then removes every empty instance cgroup and
+ * our directory (if empty), and frees. */
 void sv_cgroups_free(SvCgroups *cg);
 const char *sv_cgroups_path(const SvCgroups *cg);
 
@@ -33,10 +37,14 @@ void sv_cgroup_adopt(SvCgroups *cg, pid_t pid);
 /* Sends sig to every process in the cgroup of worker pid (SIGKILL through cgroup.kill, in
  * one step). Returns how many processes it signalled, 0 when pid has no cgroup. */
 int sv_cgroup_signal(SvCgroups *cg, pid_t pid, int sig);
-/* The worker pid was reaped: whatever is left in its cgroup is killed (it has no parent
- * that will stop it; systemd's KillMode=control-group does the same) and the cgroup is
- * removed once empty. Returns how many were left. */
-int sv_cgroup_reaped(SvCgroups *cg, pid_t pid);
+/* The worker pid was reaped: whatever is left in its cgroup gets SIGTERM now and SIGKILL
+ * after grace_usec (nothing else would ever stop it; systemd's KillMode=control-group does the
+ * same when a main process exits), and the cgroup is removed once empty. Returns how many
+ * were left. */
+int sv_cgroup_reaped(SvCgroups *cg, pid_t pid, uint64_t grace_usec);
+/* The grace sockvisord gives: as systemd's default TimeoutStopSec is long, but a process
+ * whose worker is gone serves nobody we know of; 5 s is what an orderly exit needs. */
+#define SV_CGROUP_GRACE_USEC (5 * 1000000ULL)
 /* Removes the cgroups of reaped workers that have emptied since (on SIGCHLD: their last
  * processes were our children once orphaned). */
 void sv_cgroup_sweep(SvCgroups *cg);

@@ -33,6 +33,7 @@ int sv_config_check_users(const SvConfig *cfg, SvDiag *d);
 /* cache: from sv_creds_cache_update (a name missing there is looked up now); notify_name:
  * NOTIFY_SOCKET for the worker; stdin_fd: its fd 0 (/dev/null); stdout_fd, stderr_fd: its
  * fds 1 and 2 when >= 0 (output.c's log pipes, /dev/null), else output= decides (the
- * journal, or inherited). */
+ * journal, or inherited); cgroup_fd: > 0, the cgroup.procs the child joins (cgroup.h), else
+ * none. */
 int sv_process_spawn(const SvSpawnSpec *spec, const SvCredsCache *cache, const char *notify_name, int stdin_fd,
-                     int stdout_fd, int stderr_fd, pid_t *ret_pid, SvDiag *d);
+                     int stdout_fd, int stderr_fd, int cgroup_fd, pid_t *ret_pid, SvDiag *d);

@@ -38,6 +38,9 @@ typedef struct SvSpawnRequest {
         int stdout_fd, stderr_fd; /* with split_output: >= 0 becomes fd 1 / fd 2; -1: inherited */
         const SvCreds *creds;  /* NULL: keep the daemon's user */
         int umask;             /* -1: inherit */
+        /* > 0: the cgroup.procs of the worker's own cgroup; the child writes "0" to it before
+         * anything else, so what it forks is in it too (fd 0 is stdin, never this) */
+        int join_cgroup_fd;
 } SvSpawnRequest;
 
 /* Forks and execs. The child unblocks every signal and resets every disposition (the

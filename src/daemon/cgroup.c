@@ -2,6 +2,7 @@
  * Everything is done relative to the directory fd of our own cgroup, which we made. */
 #include "sockvisor/cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <systemd/sd-event.h>
 #include <unistd.h>
 
 #include "sockvisor/cgroupname.h"
@@ -18,6 +20,8 @@
 typedef struct CgEntry {
         pid_t pid;   /* the worker; its cgroup may outlive it until emptied */
         bool reaped;
+        bool killed;       /* SIGKILLed after the grace period */
+        uint64_t kill_at;  /* reaped: SIGKILL what is left then (CLOCK_MONOTONIC usec) */
         char name[256];
 } CgEntry;
 
@@ -29,6 +33,8 @@ struct SvCgroups {
         char pending[256];   /* the name sv_cgroup_prepare made, until sv_cgroup_spawned */
         CgEntry *e;
         size_t n, cap;
+        sd_event *event;
+        sd_event_source *kill_src; /* the next kill_at */
 };
 
 /* The whole of a small /proc file, NUL-terminated, or NULL. */
@@ -92,7 +98,42 @@ static int probe_join(int dir_fd, SvDiag *d) {
         return r;
 }
 
-SvCgroups *sv_cgroups_open(SvDiag *d) {
+/* A sockvisord killed with SIGKILL leaves its (emptied) cgroups behind: remove those of
+ * every sockvisord-PID beside ours whose PID is gone. Only empty ones go (rmdir). */
+static void remove_stale(const char *parent) {
+        int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *dir = pfd >= 0 ? fdopendir(pfd) : NULL;
+        if (!dir) {
+                if (pfd >= 0)
+                        close(pfd);
+                return;
+        }
+        unsigned seen = 0;
+        for (struct dirent *de; (de = readdir(dir)) && seen < 4096; seen++) {
+                char *end;
+                long pid = strncmp(de->d_name, "sockvisord-", 11) == 0 ? strtol(de->d_name + 11, &end, 10) : 0;
+                char proc[64];
+                (void) snprintf(proc, sizeof(proc), "/proc/%ld", pid);
+                if (pid <= 0 || *end || de->d_type != DT_DIR || access(proc, F_OK) == 0)
+                        continue;
+                int sfd = openat(pfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                DIR *sub = sfd >= 0 ? fdopendir(sfd) : NULL;
+                if (!sub) {
+                        if (sfd >= 0)
+                                close(sfd);
+                        continue;
+                }
+                unsigned n = 0;
+                for (struct dirent *ce; (ce = readdir(sub)) && n < 65536; n++)
+                        if (ce->d_type == DT_DIR && ce->d_name[0] != '.')
+                                (void) unlinkat(sfd, ce->d_name, AT_REMOVEDIR);
+                closedir(sub);
+                (void) unlinkat(pfd, de->d_name, AT_REMOVEDIR);
+        }
+        closedir(dir);
+}
+
+SvCgroups *sv_cgroups_open(sd_event *event, SvDiag *d) {
         char mount[4096], own[4096];
         _cleanup_free_ char *mi = read_all("/proc/self/mountinfo");
         _cleanup_free_ char *cg = read_all("/proc/self/cgroup");
@@ -107,12 +148,16 @@ SvCgroups *sv_cgroups_open(SvDiag *d) {
         if (!c)
                 return diag_set(d, 0, "out of memory"), NULL;
         c->dir_fd = -1;
+        c->event = event;
         int w1 = snprintf(c->rel, sizeof(c->rel), "%s/sockvisord-%d", strcmp(own, "/") == 0 ? "" : own, (int) getpid());
         int w2 = snprintf(c->path, sizeof(c->path), "%s%s", mount, c->rel);
         if (w1 < 0 || (size_t) w1 >= sizeof(c->rel) || w2 < 0 || (size_t) w2 >= sizeof(c->path)) {
                 diag_set(d, 0, "the cgroup path is too long");
                 goto fail;
         }
+        char parent[4096];
+        (void) snprintf(parent, sizeof(parent), "%s%s", mount, strcmp(own, "/") == 0 ? "" : own);
+        remove_stale(parent);
         /* EEXIST: an upgrade (same pid) finds the directory the old image made */
         if (mkdir(c->path, 0755) < 0 && errno != EEXIST) {
                 diag_set(d, 0, "cannot create %s: %s", c->path, strerror(errno));
@@ -268,30 +313,100 @@ int sv_cgroup_signal(SvCgroups *cg, pid_t pid, int sig) {
         return e ? signal_cgroup(cg, e->name, sig) : 0;
 }
 
-int sv_cgroup_reaped(SvCgroups *cg, pid_t pid) {
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static void arm_kill(SvCgroups *cg);
+
+static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        SvCgroups *cg = userdata;
+        uint64_t now = now_usec();
+        for (size_t k = 0; k < cg->n; k++) {
+                CgEntry *e = &cg->e[k];
+                if (e->reaped && !e->killed && e->kill_at <= now) {
+                        e->killed = true;
+                        (void) signal_cgroup(cg, e->name, SIGKILL);
+                }
+        }
+        arm_kill(cg);
+        return 0;
+}
+
+/* One timer for every reaped cgroup still waiting for its SIGKILL: at the earliest. */
+static void arm_kill(SvCgroups *cg) {
+        uint64_t next = 0;
+        for (size_t k = 0; k < cg->n; k++)
+                if (cg->e[k].reaped && !cg->e[k].killed && (!next || cg->e[k].kill_at < next))
+                        next = cg->e[k].kill_at;
+        if (!next || !cg->event) {
+                if (cg->kill_src)
+                        (void) sd_event_source_set_enabled(cg->kill_src, SD_EVENT_OFF);
+                return;
+        }
+        if (!cg->kill_src) {
+                if (sd_event_add_time(cg->event, &cg->kill_src, CLOCK_MONOTONIC, next, 10000, on_kill_timer, cg) < 0)
+                        return;
+        } else
+                (void) sd_event_source_set_time(cg->kill_src, next);
+        (void) sd_event_source_set_enabled(cg->kill_src, SD_EVENT_ONESHOT);
+}
+
+int sv_cgroup_reaped(SvCgroups *cg, pid_t pid, uint64_t grace_usec) {
         CgEntry *e = find(cg, pid);
         if (!e)
                 return 0;
         e->reaped = true;
-        int left = signal_cgroup(cg, e->name, SIGKILL);
-        if (unlinkat(cg->dir_fd, e->name, AT_REMOVEDIR) == 0)
+        int left = signal_cgroup(cg, e->name, SIGTERM);
+        if (left == 0 && unlinkat(cg->dir_fd, e->name, AT_REMOVEDIR) == 0) {
                 drop(cg, e);
+                return 0;
+        }
+        e->kill_at = now_usec() + grace_usec;
+        arm_kill(cg);
         return left;
 }
 
 void sv_cgroup_sweep(SvCgroups *cg) {
+        size_t before = cg ? cg->n : 0;
         for (size_t k = 0; cg && k < cg->n;)
                 if (cg->e[k].reaped && unlinkat(cg->dir_fd, cg->e[k].name, AT_REMOVEDIR) == 0)
                         drop(cg, &cg->e[k]);
                 else
                         k++;
+        if (cg && cg->n != before)
+                arm_kill(cg);
 }
 
 void sv_cgroups_free(SvCgroups *cg) {
         if (!cg)
                 return;
-        /* Only empty ones go (rmdir refuses the others): across an upgrade the workers'
-         * cgroups, and so ours, stay for the new image to adopt. */
+        /* What sv_cgroup_reaped signalled is ending: orphans, so our children, whose zombies
+         * keep their cgroup populated until reaped. At exit every worker has been reaped, so
+         * any child left is one of those. A second of grace, then SIGKILL and another
+         * second: 200 rounds of 10 ms at most. */
+        for (unsigned round = 0; round < 200; round++) {
+                bool left = false;
+                for (size_t k = 0; k < cg->n; k++)
+                        if (cg->e[k].reaped) {
+                                left = true;
+                                if (round == 100 && !cg->e[k].killed) {
+                                        cg->e[k].killed = true;
+                                        (void) signal_cgroup(cg, cg->e[k].name, SIGKILL);
+                                }
+                        }
+                if (!left)
+                        break;
+                while (waitpid(-1, NULL, WNOHANG) > 0)
+                        ;
+                sv_cgroup_sweep(cg);
+                if (cg->n)
+                        (void) usleep(10000);
+        }
+        cg->kill_src = sd_event_source_disable_unref(cg->kill_src);
+        /* Only empty ones go (rmdir refuses the others). */
         for (size_t k = 0; k < cg->n; k++)
                 (void) unlinkat(cg->dir_fd, cg->e[k].name, AT_REMOVEDIR);
         close(cg->dir_fd);

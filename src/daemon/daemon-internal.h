@@ -36,6 +36,7 @@ struct SvDaemon {
         struct Prober *probers;     /* health.c: healthcheck= probes, by instance */
         struct SvMetrics *metrics;  /* metrics.c: the HTTP endpoint of metrics=, NULL when off */
         struct SvOutput *output;    /* output.c: the programs' log pipes and files */
+        struct SvCgroups *cgroups;  /* cgroup.c: each worker's own cgroup v2; NULL where we cannot */
         /* health.c reports each probe here; loop.c sets it to call sv_supervisor_probed (a
          * test, to capture the results) */
         void (*probed)(SvDaemon *d, SvInstanceId id, bool healthy, const char *why);

@@ -21,6 +21,7 @@
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
+#include "sockvisor/cgroup.h"
 #include "sockvisor/control.h"
 #include "sockvisor/ctlverbs.h"
 #include "sockvisor/doctor.h"
@@ -71,9 +72,14 @@ int sv_daemon_on_child(sd_event_source *s, const siginfo_t *si, void *userdata) 
         SvDaemon *d = w->d;
         SvInstanceId id = w->id;
         int code = si->si_code, status = si->si_status;
+        pid_t pid = si->si_pid;
         Watch **pp = sv_watch_find(&d->children, id);
         if (pp)
                 watch_drop(pp); /* reaped by sd-event: the source has done its job */
+        int left = sv_cgroup_reaped(d->cgroups, pid, SV_CGROUP_GRACE_USEC);
+        if (left > 0)
+                log_info("pid %d exited leaving %d process%s in its cgroup: sent SIGTERM, SIGKILL in %ds", (int) pid, left,
+                         left == 1 ? "" : "es", (int) (SV_CGROUP_GRACE_USEC / USEC_PER_SEC));
         sv_supervisor_exited(d->sup, id, code, status);
         return 0;
 }
@@ -86,8 +92,16 @@ static int op_spawn(void *ctx, const SvSpawnSpec *spec, pid_t *ret_pid, SvDiag *
                 return diag_set(diag, 0, "out of memory"), -ENOMEM;
         int out = -1, err = -1;
         int r = sv_output_prepare(d->output, spec->conf, &out, &err, diag); /* the log pipes, files opened */
+        int cgroup_fd = -1;
+        if (r >= 0 && d->cgroups) {
+                SvDiag cd = {};
+                cgroup_fd = sv_cgroup_prepare(d->cgroups, spec->instance, spec->generation, &cd);
+                if (cgroup_fd < 0) /* not worth a failed start: it runs as it would without cgroups */
+                        log_warning("%s: %s; it runs in sockvisord's cgroup", spec->instance, cd.msg);
+        }
         if (r >= 0)
-                r = sv_process_spawn(spec, d->creds, d->notify_name, d->devnull_fd, out, err, &pid, diag);
+                r = sv_process_spawn(spec, d->creds, d->notify_name, d->devnull_fd, out, err, cgroup_fd, &pid, diag);
+        sv_cgroup_spawned(d->cgroups, r >= 0 ? pid : 0, cgroup_fd, r >= 0);
         if (r < 0) {
                 free(w);
                 return r;
@@ -110,10 +124,14 @@ static int op_spawn(void *ctx, const SvSpawnSpec *spec, pid_t *ret_pid, SvDiag *
 static void op_signal(void *ctx, pid_t pid, int sig, bool group) {
         if (pid <= 0)
                 return;
+        SvDaemon *d = ctx;
         if (kill(group ? -pid : pid, sig) < 0 && errno != ESRCH) {
                 sv_log_errno(LOG_WARNING, errno, "cannot send SIG%s to %s %d", SV_SIGNAME(sig),
                              group ? "process group" : "pid", (int) pid);
         }
+        /* and to what left the group (setsid) but not the worker's cgroup */
+        if (group)
+                (void) sv_cgroup_signal(d->cgroups, pid, sig);
 }
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -316,6 +334,7 @@ static int op_adopt(void *ctx, SvInstanceId id, pid_t pid) {
                 return r;
         }
         (void) sd_event_source_set_child_pidfd_own(w->src, true);
+        sv_cgroup_adopt(d->cgroups, pid);
         w->d = d;
         w->id = id;
         w->pid = pid;
@@ -446,6 +465,7 @@ static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, voi
                                  WIFEXITED(status) ? "status" : "signal",
                                  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
         }
+        sv_cgroup_sweep(d->cgroups); /* the cgroups those emptied */
         return 0;
 }
 
@@ -689,6 +709,14 @@ int sv_daemon_alloc(const char *config_path, bool debug, SvDaemon **ret, SvDiag 
         /* Orphaned descendants of workers are reparented to us, and reaped, instead of init. */
         if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
                 sv_log_errno(LOG_WARNING, errno, "cannot become a child subreaper; orphans of workers go to init");
+        SvDiag cgd = {};
+        d->cgroups = sv_cgroups_open(d->event, &cgd);
+        if (d->cgroups)
+                log_info("each worker runs in its own cgroup under %s: stop and kill reach every process it started",
+                         sv_cgroups_path(d->cgroups));
+        else
+                log_info("no per-worker cgroups (%s): a worker's processes are tracked by process group; run as "
+                         "root or under systemd with Delegate=yes for cgroups", cgd.msg);
         r = sv_supervisor_new(&sv_daemon_ops, d, &d->sup);
         if (r < 0) {
                 diag_set(diag, 0, "out of memory");
@@ -780,6 +808,7 @@ SvDaemon *sv_daemon_free(SvDaemon *d) {
         sd_event_source_disable_unref(d->hup_src);
         sd_event_source_disable_unref(d->usr2_src);
         sv_carry_done(&d->carry);
+        sv_cgroups_free(d->cgroups);
         (void) safe_close(d->notify_fd);
         (void) safe_close(d->devnull_fd);
         sv_passed_done(&d->passed);

@@ -248,7 +248,7 @@ done:
 }
 
 int sv_process_spawn(const SvSpawnSpec *spec, const SvCredsCache *cache, const char *notify_name, int stdin_fd,
-                     int stdout_fd, int stderr_fd, pid_t *ret_pid, SvDiag *d) {
+                     int stdout_fd, int stderr_fd, int cgroup_fd, pid_t *ret_pid, SvDiag *d) {
         const SvProgramConf *c = spec->conf;
         SvCreds own = {};
         const SvCreds *creds = NULL;
@@ -295,6 +295,7 @@ int sv_process_spawn(const SvSpawnSpec *spec, const SvCredsCache *cache, const c
                 .stdin_fd = stdin_fd,
                 .creds = c->user || c->group ? creds : NULL,
                 .umask = c->umask,
+                .join_cgroup_fd = cgroup_fd,
         };
         r = sv_spawn(&req, ret_pid, d);
         (void) safe_close(out_fd);

@@ -33,6 +33,7 @@ typedef enum SpawnStage {
         STAGE_STDIN,
         STAGE_OUTPUT,
         STAGE_EXEC,
+        STAGE_CGROUP,
 } SpawnStage;
 
 typedef struct SpawnError {
@@ -168,6 +169,8 @@ _noreturn_ static void child_exec(const SvSpawnRequest *req, const char *path, i
                 if (sig != SIGKILL && sig != SIGSTOP)
                         (void) signal(sig, SIG_DFL);
         (void) setpgid(0, 0);
+        if (req->join_cgroup_fd > 0 && write(req->join_cgroup_fd, "0", 1) != 1)
+                child_fail(errfd, STAGE_CGROUP);
 
         /* The error pipe must survive the moves below: put it above the target range too. */
         errfd = fcntl(errfd, F_DUPFD_CLOEXEC, base);
@@ -274,6 +277,9 @@ int sv_spawn(const SvSpawnRequest *req, pid_t *ret_pid, SvDiag *d) {
         case STAGE_OUTPUT:
                 diag_set(d, 0, "cannot connect stdout and stderr to %s: %s",
                          req->split_output ? "their log pipes" : "the journal stream", strerror(e.err));
+                break;
+        case STAGE_CGROUP:
+                diag_set(d, 0, "cannot join its cgroup: %s", strerror(e.err));
                 break;
         case STAGE_DUP:
                 diag_set(d, 0, "cannot move the sockets to fd 3..: %s", strerror(e.err));

@@ -2,7 +2,8 @@
 # Stopping: a worker that ignores its stopsignal is SIGKILLed after stopwaitsecs;
 # stopasgroup = true signals the worker's whole process group, so a grandchild goes too;
 # killasgroup = true does the same for the SIGKILL; and the daemon is a child subreaper, so an orphaned grandchild is reparented to it and
-# reaped when it dies (never left a zombie).
+# reaped when it dies (never left a zombie); with per-worker cgroups (as root), it ends with its
+# worker instead.
 . "$(dirname "$0")/lib.sh"
 
 cat >"$T/sockvisor.ini" <<EOF2
@@ -103,15 +104,24 @@ rc=0
 ctl stop orphan >"$T/stop3.out" 2>&1 || rc=$?
 [ "$rc" = 0 ] && pass "stop orphan exits 0" || fail "stop orphan exited $rc: $(cat "$T/stop3.out")"
 gone "$w" && pass "worker $w is gone" || fail "worker $w still exists"
-gstate=$(ps -o stat= -p "$g" | cut -c1)
-gppid=$(ps -o ppid= -p "$g" | tr -d ' ')
-[ -n "$gstate" ] && [ "$gstate" != Z ] && pass "grandchild $g survives a stop without stopasgroup" ||
-        fail "grandchild $g did not survive (state '$gstate')"
-[ "$gppid" = "$DAEMON_PID" ] && pass "grandchild $g was reparented to the daemon (subreaper)" ||
-        fail "grandchild $g has parent '$gppid', not the daemon $DAEMON_PID"
-kill -TERM "$g"
-wait_gone "$g" 3 && pass "the killed grandchild was reaped" ||
-        fail "grandchild $g left behind: $(ps -o pid=,ppid=,stat= -p "$g")"
+if grep -q "each worker runs in its own cgroup" "$T/daemon.log"; then
+        # With cgroups (root here), the grandchild is still the program's: it gets SIGTERM
+        # as its worker exits (systemd's KillMode=control-group), and is reaped.
+        wait_gone "$g" 5 && pass "grandchild $g ended with its worker (its cgroup) and was reaped" ||
+                fail "grandchild $g outlived its worker's cgroup: $(ps -o pid=,ppid=,stat= -p "$g")"
+        grep -q "pid $w exited leaving 1 process in its cgroup: sent SIGTERM" "$T/daemon.log" &&
+                pass "the log says the worker left 1 process in its cgroup" || fail "no 'exited leaving 1 process' line"
+else
+        gstate=$(ps -o stat= -p "$g" | cut -c1)
+        gppid=$(ps -o ppid= -p "$g" | tr -d ' ')
+        [ -n "$gstate" ] && [ "$gstate" != Z ] && pass "grandchild $g survives a stop without stopasgroup" ||
+                fail "grandchild $g did not survive (state '$gstate')"
+        [ "$gppid" = "$DAEMON_PID" ] && pass "grandchild $g was reparented to the daemon (subreaper)" ||
+                fail "grandchild $g has parent '$gppid', not the daemon $DAEMON_PID"
+        kill -TERM "$g"
+        wait_gone "$g" 3 && pass "the killed grandchild was reaped" ||
+                fail "grandchild $g left behind: $(ps -o pid=,ppid=,stat= -p "$g")"
+fi
 z=$(zombies_of "$DAEMON_PID")
 [ -z "$z" ] && pass "no zombie under the daemon" || fail "zombies under the daemon: $z"
 [ -z "$(children_of "$DAEMON_PID")" ] && pass "the daemon has no children left" ||
