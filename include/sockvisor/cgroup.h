@@ -15,7 +15,7 @@
 typedef struct SvCgroups SvCgroups;
 
 /* Finds the cgroup2 mount and our cgroup, and makes (or, after an upgrade, reopens) our
- * directory under it: OWN/sockvisord-PID. Returns NULL with d saying why where we cannot
+ * directory under it: OWN/sockvisord-NS-PID (NS: our pid namespace's inode). Returns NULL with d saying why where we cannot
  * (no cgroup2, not allowed, read-only): not an error, the caller logs it once. */
 SvCgroups *sv_cgroups_open(sd_event *event, SvDiag *d);
 /* At exit (never before an upgrade's execve): waits up to 1 s for what sv_cgroup_reaped

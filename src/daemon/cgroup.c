@@ -26,7 +26,7 @@ typedef struct CgEntry {
 } CgEntry;
 
 struct SvCgroups {
-        int dir_fd;          /* OWN/sockvisord-PID */
+        int dir_fd;          /* OWN/sockvisord-NS-PID */
         bool have_kill;      /* cgroup.kill (Linux 5.14): SIGKILL to a whole cgroup at once */
         char path[4096];     /* absolute, for the log and for adopt */
         char rel[4096];      /* the same below the mount point: what /proc/PID/cgroup shows */
@@ -98,9 +98,17 @@ static int probe_join(int dir_fd, SvDiag *d) {
         return r;
 }
 
+/* Our pid namespace's inode: pids are only unique within one, and a container's sockvisord
+ * is pid 1 in each, so our directory's name holds both: sockvisord-NS-PID. */
+static unsigned long pidns_inode(void) {
+        struct stat st;
+        return stat("/proc/self/ns/pid", &st) == 0 ? (unsigned long) st.st_ino : 0;
+}
+
 /* A sockvisord killed with SIGKILL leaves its (emptied) cgroups behind: remove those of
- * every sockvisord-PID beside ours whose PID is gone. Only empty ones go (rmdir). */
-static void remove_stale(const char *parent) {
+ * every sockvisord-NS-PID beside ours in our pid namespace whose PID is gone. Only empty
+ * ones go (rmdir). */
+static void remove_stale(const char *parent, unsigned long ns) {
         int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         DIR *dir = pfd >= 0 ? fdopendir(pfd) : NULL;
         if (!dir) {
@@ -110,8 +118,9 @@ static void remove_stale(const char *parent) {
         }
         unsigned seen = 0;
         for (struct dirent *de; (de = readdir(dir)) && seen < 4096; seen++) {
-                char *end;
-                long pid = strncmp(de->d_name, "sockvisord-", 11) == 0 ? strtol(de->d_name + 11, &end, 10) : 0;
+                char prefix[48], *end = NULL;
+                int pl = snprintf(prefix, sizeof(prefix), "sockvisord-%lu-", ns);
+                long pid = strncmp(de->d_name, prefix, (size_t) pl) == 0 ? strtol(de->d_name + pl, &end, 10) : 0;
                 char proc[64];
                 (void) snprintf(proc, sizeof(proc), "/proc/%ld", pid);
                 if (pid <= 0 || *end || de->d_type != DT_DIR || access(proc, F_OK) == 0)
@@ -149,7 +158,9 @@ SvCgroups *sv_cgroups_open(sd_event *event, SvDiag *d) {
                 return diag_set(d, 0, "out of memory"), NULL;
         c->dir_fd = -1;
         c->event = event;
-        int w1 = snprintf(c->rel, sizeof(c->rel), "%s/sockvisord-%d", strcmp(own, "/") == 0 ? "" : own, (int) getpid());
+        unsigned long ns = pidns_inode();
+        int w1 = snprintf(c->rel, sizeof(c->rel), "%s/sockvisord-%lu-%d", strcmp(own, "/") == 0 ? "" : own, ns,
+                          (int) getpid());
         int w2 = snprintf(c->path, sizeof(c->path), "%s%s", mount, c->rel);
         if (w1 < 0 || (size_t) w1 >= sizeof(c->rel) || w2 < 0 || (size_t) w2 >= sizeof(c->path)) {
                 diag_set(d, 0, "the cgroup path is too long");
@@ -157,7 +168,7 @@ SvCgroups *sv_cgroups_open(sd_event *event, SvDiag *d) {
         }
         char parent[4096];
         (void) snprintf(parent, sizeof(parent), "%s%s", mount, strcmp(own, "/") == 0 ? "" : own);
-        remove_stale(parent);
+        remove_stale(parent, ns);
         /* EEXIST: an upgrade (same pid) finds the directory the old image made */
         if (mkdir(c->path, 0755) < 0 && errno != EEXIST) {
                 diag_set(d, 0, "cannot create %s: %s", c->path, strerror(errno));

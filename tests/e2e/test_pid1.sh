@@ -11,7 +11,7 @@ if [ "$(id -u)" -ne 0 ] || ! unshare --pid --fork --mount-proc true 2>/dev/null;
 fi
 
 PORT=$("$FREEPORT")
-# The worker leaves 30 orphans (each a subshell's `sleep 1`, whose parent exits at once),
+# The worker leaves 30 orphans (each a subshell's `sleep 4`, whose parent exits at once),
 # then serves: in a container they are reparented to PID 1, sockvisord.
 cat >"$T/pid1.ini" <<CONF
 [sockvisord]
@@ -21,7 +21,7 @@ control = $CTL
 listen = tcp://127.0.0.1:$PORT
 
 [program:web]
-command = /bin/sh -c 'i=0; while [ \$i -lt 30 ]; do (sleep 1 &); i=\$((i+1)); done; exec python3 -m http.server $PORT --bind 127.0.0.1'
+command = /bin/sh -c 'i=0; while [ \$i -lt 30 ]; do (sleep 4 &); i=\$((i+1)); done; exec python3 -m http.server $PORT --bind 127.0.0.1'
 sockets = web
 intercept_bind = yes
 stopwaitsecs = 5
@@ -76,13 +76,13 @@ orphans=$(sleeps_under "$INIT_PID" | wc -l)
 [ "$orphans" -ge 1 ] && pass "$orphans orphans were reparented to PID 1" ||
         fail "no orphan was reparented to sockvisord (expected up to 30 sleeps)"
 left=1
-for _ in $(seq 1 50); do
+for _ in $(seq 1 100); do
         left=$(sleeps_under "$INIT_PID" | wc -l)
         [ "$left" -eq 0 ] && break
         sleep 0.1
 done
 [ "$left" -eq 0 ] && pass "every orphan was reaped (no zombie, none left)" ||
-        fail "$left orphans or zombies still under PID 1 5 s after they exited"
+        fail "$left orphans or zombies still under PID 1 10 s after they started (sleep 4)"
 
 # SIGTERM from outside the namespace, as `docker stop` or a pod's deletion send it.
 kill -TERM "$INIT_PID"
