@@ -18,6 +18,9 @@ static void options(const char *cmd) {
                 lists[1] = sv_verb_info(v)->options;
         for (size_t l = 0; l < 2; l++)
                 for (const SvVerbOption *o = lists[l]; o && o->name; o++) {
+                        /* --json once: the command's own when it has one, none when it has not. */
+                        if (l == 0 && lists[1] && strcmp(o->name, "json") == 0)
+                                continue;
                         if (o->short_name)
                                 printf("-%c\n", o->short_name);
                         printf("--%s\n", o->name);
