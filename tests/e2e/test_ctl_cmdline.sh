@@ -12,16 +12,8 @@ WHYTOOL=$BUILD/tests/sv-whytool
 COMPLETION=$(cd "$(dirname "$0")/../.." && pwd)/completion/sockvisorctl.bash
 read -r PORT P_HELD P_FREE <<<"$("$FREEPORT" -n 3 | tr '\n' ' ')"
 
-cat >"$T/sockvisor.ini" <<EOF
-[sockvisord]
-control = $CTL
-
-[socket:web]
-listen = tcp://127.0.0.1:$PORT
-
-[program:app]
-command = $DEMO
-sockets = web
+app_config "$DEMO" ""
+cat >>"$T/sockvisor.ini" <<EOF
 
 [program:pool]
 command = $DEMO
