@@ -8,11 +8,12 @@
 #include "sockvisor/macro.h"
 #include "sockvisor/suggest.h"
 
+enum { GLOBAL_SOCKET, GLOBAL_JSON, GLOBAL_HELP, GLOBAL_VERSION };
 static const SvVerbOption globals[] = {
-        { "socket", 's', "SOCKET", "the daemon's control socket" },
-        { "json", 0, NULL, "machine-readable output (for the commands that have it)" },
-        { "help", 'h', NULL, "show the help (of COMMAND, when one is given) and exit" },
-        { "version", 'V', NULL, "show the client's version and exit" },
+        [GLOBAL_SOCKET] = { "socket", 's', "SOCKET", "the daemon's control socket" },
+        [GLOBAL_JSON] = { "json", 0, NULL, "machine-readable output (for the commands that have it)" },
+        [GLOBAL_HELP] = { "help", 'h', NULL, "show the help (of COMMAND, when one is given) and exit" },
+        [GLOBAL_VERSION] = { "version", 'V', NULL, "show the client's version and exit" },
         { NULL },
 };
 
@@ -98,8 +99,9 @@ static bool has_option(const SvVerbInfo *info, const char *name) {
         return false;
 }
 
-/* "unknown option 'X' ...": the nearest long option, and what the command takes. */
-static int unknown_option(const SvVerbInfo *info, const char *word, SvDiag *d) {
+/* "unknown option 'X' ...": the nearest long option, and what the command takes. where is
+ * NULL when the word came before the command, where only the global options stand. */
+static int unknown_option(const SvVerbInfo *info, const SvVerbInfo *where, const char *word, SvDiag *d) {
         const char *names[2 * SV_CTLARGS_MAX];
         char spelled[SV_SUGGEST_WORD_MAX + 1], mine[256] = "", common[256];
         size_t n = 0;
@@ -108,6 +110,13 @@ static int unknown_option(const SvVerbInfo *info, const char *word, SvDiag *d) {
                 names[n++] = p->name;
         for (const SvVerbOption *p = info ? info->options : NULL; p && p->name && n < ELEMENTSOF(names); p++)
                 names[n++] = p->name;
+        if (info && !where) {
+                const char *name = word + strspn(word, "-");
+                size_t len = word[1] == '-' ? strcspn(name, "=") : 0;
+                if (option_find(info, name, len, word[1] == '-' ? 0 : word[1]))
+                        return diag_set(d, 0, "option '%s' is %s's: put it after the command (sockvisorctl %s %s ...)",
+                                        word, info->name, info->name, word);
+        }
         /* "--folow=3" is compared as "folow"; a short option is too short to guess at. */
         const char *near = NULL;
         if (strncmp(word, "--", 2) == 0) {
@@ -147,11 +156,11 @@ static int find_command(int argc, char *const *argv, bool *ret_after_dashes) {
 
 /* Records option o (with value v, NULL for a flag). */
 static int take(SvCtlArgs *a, const SvVerbOption *o, const char *v, SvDiag *d) {
-        if (o == &globals[0])
+        if (o == &globals[GLOBAL_SOCKET])
                 a->socket = v;
-        else if (o == &globals[2])
+        else if (o == &globals[GLOBAL_HELP])
                 a->help = true;
-        else if (o == &globals[3])
+        else if (o == &globals[GLOBAL_VERSION])
                 a->version = true;
         else if (strcmp(o->name, "json") == 0) { /* the global one, or the command's: the same */
                 /* Global in where it may stand, not in what it means: the command must have it. */
@@ -181,7 +190,7 @@ static int option_word(SvCtlArgs *a, const SvVerbInfo *info, int argc, char *con
                 size_t len = eq ? (size_t) (eq - name) : strlen(name);
                 const SvVerbOption *o = option_find(info, name, len, 0);
                 if (!o)
-                        return unknown_option(a->info, w, d);
+                        return unknown_option(a->info, info, w, d);
                 if (!o->arg) {
                         if (eq)
                                 return diag_set(d, 0, "option '--%s' takes no value (got '%s')", o->name, w);
@@ -199,7 +208,7 @@ static int option_word(SvCtlArgs *a, const SvVerbInfo *info, int argc, char *con
                 int r;
 
                 if (!o)
-                        return unknown_option(a->info, c == w + 1 && !c[1] ? w : one, d);
+                        return unknown_option(a->info, info, c == w + 1 && !c[1] ? w : one, d);
                 if (!o->arg) {
                         if ((r = take(a, o, NULL, d)) < 0)
                                 return r;

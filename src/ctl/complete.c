@@ -10,6 +10,13 @@
 
 #include "ctl.h"
 
+static bool has(const SvVerbOption *opts, const char *name) {
+        for (const SvVerbOption *o = opts; o && o->name; o++)
+                if (strcmp(o->name, name) == 0)
+                        return true;
+        return false;
+}
+
 static void options(const char *cmd) {
         SvVerb v;
         const SvVerbOption *lists[2] = { sv_ctlargs_global_options(), NULL };
@@ -18,12 +25,13 @@ static void options(const char *cmd) {
                 lists[1] = sv_verb_info(v)->options;
         for (size_t l = 0; l < 2; l++)
                 for (const SvVerbOption *o = lists[l]; o && o->name; o++) {
-                        /* --json once: the command's own when it has one, none when it has not. */
-                        if (l == 0 && lists[1] && strcmp(o->name, "json") == 0)
-                                continue;
+                        /* --json once: the command's own when it has one, none when it has not;
+                         * and exec's --socket is exec's (-s stays the control socket). */
+                        bool shadowed = l == 0 && lists[1] && (strcmp(o->name, "json") == 0 || has(lists[1], o->name));
                         if (o->short_name)
                                 printf("-%c\n", o->short_name);
-                        printf("--%s\n", o->name);
+                        if (!shadowed)
+                                printf("--%s\n", o->name);
                 }
 }
 

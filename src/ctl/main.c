@@ -32,11 +32,14 @@ static const char exit_codes[] = "Exit status:\n"
                                  "  69  no daemon answers on the control socket (none there, or it refuses)\n"
                                  "  77  permission denied connecting to the control socket\n";
 
-/* One option as help shows it: "  -n, --lines N      the text". */
-static void option_line(const SvVerbOption *o) {
+/* One option as help shows it: "  -n, --lines N      the text"; short_only: "-s SOCKET"
+ * (a global option whose long name the command uses for one of its own). */
+static void option_line(const SvVerbOption *o, bool short_only) {
         char left[48];
 
-        if (o->short_name)
+        if (short_only)
+                (void) snprintf(left, sizeof(left), "-%c %s", o->short_name, o->arg ? o->arg : "");
+        else if (o->short_name)
                 (void) snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name, o->name, o->arg ? " " : "",
                                 o->arg ? o->arg : "");
         else
@@ -97,10 +100,18 @@ static void verb_help(const SvVerbInfo *i) {
         wrapped(i->description, "", 78);
         printf("\nOptions:\n");
         for (const SvVerbOption *o = i->options; o && o->name; o++)
-                option_line(o);
-        for (const SvVerbOption *o = sv_ctlargs_global_options(); o->name; o++)
-                if (strcmp(o->name, "json") != 0)
-                        option_line(o);
+                option_line(o, false);
+        for (const SvVerbOption *o = sv_ctlargs_global_options(); o->name; o++) {
+                bool shadowed = false;
+                for (const SvVerbOption *m = i->options; m && m->name; m++)
+                        shadowed |= strcmp(m->name, o->name) == 0;
+                if (strcmp(o->name, "json") == 0) /* listed above where the command has it */
+                        continue;
+                if (!shadowed)
+                        option_line(o, false);
+                else if (o->short_name)
+                        option_line(o, true);
+        }
         printf("\nExample:\n  %s %s\n\n%s", PROG, i->example, exit_codes);
 }
 

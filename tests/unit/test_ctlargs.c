@@ -167,6 +167,9 @@ static void test_errors(void **state) {
         bad("status --json=yes", "option '--json' takes no value", NULL);
         bad("--bogus status", "unknown option '--bogus' for 'status'", NULL);
         bad("--bogus", "unknown option '--bogus' (before a command:", "-V, --version");
+        /* Before the command only the global options stand (their values are known). */
+        bad("-f tail app", "option '-f' is tail's: put it after the command (sockvisorctl tail -f ...)", NULL);
+        bad("--follow tail app", "option '--follow' is tail's", NULL);
         bad("restart", "'restart' expects NAME...|all, e.g. 'sockvisorctl restart app'", NULL);
         bad("reload now", "'reload' takes no arguments, got 'now'", NULL);
         bad("sockets web", "'sockets' takes no arguments", NULL);
