@@ -63,7 +63,7 @@ static int control_connect(const char *path, int *ret_fd) {
                 case EACCES:
                 case EPERM:
                         fprintf(stderr, PROG ": permission denied on %s (the control socket is 0600: run as its owner or root)\n", path);
-                        break;
+                        return CTL_EXIT_NOPERM;
                 default:
                         fprintf(stderr, PROG ": cannot connect to %s: %s\n", path, strerror(errno));
                         break;
@@ -351,15 +351,16 @@ static int read_reply(int fd, const char *path, const char *verb, int timeout_ms
         return read_reply_into(&rp, fd, timeout_ms);
 }
 
-/* Verbs whose --json the daemon writes (rows); the others' is written here, from the words. */
+/* Verbs whose --json the daemon writes (rows, or events' lines); the others' is written
+ * here, from the words. */
 static bool daemon_json(SvVerb v) {
-        return v == SV_VERB_STATUS || v == SV_VERB_SOCKETS || v == SV_VERB_PID;
+        return v == SV_VERB_STATUS || v == SV_VERB_SOCKETS || v == SV_VERB_PID || v == SV_VERB_EVENTS;
 }
 
 /* For the commands sockvisorctl runs itself (exec's fetch, tail's logfiles): the request
  * sent, the connection in *ret_fd; an exit code when it could not be (said on stderr).
  * A refusal the daemon sends before it reads is left for the reply to show. */
-static int send_request(const char *path, const char *verb, const char *who, char **args, size_t n_args,
+static int send_request(const char *path, const char *verb, const char *who, char *const *args, size_t n_args,
                         int *ret_fd) {
         _cleanup_close_ int fd = -EBADF;
         char req[CTL_LINE_MAX];
@@ -392,14 +393,14 @@ int ctl_client_fetch(const char *path, char **names, size_t n, int *ret_fds, siz
         return r;
 }
 
-int ctl_client_lines(const char *path, const char *verb, char **args, size_t n_args, char ***ret_lines,
-                     size_t *ret_n) {
+int ctl_client_lines(const char *path, const char *verb, char *const *args, size_t n_args, int timeout_ms,
+                     char ***ret_lines, size_t *ret_n) {
         _cleanup_close_ int fd = -EBADF;
         int r = send_request(path, verb, verb, args, n_args, &fd);
         if (r != 0)
                 return r;
         Reply rp = { .path = path, .verb = verb, .collect = true };
-        r = read_reply_into(&rp, fd, CTL_QUICK_TIMEOUT_MS);
+        r = read_reply_into(&rp, fd, timeout_ms);
         if (r != CTL_EXIT_OK) {
                 for (size_t k = 0; k < rp.n_lines; k++)
                         free(rp.lines[k]);
@@ -411,10 +412,11 @@ int ctl_client_lines(const char *path, const char *verb, char **args, size_t n_a
         return 0;
 }
 
-int ctl_client_run(const char *path, SvVerb verb, char **args, size_t n_args, bool json) {
+int ctl_client_run(const char *path, SvVerb verb, char *const *args, size_t n_args, bool json) {
         const SvVerbInfo *info = sv_verb_info(verb);
         _cleanup_close_ int fd = -EBADF;
         char req[CTL_LINE_MAX], *sent[CTL_ARGS_MAX + 2];
+        bool events = verb == SV_VERB_EVENTS;
         SvDiag d = { 0 };
         int r;
 
@@ -449,7 +451,7 @@ int ctl_client_run(const char *path, SvVerb verb, char **args, size_t n_args, bo
                 return r == -EPIPE || r == -ECONNRESET ? CTL_EXIT_UNAVAILABLE : CTL_EXIT_FAILED;
         }
 
-        Reply rp = { .path = path, .verb = info->name, .machine = json || verb == SV_VERB_EVENTS,
-                     .array = json && daemon_json(verb), .json_lines = json && !daemon_json(verb) };
+        Reply rp = { .path = path, .verb = info->name, .machine = json || events,
+                     .array = json && daemon_json(verb) && !events, .json_lines = json && !daemon_json(verb) };
         return read_reply_into(&rp, fd, info->quick ? CTL_QUICK_TIMEOUT_MS : -1);
 }

@@ -33,28 +33,25 @@ static int arrange(int *fds, size_t n) {
         return 0;
 }
 
-int ctl_exec_run(const char *path, char **args, size_t n_args) {
+int ctl_exec_run(const char *path, const SvCtlArgs *a) {
         char *names[SV_FETCH_MAX];
-        size_t n = 0, k = 0;
-        for (; k < n_args && strcmp(args[k], "--") != 0; k++) {
-                const char *name = NULL;
-                if (strcmp(args[k], "--socket") == 0 && k + 1 < n_args)
-                        name = args[++k];
-                else if (strncmp(args[k], "--socket=", 9) == 0)
-                        name = args[k] + 9;
-                else
-                        return ctl_usage_error("exec: '%s' is not an option of exec; usage: exec --socket NAME... -- "
-                                               "COMMAND [ARGS...]",
-                                               args[k]);
+        size_t n = 0;
+        for (size_t k = 0; k < a->n_opts; k++) {
+                if (strcmp(a->opts[k].opt->name, "socket") != 0)
+                        continue;
                 if (n == SV_FETCH_MAX)
                         return ctl_usage_error("exec: at most %d sockets", SV_FETCH_MAX);
-                names[n++] = (char *) name;
+                names[n++] = (char *) a->opts[k].value;
         }
         if (n == 0)
                 return ctl_usage_error("exec: name at least one socket: exec --socket NAME -- COMMAND [ARGS...]");
-        if (k + 1 >= n_args)
+        if (a->n_operands > 0)
+                return ctl_usage_error("exec: '%s' comes before '--'; the command goes after it: exec --socket %s -- "
+                                       "COMMAND [ARGS...]",
+                                       a->operands[0], names[0]);
+        if (!a->rest || a->n_rest == 0)
                 return ctl_usage_error("exec: no command after '--'; e.g. exec --socket web -- /usr/bin/server");
-        char **argv = args + k + 1;
+        char *const *argv = a->rest;
 
         int fds[SV_FETCH_MAX];
         size_t got = 0;

@@ -1,7 +1,7 @@
 /* sockvisorctl: send one command to sockvisord's control socket and show its reply.
- * This file is the argv side: options, the verb and its argument count against the shared
- * verb table (the one sockvisord dispatches on), help, and dispatch to client.c or why.c. */
-#include <getopt.h>
+ * This file is the argv side: the words read by src/core/ctlargs.c against the shared verb
+ * table (the one sockvisord dispatches on), the help, and dispatch to client.c, why.c,
+ * exec.c, tail.c and complete.c. */
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -24,17 +24,60 @@ int ctl_usage_error(const char *fmt, ...) {
         return CTL_EXIT_USAGE;
 }
 
+static const char exit_codes[] = "Exit status:\n"
+                                 "  0   the command succeeded\n"
+                                 "  1   the daemon answered with an error, or the command failed (the reason is\n"
+                                 "      printed), or the reply was cut short; why: a bind would fail\n"
+                                 "  2   usage error (an unknown command or option, a missing argument)\n"
+                                 "  69  no daemon answers on the control socket (none there, or it refuses)\n"
+                                 "  77  permission denied connecting to the control socket\n";
+
+/* One option as help shows it: "  -n, --lines N      the text"; short_only: "-s SOCKET"
+ * (a global option whose long name the command uses for one of its own). */
+static void option_line(const SvVerbOption *o, bool short_only) {
+        char left[48];
+
+        if (short_only)
+                (void) snprintf(left, sizeof(left), "-%c %s", o->short_name, o->arg ? o->arg : "");
+        else if (o->short_name)
+                (void) snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name, o->name, o->arg ? " " : "",
+                                o->arg ? o->arg : "");
+        else
+                (void) snprintf(left, sizeof(left), "    --%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        printf("  %-22s %s\n", left, o->help);
+}
+
+/* text cut at spaces into lines of at most width columns, each indented. */
+static void wrapped(const char *text, const char *indent, size_t width) {
+        while (*text) {
+                size_t n = strlen(text), take = n;
+
+                if (n > width) {
+                        take = width;
+                        while (take > 0 && text[take] != ' ')
+                                take--;
+                        if (take == 0)
+                                take = strcspn(text, " ");
+                }
+                printf("%s%.*s\n", indent, (int) take, text);
+                text += take;
+                while (*text == ' ')
+                        text++;
+        }
+}
+
 static void help(void) {
-        printf("Usage: %s [-s SOCKET] [-h] [-V] COMMAND [ARGS...]\n"
+        printf("Usage: %s [-s SOCKET] [--json] COMMAND [ARGS...]\n"
                "\n"
-               "Control a running sockvisord.\n"
+               "Control a running sockvisord. Options may come before or after COMMAND; '--' ends them.\n"
                "\n"
                "Options:\n"
-               "  -s, --socket=SOCKET  the daemon's control socket (default: $SOCKVISOR_SOCKET,\n"
-               "                       else " SV_DEFAULT_CONTROL ", the default of control=\n"
-               "                       in the [sockvisord] section)\n"
-               "  -h, --help           show this help and exit\n"
-               "  -V, --version        show the client's version and exit\n"
+               "  -s, --socket SOCKET    the daemon's control socket (default: $SOCKVISOR_SOCKET,\n"
+               "                         else " SV_DEFAULT_CONTROL ", the default of control=\n"
+               "                         in the [sockvisord] section)\n"
+               "      --json             machine-readable output (see each command's --help)\n"
+               "  -h, --help             show this help, or COMMAND's, and exit\n"
+               "  -V, --version          show the client's version and exit\n"
                "\n"
                "Commands:\n",
                PROG);
@@ -45,12 +88,31 @@ static void help(void) {
                 (void) snprintf(synopsis, sizeof(synopsis), "%s %s", i->name, i->args_help);
                 printf("  %-24s %s\n", synopsis, i->help);
         }
-        printf("\n"
-               "Exit status:\n"
-               "  0   the command succeeded\n"
-               "  1   the command failed (the daemon's reason is printed), or the reply was cut short\n"
-               "  64  usage error\n"
-               "  69  no daemon answers on the control socket\n");
+        printf("\n'%s help COMMAND' or '%s COMMAND --help' shows one command's options and an example.\n\n%s",
+               PROG, PROG, exit_codes);
+}
+
+static void verb_help(const SvVerbInfo *i) {
+        bool any = i->options && i->options[0].name;
+
+        printf("Usage: %s %s%s%s%s\n\n", PROG, i->name, any ? " [OPTIONS]" : "", i->args_help[0] ? " " : "",
+               i->args_help);
+        wrapped(i->description, "", 78);
+        printf("\nOptions:\n");
+        for (const SvVerbOption *o = i->options; o && o->name; o++)
+                option_line(o, false);
+        for (const SvVerbOption *o = sv_ctlargs_global_options(); o->name; o++) {
+                bool shadowed = false;
+                for (const SvVerbOption *m = i->options; m && m->name; m++)
+                        shadowed |= strcmp(m->name, o->name) == 0;
+                if (strcmp(o->name, "json") == 0) /* listed above where the command has it */
+                        continue;
+                if (!shadowed)
+                        option_line(o, false);
+                else if (o->short_name)
+                        option_line(o, true);
+        }
+        printf("\nExample:\n  %s %s\n\n%s", PROG, i->example, exit_codes);
 }
 
 /* -s, else $SOCKVISOR_SOCKET, else the default of control=. */
@@ -65,132 +127,96 @@ static const char *control_path(const char *arg_socket) {
         return path;
 }
 
-/* Checks the argument count against the verb table; 0 or the usage exit code. */
-static int check_args(const SvVerbInfo *i, size_t n_args) {
-        if (n_args >= i->min_args && n_args <= i->max_args)
-                return 0;
-        if (i->max_args == 0)
-                return ctl_usage_error("'%s' takes no arguments", i->name);
-        return ctl_usage_error("'%s' expects %s, e.g. '" PROG " %s'", i->name, i->args_help, i->example);
+/* help [COMMAND] */
+static int help_run(const SvCtlArgs *a) {
+        SvVerb v;
+        SvDiag d = { 0 };
+
+        if (a->n_operands == 0) {
+                help();
+                return CTL_EXIT_OK;
+        }
+        if (sv_ctlargs_find_verb(a->operands[0], &v, &d) < 0)
+                return ctl_usage_error("help: %s", d.msg);
+        verb_help(sv_verb_info(v));
+        return CTL_EXIT_OK;
+}
+
+/* upgrade [--exec PATH]: the daemon has another working directory, so a relative PATH is
+ * made ours. */
+static int upgrade_run(const char *path, const SvCtlArgs *a) {
+        const char *exec = sv_ctlargs_value(a, "exec");
+        char cwd[4096], abs_path[8192];
+        char *sent[2] = { "--exec", (char *) exec };
+
+        if (!exec)
+                return ctl_client_run(path, SV_VERB_UPGRADE, NULL, 0, a->json);
+        if (exec[0] == '\0')
+                return ctl_usage_error("upgrade: --exec needs a path, e.g. " PROG " upgrade --exec /usr/sbin/sockvisord");
+        if (exec[0] != '/') {
+                if (!getcwd(cwd, sizeof(cwd)) ||
+                    snprintf(abs_path, sizeof(abs_path), "%s/%s", cwd, exec) >= (int) sizeof(abs_path))
+                        return ctl_usage_error("cannot make '%s' an absolute path; give one", exec);
+                sent[1] = abs_path;
+        }
+        return ctl_client_run(path, SV_VERB_UPGRADE, sent, 2, a->json);
 }
 
 int main(int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "socket", required_argument, NULL, 's' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, 'V' },
-                { NULL, 0, NULL, 0 },
-        };
-        const char *arg_socket = NULL, *path;
-        const SvVerbInfo *info;
-        char list[256];
-        SvVerb verb;
-        size_t n_args;
-        char **args;
-        int c, r;
+        SvCtlArgs a;
+        SvDiag d = { 0 };
 
         /* Writes to a closed stdout must fail with EPIPE, not kill us mid-command. */
         (void) signal(SIGPIPE, SIG_IGN);
 
-        /* "+": stop at COMMAND, so "signal -HUP app" style arguments reach the daemon;
-         * ":" and opterr = 0: report option errors ourselves, in our own words. */
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "+:s:hV", options, NULL)) >= 0)
-                switch (c) {
-                case 's':
-                        arg_socket = optarg;
-                        break;
-                case 'h':
-                        help();
-                        return CTL_EXIT_OK;
-                case 'V':
-                        printf(PROG " " SV_VERSION "\n");
-                        return CTL_EXIT_OK;
-                case ':':
-                        if (strncmp(argv[optind - 1], "--", 2) == 0)
-                                return ctl_usage_error("option '%s' needs an argument", argv[optind - 1]);
-                        return ctl_usage_error("option '-%c' needs an argument", optopt);
-                case '?':
-                        /* A long option (optopt is 0, or its short twin for "--help=x"). */
-                        if (strncmp(argv[optind - 1], "--", 2) == 0)
-                                return ctl_usage_error("unknown option '%s', or one that takes no value",
-                                                       argv[optind - 1]);
-                        return ctl_usage_error("unknown option '-%c'", optopt);
-                default:
-                        abort();
-                }
-
-        path = control_path(arg_socket);
-        if (path[0] == '\0')
-                return ctl_usage_error("the control socket path given with -s is empty");
-
-        sv_verbs_list(list, sizeof(list), false);
-        if (optind >= argc)
-                return ctl_usage_error("no command given; commands: %s", list);
-        info = sv_verb_find(argv[optind], &verb);
-        if (!info)
-                return ctl_usage_error("unknown command '%s'; commands: %s", argv[optind], list);
-
-        char *exec_arg[2], cwd[4096], abs_path[8192];
-        args = argv + optind + 1;
-        n_args = (size_t) (argc - optind - 1);
-        /* --json, for every verb the daemon answers but events (which takes it itself) */
-        bool json = false;
-        if (verb != SV_VERB_WHY && verb != SV_VERB_EXEC && verb != SV_VERB_EVENTS) {
-                size_t kept = 0;
-                for (size_t k = 0; k < n_args; k++)
-                        if (strcmp(args[k], "--json") == 0)
-                                json = true;
-                        else
-                                args[kept++] = args[k];
-                n_args = kept;
+        if (sv_ctlargs_parse(argc, argv, &a, &d) < 0) {
+                fprintf(stderr, PROG ": %s\n", d.msg);
+                if (a.info)
+                        fprintf(stderr, "Try '" PROG " %s --help' for more information.\n", a.info->name);
+                else
+                        fputs("Try '" PROG " --help' for more information.\n", stderr);
+                return CTL_EXIT_USAGE;
         }
-        r = check_args(info, n_args);
-        if (r != 0)
-                return r;
+        const char *path = control_path(a.socket);
 
-        switch (verb) {
+        if (a.complete)
+                return ctl_complete_run(path, a.operands, a.n_operands);
+        if (a.help) {
+                if (a.info && a.verb != SV_VERB_HELP)
+                        verb_help(a.info);
+                else
+                        help();
+                return CTL_EXIT_OK;
+        }
+        if (a.version) {
+                printf(PROG " " SV_VERSION "\n");
+                return CTL_EXIT_OK;
+        }
+
+        switch (a.verb) {
+        case SV_VERB_HELP:
+                return help_run(&a);
         case SV_VERB_WHY: /* answered here: it needs no daemon */
-                return ctl_why_run(args, n_args);
+                return ctl_why_run(a.operands[0], a.json);
         case SV_VERB_EXEC:
-                return ctl_exec_run(path, args, n_args);
+                return ctl_exec_run(path, &a);
         case SV_VERB_TAIL:
-                return ctl_tail_run(path, args, n_args);
+                return ctl_tail_run(path, &a);
         case SV_VERB_LOGS:
-                return ctl_logs_run(path, args, n_args);
+                return ctl_logs_run(path, &a);
         case SV_VERB_UPGRADE:
-                /* The daemon has another working directory: a relative PATH is made ours. */
-                if (n_args == 1 && strncmp(args[0], "--exec=", 7) == 0) {
-                        exec_arg[0] = "--exec";
-                        exec_arg[1] = args[0] + 7;
-                } else if (n_args == 2 && strcmp(args[0], "--exec") == 0) {
-                        exec_arg[0] = args[0];
-                        exec_arg[1] = args[1];
-                } else if (n_args != 0)
-                        return ctl_usage_error("upgrade takes nothing or --exec PATH; for example: " PROG
-                                               " upgrade --exec /usr/sbin/sockvisord");
-                if (n_args && exec_arg[1][0] != '/') {
-                        if (!getcwd(cwd, sizeof(cwd)) ||
-                            snprintf(abs_path, sizeof(abs_path), "%s/%s", cwd, exec_arg[1]) >= (int) sizeof(abs_path))
-                                return ctl_usage_error("cannot make '%s' an absolute path; give one", exec_arg[1]);
-                        exec_arg[1] = abs_path;
-                }
-                if (n_args) {
-                        args = exec_arg;
-                        n_args = 2;
-                }
-                break;
+                return upgrade_run(path, &a);
         case SV_VERB_VERSION:
                 /* Ours first, so it shows even when no daemon answers. */
                 printf(PROG " " SV_VERSION "\n");
                 (void) fflush(stdout);
                 break;
         default:
-                if (info->local) { /* a verb the table says we run, with no code here */
-                        fprintf(stderr, PROG ": '%s' is not implemented by this " PROG "\n", info->name);
+                if (a.info->local) { /* a verb the table says we run, with no code here */
+                        fprintf(stderr, PROG ": '%s' is not implemented by this " PROG "\n", a.info->name);
                         return CTL_EXIT_FAILED;
                 }
                 break;
         }
-        return ctl_client_run(path, verb, args, n_args, json);
+        return ctl_client_run(path, a.verb, a.operands, a.n_operands, a.json);
 }

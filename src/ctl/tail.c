@@ -183,11 +183,11 @@ static void streams_free(Stream *v, size_t n, char **lines, size_t n_lines) {
 }
 
 /* The logfiles lines, split in place: "NAME STREAM KIND [PATH]". */
-static int ask(const char *path, char **names, size_t n_names, Stream **ret, size_t *ret_n, char ***ret_lines,
+static int ask(const char *path, char *const *names, size_t n_names, Stream **ret, size_t *ret_n, char ***ret_lines,
                size_t *ret_n_lines) {
         char **lines = NULL;
         size_t n = 0;
-        int r = ctl_client_lines(path, "logfiles", names, n_names, &lines, &n);
+        int r = ctl_client_lines(path, "logfiles", names, n_names, CTL_QUICK_TIMEOUT_MS, &lines, &n);
         if (r != 0)
                 return r;
         Stream *v = calloc(n ? n : 1, sizeof(Stream));
@@ -239,36 +239,32 @@ static int parse_count(const char *v, unsigned *ret) {
         return 0;
 }
 
-int ctl_tail_run(const char *path, char **args, size_t n_args) {
-        bool follow = false;
+/* -n N, if given, into *n. */
+static int lines_option(const SvCtlArgs *a, unsigned *n) {
+        const char *v = sv_ctlargs_value(a, "lines");
+        return v ? parse_count(v, n) : 0;
+}
+
+int ctl_tail_run(const char *path, const SvCtlArgs *a) {
+        bool follow = sv_ctlargs_value(a, "follow") != NULL;
         unsigned n = 10;
         const char *name = NULL, *want = NULL;
-        int r;
-        for (size_t k = 0; k < n_args; k++) {
-                const char *a = args[k];
-                if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0)
-                        follow = true;
-                else if (strcmp(a, "-n") == 0 || strcmp(a, "--lines") == 0) {
-                        if (k + 1 >= n_args)
-                                return ctl_usage_error("tail: -n needs a number of lines");
-                        if ((r = parse_count(args[++k], &n)) != 0)
+        int r = lines_option(a, &n);
+        if (r != 0)
+                return r;
+        for (size_t k = 0; k < a->n_operands; k++) {
+                const char *w = a->operands[k];
+                if (w[0] == '-' && w[1] >= '0' && w[1] <= '9') { /* tail -100 */
+                        if ((r = parse_count(w + 1, &n)) != 0)
                                 return r;
-                } else if (strncmp(a, "-n", 2) == 0) {
-                        if ((r = parse_count(a + 2, &n)) != 0)
-                                return r;
-                } else if (a[0] == '-' && a[1] >= '0' && a[1] <= '9') { /* tail -100 */
-                        if ((r = parse_count(a + 1, &n)) != 0)
-                                return r;
-                } else if (a[0] == '-')
-                        return ctl_usage_error("tail: unknown option '%s'; expected [-f] [-n N] NAME [stdout|stderr]", a);
-                else if (!name)
-                        name = a;
-                else if (!want && (strcmp(a, "stdout") == 0 || strcmp(a, "stderr") == 0))
-                        want = a;
+                } else if (!name)
+                        name = w;
+                else if (!want && (strcmp(w, "stdout") == 0 || strcmp(w, "stderr") == 0))
+                        want = w;
                 else
                         return ctl_usage_error("tail: '%s' is neither stdout nor stderr; expected [-f] [-n N] NAME "
                                                "[stdout|stderr]",
-                                               a);
+                                               w);
         }
         if (!name)
                 return ctl_usage_error("tail: which program? e.g. '" PROG " tail -f app'");
@@ -329,38 +325,17 @@ int ctl_tail_run(const char *path, char **args, size_t n_args) {
         return out_err && out_err != EPIPE ? CTL_EXIT_FAILED : CTL_EXIT_OK;
 }
 
-int ctl_logs_run(const char *path, char **args, size_t n_args) {
+int ctl_logs_run(const char *path, const SvCtlArgs *a) {
         unsigned n = 10;
-        char **names = calloc(n_args ? n_args : 1, sizeof(char *));
-        size_t n_names = 0;
-        int r;
-        if (!names)
-                return CTL_EXIT_FAILED;
-        for (size_t k = 0; k < n_args; k++) {
-                if (strcmp(args[k], "-n") == 0 || strcmp(args[k], "--lines") == 0) {
-                        if (k + 1 >= n_args) {
-                                free(names);
-                                return ctl_usage_error("logs: -n needs a number of lines");
-                        }
-                        r = parse_count(args[++k], &n);
-                } else if (strncmp(args[k], "-n", 2) == 0)
-                        r = parse_count(args[k] + 2, &n);
-                else if (args[k][0] == '-')
-                        r = ctl_usage_error("logs: unknown option '%s'; expected [-n N] [NAME...]", args[k]);
-                else {
-                        names[n_names++] = args[k];
-                        r = 0;
-                }
-                if (r != 0) {
-                        free(names);
-                        return r;
-                }
-        }
+        char *const *names = a->operands;
+        size_t n_names = a->n_operands;
+        int r = lines_option(a, &n);
+        if (r != 0)
+                return r;
         Stream *v = NULL;
         char **lines = NULL;
         size_t nv = 0, nl = 0;
         r = ask(path, names, n_names, &v, &nv, &lines, &nl);
-        free(names);
         if (r != 0)
                 return r;
         Follow *f = calloc(nv ? nv : 1, sizeof(Follow));

@@ -1,36 +1,46 @@
-/* sockvisorctl why: the port doctor, run in the client (it needs no daemon). */
+/* sockvisorctl why: the port doctor, run in the client (it needs no daemon). Its exit code
+ * answers "would a bind of this address succeed now?": 0 yes, 1 no (the cause printed),
+ * 2 usage. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "ctl.h"
 #include "sockvisor/doctor.h"
 
-int ctl_why_run(char **args, size_t n_args) {
-        const char *target = NULL;
-        bool json = false;
+/* A bind fails now: the doctor found something in the way, or a test bind failed for any
+ * reason (EACCES below 1024, EADDRNOTAVAIL for an address this machine lacks, ...). A
+ * bare port is tried on [::] and 0.0.0.0: a machine without IPv6 fails the first for
+ * want of IPv6, not of the port. */
+static bool bind_fails(const SvDoctorFacts *f, const SvDoctorReport *rep) {
+        if (rep->blocked)
+                return true;
+        for (size_t i = 0; i < f->n_probes; i++) {
+                const SvBindProbe *p = &f->probes[i];
+                bool no_ipv6 = f->query.bare_port && p->addr.family == AF_INET6 &&
+                               (p->plain == -EAFNOSUPPORT || p->plain == -EADDRNOTAVAIL);
+
+                if (p->tried && p->plain < 0 && !no_ipv6)
+                        return true;
+        }
+        return false;
+}
+
+int ctl_why_run(const char *target, bool json) {
+        char address[512];
         SvDoctorQuery q;
         SvDoctorFacts f;
         SvDoctorReport rep = { 0 };
         SvDiag d = { 0 };
         _cleanup_free_ char *text = NULL;
+        bool fails = false;
         int r;
 
-        for (size_t i = 0; i < n_args; i++) {
-                if (strcmp(args[i], "--json") == 0)
-                        json = true;
-                else if (args[i][0] == '-' && args[i][1] != '\0')
-                        return ctl_usage_error("why: unknown option '%s'; expected [--json] ADDRESS|PORT", args[i]);
-                else if (target)
-                        return ctl_usage_error("why: one address at a time, got '%s' and '%s'", target, args[i]);
-                else
-                        target = args[i];
-        }
-        if (!target)
-                return ctl_usage_error("why: expects an address or a port, e.g. '" PROG " why 8080' or '" PROG
-                                       " why tcp://127.0.0.1:8080'");
-        if (sv_doctor_query_parse(target, &q, &d) < 0)
+        if (!sv_ctlargs_why_address(target, address, sizeof(address)))
+                return ctl_usage_error("why: '%.64s...' is too long for an address", target);
+        if (sv_doctor_query_parse(address, &q, &d) < 0)
                 return ctl_usage_error("why: %s", d.msg);
 
         r = sv_doctor_gather(&q, &f, &d);
@@ -39,19 +49,19 @@ int ctl_why_run(char **args, size_t n_args) {
                 return CTL_EXIT_FAILED;
         }
         r = sv_doctor_diagnose(&f, &rep);
-        if (r >= 0)
+        if (r >= 0) {
                 text = json ? sv_doctor_format_json(&f, &rep) : sv_doctor_format_text(&f, &rep);
+                fails = bind_fails(&f, &rep);
+        }
         sv_doctor_report_done(&rep);
         sv_doctor_facts_done(&f);
         if (!text) {
                 fprintf(stderr, PROG ": why: out of memory\n");
                 return CTL_EXIT_FAILED;
         }
-        if (fputs(text, stdout) == EOF || fflush(stdout) == EOF) {
-                if (errno == EPIPE)
-                        return CTL_EXIT_OK;
+        if ((fputs(text, stdout) == EOF || fflush(stdout) == EOF) && errno != EPIPE) {
                 fprintf(stderr, PROG ": cannot write the output: %s\n", strerror(errno));
                 return CTL_EXIT_FAILED;
         }
-        return CTL_EXIT_OK;
+        return fails ? CTL_EXIT_FAILED : CTL_EXIT_OK;
 }

@@ -98,7 +98,7 @@ out=$(ctl exec --socket nosuch -- /bin/true 2>&1) || rc=$?
         fail "unknown socket (rc $rc): $out"
 rc=0
 out=$(ctl exec --socket spare 2>&1) || rc=$?
-[ "$rc" = 64 ] && pass "no command: usage error ($out)" || fail "no command (rc $rc): $out"
+[ "$rc" = 2 ] && pass "no command: usage error ($out)" || fail "no command (rc $rc): $out"
 rc=0
 out=$(ctl exec --socket spare -- /nonexistent/server 2>&1) || rc=$?
 [ "$rc" = 127 ] && grep -q "cannot run /nonexistent/server" <<<"$out" && pass "a missing command: $out" ||

@@ -28,13 +28,14 @@ static const struct {
         { SV_VERB_SHUTDOWN, "shutdown", 0, 0, false, false },
         { SV_VERB_UPGRADE, "upgrade", 0, 2, true, false },
         { SV_VERB_VERSION, "version", 0, 0, true, false },
-        { SV_VERB_WHY, "why", 1, 2, true, true },
+        { SV_VERB_WHY, "why", 1, 1, true, true },
         { SV_VERB_FETCH, "fetch", 1, 16, true, false },
-        { SV_VERB_EXEC, "exec", 3, SIZE_MAX, true, true },
+        { SV_VERB_EXEC, "exec", 0, 0, true, true },
         { SV_VERB_EVENTS, "events", 0, 1, false, false },
         { SV_VERB_LOGFILES, "logfiles", 0, SIZE_MAX, true, false },
-        { SV_VERB_TAIL, "tail", 1, 5, true, true },
+        { SV_VERB_TAIL, "tail", 1, 2, true, true },
         { SV_VERB_LOGS, "logs", 0, SIZE_MAX, true, true },
+        { SV_VERB_HELP, "help", 0, 1, true, true },
 };
 
 static void test_every_verb_found_by_name(void **state) {
@@ -66,6 +67,17 @@ static void test_every_entry_is_complete(void **state) {
                 assert_non_null(i->example);
                 assert_int_equal(strncmp(i->example, i->name, strlen(i->name)), 0);
                 assert_true(i->min_args <= i->max_args);
+                assert_true(i->min_operands <= i->max_operands);
+                /* What --help prints: a description, and every option with its text. */
+                assert_non_null(i->description);
+                assert_true(strlen(i->description) > strlen(i->help) / 2);
+                assert_non_null(i->options);
+                for (const SvVerbOption *o = i->options; o->name; o++) {
+                        assert_non_null(o->help);
+                        assert_true(o->short_name == 0 || (o->short_name >= 'a' && o->short_name <= 'z'));
+                }
+                /* Only exec keeps the words after "--". */
+                assert_int_equal(i->keeps_rest, v == SV_VERB_EXEC);
                 /* Every name is a verb the protocol can carry. */
                 assert_true(ctl_request_format(req, sizeof(req), i->name, NULL, 0, &d) > 0);
         }
@@ -89,7 +101,7 @@ static void test_list_text(void **state) {
         char buf[256];
 
         sv_verbs_list(buf, sizeof(buf), false);
-        assert_string_equal(buf, "status, start, stop, restart, pid, signal, sockets, reload, shutdown, upgrade, version, why, fetch, exec, events, logfiles, tail, logs");
+        assert_string_equal(buf, "status, start, stop, restart, pid, signal, sockets, reload, shutdown, upgrade, version, why, fetch, exec, events, logfiles, tail, logs, help");
         sv_verbs_list(buf, sizeof(buf), true); /* the daemon's "unknown command" leaves out why */
         assert_string_equal(buf, "status, start, stop, restart, pid, signal, sockets, reload, shutdown, upgrade, version, fetch, events, logfiles");
 }
@@ -108,6 +120,21 @@ static void test_list_cut_to_fit(void **state) {
 
         sv_verbs_list(buf, 1, false);
         assert_string_equal(buf, "");
+}
+
+/* A daemon verb whose options travel on the wire (--json read by the daemon, --exec PATH)
+ * accepts them in its wire count: sockvisorctl's operands never exceed what the daemon takes. */
+static void test_operands_fit_the_wire(void **state) {
+        for (SvVerb v = 0; v < _SV_VERB_MAX; v++) {
+                const SvVerbInfo *i = sv_verb_info(v);
+                if (i->local)
+                        continue;
+                assert_true(i->min_operands >= i->min_args || i->min_args == 0);
+                assert_true(i->max_operands <= i->max_args);
+        }
+        assert_int_equal(sv_verb_info(SV_VERB_SOCKETS)->max_operands, 0); /* "--json" is its one wire word */
+        assert_int_equal(sv_verb_info(SV_VERB_SOCKETS)->max_args, 1);
+        assert_int_equal(sv_verb_info(SV_VERB_UPGRADE)->max_args, 2);     /* "--exec PATH" */
 }
 
 static void test_arguments_and_timeouts(void **state) {
@@ -130,6 +157,7 @@ int main(void) {
                 cmocka_unit_test(test_list_text),
                 cmocka_unit_test(test_list_cut_to_fit),
                 cmocka_unit_test(test_arguments_and_timeouts),
+                cmocka_unit_test(test_operands_fit_the_wire),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
