@@ -281,11 +281,18 @@ static int set_string(Parser *p, char **field, const char *v) {
         return 0;
 }
 
-static int bad_duration(Parser *p, const char *key, const char *v) {
-        return config_fail(p, p->line,
-                           "%s %s: invalid duration '%s'; expected a whole number with an optional unit ms, s, m or h "
-                           "(e.g. 500ms, 30s, 2m; a bare number is seconds, at most 24h)",
-                           p->section, key, v);
+/* Every duration key goes through here, so each takes the same syntax and gives the same
+ * error. zero_ok: whether 0 means something (off, no wait) for this key. */
+static int parse_duration(Parser *p, const char *key, const char *v, bool zero_ok, uint64_t *ret) {
+        SvDiag d = {};
+        uint64_t u;
+        if (sv_duration_parse_diag(v, &u, &d) < 0)
+                return config_fail(p, p->line, "%s %s: %s", p->section, key, d.msg);
+        if (u == 0 && !zero_ok)
+                return config_fail(p, p->line, "%s %s: invalid duration '%s': this key needs more than 0, e.g. 30s",
+                                   p->section, key, v);
+        *ret = u;
+        return 0;
 }
 
 static int handle_daemon_key(Parser *p, int k, const char *key, const char *v) {
@@ -437,16 +444,14 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
                                    "servers with no graceful shutdown)",
                                    p->section, v);
         case PK_WATCHDOG: /* 0 turns it off, as systemd's WatchdogSec=0 */
-                if (sv_duration_parse(v, &pr->watchdog_usec) < 0)
-                        return bad_duration(p, key, v);
-                return 0;
+                return parse_duration(p, key, v, true, &pr->watchdog_usec);
         case PK_HEALTHCHECK:
                 return config_health_set(p, pr, v);
         case PK_HEALTHCHECK_INTERVAL:
         case PK_HEALTHCHECK_TIMEOUT: {
                 uint64_t *u = k == PK_HEALTHCHECK_INTERVAL ? &pr->health.interval_usec : &pr->health.timeout_usec;
-                if (sv_duration_parse(v, u) < 0 || *u == 0)
-                        return bad_duration(p, key, v);
+                if (parse_duration(p, key, v, false, u) < 0)
+                        return -EINVAL;
                 if (!p->pending[p->index].health_opt_line)
                         p->pending[p->index].health_opt_line = p->line;
                 return 0;
@@ -462,13 +467,9 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
                         p->pending[p->index].health_opt_line = p->line;
                 return 0;
         case PK_STARTSECS:
-                if (sv_duration_parse(v, &pr->startsecs_usec) < 0)
-                        return bad_duration(p, key, v);
-                return 0;
+                return parse_duration(p, key, v, true, &pr->startsecs_usec);
         case PK_READY_TIMEOUT:
-                if (sv_duration_parse(v, &pr->ready_timeout_usec) < 0 || pr->ready_timeout_usec == 0)
-                        return bad_duration(p, key, v);
-                return 0;
+                return parse_duration(p, key, v, false, &pr->ready_timeout_usec);
         case PK_STARTRETRIES:
                 if (config_parse_uint(v, 0, 100, &n) < 0)
                         return config_fail(p, p->line,
@@ -511,9 +512,7 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
                 pr->stopsignal = r;
                 return 0;
         case PK_STOPWAITSECS:
-                if (sv_duration_parse(v, &pr->stopwait_usec) < 0)
-                        return bad_duration(p, key, v);
-                return 0;
+                return parse_duration(p, key, v, true, &pr->stopwait_usec);
         case PK_STOPASGROUP: /* implies killasgroup: see config_validate() */
                 if (config_parse_bool(v, &pr->stopasgroup) < 0)
                         return bad_bool(p, key, v);
