@@ -66,6 +66,7 @@ const char *sv_autorestart_to_string(SvAutorestart a) {
 /* ---- sections ---- */
 
 static const char *const daemon_keys[] = { "control", "control_mode", "log", "metrics", "metrics_mode" };
+static const char *const include_keys[] = { "files" };
 static const char *const socket_keys[] = { "listen", "backlog", "blocking", "mode", "fetch_users", "fetch_groups" };
 /* In the order a reader thinks of them: what runs, when it is up, how it stops, as whom. */
 typedef enum ProgramKey {
@@ -185,12 +186,26 @@ int config_begin_section(Parser *p, const char *name, size_t len) {
                 return 0;
         }
 
+        if (len == strlen("include") && memcmp(name, "include", len) == 0) {
+                if (p->cur > 0)
+                        return config_fail(p, p->line,
+                                           "[include] in an included file; includes do not nest: list its files in the "
+                                           "[include] of %s",
+                                           p->files[0].path);
+                if (p->include_line)
+                        return config_fail(p, p->line, "[include] appears twice (first on %s); merge the two sections",
+                                           config_at(p, p->include_line));
+                p->include_line = p->line;
+                p->kind = SECTION_INCLUDE;
+                return 0;
+        }
+
         bool is_socket = colon && (size_t) (colon - name) == strlen("socket") && memcmp(name, "socket", 6) == 0;
         bool is_program = colon && (size_t) (colon - name) == strlen("program") && memcmp(name, "program", 7) == 0;
         if (!is_socket && !is_program)
                 return config_fail(p, p->line,
-                                   "unknown section [%.*s]; valid sections are [sockvisord], [socket:NAME] and "
-                                   "[program:NAME]",
+                                   "unknown section [%.*s]; valid sections are [sockvisord], [socket:NAME], "
+                                   "[program:NAME] and [include]",
                                    (int) len, name);
 
         const char *n = colon + 1;
@@ -204,8 +219,8 @@ int config_begin_section(Parser *p, const char *name, size_t len) {
         if (is_socket) {
                 for (size_t i = 0; i < c->n_sockets; i++)
                         if (strlen(c->sockets[i].name) == nlen && memcmp(c->sockets[i].name, n, nlen) == 0)
-                                return config_fail(p, p->line, "[socket:%.*s] is defined twice (first on line %u)",
-                                                   (int) nlen, n, c->sockets[i].line);
+                                return config_fail(p, p->line, "[socket:%.*s] is defined twice (first on %s)",
+                                                   (int) nlen, n, config_at(p, c->sockets[i].line));
                 if (c->n_sockets >= SV_SOCKETS_MAX)
                         return config_fail(p, p->line, "too many [socket:…] sections; at most %d", SV_SOCKETS_MAX);
                 SvSocketConf *s = realloc(c->sockets, (c->n_sockets + 1) * sizeof(*s));
@@ -225,8 +240,8 @@ int config_begin_section(Parser *p, const char *name, size_t len) {
 
         for (size_t i = 0; i < c->n_programs; i++)
                 if (strlen(c->programs[i].name) == nlen && memcmp(c->programs[i].name, n, nlen) == 0)
-                        return config_fail(p, p->line, "[program:%.*s] is defined twice (first on line %u)", (int) nlen,
-                                           n, c->programs[i].line);
+                        return config_fail(p, p->line, "[program:%.*s] is defined twice (first on %s)", (int) nlen,
+                                           n, config_at(p, c->programs[i].line));
         if (c->n_programs >= SV_PROGRAMS_MAX)
                 return config_fail(p, p->line, "too many [program:…] sections; at most %d", SV_PROGRAMS_MAX);
         SvProgramConf *pr = realloc(c->programs, (c->n_programs + 1) * sizeof(*pr));
@@ -599,7 +614,9 @@ static int ini_handler_cb(void *user, const char *section, const char *key, cons
 
         switch (p->kind) {
         case SECTION_NONE:
-                config_fail(p, p->line, "'%s' is outside any section; put it under [sockvisord], [socket:NAME] or [program:NAME]",
+                config_fail(p, p->line,
+                            "'%s' is outside any section; put it under [sockvisord], [socket:NAME], [program:NAME] or "
+                            "[include]",
                             key);
                 return 0;
         case SECTION_DAEMON:
@@ -610,6 +627,9 @@ static int ini_handler_cb(void *user, const char *section, const char *key, cons
                 break;
         case SECTION_PROGRAM:
                 keys = program_keys, n_keys = ELEMENTSOF(program_keys);
+                break;
+        case SECTION_INCLUDE:
+                keys = include_keys, n_keys = ELEMENTSOF(include_keys);
                 break;
         default:
                 return 0;
@@ -635,20 +655,144 @@ static int ini_handler_cb(void *user, const char *section, const char *key, cons
                 r = handle_daemon_key(p, k, key, value);
         else if (p->kind == SECTION_SOCKET)
                 r = handle_socket_key(p, k, key, value);
+        else if (p->kind == SECTION_INCLUDE) {
+                p->include_line = p->line; /* errors about the files point at files= */
+                r = set_string(p, &p->include_files, value);
+        }
         else
                 r = handle_program_key(p, k, key, value);
         return r < 0 ? 0 : 1;
 }
 
 
-int sv_config_parse_string(const char *text, const char *origin, SvConfig **ret, SvDiag *d) {
+/* Reads path through p->src and appends it to p->files; 0 with *ret_dup true when it is a
+ * file already read (by device and inode). line: of the [include] naming it, 0 for the main
+ * file. */
+static int load_file(Parser *p, const char *path, unsigned line, bool *ret_dup) {
+        ConfigFile f = { .base = p->line };
+        SvDiag d = {};
+        *ret_dup = false;
+        if (strchr(path, '\n'))
+                return config_fail(p, line, "[include] files: '%s' has a newline in its name; rename the file", path);
+        int r = p->src->read(p->src->ctx, path, &f.text, &f.len, f.id, &d);
+        if (r == -ENOMEM)
+                return p->failed = true, r;
+        if (r < 0) {
+                if (line)
+                        return config_fail(p, line, "[include] files: %s", d.msg);
+                return p->failed = true, diag_set(p->diag, 0, "%s", d.msg), r;
+        }
+        for (size_t k = 0; k < p->n_files; k++)
+                if (p->files[k].id[0] == f.id[0] && p->files[k].id[1] == f.id[1]) {
+                        free(f.text);
+                        *ret_dup = true;
+                        return 0;
+                }
+        if (strlen(f.text) != f.len) {
+                free(f.text);
+                return line ? config_fail(p, line, "[include] files: %s: contains a NUL byte; the file must be text", path)
+                            : (p->failed = true, diag_set(p->diag, 0, "%s: contains a NUL byte; the file must be text", path));
+        }
+        if (f.len > SV_CONFIG_FILE_MAX || p->total_bytes + f.len > SV_CONFIG_TOTAL_MAX) {
+                free(f.text);
+                return config_fail(p, line, "[include] files: %s: %zu bytes would make the configuration %zu bytes; all "
+                                   "its files together may have at most %u bytes (%u MiB)",
+                                   path, f.len, p->total_bytes + f.len, SV_CONFIG_TOTAL_MAX, SV_CONFIG_TOTAL_MAX >> 20);
+        }
+        if (p->n_files > SV_CONFIG_INCLUDES_MAX) {
+                free(f.text);
+                return config_fail(p, line, "[include] files: %s: more than %d included files; merge some of them", path,
+                                   SV_CONFIG_INCLUDES_MAX);
+        }
+        ConfigFile *v = realloc(p->files, (p->n_files + 1) * sizeof(ConfigFile));
+        if (!v || !(f.path = strdup(path))) {
+                if (v)
+                        p->files = v;
+                free(f.text);
+                return p->failed = true, -ENOMEM;
+        }
+        p->files = v;
+        p->files[p->n_files++] = f;
+        p->total_bytes += f.len;
+        return 0;
+}
+
+/* Hands file k to inih, its lines numbered on from the files before it. */
+static int read_one(Parser *p, size_t k) {
+        ConfigFile *f = &p->files[k];
+        p->cur = k;
+        p->origin = f->path;
+        p->text = f->text;
+        p->len = f->len;
+        p->pos = 0;
+        p->line = f->base;
+        p->kind = SECTION_NONE;
+        p->seen = 0;
+        p->raw = NULL;
+        int r = ini_parse_stream(config_reader_cb, p, ini_handler_cb, p);
+        if (!p->failed && r == -2)
+                return p->failed = true, -ENOMEM;
+        if (!p->failed && r > 0)
+                return config_fail(p, f->base + (unsigned) r,
+                                   "syntax error; expected '[section]', 'key = value' or a comment starting with ';' or '#'");
+        return p->failed ? -EINVAL : 0;
+}
+
+static bool has_glob_chars(const char *s) {
+        return strpbrk(s, "*?[") != NULL;
+}
+
+/* [include] files=: each blank-separated glob, relative to the main file's directory, its
+ * matches in sorted order; a glob may match nothing, a plain name must exist. */
+static int read_includes(Parser *p) {
+        const char *main_path = p->files[0].path, *slash = strrchr(main_path, '/');
+        int dirlen = slash ? (int) (slash - main_path) : 0;
+        const char *v = p->include_files;
+
+        while (*(v += strspn(v, " \t"))) {
+                size_t n = strcspn(v, " \t");
+                _cleanup_free_ char *pattern = NULL;
+                if (*v == '/' || !slash)
+                        pattern = strndup(v, n);
+                else if (asprintf(&pattern, "%.*s/%.*s", dirlen, main_path, (int) n, v) < 0)
+                        pattern = NULL;
+                if (!pattern)
+                        return p->failed = true, -ENOMEM;
+                v += n;
+
+                char **paths = NULL;
+                int r = 0;
+                if (has_glob_chars(pattern)) {
+                        SvDiag d = {};
+                        r = p->src->glob(p->src->ctx, pattern, &paths, &d);
+                        if (r == -ENOMEM)
+                                return p->failed = true, r;
+                        if (r < 0)
+                                return config_fail(p, p->include_line, "[include] files: %s", d.msg);
+                } else if (!(paths = calloc(2, sizeof(char *))) || !(paths[0] = strdup(pattern))) {
+                        sv_strv_free(paths);
+                        return p->failed = true, -ENOMEM;
+                }
+                for (size_t k = 0; paths[k] && r == 0; k++) {
+                        bool dup;
+                        r = load_file(p, paths[k], p->include_line, &dup);
+                        if (r == 0 && !dup)
+                                r = read_one(p, p->n_files - 1);
+                }
+                sv_strv_free(paths);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_files(const char *path, const SvConfigFiles *src, SvConfig **ret, SvDiag *d) {
         _cleanup_(sv_config_freep) SvConfig *c = calloc(1, sizeof(SvConfig));
         SvDiag local = {};
         Parser p = {
-                .origin = origin ? origin : "<config>",
-                .text = text,
-                .len = strlen(text),
+                .origin = path ? path : "<config>",
                 .diag = d ? d : &local,
+                .src = src,
         };
         int r;
 
@@ -671,64 +815,75 @@ int sv_config_parse_string(const char *text, const char *origin, SvConfig **ret,
         ini_allow_multiline = false;
         ini_stop_on_first_error = true;
 
-        r = ini_parse_stream(config_reader_cb, &p, ini_handler_cb, &p);
-        if (!p.failed && r == -2)
-                r = -ENOMEM;
-        else if (!p.failed && r > 0)
-                r = config_fail(&p, (unsigned) r,
-                                "syntax error; expected '[section]', 'key = value' or a comment starting with ';' or '#'");
-        else if (!p.failed)
+        bool dup;
+        r = load_file(&p, p.origin, 0, &dup);
+        if (r >= 0)
+                r = read_one(&p, 0);
+        if (r >= 0 && p.include_files)
+                r = read_includes(&p);
+        if (r >= 0)
                 r = config_validate(&p);
-        else
-                r = -EINVAL;
-
         if (p.failed && r >= 0)
                 r = -EINVAL;
+        if (r >= 0) /* what an upgrade hands the next image, byte for byte */
+                r = p.n_files == 1 ? ((c->source = strdup(p.files[0].text)) ? 0 : -ENOMEM)
+                                   : config_make_bundle(p.files, p.n_files, &c->source);
+        c->n_files = p.n_files;
+
         if (p.pending)
                 for (size_t i = 0; i < c->n_programs; i++)
                         free(p.pending[i].socket_list);
         free(p.pending);
+        for (size_t k = 0; k < p.n_files; k++) {
+                free(p.files[k].path);
+                free(p.files[k].text);
+        }
+        free(p.files);
+        free(p.include_files);
         if (r < 0)
                 return r;
-        c->source = strdup(text); /* what an upgrade hands the next image, byte for byte */
-        if (!c->source)
-                return -ENOMEM;
         *ret = TAKE_PTR(c);
         return 0;
 }
 
-int sv_config_parse_file(const char *path, SvConfig **ret, SvDiag *d) {
-        _cleanup_free_ char *text = NULL;
-        size_t size = 0;
-        FILE *f = fopen(path, "re");
+/* A config given as text: the one file it is; an [include] in it finds nothing. */
+typedef struct TextSource {
+        const char *origin, *text;
+} TextSource;
 
-        if (!f) {
-                int r = -errno;
-                diag_set(d, 0, "%s: cannot open: %s", path, strerror(-r));
-                return r;
+static int text_read(void *ctx, const char *path, char **ret_text, size_t *ret_len, uint64_t ret_id[2], SvDiag *d) {
+        const TextSource *t = ctx;
+        if (strcmp(path, t->origin) != 0) {
+                diag_set(d, 0, "%s: cannot open: a configuration given as text includes no file", path);
+                return -ENOENT;
         }
-        /* Read the whole file so the reader can see lines of any length. */
-        FILE *mem = open_memstream(&text, &size);
-        if (!mem) {
-                fclose(f);
+        if (!(*ret_text = strdup(t->text)))
                 return -ENOMEM;
-        }
-        char buf[8192];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-                if (fwrite(buf, 1, n, mem) != n)
-                        break;
-        int rerr = ferror(f) ? -EIO : 0;
-        fclose(f);
-        if (fclose(mem) != 0)
-                return -ENOMEM;
-        if (rerr < 0) {
-                diag_set(d, 0, "%s: read error", path);
-                return rerr;
-        }
-        if (strlen(text) != size)
-                return diag_set(d, 0, "%s: contains a NUL byte; the file must be text", path);
-        return sv_config_parse_string(text, path, ret, d);
+        *ret_len = strlen(t->text);
+        ret_id[0] = ret_id[1] = 0;
+        return 0;
+}
+
+static int text_glob(void *ctx, const char *pattern, char ***ret, SvDiag *d) {
+        (void) ctx, (void) pattern, (void) d;
+        *ret = calloc(1, sizeof(char *));
+        return *ret ? 0 : -ENOMEM;
+}
+
+int sv_config_parse_string(const char *text, const char *origin, SvConfig **ret, SvDiag *d) {
+        if (config_is_bundle(text))
+                return config_parse_bundle(text, ret, d);
+        TextSource t = { .origin = origin ? origin : "<config>", .text = text };
+        SvConfigFiles src = { .read = text_read, .glob = text_glob, .ctx = &t };
+        return parse_files(t.origin, &src, ret, d);
+}
+
+int sv_config_parse_files(const char *path, const SvConfigFiles *files, SvConfig **ret, SvDiag *d) {
+        return parse_files(path, files, ret, d);
+}
+
+int sv_config_parse_file(const char *path, SvConfig **ret, SvDiag *d) {
+        return parse_files(path, sv_config_files_fs(), ret, d);
 }
 
 SvConfig *sv_config_free(SvConfig *c) {
