@@ -97,13 +97,19 @@ static int sorted_copy(char *const *paths, size_t n, char ***ret) {
         return 0;
 }
 
+/* A directory that does not exist matches nothing; one that cannot be read is an error. */
+static int glob_error(const char *path, int err) {
+        (void) path;
+        return err != ENOENT && err != ENOTDIR;
+}
+
 static int fs_glob(void *ctx, const char *pattern, char ***ret, SvDiag *d) {
         (void) ctx;
         glob_t g = {};
-        int e = glob(pattern, GLOB_NOSORT | GLOB_ERR, NULL, &g);
+        int e = glob(pattern, GLOB_NOSORT, glob_error, &g);
         if (e != 0 && e != GLOB_NOMATCH) {
                 globfree(&g);
-                diag_set(d, 0, "%s: %s", pattern, e == GLOB_NOSPACE ? "out of memory" : "a directory on the way cannot be read");
+                diag_set(d, 0, "%s: %s", pattern, e == GLOB_NOSPACE ? "out of memory" : "a directory on the way cannot be read (its permissions?)");
                 return e == GLOB_NOSPACE ? -ENOMEM : -EIO;
         }
         int r = sorted_copy(e == 0 ? g.gl_pathv : NULL, e == 0 ? g.gl_pathc : 0, ret);

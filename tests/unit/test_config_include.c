@@ -116,10 +116,146 @@ static void test_not_regular(void **state) {
         tmp_done(&t);
 }
 
+/* ---- [include] ---- */
+
+static void test_include_data(void **state) {
+        SvConfig *c = NULL;
+        assert_int_equal(parse_path(SV_TEST_DATA "/include/main.ini", &c, NULL, NULL), 0);
+        /* conf.d/ sorted by name, the glob that matches nothing skipped, then the plain file */
+        assert_int_equal(c->n_programs, 3);
+        assert_string_equal(c->programs[0].name, "api");
+        assert_string_equal(c->programs[1].name, "web");
+        assert_string_equal(c->programs[2].name, "extra");
+        assert_int_equal(c->n_sockets, 1);
+        assert_int_equal(c->programs[1].n_sockets, 1); /* sockets= resolved across files */
+        assert_string_equal(c->control_path, "/tmp/sockvisor-test/include.sock");
+        assert_int_equal(c->n_files, 4);
+        /* lines count on across files: the first line of the first include follows main.ini */
+        assert_int_equal(c->programs[0].line, 6 + 1);
+
+        /* the bundle an upgrade carries parses to the same configuration, with no file read */
+        SvConfig *again = NULL;
+        SvDiag d = {};
+        assert_int_equal(sv_config_parse_string(c->source, "ignored", &again, &d), 0);
+        assert_int_equal(again->n_programs, 3);
+        assert_int_equal(again->n_files, 4);
+        for (size_t k = 0; k < 3; k++)
+                assert_true(sv_program_conf_equal(c, &c->programs[k], again, &again->programs[k]));
+        assert_string_equal(again->source, c->source);
+        assert_string_equal(again->origin, SV_TEST_DATA "/include/main.ini");
+        sv_config_free(again);
+        sv_config_free(c);
+
+        /* a damaged bundle is an error, not a crash */
+        static const char *const damaged[] = {
+                ";sockvisor config bundle 1\n", ";sockvisor config bundle 1\nx.ini\n99\nshort",
+                ";sockvisor config bundle 1\nx.ini\nabc\n", ";sockvisor config bundle 1\n\n0\n",
+        };
+        for (size_t k = 0; k < ELEMENTSOF(damaged); k++) {
+                assert_int_equal(sv_config_parse_string(damaged[k], "t.ini", &c, &d), -EINVAL);
+                assert_non_null(strstr(d.msg, "bundle"));
+        }
+}
+
+static void test_include_errors(void **state) {
+        TmpDir t;
+        tmp_init(&t);
+        SvConfig *c = NULL;
+        SvDiag d = {};
+        char *main_path = tmp_write(&t, "main.ini", "[program:a]\ncommand = /bin/a\n\n[include]\nfiles = conf.d/*.ini\n");
+        char *web = tmp_write(&t, "conf.d/web.ini", "[program:web]\ncommand = /bin/web\nnumprocs = many\n");
+
+        /* an error in an included file names that file and its own line */
+        _cleanup_free_ char *where = xasprintf("%s:3: [program:web] numprocs", web);
+        assert_int_equal(sv_config_parse_file(main_path, &c, &d), -EINVAL);
+        assert_ptr_equal(strstr(d.msg, where), d.msg);
+        assert_non_null(strstr(d.msg, "conf.d/web.ini:3: "));
+        assert_int_equal(d.line, 3);
+
+        /* includes do not nest */
+        tmp_write(&t, "conf.d/web.ini", "[program:web]\ncommand = /bin/web\n[include]\nfiles = more.ini\n");
+        _cleanup_free_ char *nest = xasprintf("%s:3: [include] in an included file", web);
+        assert_true(parse_path(main_path, &c, nest, main_path) < 0);
+
+        /* a program defined in two files: both places named */
+        tmp_write(&t, "conf.d/web.ini", "\n[program:a]\ncommand = /bin/a\n");
+        _cleanup_free_ char *twice = xasprintf("%s:2: [program:a] is defined twice (first on %s:1)", web, main_path);
+        assert_true(parse_path(main_path, &c, twice, NULL) < 0);
+
+        /* a missing plain file is an error at the files= line; a glob that matches nothing is not */
+        tmp_write(&t, "conf.d/web.ini", "[program:web]\ncommand = /bin/web\n");
+        tmp_write(&t, "main.ini", "[include]\nfiles = nothing/*.ini conf.d/*.ini missing.ini\n");
+        _cleanup_free_ char *missing = xasprintf("%s:2: [include] files: %s/missing.ini: cannot open: %s", main_path,
+                                                 t.path, strerror(ENOENT));
+        assert_true(parse_path(main_path, &c, missing, NULL) < 0);
+        tmp_write(&t, "main.ini", "[include]\nfiles = nothing/*.ini conf.d/*.ini\n");
+        assert_int_equal(parse_path(main_path, &c, NULL, NULL), 0);
+        assert_int_equal(c->n_programs, 1);
+        c = sv_config_free(c);
+
+        /* the key and the section are checked as every other */
+        tmp_write(&t, "main.ini", "[include]\nfile = conf.d/*.ini\n");
+        assert_true(parse_path(main_path, &c, "main.ini:2: [include]: unknown key 'file'; valid keys here are: files",
+                               NULL) < 0);
+        tmp_write(&t, "main.ini", "[include]\nfiles = a.ini\n[include]\nfiles = b.ini\n");
+        assert_true(parse_path(main_path, &c, "main.ini:3: [include] appears twice", NULL) < 0);
+        /* given as text, an include finds no file */
+        expect_error("[include]\nfiles = x.ini\n", 2, "a configuration given as text includes no file");
+        tmp_done(&t);
+}
+
+static void test_include_once(void **state) {
+        TmpDir t;
+        tmp_init(&t);
+        SvConfig *c = NULL;
+        /* the same file through a glob, its plain name, a symlink and the main file itself: read once */
+        char *main_path = tmp_write(&t, "main.ini",
+                                    "[include]\nfiles = conf.d/*.ini conf.d/a.ini link.ini main.ini\n");
+        char *a = tmp_write(&t, "conf.d/a.ini", "[program:a]\ncommand = /bin/a\n");
+        char *link = xasprintf("%s/link.ini", t.path);
+        assert_int_equal(symlink(a, link), 0);
+        assert_int_equal(parse_path(main_path, &c, NULL, NULL), 0);
+        assert_int_equal(c->n_programs, 1);
+        assert_int_equal(c->n_files, 2);
+        c = sv_config_free(c);
+        (void) unlink(link);
+        free(link);
+        tmp_done(&t);
+}
+
+static void test_include_count_cap(void **state) {
+        TmpDir t;
+        tmp_init(&t);
+        char *main_path = tmp_write(&t, "main.ini", "[include]\nfiles = d/*.ini\n");
+        char *dir = xasprintf("%s/d", t.path);
+        assert_int_equal(mkdir(dir, 0700), 0);
+        for (unsigned k = 0; k <= SV_CONFIG_INCLUDES_MAX; k++) {
+                _cleanup_free_ char *p = xasprintf("%s/%04u.ini", dir, k);
+                FILE *f = fopen(p, "we");
+                assert_non_null(f);
+                assert_int_equal(fclose(f), 0);
+        }
+        SvConfig *c = NULL;
+        _cleanup_free_ char *last = xasprintf("%s/%04u.ini: more than %d included files", dir, SV_CONFIG_INCLUDES_MAX,
+                                              SV_CONFIG_INCLUDES_MAX);
+        assert_true(parse_path(main_path, &c, "main.ini:2: [include] files: ", last) < 0);
+        for (unsigned k = 0; k <= SV_CONFIG_INCLUDES_MAX; k++) {
+                _cleanup_free_ char *p = xasprintf("%s/%04u.ini", dir, k);
+                assert_int_equal(unlink(p), 0);
+        }
+        assert_int_equal(rmdir(dir), 0);
+        free(dir);
+        tmp_done(&t);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_size_cap),
                 cmocka_unit_test(test_not_regular),
+                cmocka_unit_test(test_include_data),
+                cmocka_unit_test(test_include_errors),
+                cmocka_unit_test(test_include_once),
+                cmocka_unit_test(test_include_count_cap),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
