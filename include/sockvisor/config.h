@@ -101,7 +101,9 @@ typedef struct SvSocketConf {
 typedef struct SvProgramConf {
         char *name;
         char *command; /* as written */
-        char **argv;   /* split, no shell; each %(fd:NAME) replaced by its fd number */
+        char **argv;   /* split, no shell; %(…)s expansions put in, each %(fd:NAME) replaced by its fd
+                        * number; for instance 0 when command= has %(process_num)d */
+        char ***instance_argv; /* with %(process_num)d: numprocs argvs, one per instance; else NULL */
         size_t n_sockets;
         size_t *socket_idx; /* indexes into SvConfig.sockets, in sockets= order */
         SvReadyMode ready;
@@ -197,6 +199,9 @@ SvConfig *sv_config_free(SvConfig *c);
 static inline void sv_config_freep(SvConfig **c) {
         *c = sv_config_free(*c);
 }
+
+/* What instance index of pr runs: its own argv when command= has %(process_num)d. */
+char *const *sv_program_argv(const SvProgramConf *pr, unsigned index);
 
 /* Lookups by name; NULL / -1 when absent. */
 const SvProgramConf *sv_config_find_program(const SvConfig *c, const char *name);

@@ -6,16 +6,19 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "config_internal.h"
 #include "sockvisor/cmdline.h"
 #include "sockvisor/duration.h"
 #include "sockvisor/env.h"
+#include "sockvisor/expand.h"
 #include "sockvisor/logfile.h"
 
 static const char *const log_to_table[_SV_LOG_TO_MAX] = {
@@ -603,6 +606,52 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
 }
 
 
+static const char *const section_kind_names[] = {
+        [SECTION_NONE] = "", [SECTION_DAEMON] = "sockvisord", [SECTION_SOCKET] = "socket",
+        [SECTION_PROGRAM] = "program", [SECTION_INCLUDE] = "include",
+};
+
+void config_expand_vars(Parser *p, unsigned line, SvExpandVars *ret, char *here, size_t len) {
+        const ConfigFile *f = config_file_of(p, line, NULL);
+        const char *path = f ? f->path : p->origin, *slash = strrchr(path, '/');
+        if (!slash)
+                (void) snprintf(here, len, ".");
+        else
+                (void) snprintf(here, len, "%.*s", slash == path ? 1 : (int) (slash - path), path);
+        if (!p->host_node_name[0] && gethostname(p->host_node_name, sizeof(p->host_node_name) - 1) < 0)
+                (void) snprintf(p->host_node_name, sizeof(p->host_node_name), "localhost");
+        *ret = (SvExpandVars){
+                .here = here,
+                .program_name = p->kind == SECTION_PROGRAM ? p->cfg->programs[p->index].name : NULL,
+                .process_num = -1,
+                .host_node_name = p->host_node_name,
+                .envp = environ,
+        };
+}
+
+/* The %(NAME)s expansions of value, for the keys that take them (expand.c's table). */
+static int expand_value(Parser *p, const char *key, const char *value, char **ret) {
+        const SvExpandKey *rule = sv_expand_key(section_kind_names[p->kind], key);
+        if (!rule) {
+                if (!strstr(value, "%("))
+                        return 0; /* a % of its own */
+                char keys[512];
+                sv_expand_keys_join(keys, sizeof(keys));
+                return config_fail(p, p->line, "%s %s: '%%(' expansions are not taken in this key; keys that take them: %s",
+                                   p->section, key, keys);
+        }
+        char here[PATH_MAX];
+        SvExpandVars vars;
+        SvDiag d = {};
+        config_expand_vars(p, p->line, &vars, here, sizeof(here));
+        int r = sv_expand(value, rule, &vars, ret, &d);
+        if (r == -ENOMEM)
+                return p->failed = true, r;
+        if (r < 0)
+                return config_fail(p, p->line, "%s %s: %s", p->section, key, d.msg);
+        return 0;
+}
+
 /* inih handler: nonzero means "go on". Our own convention stops here. */
 static int ini_handler_cb(void *user, const char *section, const char *key, const char *value) {
         Parser *p = user;
@@ -650,6 +699,14 @@ static int ini_handler_cb(void *user, const char *section, const char *key, cons
         if (p->kind == SECTION_DAEMON)
                 p->daemon_seen |= (KeySet) 1 << k;
 
+        _cleanup_free_ char *expanded = NULL;
+        const char *raw = value;
+        if (strchr(value, '%')) {
+                if (expand_value(p, key, value, &expanded) < 0)
+                        return 0;
+                value = expanded;
+        }
+
         int r;
         if (p->kind == SECTION_DAEMON)
                 r = handle_daemon_key(p, k, key, value);
@@ -661,6 +718,8 @@ static int ini_handler_cb(void *user, const char *section, const char *key, cons
         }
         else
                 r = handle_program_key(p, k, key, value);
+        if (r >= 0 && p->kind == SECTION_PROGRAM && k == PK_COMMAND && expanded) /* as written: expanded per instance */
+                r = set_string(p, &p->cfg->programs[p->index].command, raw);
         return r < 0 ? 0 : 1;
 }
 
@@ -901,6 +960,9 @@ SvConfig *sv_config_free(SvConfig *c) {
                 free(pr->name);
                 free(pr->command);
                 sv_strv_free(pr->argv);
+                for (size_t k = 0; pr->instance_argv && k < pr->numprocs; k++)
+                        sv_strv_free(pr->instance_argv[k]);
+                free(pr->instance_argv);
                 free(pr->socket_idx);
                 free(pr->directory);
                 free(pr->user);
@@ -917,6 +979,10 @@ SvConfig *sv_config_free(SvConfig *c) {
         free(c->metrics);
         free(c);
         return NULL;
+}
+
+char *const *sv_program_argv(const SvProgramConf *pr, unsigned index) {
+        return pr->instance_argv && index < pr->numprocs ? pr->instance_argv[index] : pr->argv;
 }
 
 const SvProgramConf *sv_config_find_program(const SvConfig *c, const char *name) {

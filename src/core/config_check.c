@@ -1,6 +1,7 @@
 /* Cross-section checks: what needs every section known (sockets= names, required keys,
  * restart_surge against numprocs, two sockets that cannot both be bound). */
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include "config_internal.h"
 #include "sockvisor/cmdline.h"
+#include "sockvisor/expand.h"
 
 /* Turns "a, b c" into socket indexes, once every section is known. */
 static int resolve_sockets(Parser *p, SvProgramConf *pr, const char *list, unsigned line) {
@@ -98,21 +100,48 @@ static int expand_fd_ref(void *userdata, const char *key, size_t keylen, char *b
                         pr->n_sockets ? valid : defined);
 }
 
-/* command= split again, now that sockets= is known: each %(fd:NAME) becomes its fd. */
-static int expand_command(Parser *p, SvProgramConf *pr, unsigned line) {
+/* command= as one instance runs it: its %(…)s expansions put in (process_num = index, when
+ * asked), then split, each %(fd:NAME) becoming its fd. */
+static int instance_argv(Parser *p, SvProgramConf *pr, unsigned line, int index, char ***ret) {
         FdRef f = { .cfg = p->cfg, .pr = pr };
-        char **argv = NULL;
+        _cleanup_free_ char *text = NULL;
+        char here[PATH_MAX];
+        SvExpandVars vars;
         SvDiag d = {};
 
-        if (!strchr(pr->command, '%'))
-                return 0;
-        int r = sv_cmdline_split_expand(pr->command, expand_fd_ref, &f, &argv, &d);
+        config_expand_vars(p, line, &vars, here, sizeof(here));
+        vars.program_name = pr->name;
+        vars.process_num = index;
+        int r = sv_expand(pr->command, sv_expand_key("program", "command"), &vars, &text, &d);
+        if (r >= 0)
+                r = sv_cmdline_split_expand(text, expand_fd_ref, &f, ret, &d);
         if (r == -ENOMEM)
                 return p->failed = true, r;
         if (r < 0)
                 return config_fail(p, line, "[program:%s] command: %s", pr->name, d.msg);
+        return 0;
+}
+
+/* command= split again, now that sockets= and numprocs= are known. */
+static int expand_command(Parser *p, SvProgramConf *pr, unsigned line) {
+        char **argv = NULL;
+        if (!strchr(pr->command, '%'))
+                return 0;
+        int r = instance_argv(p, pr, line, 0, &argv);
+        if (r < 0)
+                return r;
         sv_strv_free(pr->argv);
         pr->argv = argv;
+        if (!sv_expand_uses_process_num(pr->command))
+                return 0;
+        pr->instance_argv = calloc(pr->numprocs, sizeof(char **));
+        if (!pr->instance_argv)
+                return p->failed = true, -ENOMEM;
+        for (unsigned k = 0; k < pr->numprocs; k++) {
+                r = instance_argv(p, pr, line, (int) k, &pr->instance_argv[k]);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 

@@ -76,6 +76,7 @@ typedef struct Parser {
         size_t total_bytes;  /* of all files read, against SV_CONFIG_TOTAL_MAX */
         char *include_files; /* [include] files= of the main file, NULL when none */
         unsigned include_line;
+        char host_node_name[256]; /* for %(host_node_name)s, asked once */
         char at[4][320];     /* config_at()'s answers, used in turn */
         unsigned at_next;
 } Parser;
@@ -85,6 +86,10 @@ const ConfigFile *config_file_of(const Parser *p, unsigned line, unsigned *ret_l
 /* "line 12" in a one-file configuration, else "conf.d/web.ini:12": for messages that point
  * at another line than their own. Valid until four more calls. */
 const char *config_at(Parser *p, unsigned line);
+
+/* What %(here)s and the others stand for on line (here: a buffer of len bytes for it). */
+struct SvExpandVars;
+void config_expand_vars(Parser *p, unsigned line, struct SvExpandVars *ret, char *here, size_t len);
 
 /* config_source.c: the upgrade bundle. */
 bool config_is_bundle(const char *text);

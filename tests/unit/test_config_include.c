@@ -248,6 +248,79 @@ static void test_include_count_cap(void **state) {
         tmp_done(&t);
 }
 
+/* ---- %(…)s expansions in a configuration ---- */
+
+static void test_expansions(void **state) {
+        TmpDir t;
+        tmp_init(&t);
+        SvConfig *c = NULL;
+        assert_int_equal(setenv("SV_TEST_EXPAND", "from-env", 1), 0);
+        char *main_path = tmp_write(&t, "main.ini",
+                                    "[sockvisord]\ncontrol = %(here)s/control.sock\n[include]\nfiles = conf.d/*.ini\n");
+        tmp_write(&t, "conf.d/pool.ini",
+                  "[socket:s]\nlisten = unix:%(here)s/%(ENV_SV_TEST_EXPAND)s.sock\n"
+                  "[program:pool]\ncommand = /bin/echo %(program_name)s-%(process_num)02d %(fd:s) 100%%\n"
+                  "numprocs = 3\nsockets = s\ndirectory = %(here)s\n"
+                  "environment = WHERE=\"%(here)s\",ME=%(program_name)s\n"
+                  "stdout_logfile = %(here)s/%(program_name)s.log\n");
+        assert_int_equal(parse_path(main_path, &c, NULL, NULL), 0);
+        _cleanup_free_ char *control = xasprintf("%s/control.sock", t.path);
+        _cleanup_free_ char *listen = xasprintf("unix:%s/conf.d/from-env.sock", t.path);
+        _cleanup_free_ char *here = xasprintf("%s/conf.d", t.path);
+        _cleanup_free_ char *where = xasprintf("WHERE=%s", here);
+        _cleanup_free_ char *log = xasprintf("%s/pool.log", here);
+        assert_string_equal(c->control_path, control); /* %(here)s of the main file */
+        assert_string_equal(c->sockets[0].listen, listen); /* of the included one */
+        const SvProgramConf *pr = &c->programs[0];
+        assert_string_equal(pr->directory, here);
+        assert_string_equal(pr->environment[0], where);
+        assert_string_equal(pr->environment[1], "ME=pool");
+        assert_string_equal(pr->logfile[SV_STREAM_STDOUT].path, log);
+        /* as written, and per instance as each runs it */
+        assert_string_equal(pr->command, "/bin/echo %(program_name)s-%(process_num)02d %(fd:s) 100%%");
+        for (unsigned k = 0; k < 3; k++) {
+                char *const *argv = sv_program_argv(pr, k);
+                _cleanup_free_ char *want = xasprintf("pool-%02u", k);
+                assert_string_equal(argv[1], want);
+                assert_string_equal(argv[2], "3"); /* %(fd:s) after the expansions */
+                assert_string_equal(argv[3], "100%");
+        }
+        assert_string_equal(sv_program_argv(pr, 0)[1], pr->argv[1]); /* argv is instance 0's */
+        assert_ptr_equal(sv_program_argv(pr, 99), pr->argv); /* out of range: instance 0's */
+
+        /* the bundle gives the same expansion */
+        SvConfig *again = NULL;
+        assert_int_equal(sv_config_parse_string(c->source, "x", &again, NULL), 0);
+        assert_true(sv_program_conf_equal(c, pr, again, &again->programs[0]));
+        sv_config_free(again);
+        c = sv_config_free(c);
+
+        /* a changed variable is a changed program, for reload */
+        SvConfig *before = NULL, *after = NULL;
+        tmp_write(&t, "conf.d/pool.ini", "[program:pool]\ncommand = /bin/echo %(ENV_SV_TEST_EXPAND)s\n");
+        assert_int_equal(parse_path(main_path, &before, NULL, NULL), 0);
+        assert_int_equal(setenv("SV_TEST_EXPAND", "changed", 1), 0);
+        assert_int_equal(parse_path(main_path, &after, NULL, NULL), 0);
+        assert_false(sv_program_conf_equal(before, &before->programs[0], after, &after->programs[0]));
+        sv_config_free(before);
+        sv_config_free(after);
+
+        /* errors name the file and line of the reference */
+        unsetenv("SV_TEST_EXPAND");
+        char *pool = tmp_write(&t, "conf.d/pool.ini", "[program:pool]\ncommand = /bin/echo %(ENV_SV_TEST_EXPAND)s\n");
+        _cleanup_free_ char *unset = xasprintf("%s:2: [program:pool] command: '%%(ENV_SV_TEST_EXPAND)s': SV_TEST_EXPAND "
+                                               "is not set in sockvisord's environment",
+                                               pool);
+        assert_true(parse_path(main_path, &c, unset, NULL) < 0);
+        tmp_write(&t, "conf.d/pool.ini", "[program:pool]\ncommand = /bin/a\nuser = %(program_name)s\n");
+        assert_true(parse_path(main_path, &c, "pool.ini:3: [program:pool] user: '%(' expansions are not taken in this key",
+                               "keys that take them: [program] command") < 0);
+        tmp_write(&t, "conf.d/pool.ini", "[program:pool]\ncommand = /bin/a %(prog)s\n");
+        assert_true(parse_path(main_path, &c, "pool.ini:2: [program:pool] command: unknown expansion '%(prog)s'",
+                               "known here: %(here)s, %(program_name)s, %(process_num)d") < 0);
+        tmp_done(&t);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_size_cap),
@@ -256,6 +329,7 @@ int main(void) {
                 cmocka_unit_test(test_include_errors),
                 cmocka_unit_test(test_include_once),
                 cmocka_unit_test(test_include_count_cap),
+                cmocka_unit_test(test_expansions),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
