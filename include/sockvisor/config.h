@@ -12,6 +12,7 @@
 #define SV_CONFIG_LINE_MAX 4096   /* longest physical line, '\n' included */
 #define SV_SOCKETS_MAX 256        /* [socket:…] sections */
 #define SV_PROGRAMS_MAX 1024      /* [program:…] sections */
+#define SV_GROUPS_MAX 256         /* [group:…] sections */
 #define SV_PROGRAM_SOCKETS_MAX 64 /* sockets= entries of one program */
 #define SV_FDSTORE_MAX 64         /* fdstore_max of one program */
 #define SV_CONFIG_FILE_MAX (4u << 20)  /* bytes of one config file */
@@ -142,6 +143,13 @@ typedef struct SvProgramConf {
         unsigned line;
 } SvProgramConf;
 
+/* [group:NAME] programs = a, b: a name that stands for those programs in every command. */
+typedef struct SvGroupConf {
+        char *name;
+        char **programs; /* program names, in the order written, NULL-terminated */
+        unsigned line;   /* of the section header */
+} SvGroupConf;
+
 typedef enum SvLogTo {
         SV_LOG_TO_AUTO,
         SV_LOG_TO_JOURNAL,
@@ -165,6 +173,8 @@ typedef struct SvConfig {
         SvSocketConf *sockets;
         size_t n_programs;
         SvProgramConf *programs;
+        size_t n_groups;
+        SvGroupConf *groups;
 } SvConfig;
 
 /* Parses and validates ini text (or the source of a configuration with includes). origin
@@ -199,6 +209,9 @@ SvConfig *sv_config_free(SvConfig *c);
 static inline void sv_config_freep(SvConfig **c) {
         *c = sv_config_free(*c);
 }
+
+/* Writes to ret (room for SV_GROUPS_MAX) the groups program is in; returns their count. */
+size_t sv_config_groups_of(const SvConfig *c, const char *program, const SvGroupConf **ret);
 
 /* What instance index of pr runs: its own argv when command= has %(process_num)d. */
 char *const *sv_program_argv(const SvProgramConf *pr, unsigned index);

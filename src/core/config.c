@@ -70,6 +70,7 @@ const char *sv_autorestart_to_string(SvAutorestart a) {
 
 static const char *const daemon_keys[] = { "control", "control_mode", "log", "metrics", "metrics_mode" };
 static const char *const include_keys[] = { "files" };
+static const char *const group_keys[] = { "programs" };
 static const char *const socket_keys[] = { "listen", "backlog", "blocking", "mode", "fetch_users", "fetch_groups" };
 /* In the order a reader thinks of them: what runs, when it is up, how it stops, as whom. */
 typedef enum ProgramKey {
@@ -174,6 +175,31 @@ static int key_index(const char *const *keys, size_t n, const char *key) {
         return -1;
 }
 
+static int begin_group(Parser *p, const char *n, size_t nlen) {
+        SvConfig *c = p->cfg;
+        for (size_t i = 0; i < c->n_groups; i++)
+                if (strlen(c->groups[i].name) == nlen && memcmp(c->groups[i].name, n, nlen) == 0)
+                        return config_fail(p, p->line, "[group:%.*s] is defined twice (first on %s)", (int) nlen, n,
+                                           config_at(p, c->groups[i].line));
+        if (c->n_groups >= SV_GROUPS_MAX)
+                return config_fail(p, p->line, "too many [group:…] sections; at most %d", SV_GROUPS_MAX);
+        SvGroupConf *g = realloc(c->groups, (c->n_groups + 1) * sizeof(*g));
+        unsigned *lines = realloc(p->group_programs_line, (c->n_groups + 1) * sizeof(unsigned));
+        if (g)
+                c->groups = g;
+        if (lines)
+                p->group_programs_line = lines;
+        if (!g || !lines)
+                return p->failed = true, -ENOMEM;
+        c->groups[c->n_groups] = (SvGroupConf){ .line = p->line, .name = strndup(n, nlen) };
+        p->group_programs_line[c->n_groups] = 0;
+        if (!c->groups[c->n_groups].name)
+                return p->failed = true, -ENOMEM;
+        p->index = c->n_groups++;
+        p->kind = SECTION_GROUP;
+        return 0;
+}
+
 int config_begin_section(Parser *p, const char *name, size_t len) {
         SvConfig *c = p->cfg;
         const char *colon = memchr(name, ':', len);
@@ -205,10 +231,11 @@ int config_begin_section(Parser *p, const char *name, size_t len) {
 
         bool is_socket = colon && (size_t) (colon - name) == strlen("socket") && memcmp(name, "socket", 6) == 0;
         bool is_program = colon && (size_t) (colon - name) == strlen("program") && memcmp(name, "program", 7) == 0;
-        if (!is_socket && !is_program)
+        bool is_group = colon && (size_t) (colon - name) == strlen("group") && memcmp(name, "group", 5) == 0;
+        if (!is_socket && !is_program && !is_group)
                 return config_fail(p, p->line,
                                    "unknown section [%.*s]; valid sections are [sockvisord], [socket:NAME], "
-                                   "[program:NAME] and [include]",
+                                   "[program:NAME], [group:NAME] and [include]",
                                    (int) len, name);
 
         const char *n = colon + 1;
@@ -218,6 +245,9 @@ int config_begin_section(Parser *p, const char *name, size_t len) {
                                    "invalid name '%.*s' in [%.*s]; a name is 1 to %d characters of letters, digits, "
                                    "'_', '.' and '-'",
                                    (int) nlen, n, (int) len, name, SV_NAME_MAX);
+
+        if (is_group)
+                return begin_group(p, n, nlen);
 
         if (is_socket) {
                 for (size_t i = 0; i < c->n_sockets; i++)
@@ -608,7 +638,7 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
 
 static const char *const section_kind_names[] = {
         [SECTION_NONE] = "", [SECTION_DAEMON] = "sockvisord", [SECTION_SOCKET] = "socket",
-        [SECTION_PROGRAM] = "program", [SECTION_INCLUDE] = "include",
+        [SECTION_PROGRAM] = "program", [SECTION_INCLUDE] = "include", [SECTION_GROUP] = "group",
 };
 
 void config_expand_vars(Parser *p, unsigned line, SvExpandVars *ret, char *here, size_t len) {
@@ -664,8 +694,8 @@ static int ini_handler_cb(void *user, const char *section, const char *key, cons
         switch (p->kind) {
         case SECTION_NONE:
                 config_fail(p, p->line,
-                            "'%s' is outside any section; put it under [sockvisord], [socket:NAME], [program:NAME] or "
-                            "[include]",
+                            "'%s' is outside any section; put it under [sockvisord], [socket:NAME], [program:NAME], "
+                            "[group:NAME] or [include]",
                             key);
                 return 0;
         case SECTION_DAEMON:
@@ -679,6 +709,9 @@ static int ini_handler_cb(void *user, const char *section, const char *key, cons
                 break;
         case SECTION_INCLUDE:
                 keys = include_keys, n_keys = ELEMENTSOF(include_keys);
+                break;
+        case SECTION_GROUP:
+                keys = group_keys, n_keys = ELEMENTSOF(group_keys);
                 break;
         default:
                 return 0;
@@ -712,7 +745,10 @@ static int ini_handler_cb(void *user, const char *section, const char *key, cons
                 r = handle_daemon_key(p, k, key, value);
         else if (p->kind == SECTION_SOCKET)
                 r = handle_socket_key(p, k, key, value);
-        else if (p->kind == SECTION_INCLUDE) {
+        else if (p->kind == SECTION_GROUP) {
+                p->group_programs_line[p->index] = p->line; /* checked once every program is known */
+                r = config_parse_names(p, key, value, &p->cfg->groups[p->index].programs);
+        } else if (p->kind == SECTION_INCLUDE) {
                 p->include_line = p->line; /* errors about the files point at files= */
                 r = set_string(p, &p->include_files, value);
         }
@@ -899,6 +935,7 @@ static int parse_files(const char *path, const SvConfigFiles *src, SvConfig **re
         }
         free(p.files);
         free(p.include_files);
+        free(p.group_programs_line);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(c);
@@ -973,12 +1010,26 @@ SvConfig *sv_config_free(SvConfig *c) {
                         free(pr->logfile[k].path);
         }
         free(c->programs);
+        for (size_t i = 0; i < c->n_groups; i++) {
+                free(c->groups[i].name);
+                sv_strv_free(c->groups[i].programs);
+        }
+        free(c->groups);
         free(c->origin);
         free(c->source);
         free(c->control_path);
         free(c->metrics);
         free(c);
         return NULL;
+}
+
+size_t sv_config_groups_of(const SvConfig *c, const char *program, const SvGroupConf **ret) {
+        size_t n = 0;
+        for (size_t g = 0; g < c->n_groups; g++)
+                for (size_t k = 0; c->groups[g].programs && c->groups[g].programs[k]; k++)
+                        if (strcmp(c->groups[g].programs[k], program) == 0)
+                                ret[n++] = &c->groups[g];
+        return n;
 }
 
 char *const *sv_program_argv(const SvProgramConf *pr, unsigned index) {

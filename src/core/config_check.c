@@ -311,6 +311,41 @@ static int check_observed(Parser *p, SvProgramConf *pr, const ProgramPending *pp
         return 0;
 }
 
+/* [group:NAME]: programs= names programs that exist, each once, and no program is named
+ * like a group (a command could not tell which is meant). */
+static int check_groups(Parser *p) {
+        SvConfig *c = p->cfg;
+        for (size_t g = 0; g < c->n_groups; g++) {
+                SvGroupConf *gr = &c->groups[g];
+                unsigned line = p->group_programs_line[g];
+                if (sv_config_find_program(c, gr->name))
+                        return config_fail(p, gr->line,
+                                           "[group:%s]: a program is named %s too (on %s); a command could not tell them "
+                                           "apart: rename the group",
+                                           gr->name, gr->name, config_at(p, sv_config_find_program(c, gr->name)->line));
+                if (!line || !gr->programs[0])
+                        return config_fail(p, line ? line : gr->line, "[group:%s] lists no programs; e.g. programs = web, api",
+                                           gr->name);
+                for (size_t k = 0; gr->programs[k]; k++) {
+                        if (!sv_config_find_program(c, gr->programs[k])) {
+                                char known[1024];
+                                size_t o = 0;
+                                known[0] = '\0';
+                                for (size_t q = 0; q < c->n_programs && o < sizeof(known); q++)
+                                        o += (size_t) snprintf(known + o, sizeof(known) - o, "%s%s", q ? ", " : "",
+                                                               c->programs[q].name);
+                                return config_fail(p, line, "[group:%s] programs: no [program:%s] is defined; known: %s",
+                                                   gr->name, gr->programs[k], known[0] ? known : "(none)");
+                        }
+                        for (size_t q = 0; q < k; q++)
+                                if (strcmp(gr->programs[q], gr->programs[k]) == 0)
+                                        return config_fail(p, line, "[group:%s] programs: '%s' is listed twice", gr->name,
+                                                           gr->programs[k]);
+                }
+        }
+        return 0;
+}
+
 int config_validate(Parser *p) {
         SvConfig *c = p->cfg;
 
@@ -358,6 +393,9 @@ int config_validate(Parser *p) {
                         return r;
         }
         r = config_logfile_check_all(p);
+        if (r < 0)
+                return r;
+        r = check_groups(p);
         if (r < 0)
                 return r;
         if (!c->control_path) {

@@ -24,6 +24,7 @@ typedef enum SectionKind {
         SECTION_SOCKET,
         SECTION_PROGRAM,
         SECTION_INCLUDE,
+        SECTION_GROUP,
 } SectionKind;
 
 /* Which keys a section has seen, to catch duplicates. One bit per key of the tables below;
@@ -76,6 +77,7 @@ typedef struct Parser {
         size_t total_bytes;  /* of all files read, against SV_CONFIG_TOTAL_MAX */
         char *include_files; /* [include] files= of the main file, NULL when none */
         unsigned include_line;
+        unsigned *group_programs_line; /* line of programs= per group, parallel to cfg->groups */
         char host_node_name[256]; /* for %(host_node_name)s, asked once */
         char at[4][320];     /* config_at()'s answers, used in turn */
         unsigned at_next;

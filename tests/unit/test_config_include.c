@@ -321,6 +321,43 @@ static void test_expansions(void **state) {
         tmp_done(&t);
 }
 
+/* ---- [group:NAME] ---- */
+
+static void test_groups(void **state) {
+        SvConfig *c = parse_ok("[program:web]\ncommand = /bin/web\n[program:api]\ncommand = /bin/api\n"
+                               "[group:backend]\nprograms = api, web\n[group:front]\nprograms = web\n");
+        assert_int_equal(c->n_groups, 2);
+        assert_string_equal(c->groups[0].name, "backend");
+        assert_string_equal(c->groups[0].programs[0], "api");
+        assert_string_equal(c->groups[0].programs[1], "web");
+        assert_null(c->groups[0].programs[2]);
+        const SvGroupConf *g[SV_GROUPS_MAX];
+        assert_int_equal(sv_config_groups_of(c, "web", g), 2);
+        assert_string_equal(g[0]->name, "backend");
+        assert_string_equal(g[1]->name, "front");
+        assert_int_equal(sv_config_groups_of(c, "api", g), 1);
+        assert_int_equal(sv_config_groups_of(c, "nope", g), 0);
+        sv_config_free(c);
+        /* a group may come before its programs, or from another file */
+        c = parse_ok("[group:g]\nprograms = a\n[program:a]\ncommand = /bin/a\n");
+        sv_config_free(c);
+
+        expect_error("[program:web]\ncommand = /bin/web\n[group:g]\nprograms = web, wbe\n", 4,
+                     "[group:g] programs: no [program:wbe] is defined; known: web");
+        expect_error("[program:web]\ncommand = /bin/web\n[group:web]\nprograms = web\n", 3,
+                     "[group:web]: a program is named web too (on line 1); a command could not tell them apart");
+        expect_error("[program:web]\ncommand = /bin/web\n[group:g]\nprograms = web, web\n", 4,
+                     "[group:g] programs: 'web' is listed twice");
+        expect_error("[program:web]\ncommand = /bin/web\n[group:g]\n", 3, "[group:g] lists no programs");
+        expect_error("[program:web]\ncommand = /bin/web\n[group:g]\nprograms = ,\n", 4, "[group:g] lists no programs");
+        expect_error("[program:web]\ncommand = /bin/web\n[group:g]\nprograms = web\n[group:g]\nprograms = web\n", 5,
+                     "[group:g] is defined twice (first on line 3)");
+        expect_error("[group:g]\nprogram = web\n", 2, "[group:g]: unknown key 'program'; valid keys here are: programs");
+        expect_error("[group:g]\nprograms = a;b\n", 2, "[group:g] programs: 'a;b' is not a list of program names");
+        expect_error("[group:]\n", 1, "invalid name ''");
+        expect_error("[grup:g]\n", 1, "[program:NAME], [group:NAME] and [include]");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_size_cap),
@@ -330,6 +367,7 @@ int main(void) {
                 cmocka_unit_test(test_include_once),
                 cmocka_unit_test(test_include_count_cap),
                 cmocka_unit_test(test_expansions),
+                cmocka_unit_test(test_groups),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
