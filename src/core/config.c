@@ -737,7 +737,8 @@ static int ini_handler_cb(void *user, const char *section, const char *key, cons
         if (strchr(value, '%')) {
                 if (expand_value(p, key, value, &expanded) < 0)
                         return 0;
-                value = expanded;
+                if (expanded) /* else a key without expansions, and a % of its own */
+                        value = expanded;
         }
 
         int r;

@@ -315,6 +315,9 @@ static void test_expansions(void **state) {
         tmp_write(&t, "conf.d/pool.ini", "[program:pool]\ncommand = /bin/a\nuser = %(program_name)s\n");
         assert_true(parse_path(main_path, &c, "pool.ini:3: [program:pool] user: '%(' expansions are not taken in this key",
                                "keys that take them: [program] command") < 0);
+        /* a % of its own in a key without expansions is the value as written */
+        tmp_write(&t, "conf.d/pool.ini", "[program:pool]\ncommand = /bin/a\nnumprocs = 50%\n");
+        assert_true(parse_path(main_path, &c, "pool.ini:3: [program:pool] numprocs: '50%' is not a number", NULL) < 0);
         tmp_write(&t, "conf.d/pool.ini", "[program:pool]\ncommand = /bin/a %(prog)s\n");
         assert_true(parse_path(main_path, &c, "pool.ini:2: [program:pool] command: unknown expansion '%(prog)s'",
                                "known here: %(here)s, %(program_name)s, %(process_num)d") < 0);
