@@ -52,5 +52,13 @@ static inline bool sv_name_target_has(const SvNameTarget *t, unsigned index) {
 int sv_names_resolve(const SvNameSet *set, char *const *args, size_t n_args, SvNameTarget *ret, size_t *ret_n,
                      SvDiag *d);
 
+/* The [group:] sections of cfg as groups over names[0..n) (a member not among the visible
+ * names is left out): groups has room for cfg->n_groups, members for every program of
+ * every group (sv_names_group_members). Returns the number of groups. */
+struct SvConfig;
+size_t sv_names_groups_from_config(const struct SvConfig *cfg, const char *const *names, const bool *visible, size_t n,
+                                   SvNameGroup *groups, size_t *members);
+size_t sv_names_group_members(const struct SvConfig *cfg);
+
 /* "a, b, c" of the visible names (or "(none configured)"). */
 void sv_names_join(const char *const *names, const bool *visible, size_t n, char *buf, size_t len);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sockvisor/cmdline.h"
+#include "sockvisor/config.h"
 #include "sockvisor/macro.h"
 
 void sv_names_join(const char *const *names, const bool *visible, size_t n, char *buf, size_t len) {
@@ -188,4 +190,27 @@ int sv_names_resolve(const SvNameSet *set, char *const *args, size_t n_args, SvN
         }
         *ret_n = n;
         return 0;
+}
+
+size_t sv_names_group_members(const SvConfig *cfg) {
+        size_t n = 0;
+        for (size_t g = 0; g < cfg->n_groups; g++)
+                n += sv_strv_length(cfg->groups[g].programs);
+        return n;
+}
+
+size_t sv_names_groups_from_config(const SvConfig *cfg, const char *const *names, const bool *visible, size_t n,
+                                   SvNameGroup *groups, size_t *members) {
+        size_t used = 0;
+        for (size_t g = 0; g < cfg->n_groups; g++) {
+                groups[g] = (SvNameGroup){ .name = cfg->groups[g].name, .members = members + used };
+                for (size_t k = 0; cfg->groups[g].programs[k]; k++)
+                        for (size_t q = 0; q < n; q++)
+                                if ((!visible || visible[q]) && strcmp(names[q], cfg->groups[g].programs[k]) == 0) {
+                                        members[used++] = q;
+                                        groups[g].n_members++;
+                                        break;
+                                }
+        }
+        return cfg->n_groups;
 }

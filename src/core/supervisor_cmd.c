@@ -19,34 +19,13 @@
 #include "sockvisor/policy.h"
 #include "sockvisor/status.h"
 
-/* The [group:] sections of the loaded configuration as names.c takes them: members as
- * indexes into s->progs (a member removed since is left out). members has room for every
- * program of every group. */
-static size_t name_groups(const SvSupervisor *s, SvNameGroup *groups, size_t *members, const bool *visible) {
-        const SvConfig *c = s->cr->cfg;
-        size_t used = 0;
-        for (size_t g = 0; g < c->n_groups; g++) {
-                groups[g] = (SvNameGroup){ .name = c->groups[g].name, .members = members + used };
-                for (size_t k = 0; c->groups[g].programs[k]; k++)
-                        for (size_t q = 0; q < s->n_progs; q++)
-                                if (visible[q] && strcmp(s->progs[q]->name, c->groups[g].programs[k]) == 0) {
-                                        members[used++] = q;
-                                        groups[g].n_members++;
-                                        break;
-                                }
-        }
-        return c->n_groups;
-}
-
 /* NAME, GROUP, NAME:*, NAME:N ... or "all" -> programs and, per program, which of its
  * instances (with_removed: status also shows removed ones still stopping). Answers ERR and
  * returns -ENOENT on an unknown name: nothing half-applies. ret_t may be NULL. */
 static int resolve(SvSupervisor *s, SvConnId conn, char *const *args, size_t n_args, bool with_removed,
                    Program ***ret, size_t *ret_n, SvNameTarget **ret_t) {
-        size_t n = s->n_progs, n_members = 0;
+        size_t n = s->n_progs, n_members = sv_names_group_members(s->cr->cfg);
         const SvConfig *c = s->cr->cfg;
-        for (size_t g = 0; g < c->n_groups; g++)
-                n_members += sv_strv_length(c->groups[g].programs);
         const char **names = calloc(n ? n : 1, sizeof(char *));
         bool *visible = calloc(n ? n : 1, sizeof(bool));
         unsigned *numprocs = calloc(n ? n : 1, sizeof(unsigned));
@@ -66,7 +45,7 @@ static int resolve(SvSupervisor *s, SvConnId conn, char *const *args, size_t n_a
                                                                                     : s->progs[q]->conf->numprocs;
                 }
                 SvNameSet set = { .names = names, .visible = visible, .numprocs = numprocs, .n = n, .groups = groups };
-                set.n_groups = name_groups(s, groups, members, visible);
+                set.n_groups = sv_names_groups_from_config(c, names, visible, n, groups, members);
                 r = sv_names_resolve(&set, args, n_args, t, &nv, &d);
         }
         if (r >= 0)

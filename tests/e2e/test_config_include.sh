@@ -116,6 +116,12 @@ ctl start pool:2 >"$T/start2.out" 2>&1 || fail "start pool:2: $(cat "$T/start2.o
 ctl status pool:0 | grep -q '^pool:0 ' && ! ctl status pool:0 | grep -q '^pool:1 ' &&
         pass "status pool:0 shows that instance alone" || fail "status pool:0: $(ctl status pool:0 2>&1 | tr '\n' ';')"
 
+# logfiles (what tail and logs read) takes the same names: a group is its programs
+progs=$(ctl logfiles backend 2>&1 | awk '{ print $1 }' | sort -u | tr '\n' ' ')
+[ "$progs" = "api web " ] && pass "logfiles backend: api and web" || fail "logfiles backend: '$progs'"
+progs=$(ctl logfiles pool:1 2>&1 | awk '{ print $1 }' | sort -u | tr '\n' ' ')
+[ "$progs" = "pool " ] && pass "logfiles pool:1: pool's files, shared by its instances" || fail "logfiles pool:1: '$progs'"
+
 # names that are wrong: a suggestion, and nothing done
 rc=0
 ctl restart backnd >"$T/typo.out" 2>&1 || rc=$?
