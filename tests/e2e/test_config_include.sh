@@ -151,6 +151,20 @@ ctl reload >"$T/reload2.out" 2>&1 || fail "reload: $(cat "$T/reload2.out")"
 wait_state extra 10 RUNNING && pass "reload read conf.d again: extra RUNNING" || fail "extra is $STATE"
 [ "$(all_pids)" = "$before" ] && pass "the reload left the others alone" || fail "reload changed others: $(all_pids)"
 
+# upgrade: the next image parses the bytes read then (main file and includes), not the
+# files, which say otherwise now
+before=$(all_pids)
+printf '[program:extra]\ncommand = /bin/sleep 303\nnumprocs = lots\n' >"$ETC/conf.d/30-extra.ini"
+ctl upgrade >"$T/upgrade.out" 2>&1 && pass "upgrade with includes: $(tail -n 1 "$T/upgrade.out")" ||
+        fail "upgrade: $(cat "$T/upgrade.out")"
+[ "$(all_pids)" = "$before" ] && [ "$(state_of extra)" = RUNNING ] && pass "after the upgrade: same pids, extra still runs" ||
+        fail "after the upgrade: $before -> $(all_pids), extra $(state_of extra)"
+ctl status --json web | grep -q '"groups":\["backend"\]' && pass "after the upgrade: web still in group backend" ||
+        fail "groups after the upgrade: $(ctl status --json web 2>&1)"
+p0=$(pid_of pool:0)
+ctl restart pool:2 >"$T/restart2.out" 2>&1 && [ "$(pid_of pool:0)" = "$p0" ] && wait_state pool:2 10 RUNNING &&
+        pass "after the upgrade: restart pool:2 touches pool:2 alone" || fail "restart pool:2: $(cat "$T/restart2.out")"
+
 stop_daemon
 [ "$DAEMON_RC" -eq 0 ] && pass "sockvisord exited 0" || fail "sockvisord exit $DAEMON_RC"
 finish
