@@ -12,8 +12,12 @@
 #define SV_CONFIG_LINE_MAX 4096   /* longest physical line, '\n' included */
 #define SV_SOCKETS_MAX 256        /* [socket:…] sections */
 #define SV_PROGRAMS_MAX 1024      /* [program:…] sections */
+#define SV_GROUPS_MAX 256         /* [group:…] sections */
 #define SV_PROGRAM_SOCKETS_MAX 64 /* sockets= entries of one program */
 #define SV_FDSTORE_MAX 64         /* fdstore_max of one program */
+#define SV_CONFIG_FILE_MAX (4u << 20)  /* bytes of one config file */
+#define SV_CONFIG_TOTAL_MAX (8u << 20) /* bytes of all files of one configuration */
+#define SV_CONFIG_INCLUDES_MAX 1024    /* files [include] may add */
 #define SV_DEFAULT_CONTROL "/run/sockvisor/control.sock"
 #define SV_DEFAULT_CONFIG "/etc/sockvisor/sockvisor.ini"
 
@@ -98,7 +102,9 @@ typedef struct SvSocketConf {
 typedef struct SvProgramConf {
         char *name;
         char *command; /* as written */
-        char **argv;   /* split, no shell; each %(fd:NAME) replaced by its fd number */
+        char **argv;   /* split, no shell; %(…)s expansions put in, each %(fd:NAME) replaced by its fd
+                        * number; for instance 0 when command= has %(process_num)d */
+        char ***instance_argv; /* with %(process_num)d: numprocs argvs, one per instance; else NULL */
         size_t n_sockets;
         size_t *socket_idx; /* indexes into SvConfig.sockets, in sockets= order */
         SvReadyMode ready;
@@ -137,6 +143,13 @@ typedef struct SvProgramConf {
         unsigned line;
 } SvProgramConf;
 
+/* [group:NAME] programs = a, b: a name that stands for those programs in every command. */
+typedef struct SvGroupConf {
+        char *name;
+        char **programs; /* program names, in the order written, NULL-terminated */
+        unsigned line;   /* of the section header */
+} SvGroupConf;
+
 typedef enum SvLogTo {
         SV_LOG_TO_AUTO,
         SV_LOG_TO_JOURNAL,
@@ -146,7 +159,9 @@ typedef enum SvLogTo {
 
 typedef struct SvConfig {
         char *origin; /* file name used in messages */
-        char *source; /* the text it was parsed from: an upgrade parses it again, never the file */
+        char *source; /* the text it was parsed from, with its includes: an upgrade parses it again,
+                       * never the files */
+        size_t n_files; /* files read: the main one and what [include] added */
         SvLogTo log_to; /* [sockvisord] log= */
         char *control_path;
         mode_t control_mode;
@@ -158,20 +173,48 @@ typedef struct SvConfig {
         SvSocketConf *sockets;
         size_t n_programs;
         SvProgramConf *programs;
+        size_t n_groups;
+        SvGroupConf *groups;
 } SvConfig;
 
-/* Parses and validates ini text. origin names the file in messages. On error returns
+/* Parses and validates ini text (or the source of a configuration with includes). origin
+ * names the file in messages; an [include] of plain text finds no file. On error returns
  * -EINVAL (or -ENOMEM) and fills d: d->line is the line, d->msg reads
  * "ORIGIN:LINE: [section] key: what was wrong; what would be valid". */
 int sv_config_parse_string(const char *text, const char *origin, SvConfig **ret, SvDiag *d);
 
-/* Reads path and parses it; an unreadable file is an error naming the path and errno. */
+/* Where the parser reads files from. read: the whole file as a malloc'ed NUL-terminated
+ * text and its length, and an identity (device, inode) two names of one file share;
+ * -ENOENT when it does not exist; it refuses, with d filled, what is not a regular file or
+ * is above SV_CONFIG_FILE_MAX. glob: the paths matching a glob(7) pattern, sorted by
+ * strcmp, as a NULL-terminated vector (empty when none match). */
+typedef struct SvConfigFiles {
+        int (*read)(void *ctx, const char *path, char **ret_text, size_t *ret_len, uint64_t ret_id[2], SvDiag *d);
+        int (*glob)(void *ctx, const char *pattern, char ***ret, SvDiag *d);
+        void *ctx;
+} SvConfigFiles;
+
+/* The file system: one open per file, sizes checked on the fd (config_source.c). */
+const SvConfigFiles *sv_config_files_fs(void);
+
+/* Reads the file at path and what its [include] names, through files, and parses them.
+ * A file that cannot be read is an error naming the path and errno. SvConfig.source then
+ * holds every byte read (the main text alone when nothing was included), so
+ * sv_config_parse_string(source) gives the same configuration without the files. */
+int sv_config_parse_files(const char *path, const SvConfigFiles *files, SvConfig **ret, SvDiag *d);
+/* sv_config_parse_files on the file system. */
 int sv_config_parse_file(const char *path, SvConfig **ret, SvDiag *d);
 
 SvConfig *sv_config_free(SvConfig *c);
 static inline void sv_config_freep(SvConfig **c) {
         *c = sv_config_free(*c);
 }
+
+/* Writes to ret (room for SV_GROUPS_MAX) the groups program is in; returns their count. */
+size_t sv_config_groups_of(const SvConfig *c, const char *program, const SvGroupConf **ret);
+
+/* What instance index of pr runs: its own argv when command= has %(process_num)d. */
+char *const *sv_program_argv(const SvProgramConf *pr, unsigned index);
 
 /* Lookups by name; NULL / -1 when absent. */
 const SvProgramConf *sv_config_find_program(const SvConfig *c, const char *name);

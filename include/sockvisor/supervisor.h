@@ -40,6 +40,7 @@ typedef struct SvSpawnSpec {
         SvInstanceId id;
         const char *program;  /* "app" */
         const char *instance; /* "app", or "app:1" with numprocs > 1 */
+        unsigned index;       /* 1 of "app:1": which argv it runs (sv_program_argv) */
         unsigned generation;
         const SvProgramConf *conf; /* argv, environment, user, directory, umask, output */
         const int *fds;            /* what it gets at 3, 4, ...: its sockets, then its program's fd store */

@@ -6,16 +6,19 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "config_internal.h"
 #include "sockvisor/cmdline.h"
 #include "sockvisor/duration.h"
 #include "sockvisor/env.h"
+#include "sockvisor/expand.h"
 #include "sockvisor/logfile.h"
 
 static const char *const log_to_table[_SV_LOG_TO_MAX] = {
@@ -66,6 +69,8 @@ const char *sv_autorestart_to_string(SvAutorestart a) {
 /* ---- sections ---- */
 
 static const char *const daemon_keys[] = { "control", "control_mode", "log", "metrics", "metrics_mode" };
+static const char *const include_keys[] = { "files" };
+static const char *const group_keys[] = { "programs" };
 static const char *const socket_keys[] = { "listen", "backlog", "blocking", "mode", "fetch_users", "fetch_groups" };
 /* In the order a reader thinks of them: what runs, when it is up, how it stops, as whom. */
 typedef enum ProgramKey {
@@ -170,6 +175,31 @@ static int key_index(const char *const *keys, size_t n, const char *key) {
         return -1;
 }
 
+static int begin_group(Parser *p, const char *n, size_t nlen) {
+        SvConfig *c = p->cfg;
+        for (size_t i = 0; i < c->n_groups; i++)
+                if (strlen(c->groups[i].name) == nlen && memcmp(c->groups[i].name, n, nlen) == 0)
+                        return config_fail(p, p->line, "[group:%.*s] is defined twice (first on %s)", (int) nlen, n,
+                                           config_at(p, c->groups[i].line));
+        if (c->n_groups >= SV_GROUPS_MAX)
+                return config_fail(p, p->line, "too many [group:…] sections; at most %d", SV_GROUPS_MAX);
+        SvGroupConf *g = realloc(c->groups, (c->n_groups + 1) * sizeof(*g));
+        unsigned *lines = realloc(p->group_programs_line, (c->n_groups + 1) * sizeof(unsigned));
+        if (g)
+                c->groups = g;
+        if (lines)
+                p->group_programs_line = lines;
+        if (!g || !lines)
+                return p->failed = true, -ENOMEM;
+        c->groups[c->n_groups] = (SvGroupConf){ .line = p->line, .name = strndup(n, nlen) };
+        p->group_programs_line[c->n_groups] = 0;
+        if (!c->groups[c->n_groups].name)
+                return p->failed = true, -ENOMEM;
+        p->index = c->n_groups++;
+        p->kind = SECTION_GROUP;
+        return 0;
+}
+
 int config_begin_section(Parser *p, const char *name, size_t len) {
         SvConfig *c = p->cfg;
         const char *colon = memchr(name, ':', len);
@@ -185,12 +215,27 @@ int config_begin_section(Parser *p, const char *name, size_t len) {
                 return 0;
         }
 
+        if (len == strlen("include") && memcmp(name, "include", len) == 0) {
+                if (p->cur > 0)
+                        return config_fail(p, p->line,
+                                           "[include] in an included file; includes do not nest: list its files in the "
+                                           "[include] of %s",
+                                           p->files[0].path);
+                if (p->include_line)
+                        return config_fail(p, p->line, "[include] appears twice (first on %s); merge the two sections",
+                                           config_at(p, p->include_line));
+                p->include_line = p->line;
+                p->kind = SECTION_INCLUDE;
+                return 0;
+        }
+
         bool is_socket = colon && (size_t) (colon - name) == strlen("socket") && memcmp(name, "socket", 6) == 0;
         bool is_program = colon && (size_t) (colon - name) == strlen("program") && memcmp(name, "program", 7) == 0;
-        if (!is_socket && !is_program)
+        bool is_group = colon && (size_t) (colon - name) == strlen("group") && memcmp(name, "group", 5) == 0;
+        if (!is_socket && !is_program && !is_group)
                 return config_fail(p, p->line,
-                                   "unknown section [%.*s]; valid sections are [sockvisord], [socket:NAME] and "
-                                   "[program:NAME]",
+                                   "unknown section [%.*s]; valid sections are [sockvisord], [socket:NAME], "
+                                   "[program:NAME], [group:NAME] and [include]",
                                    (int) len, name);
 
         const char *n = colon + 1;
@@ -201,11 +246,14 @@ int config_begin_section(Parser *p, const char *name, size_t len) {
                                    "'_', '.' and '-'",
                                    (int) nlen, n, (int) len, name, SV_NAME_MAX);
 
+        if (is_group)
+                return begin_group(p, n, nlen);
+
         if (is_socket) {
                 for (size_t i = 0; i < c->n_sockets; i++)
                         if (strlen(c->sockets[i].name) == nlen && memcmp(c->sockets[i].name, n, nlen) == 0)
-                                return config_fail(p, p->line, "[socket:%.*s] is defined twice (first on line %u)",
-                                                   (int) nlen, n, c->sockets[i].line);
+                                return config_fail(p, p->line, "[socket:%.*s] is defined twice (first on %s)",
+                                                   (int) nlen, n, config_at(p, c->sockets[i].line));
                 if (c->n_sockets >= SV_SOCKETS_MAX)
                         return config_fail(p, p->line, "too many [socket:…] sections; at most %d", SV_SOCKETS_MAX);
                 SvSocketConf *s = realloc(c->sockets, (c->n_sockets + 1) * sizeof(*s));
@@ -225,8 +273,8 @@ int config_begin_section(Parser *p, const char *name, size_t len) {
 
         for (size_t i = 0; i < c->n_programs; i++)
                 if (strlen(c->programs[i].name) == nlen && memcmp(c->programs[i].name, n, nlen) == 0)
-                        return config_fail(p, p->line, "[program:%.*s] is defined twice (first on line %u)", (int) nlen,
-                                           n, c->programs[i].line);
+                        return config_fail(p, p->line, "[program:%.*s] is defined twice (first on %s)", (int) nlen,
+                                           n, config_at(p, c->programs[i].line));
         if (c->n_programs >= SV_PROGRAMS_MAX)
                 return config_fail(p, p->line, "too many [program:…] sections; at most %d", SV_PROGRAMS_MAX);
         SvProgramConf *pr = realloc(c->programs, (c->n_programs + 1) * sizeof(*pr));
@@ -281,11 +329,18 @@ static int set_string(Parser *p, char **field, const char *v) {
         return 0;
 }
 
-static int bad_duration(Parser *p, const char *key, const char *v) {
-        return config_fail(p, p->line,
-                           "%s %s: invalid duration '%s'; expected a whole number with an optional unit ms, s, m or h "
-                           "(e.g. 500ms, 30s, 2m; a bare number is seconds, at most 24h)",
-                           p->section, key, v);
+/* Every duration key goes through here, so each takes the same syntax and gives the same
+ * error. zero_ok: whether 0 means something (off, no wait) for this key. */
+static int parse_duration(Parser *p, const char *key, const char *v, bool zero_ok, uint64_t *ret) {
+        SvDiag d = {};
+        uint64_t u;
+        if (sv_duration_parse_diag(v, &u, &d) < 0)
+                return config_fail(p, p->line, "%s %s: %s", p->section, key, d.msg);
+        if (u == 0 && !zero_ok)
+                return config_fail(p, p->line, "%s %s: invalid duration '%s': this key needs more than 0, e.g. 30s",
+                                   p->section, key, v);
+        *ret = u;
+        return 0;
 }
 
 static int handle_daemon_key(Parser *p, int k, const char *key, const char *v) {
@@ -437,16 +492,14 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
                                    "servers with no graceful shutdown)",
                                    p->section, v);
         case PK_WATCHDOG: /* 0 turns it off, as systemd's WatchdogSec=0 */
-                if (sv_duration_parse(v, &pr->watchdog_usec) < 0)
-                        return bad_duration(p, key, v);
-                return 0;
+                return parse_duration(p, key, v, true, &pr->watchdog_usec);
         case PK_HEALTHCHECK:
                 return config_health_set(p, pr, v);
         case PK_HEALTHCHECK_INTERVAL:
         case PK_HEALTHCHECK_TIMEOUT: {
                 uint64_t *u = k == PK_HEALTHCHECK_INTERVAL ? &pr->health.interval_usec : &pr->health.timeout_usec;
-                if (sv_duration_parse(v, u) < 0 || *u == 0)
-                        return bad_duration(p, key, v);
+                if (parse_duration(p, key, v, false, u) < 0)
+                        return -EINVAL;
                 if (!p->pending[p->index].health_opt_line)
                         p->pending[p->index].health_opt_line = p->line;
                 return 0;
@@ -462,13 +515,9 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
                         p->pending[p->index].health_opt_line = p->line;
                 return 0;
         case PK_STARTSECS:
-                if (sv_duration_parse(v, &pr->startsecs_usec) < 0)
-                        return bad_duration(p, key, v);
-                return 0;
+                return parse_duration(p, key, v, true, &pr->startsecs_usec);
         case PK_READY_TIMEOUT:
-                if (sv_duration_parse(v, &pr->ready_timeout_usec) < 0 || pr->ready_timeout_usec == 0)
-                        return bad_duration(p, key, v);
-                return 0;
+                return parse_duration(p, key, v, false, &pr->ready_timeout_usec);
         case PK_STARTRETRIES:
                 if (config_parse_uint(v, 0, 100, &n) < 0)
                         return config_fail(p, p->line,
@@ -511,9 +560,7 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
                 pr->stopsignal = r;
                 return 0;
         case PK_STOPWAITSECS:
-                if (sv_duration_parse(v, &pr->stopwait_usec) < 0)
-                        return bad_duration(p, key, v);
-                return 0;
+                return parse_duration(p, key, v, true, &pr->stopwait_usec);
         case PK_STOPASGROUP: /* implies killasgroup: see config_validate() */
                 if (config_parse_bool(v, &pr->stopasgroup) < 0)
                         return bad_bool(p, key, v);
@@ -589,6 +636,52 @@ static int handle_program_key(Parser *p, int k, const char *key, const char *v) 
 }
 
 
+static const char *const section_kind_names[] = {
+        [SECTION_NONE] = "", [SECTION_DAEMON] = "sockvisord", [SECTION_SOCKET] = "socket",
+        [SECTION_PROGRAM] = "program", [SECTION_INCLUDE] = "include", [SECTION_GROUP] = "group",
+};
+
+void config_expand_vars(Parser *p, unsigned line, SvExpandVars *ret, char *here, size_t len) {
+        const ConfigFile *f = config_file_of(p, line, NULL);
+        const char *path = f ? f->path : p->origin, *slash = strrchr(path, '/');
+        if (!slash)
+                (void) snprintf(here, len, ".");
+        else
+                (void) snprintf(here, len, "%.*s", slash == path ? 1 : (int) (slash - path), path);
+        if (!p->host_node_name[0] && gethostname(p->host_node_name, sizeof(p->host_node_name) - 1) < 0)
+                (void) snprintf(p->host_node_name, sizeof(p->host_node_name), "localhost");
+        *ret = (SvExpandVars){
+                .here = here,
+                .program_name = p->kind == SECTION_PROGRAM ? p->cfg->programs[p->index].name : NULL,
+                .process_num = -1,
+                .host_node_name = p->host_node_name,
+                .envp = environ,
+        };
+}
+
+/* The %(NAME)s expansions of value, for the keys that take them (expand.c's table). */
+static int expand_value(Parser *p, const char *key, const char *value, char **ret) {
+        const SvExpandKey *rule = sv_expand_key(section_kind_names[p->kind], key);
+        if (!rule) {
+                if (!strstr(value, "%("))
+                        return 0; /* a % of its own */
+                char keys[512];
+                sv_expand_keys_join(keys, sizeof(keys));
+                return config_fail(p, p->line, "%s %s: '%%(' expansions are not taken in this key; keys that take them: %s",
+                                   p->section, key, keys);
+        }
+        char here[PATH_MAX];
+        SvExpandVars vars;
+        SvDiag d = {};
+        config_expand_vars(p, p->line, &vars, here, sizeof(here));
+        int r = sv_expand(value, rule, &vars, ret, &d);
+        if (r == -ENOMEM)
+                return p->failed = true, r;
+        if (r < 0)
+                return config_fail(p, p->line, "%s %s: %s", p->section, key, d.msg);
+        return 0;
+}
+
 /* inih handler: nonzero means "go on". Our own convention stops here. */
 static int ini_handler_cb(void *user, const char *section, const char *key, const char *value) {
         Parser *p = user;
@@ -600,7 +693,9 @@ static int ini_handler_cb(void *user, const char *section, const char *key, cons
 
         switch (p->kind) {
         case SECTION_NONE:
-                config_fail(p, p->line, "'%s' is outside any section; put it under [sockvisord], [socket:NAME] or [program:NAME]",
+                config_fail(p, p->line,
+                            "'%s' is outside any section; put it under [sockvisord], [socket:NAME], [program:NAME], "
+                            "[group:NAME] or [include]",
                             key);
                 return 0;
         case SECTION_DAEMON:
@@ -611,6 +706,12 @@ static int ini_handler_cb(void *user, const char *section, const char *key, cons
                 break;
         case SECTION_PROGRAM:
                 keys = program_keys, n_keys = ELEMENTSOF(program_keys);
+                break;
+        case SECTION_INCLUDE:
+                keys = include_keys, n_keys = ELEMENTSOF(include_keys);
+                break;
+        case SECTION_GROUP:
+                keys = group_keys, n_keys = ELEMENTSOF(group_keys);
                 break;
         default:
                 return 0;
@@ -631,25 +732,163 @@ static int ini_handler_cb(void *user, const char *section, const char *key, cons
         if (p->kind == SECTION_DAEMON)
                 p->daemon_seen |= (KeySet) 1 << k;
 
+        _cleanup_free_ char *expanded = NULL;
+        const char *raw = value;
+        if (strchr(value, '%')) {
+                if (expand_value(p, key, value, &expanded) < 0)
+                        return 0;
+                if (expanded) /* else a key without expansions, and a % of its own */
+                        value = expanded;
+        }
+
         int r;
         if (p->kind == SECTION_DAEMON)
                 r = handle_daemon_key(p, k, key, value);
         else if (p->kind == SECTION_SOCKET)
                 r = handle_socket_key(p, k, key, value);
+        else if (p->kind == SECTION_GROUP) {
+                p->group_programs_line[p->index] = p->line; /* checked once every program is known */
+                r = config_parse_names(p, key, value, &p->cfg->groups[p->index].programs);
+        } else if (p->kind == SECTION_INCLUDE) {
+                p->include_line = p->line; /* errors about the files point at files= */
+                r = set_string(p, &p->include_files, value);
+        }
         else
                 r = handle_program_key(p, k, key, value);
+        if (r >= 0 && p->kind == SECTION_PROGRAM && k == PK_COMMAND && expanded) /* as written: expanded per instance */
+                r = set_string(p, &p->cfg->programs[p->index].command, raw);
         return r < 0 ? 0 : 1;
 }
 
 
-int sv_config_parse_string(const char *text, const char *origin, SvConfig **ret, SvDiag *d) {
+/* Reads path through p->src and appends it to p->files; 0 with *ret_dup true when it is a
+ * file already read (by device and inode). line: of the [include] naming it, 0 for the main
+ * file. */
+static int load_file(Parser *p, const char *path, unsigned line, bool *ret_dup) {
+        ConfigFile f = { .base = p->line };
+        SvDiag d = {};
+        *ret_dup = false;
+        if (strchr(path, '\n'))
+                return config_fail(p, line, "[include] files: '%s' has a newline in its name; rename the file", path);
+        int r = p->src->read(p->src->ctx, path, &f.text, &f.len, f.id, &d);
+        if (r == -ENOMEM)
+                return p->failed = true, r;
+        if (r < 0) {
+                if (line)
+                        return config_fail(p, line, "[include] files: %s", d.msg);
+                return p->failed = true, diag_set(p->diag, 0, "%s", d.msg), r;
+        }
+        for (size_t k = 0; k < p->n_files; k++)
+                if (p->files[k].id[0] == f.id[0] && p->files[k].id[1] == f.id[1]) {
+                        free(f.text);
+                        *ret_dup = true;
+                        return 0;
+                }
+        if (strlen(f.text) != f.len) {
+                free(f.text);
+                return line ? config_fail(p, line, "[include] files: %s: contains a NUL byte; the file must be text", path)
+                            : (p->failed = true, diag_set(p->diag, 0, "%s: contains a NUL byte; the file must be text", path));
+        }
+        if (f.len > SV_CONFIG_FILE_MAX || p->total_bytes + f.len > SV_CONFIG_TOTAL_MAX) {
+                free(f.text);
+                return config_fail(p, line, "[include] files: %s: %zu bytes would make the configuration %zu bytes; all "
+                                   "its files together may have at most %u bytes (%u MiB)",
+                                   path, f.len, p->total_bytes + f.len, SV_CONFIG_TOTAL_MAX, SV_CONFIG_TOTAL_MAX >> 20);
+        }
+        if (p->n_files > SV_CONFIG_INCLUDES_MAX) {
+                free(f.text);
+                return config_fail(p, line, "[include] files: %s: more than %d included files; merge some of them", path,
+                                   SV_CONFIG_INCLUDES_MAX);
+        }
+        ConfigFile *v = realloc(p->files, (p->n_files + 1) * sizeof(ConfigFile));
+        if (!v || !(f.path = strdup(path))) {
+                if (v)
+                        p->files = v;
+                free(f.text);
+                return p->failed = true, -ENOMEM;
+        }
+        p->files = v;
+        p->files[p->n_files++] = f;
+        p->total_bytes += f.len;
+        return 0;
+}
+
+/* Hands file k to inih, its lines numbered on from the files before it. */
+static int read_one(Parser *p, size_t k) {
+        ConfigFile *f = &p->files[k];
+        p->cur = k;
+        p->origin = f->path;
+        p->text = f->text;
+        p->len = f->len;
+        p->pos = 0;
+        p->line = f->base;
+        p->kind = SECTION_NONE;
+        p->seen = 0;
+        p->raw = NULL;
+        int r = ini_parse_stream(config_reader_cb, p, ini_handler_cb, p);
+        if (!p->failed && r == -2)
+                return p->failed = true, -ENOMEM;
+        if (!p->failed && r > 0)
+                return config_fail(p, f->base + (unsigned) r,
+                                   "syntax error; expected '[section]', 'key = value' or a comment starting with ';' or '#'");
+        return p->failed ? -EINVAL : 0;
+}
+
+static bool has_glob_chars(const char *s) {
+        return strpbrk(s, "*?[") != NULL;
+}
+
+/* [include] files=: each blank-separated glob, relative to the main file's directory, its
+ * matches in sorted order; a glob may match nothing, a plain name must exist. */
+static int read_includes(Parser *p) {
+        const char *main_path = p->files[0].path, *slash = strrchr(main_path, '/');
+        int dirlen = slash ? (int) (slash - main_path) : 0;
+        const char *v = p->include_files;
+
+        while (*(v += strspn(v, " \t"))) {
+                size_t n = strcspn(v, " \t");
+                _cleanup_free_ char *pattern = NULL;
+                if (*v == '/' || !slash)
+                        pattern = strndup(v, n);
+                else if (asprintf(&pattern, "%.*s/%.*s", dirlen, main_path, (int) n, v) < 0)
+                        pattern = NULL;
+                if (!pattern)
+                        return p->failed = true, -ENOMEM;
+                v += n;
+
+                char **paths = NULL;
+                int r = 0;
+                if (has_glob_chars(pattern)) {
+                        SvDiag d = {};
+                        r = p->src->glob(p->src->ctx, pattern, &paths, &d);
+                        if (r == -ENOMEM)
+                                return p->failed = true, r;
+                        if (r < 0)
+                                return config_fail(p, p->include_line, "[include] files: %s", d.msg);
+                } else if (!(paths = calloc(2, sizeof(char *))) || !(paths[0] = strdup(pattern))) {
+                        sv_strv_free(paths);
+                        return p->failed = true, -ENOMEM;
+                }
+                for (size_t k = 0; paths[k] && r == 0; k++) {
+                        bool dup;
+                        r = load_file(p, paths[k], p->include_line, &dup);
+                        if (r == 0 && !dup)
+                                r = read_one(p, p->n_files - 1);
+                }
+                sv_strv_free(paths);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_files(const char *path, const SvConfigFiles *src, SvConfig **ret, SvDiag *d) {
         _cleanup_(sv_config_freep) SvConfig *c = calloc(1, sizeof(SvConfig));
         SvDiag local = {};
         Parser p = {
-                .origin = origin ? origin : "<config>",
-                .text = text,
-                .len = strlen(text),
+                .origin = path ? path : "<config>",
                 .diag = d ? d : &local,
+                .src = src,
         };
         int r;
 
@@ -672,64 +911,76 @@ int sv_config_parse_string(const char *text, const char *origin, SvConfig **ret,
         ini_allow_multiline = false;
         ini_stop_on_first_error = true;
 
-        r = ini_parse_stream(config_reader_cb, &p, ini_handler_cb, &p);
-        if (!p.failed && r == -2)
-                r = -ENOMEM;
-        else if (!p.failed && r > 0)
-                r = config_fail(&p, (unsigned) r,
-                                "syntax error; expected '[section]', 'key = value' or a comment starting with ';' or '#'");
-        else if (!p.failed)
+        bool dup;
+        r = load_file(&p, p.origin, 0, &dup);
+        if (r >= 0)
+                r = read_one(&p, 0);
+        if (r >= 0 && p.include_files)
+                r = read_includes(&p);
+        if (r >= 0)
                 r = config_validate(&p);
-        else
-                r = -EINVAL;
-
         if (p.failed && r >= 0)
                 r = -EINVAL;
+        if (r >= 0) /* what an upgrade hands the next image, byte for byte */
+                r = p.n_files == 1 ? ((c->source = strdup(p.files[0].text)) ? 0 : -ENOMEM)
+                                   : config_make_bundle(p.files, p.n_files, &c->source);
+        c->n_files = p.n_files;
+
         if (p.pending)
                 for (size_t i = 0; i < c->n_programs; i++)
                         free(p.pending[i].socket_list);
         free(p.pending);
+        for (size_t k = 0; k < p.n_files; k++) {
+                free(p.files[k].path);
+                free(p.files[k].text);
+        }
+        free(p.files);
+        free(p.include_files);
+        free(p.group_programs_line);
         if (r < 0)
                 return r;
-        c->source = strdup(text); /* what an upgrade hands the next image, byte for byte */
-        if (!c->source)
-                return -ENOMEM;
         *ret = TAKE_PTR(c);
         return 0;
 }
 
-int sv_config_parse_file(const char *path, SvConfig **ret, SvDiag *d) {
-        _cleanup_free_ char *text = NULL;
-        size_t size = 0;
-        FILE *f = fopen(path, "re");
+/* A config given as text: the one file it is; an [include] in it finds nothing. */
+typedef struct TextSource {
+        const char *origin, *text;
+} TextSource;
 
-        if (!f) {
-                int r = -errno;
-                diag_set(d, 0, "%s: cannot open: %s", path, strerror(-r));
-                return r;
+static int text_read(void *ctx, const char *path, char **ret_text, size_t *ret_len, uint64_t ret_id[2], SvDiag *d) {
+        const TextSource *t = ctx;
+        if (strcmp(path, t->origin) != 0) {
+                diag_set(d, 0, "%s: cannot open: a configuration given as text includes no file", path);
+                return -ENOENT;
         }
-        /* Read the whole file so the reader can see lines of any length. */
-        FILE *mem = open_memstream(&text, &size);
-        if (!mem) {
-                fclose(f);
+        if (!(*ret_text = strdup(t->text)))
                 return -ENOMEM;
-        }
-        char buf[8192];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-                if (fwrite(buf, 1, n, mem) != n)
-                        break;
-        int rerr = ferror(f) ? -EIO : 0;
-        fclose(f);
-        if (fclose(mem) != 0)
-                return -ENOMEM;
-        if (rerr < 0) {
-                diag_set(d, 0, "%s: read error", path);
-                return rerr;
-        }
-        if (strlen(text) != size)
-                return diag_set(d, 0, "%s: contains a NUL byte; the file must be text", path);
-        return sv_config_parse_string(text, path, ret, d);
+        *ret_len = strlen(t->text);
+        ret_id[0] = ret_id[1] = 0;
+        return 0;
+}
+
+static int text_glob(void *ctx, const char *pattern, char ***ret, SvDiag *d) {
+        (void) ctx, (void) pattern, (void) d;
+        *ret = calloc(1, sizeof(char *));
+        return *ret ? 0 : -ENOMEM;
+}
+
+int sv_config_parse_string(const char *text, const char *origin, SvConfig **ret, SvDiag *d) {
+        if (config_is_bundle(text))
+                return config_parse_bundle(text, ret, d);
+        TextSource t = { .origin = origin ? origin : "<config>", .text = text };
+        SvConfigFiles src = { .read = text_read, .glob = text_glob, .ctx = &t };
+        return parse_files(t.origin, &src, ret, d);
+}
+
+int sv_config_parse_files(const char *path, const SvConfigFiles *files, SvConfig **ret, SvDiag *d) {
+        return parse_files(path, files, ret, d);
+}
+
+int sv_config_parse_file(const char *path, SvConfig **ret, SvDiag *d) {
+        return parse_files(path, sv_config_files_fs(), ret, d);
 }
 
 SvConfig *sv_config_free(SvConfig *c) {
@@ -747,6 +998,9 @@ SvConfig *sv_config_free(SvConfig *c) {
                 free(pr->name);
                 free(pr->command);
                 sv_strv_free(pr->argv);
+                for (size_t k = 0; pr->instance_argv && k < pr->numprocs; k++)
+                        sv_strv_free(pr->instance_argv[k]);
+                free(pr->instance_argv);
                 free(pr->socket_idx);
                 free(pr->directory);
                 free(pr->user);
@@ -757,12 +1011,30 @@ SvConfig *sv_config_free(SvConfig *c) {
                         free(pr->logfile[k].path);
         }
         free(c->programs);
+        for (size_t i = 0; i < c->n_groups; i++) {
+                free(c->groups[i].name);
+                sv_strv_free(c->groups[i].programs);
+        }
+        free(c->groups);
         free(c->origin);
         free(c->source);
         free(c->control_path);
         free(c->metrics);
         free(c);
         return NULL;
+}
+
+size_t sv_config_groups_of(const SvConfig *c, const char *program, const SvGroupConf **ret) {
+        size_t n = 0;
+        for (size_t g = 0; g < c->n_groups; g++)
+                for (size_t k = 0; c->groups[g].programs && c->groups[g].programs[k]; k++)
+                        if (strcmp(c->groups[g].programs[k], program) == 0)
+                                ret[n++] = &c->groups[g];
+        return n;
+}
+
+char *const *sv_program_argv(const SvProgramConf *pr, unsigned index) {
+        return pr->instance_argv && index < pr->numprocs ? pr->instance_argv[index] : pr->argv;
 }
 
 const SvProgramConf *sv_config_find_program(const SvConfig *c, const char *name) {

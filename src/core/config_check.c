@@ -1,6 +1,7 @@
 /* Cross-section checks: what needs every section known (sockets= names, required keys,
  * restart_surge against numprocs, two sockets that cannot both be bound). */
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include "config_internal.h"
 #include "sockvisor/cmdline.h"
+#include "sockvisor/expand.h"
 
 /* Turns "a, b c" into socket indexes, once every section is known. */
 static int resolve_sockets(Parser *p, SvProgramConf *pr, const char *list, unsigned line) {
@@ -98,21 +100,48 @@ static int expand_fd_ref(void *userdata, const char *key, size_t keylen, char *b
                         pr->n_sockets ? valid : defined);
 }
 
-/* command= split again, now that sockets= is known: each %(fd:NAME) becomes its fd. */
-static int expand_command(Parser *p, SvProgramConf *pr, unsigned line) {
+/* command= as one instance runs it: its %(…)s expansions put in (process_num = index, when
+ * asked), then split, each %(fd:NAME) becoming its fd. */
+static int instance_argv(Parser *p, SvProgramConf *pr, unsigned line, int index, char ***ret) {
         FdRef f = { .cfg = p->cfg, .pr = pr };
-        char **argv = NULL;
+        _cleanup_free_ char *text = NULL;
+        char here[PATH_MAX];
+        SvExpandVars vars;
         SvDiag d = {};
 
-        if (!strchr(pr->command, '%'))
-                return 0;
-        int r = sv_cmdline_split_expand(pr->command, expand_fd_ref, &f, &argv, &d);
+        config_expand_vars(p, line, &vars, here, sizeof(here));
+        vars.program_name = pr->name;
+        vars.process_num = index;
+        int r = sv_expand(pr->command, sv_expand_key("program", "command"), &vars, &text, &d);
+        if (r >= 0)
+                r = sv_cmdline_split_expand(text, expand_fd_ref, &f, ret, &d);
         if (r == -ENOMEM)
                 return p->failed = true, r;
         if (r < 0)
                 return config_fail(p, line, "[program:%s] command: %s", pr->name, d.msg);
+        return 0;
+}
+
+/* command= split again, now that sockets= and numprocs= are known. */
+static int expand_command(Parser *p, SvProgramConf *pr, unsigned line) {
+        char **argv = NULL;
+        if (!strchr(pr->command, '%'))
+                return 0;
+        int r = instance_argv(p, pr, line, 0, &argv);
+        if (r < 0)
+                return r;
         sv_strv_free(pr->argv);
         pr->argv = argv;
+        if (!sv_expand_uses_process_num(pr->command))
+                return 0;
+        pr->instance_argv = calloc(pr->numprocs, sizeof(char **));
+        if (!pr->instance_argv)
+                return p->failed = true, -ENOMEM;
+        for (unsigned k = 0; k < pr->numprocs; k++) {
+                r = instance_argv(p, pr, line, (int) k, &pr->instance_argv[k]);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 
@@ -282,6 +311,41 @@ static int check_observed(Parser *p, SvProgramConf *pr, const ProgramPending *pp
         return 0;
 }
 
+/* [group:NAME]: programs= names programs that exist, each once, and no program is named
+ * like a group (a command could not tell which is meant). */
+static int check_groups(Parser *p) {
+        SvConfig *c = p->cfg;
+        for (size_t g = 0; g < c->n_groups; g++) {
+                SvGroupConf *gr = &c->groups[g];
+                unsigned line = p->group_programs_line[g];
+                if (sv_config_find_program(c, gr->name))
+                        return config_fail(p, gr->line,
+                                           "[group:%s]: a program is named %s too (on %s); a command could not tell them "
+                                           "apart: rename the group",
+                                           gr->name, gr->name, config_at(p, sv_config_find_program(c, gr->name)->line));
+                if (!line || !gr->programs[0])
+                        return config_fail(p, line ? line : gr->line, "[group:%s] lists no programs; e.g. programs = web, api",
+                                           gr->name);
+                for (size_t k = 0; gr->programs[k]; k++) {
+                        if (!sv_config_find_program(c, gr->programs[k])) {
+                                char known[1024];
+                                size_t o = 0;
+                                known[0] = '\0';
+                                for (size_t q = 0; q < c->n_programs && o < sizeof(known); q++)
+                                        o += (size_t) snprintf(known + o, sizeof(known) - o, "%s%s", q ? ", " : "",
+                                                               c->programs[q].name);
+                                return config_fail(p, line, "[group:%s] programs: no [program:%s] is defined; known: %s",
+                                                   gr->name, gr->programs[k], known[0] ? known : "(none)");
+                        }
+                        for (size_t q = 0; q < k; q++)
+                                if (strcmp(gr->programs[q], gr->programs[k]) == 0)
+                                        return config_fail(p, line, "[group:%s] programs: '%s' is listed twice", gr->name,
+                                                           gr->programs[k]);
+                }
+        }
+        return 0;
+}
+
 int config_validate(Parser *p) {
         SvConfig *c = p->cfg;
 
@@ -329,6 +393,9 @@ int config_validate(Parser *p) {
                         return r;
         }
         r = config_logfile_check_all(p);
+        if (r < 0)
+                return r;
+        r = check_groups(p);
         if (r < 0)
                 return r;
         if (!c->control_path) {

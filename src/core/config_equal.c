@@ -25,6 +25,10 @@ static bool health_equal(const SvHealthCheck *a, const SvHealthCheck *b) {
 bool sv_program_conf_equal(const SvConfig *ca, const SvProgramConf *a, const SvConfig *cb, const SvProgramConf *b) {
         if (!streq_ptr(a->name, b->name) || !streq_ptr(a->command, b->command))
                 return false;
+        /* as expanded: the same command= runs otherwise once %(ENV_X)s or %(here)s changed */
+        for (unsigned k = 0; k < a->numprocs || k == 0; k++)
+                if (!strv_equal(sv_program_argv(a, k), sv_program_argv(b, k)))
+                        return false;
         if (a->n_sockets != b->n_sockets)
                 return false;
         for (size_t i = 0; i < a->n_sockets; i++)

@@ -7,7 +7,9 @@
  *   config_values.c  the syntax of values: booleans, numbers, modes, signals, exit codes,
  *                    user names, environment=
  *   config_check.c   cross-section checks, once every section is known
- *   config_equal.c   comparisons, for reload */
+ *   config_equal.c   comparisons, for reload
+ *   config_source.c  the files: read from the file system (sizes capped, on the fd), or from
+ *                    the bundle an upgrade carries; [include] is followed in config.c */
 #pragma once
 
 #include <stdbool.h>
@@ -21,6 +23,8 @@ typedef enum SectionKind {
         SECTION_DAEMON,
         SECTION_SOCKET,
         SECTION_PROGRAM,
+        SECTION_INCLUDE,
+        SECTION_GROUP,
 } SectionKind;
 
 /* Which keys a section has seen, to catch duplicates. One bit per key of the tables below;
@@ -39,8 +43,19 @@ typedef struct ProgramPending {
         unsigned health_opt_line;  /* line of the first healthcheck_interval/timeout/failures= */
 } ProgramPending;
 
+/* One file of the configuration: the main one first, then the included ones in the order
+ * they were read. Lines are numbered across all of them: the file's line L is the
+ * parser's line base + L, so a line number alone says which file it is in. */
+typedef struct ConfigFile {
+        char *path;   /* as messages name it: the main path, or the include's directory joined */
+        char *text;
+        size_t len;
+        unsigned base;  /* lines of the files before it */
+        uint64_t id[2]; /* device and inode (bundle: its index), to read a file once */
+} ConfigFile;
+
 typedef struct Parser {
-        const char *origin;
+        const char *origin; /* path of the file being read */
         const char *text;
         size_t pos, len;
         unsigned line; /* physical line most recently handed to inih */
@@ -55,7 +70,33 @@ typedef struct Parser {
         KeySet seen;
         KeySet daemon_seen;
         ProgramPending *pending; /* one per program, parallel to cfg->programs */
+        const SvConfigFiles *src;
+        ConfigFile *files;
+        size_t n_files;
+        size_t cur;          /* index of the file being read */
+        size_t total_bytes;  /* of all files read, against SV_CONFIG_TOTAL_MAX */
+        char *include_files; /* [include] files= of the main file, NULL when none */
+        unsigned include_line;
+        unsigned *group_programs_line; /* line of programs= per group, parallel to cfg->groups */
+        char host_node_name[256]; /* for %(host_node_name)s, asked once */
+        char at[4][320];     /* config_at()'s answers, used in turn */
+        unsigned at_next;
 } Parser;
+
+/* The file a parser line is in (NULL before any file), and the line within it. */
+const ConfigFile *config_file_of(const Parser *p, unsigned line, unsigned *ret_local);
+/* "line 12" in a one-file configuration, else "conf.d/web.ini:12": for messages that point
+ * at another line than their own. Valid until four more calls. */
+const char *config_at(Parser *p, unsigned line);
+
+/* What %(here)s and the others stand for on line (here: a buffer of len bytes for it). */
+struct SvExpandVars;
+void config_expand_vars(Parser *p, unsigned line, struct SvExpandVars *ret, char *here, size_t len);
+
+/* config_source.c: the upgrade bundle. */
+bool config_is_bundle(const char *text);
+int config_parse_bundle(const char *text, SvConfig **ret, SvDiag *d);
+int config_make_bundle(const ConfigFile *files, size_t n, char **ret);
 
 /* Records the first error as "ORIGIN:LINE: what" (with a hint when inih cut the value at an
  * inline comment), marks the parse failed and returns -EINVAL. Later errors are dropped. */

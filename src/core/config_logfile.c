@@ -23,42 +23,12 @@ const char *sv_stream_to_string(SvStream s) {
 
 #define LOGFILE_PATH_MAX (PATH_MAX - 16) /* room for ".1000" and the writer's temporary names */
 
-/* %(program_name)s and %% put in; anything else of the %(...) kind refused, with a word on
- * %(process_num): the instances of a program share its files. */
-static int expand_path(Parser *p, SvProgramConf *pr, const char *key, const char *v, char **ret) {
-        char buf[LOGFILE_PATH_MAX];
-        size_t o = 0;
-        for (const char *s = v; *s; s++) {
-                const char *put = NULL;
-                size_t n = 1;
-                if (s[0] == '%' && s[1] == '%') {
-                        put = "%";
-                        s++;
-                } else if (strncmp(s, "%(program_name)s", 16) == 0) {
-                        put = pr->name;
-                        n = strlen(pr->name);
-                        s += 15;
-                } else if (strncmp(s, "%(process_num)", 14) == 0)
-                        return config_fail(p, p->line,
-                                           "%s %s: %%(process_num) is not supported: the instances of a program share its "
-                                           "log files (one pipe per program and stream); drop it, or use "
-                                           "%%(program_name)s",
-                                           p->section, key);
-                else if (strncmp(s, "%(", 2) == 0)
-                        return config_fail(p, p->line,
-                                           "%s %s: unknown expansion in '%s'; the only one is %%(program_name)s (and %%%% "
-                                           "for a literal %%)",
-                                           p->section, key, v);
-                else
-                        put = s;
-                if (o + n >= sizeof(buf))
-                        return config_fail(p, p->line, "%s %s: path longer than %d bytes", p->section, key,
-                                           LOGFILE_PATH_MAX - 1);
-                memcpy(buf + o, put, n);
-                o += n;
-        }
-        buf[o] = '\0';
-        *ret = strdup(buf);
+/* The path, its %(…)s expansions already put in (expand.c), within the length a rotated
+ * name still fits in. */
+static int copy_path(Parser *p, const char *key, const char *v, char **ret) {
+        if (strlen(v) >= LOGFILE_PATH_MAX)
+                return config_fail(p, p->line, "%s %s: path longer than %d bytes", p->section, key, LOGFILE_PATH_MAX - 1);
+        *ret = strdup(v);
         return *ret ? 0 : (p->failed = true, -ENOMEM);
 }
 
@@ -87,7 +57,7 @@ int config_logfile_key(Parser *p, SvProgramConf *pr, SvStream stream, int which,
                                            "%s %s: '%s' is not an absolute path; e.g. %s = /var/log/%s.%s.log, or NONE "
                                            "(not captured: /dev/null)",
                                            p->section, key, v, key, pr->name, stream_table[stream]);
-                r = expand_path(p, pr, key, v, &path);
+                r = copy_path(p, key, v, &path);
                 if (r < 0)
                         return r;
                 if (path[strlen(path) - 1] == '/') {

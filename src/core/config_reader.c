@@ -13,6 +13,26 @@
 
 #include "config_internal.h"
 
+const ConfigFile *config_file_of(const Parser *p, unsigned line, unsigned *ret_local) {
+        const ConfigFile *f = NULL;
+        for (size_t k = 0; k < p->n_files && p->files[k].base < line; k++)
+                f = &p->files[k];
+        if (ret_local)
+                *ret_local = f ? line - f->base : line;
+        return f;
+}
+
+const char *config_at(Parser *p, unsigned line) {
+        char *buf = p->at[p->at_next++ % ELEMENTSOF(p->at)];
+        unsigned local;
+        const ConfigFile *f = config_file_of(p, line, &local);
+        if (p->n_files > 1 && f)
+                (void) snprintf(buf, sizeof(p->at[0]), "%s:%u", f->path, local);
+        else
+                (void) snprintf(buf, sizeof(p->at[0]), "line %u", local);
+        return buf;
+}
+
 int config_fail(Parser *p, unsigned line, const char *fmt, ...) {
         char what[sizeof(p->diag->msg)];
         va_list ap;
@@ -23,17 +43,20 @@ int config_fail(Parser *p, unsigned line, const char *fmt, ...) {
         (void) vsnprintf(what, sizeof(what), fmt, ap);
         va_end(ap);
         p->failed = true;
+        unsigned local;
+        const ConfigFile *f = config_file_of(p, line, &local);
+        const char *origin = f ? f->path : p->origin;
         /* inih cuts a value at " ;" (an inline comment): say so, or the error is a riddle */
         const char *eq = line == p->line && p->raw ? memchr(p->raw, '=', p->raw_len) : NULL;
         if (eq && (memmem(eq, p->raw_len - (size_t) (eq - p->raw), " ;", 2) ||
                    memmem(eq, p->raw_len - (size_t) (eq - p->raw), "\t;", 2)))
-                return diag_set(p->diag, line,
+                return diag_set(p->diag, local,
                                 "%s:%u: %s (note: ' ;' starts a comment, so the value was cut there; write ';' "
                                 "without the space before it)",
-                                p->origin, line, what);
+                                origin, local, what);
         if (line > 0)
-                return diag_set(p->diag, line, "%s:%u: %s", p->origin, line, what);
-        return diag_set(p->diag, 0, "%s: %s", p->origin, what);
+                return diag_set(p->diag, local, "%s:%u: %s", origin, local, what);
+        return diag_set(p->diag, 0, "%s: %s", origin, what);
 }
 
 /* The names people know control characters by, for the ones that get into files. */
@@ -140,7 +163,7 @@ char *config_reader_cb(char *str, int num, void *stream) {
         p->pos += linelen;
 
         const char *s = str;
-        if (p->line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
+        if (p->line == p->files[p->cur].base + 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
                 s += 3; /* inih skips a UTF-8 BOM; so must we, or the first header goes unseen */
         while (*s == ' ' || *s == '\t')
                 s++;

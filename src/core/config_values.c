@@ -266,6 +266,10 @@ int config_parse_names(Parser *p, const char *key, const char *v, char ***ret) {
                         s++;
                 if (*s && *s != ',') {
                         sv_strv_free(list);
+                        if (strcmp(key, "programs") == 0)
+                                return config_fail(p, p->line, "%s %s: '%s' is not a list of program names; e.g. "
+                                                   "programs = web, api (separated by commas)",
+                                                   p->section, key, v);
                         return config_fail(p, p->line, "%s %s: '%s' is not a list of user or group names; e.g. %s = "
                                            "www-data, alice (names or numbers, separated by commas)",
                                            p->section, key, v, key);

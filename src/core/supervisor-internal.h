@@ -51,6 +51,7 @@ typedef struct Waiter {
         WaitFor what;
         bool after_stop;  /* a start queued behind a stop under way */
         bool after_drain; /* a start queued behind instances still draining (numprocs lowered) */
+        int index;        /* -1: the whole program; else the one instance it waits for ("pool:1") */
         uint64_t since_usec;
         struct Waiter *next;
 } Waiter;
@@ -171,6 +172,13 @@ void sv_dispatch(SvSupervisor *s);
 void sv_program_start(Program *p, const char *cause);
 void sv_program_stop(Program *p, const char *cause);
 void sv_program_begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr);
+/* The same for the one instance index of p (a command named "pool:1"); the others are left
+ * alone. The restart rolls indexes [first, end) out to the program's own configuration. */
+void sv_instance_start(Program *p, unsigned index, const char *cause);
+void sv_instance_stop(Program *p, unsigned index, const char *cause);
+void sv_instance_begin_rollout(Program *p, unsigned first, unsigned end);
+/* Whether instance index of p, a candidate of it or an old one draining, is still alive. */
+bool sv_index_live(const Program *p, unsigned index);
 /* A health replacement under way gives way to what an operator asked (restart, reload, stop):
  * its candidate drains, and the unhealthy instance is replaced by what was asked. */
 void sv_program_yield_health(Program *p, const char *why);

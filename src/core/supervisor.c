@@ -350,6 +350,7 @@ static int instance_spawn(SvSupervisor *s, Instance *i) {
                 .id = i->id,
                 .program = i->prog->name,
                 .instance = sv_instance_name(i, iname, sizeof(iname)),
+                .index = i->index,
                 .generation = i->gen,
                 .conf = i->conf,
                 .fds = fds,

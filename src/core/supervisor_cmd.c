@@ -10,6 +10,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "sockvisor/cmdline.h"
 #include "sockvisor/ctlverbs.h"
 #include "sockvisor/duration.h"
 #include "sockvisor/fetch.h"
@@ -18,40 +19,77 @@
 #include "sockvisor/policy.h"
 #include "sockvisor/status.h"
 
-/* NAME... or "all" -> programs (with_removed: status also shows removed ones still
- * stopping). Answers ERR and returns -ENOENT on an unknown name: nothing half-applies. */
+/* NAME, GROUP, NAME:*, NAME:N ... or "all" -> programs and, per program, which of its
+ * instances (with_removed: status also shows removed ones still stopping). Answers ERR and
+ * returns -ENOENT on an unknown name: nothing half-applies. ret_t may be NULL. */
 static int resolve(SvSupervisor *s, SvConnId conn, char *const *args, size_t n_args, bool with_removed,
-                   Program ***ret, size_t *ret_n) {
-        size_t n = s->n_progs;
+                   Program ***ret, size_t *ret_n, SvNameTarget **ret_t) {
+        size_t n = s->n_progs, n_members = sv_names_group_members(s->cr->cfg);
+        const SvConfig *c = s->cr->cfg;
         const char **names = calloc(n ? n : 1, sizeof(char *));
         bool *visible = calloc(n ? n : 1, sizeof(bool));
-        size_t *idx = calloc(n ? n : 1, sizeof(size_t));
+        unsigned *numprocs = calloc(n ? n : 1, sizeof(unsigned));
+        SvNameTarget *t = calloc(n ? n : 1, sizeof(SvNameTarget));
+        SvNameGroup *groups = calloc(c->n_groups ? c->n_groups : 1, sizeof(SvNameGroup));
+        size_t *members = calloc(n_members ? n_members : 1, sizeof(size_t));
         Program **v = calloc(n ? n : 1, sizeof(Program *));
         SvDiag d = {};
         size_t nv = 0;
         int r = -ENOMEM;
 
-        if (names && visible && idx && v) {
+        if (names && visible && numprocs && t && groups && members && v) {
                 for (size_t q = 0; q < n; q++) {
                         names[q] = s->progs[q]->name;
                         visible[q] = with_removed || !s->progs[q]->removed;
+                        numprocs[q] = s->progs[q]->n > s->progs[q]->conf->numprocs ? s->progs[q]->n
+                                                                                    : s->progs[q]->conf->numprocs;
                 }
-                r = sv_names_resolve(names, visible, n, args, n_args, idx, &nv, &d);
+                SvNameSet set = { .names = names, .visible = visible, .numprocs = numprocs, .n = n, .groups = groups };
+                set.n_groups = sv_names_groups_from_config(c, names, visible, n, groups, members);
+                r = sv_names_resolve(&set, args, n_args, t, &nv, &d);
         }
         if (r >= 0)
                 for (size_t q = 0; q < nv; q++)
-                        v[q] = s->progs[idx[q]];
+                        v[q] = s->progs[t[q].prog];
         free(names);
         free(visible);
-        free(idx);
+        free(numprocs);
+        free(groups);
+        free(members);
         if (r < 0) {
                 free(v);
+                free(t);
                 sv_replyf(s, conn, CTL_REPLY_ERR, "%s", r == -ENOMEM ? "out of memory" : d.msg);
                 return r;
         }
         *ret = v;
         *ret_n = nv;
+        if (ret_t)
+                *ret_t = t;
+        else
+                free(t);
         return 0;
+}
+
+/* The groups p is in: a JSON array, or "a, b" (empty when none). */
+static json_t *groups_json(const SvSupervisor *s, const Program *p) {
+        const SvGroupConf *g[SV_GROUPS_MAX];
+        size_t n = sv_config_groups_of(s->cr->cfg, p->name, g);
+        json_t *a = json_array();
+        for (size_t k = 0; a && k < n; k++)
+                if (json_array_append_new(a, json_string(g[k]->name)) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        return a;
+}
+
+static void groups_text(const SvSupervisor *s, const Program *p, char *buf, size_t len) {
+        const SvGroupConf *g[SV_GROUPS_MAX];
+        size_t n = sv_config_groups_of(s->cr->cfg, p->name, g), o = 0;
+        buf[0] = '\0';
+        for (size_t k = 0; k < n && o < len; k++)
+                o += (size_t) snprintf(buf + o, len - o, "%s%s", k ? ", " : "", g[k]->name);
 }
 
 static void format_sockets(const Program *p, char *buf, size_t len) {
@@ -181,29 +219,41 @@ static void status_json(SvSupervisor *s, SvConnId conn, const Program *p, const 
         r = r < 0 ? r : json_object_set_new(o, "restarts", json_integer((json_int_t) p->stats.restarts));
         r = r < 0 ? r : sv_json_set_string(o, "status", extra);
         r = r < 0 ? r : json_object_set_new(o, "removed", json_boolean(p->removed));
+        json_t *groups = groups_json(s, p);
+        r = r < 0 ? r : groups ? json_object_set_new(o, "groups", groups) : -1;
         /* of the program's output, what its log files could not keep up with */
         r = r < 0 ? r : json_object_set_new(o, "output_dropped_bytes", json_integer((json_int_t) output_dropped));
         reply_json(s, conn, o, r == 0);
 }
 
-/* The instances status shows for p, in order: current per index, candidates, draining.
- * With v NULL, only counts them. */
-static size_t status_instances(const Program *p, const Instance **v, size_t cap) {
+/* The instances status shows for p that t names, in order: current per index, candidates,
+ * draining. role (when v is not NULL) gets 'c', 'n' or 'd' for each, and index its index
+ * (a current slot may have no instance yet). */
+static size_t status_instances(const Program *p, const SvNameTarget *t, const Instance **v, char *role, unsigned *index,
+                               size_t cap) {
         size_t n = 0;
-        for (unsigned k = 0; k < p->n && n < cap; k++, n++)
-                if (v)
-                        v[n] = p->cur[k];
+#define STATUS_PUT(inst, r, k)                   \
+        do {                                     \
+                if (v) {                         \
+                        v[n] = (inst);           \
+                        role[n] = (r);           \
+                        index[n] = (k);          \
+                }                                \
+                n++;                             \
+        } while (0)
+        for (unsigned k = 0; k < p->n && n < cap; k++)
+                if (sv_name_target_has(t, k))
+                        STATUS_PUT(p->cur[k], 'c', k);
         for (unsigned k = 0; k < p->cap && n < cap; k++)
-                if (p->cand[k]) {
-                        if (v)
-                                v[n] = p->cand[k];
-                        n++;
-                }
-        for (const Instance *d = p->draining; d && n < cap; d = d->next, n++)
-                if (v)
-                        v[n] = d;
+                if (p->cand[k] && sv_name_target_has(t, k))
+                        STATUS_PUT(p->cand[k], 'n', k);
+        for (const Instance *d = p->draining; d && n < cap; d = d->next)
+                if (sv_name_target_has(t, d->index))
+                        STATUS_PUT(d, 'd', d->index);
+#undef STATUS_PUT
         return n;
 }
+
 
 /* "  fd store: counter (fd 9), upstream (fd 10, not polled); 2 of 4" */
 static void status_fdstore(SvSupervisor *s, SvConnId conn, const Program *p) {
@@ -219,28 +269,33 @@ static void status_fdstore(SvSupervisor *s, SvConnId conn, const Program *p) {
 
 static void cmd_status(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
         _cleanup_free_ Program **v = NULL;
+        _cleanup_free_ SvNameTarget *t = NULL;
         _cleanup_free_ const Instance **list = NULL;
+        _cleanup_free_ char *roles = NULL;
+        _cleanup_free_ unsigned *index = NULL;
         _cleanup_free_ pid_t *pgids = NULL;
         _cleanup_free_ SvGroupUsage *use = NULL;
         size_t n, longest = 0, cap = 0, ni = 0, n_names;
         char line[CTL_LINE_MAX], *names[CTL_ARGS_MAX + 1];
         bool json = take_json_flag(req, names, &n_names);
 
-        if (resolve(s, conn, names, n_names, true, &v, &n) < 0)
+        if (resolve(s, conn, names, n_names, true, &v, &n, &t) < 0)
                 return;
         for (size_t q = 0; q < n; q++) {
                 longest = strlen(v[q]->name) > longest ? strlen(v[q]->name) : longest;
-                cap += status_instances(v[q], NULL, SIZE_MAX);
+                cap += status_instances(v[q], &t[q], NULL, NULL, NULL, SIZE_MAX);
         }
         list = calloc(cap ? cap : 1, sizeof(Instance *));
+        roles = calloc(cap ? cap : 1, 1);
+        index = calloc(cap ? cap : 1, sizeof(unsigned));
         pgids = calloc(cap ? cap : 1, sizeof(pid_t));
         use = calloc(cap ? cap : 1, sizeof(SvGroupUsage));
-        if (!list || !pgids || !use) {
+        if (!list || !roles || !index || !pgids || !use) {
                 sv_replyf(s, conn, CTL_REPLY_ERR, "out of memory");
                 return;
         }
         for (size_t q = 0; q < n; q++)
-                ni += status_instances(v[q], list + ni, cap - ni);
+                ni += status_instances(v[q], &t[q], list + ni, roles + ni, index + ni, cap - ni);
         for (size_t k = 0; k < ni; k++)
                 pgids[k] = list[k] && list[k]->pid > 0 ? list[k]->pid : 0;
         s->ops->usage(s->ctx, pgids, ni, use); /* one walk of /proc for the whole table */
@@ -252,27 +307,31 @@ static void cmd_status(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
         size_t at = 0;
         for (size_t q = 0; q < n; q++) {
                 const Program *p = v[q];
-                size_t np = status_instances(p, NULL, SIZE_MAX);
-                char sockets[512], name[128];
+                size_t np = status_instances(p, &t[q], NULL, NULL, NULL, SIZE_MAX);
+                char sockets[512], name[128], groups[256];
                 format_sockets(p, sockets, sizeof(sockets));
                 bool multi = p->n > 1 || p->conf->numprocs > 1;
                 uint64_t dropped = s->ops->output_dropped ? s->ops->output_dropped(s->ctx, p->name) : 0;
                 for (size_t k = 0; k < np; k++, at++) {
                         const Instance *i = list[at];
-                        bool cand = k >= p->n && i->index < p->cap && p->cand[i->index] == i;
                         if (json) {
-                                status_json(s, conn, p, i, k < p->n ? "current" : cand ? "candidate" : "draining",
+                                status_json(s, conn, p, i, roles[at] == 'c' ? "current" : roles[at] == 'n' ? "candidate"
+                                                                                                        : "draining",
                                             &use[at], dropped);
                                 continue;
                         }
-                        if (k < p->n && multi)
-                                (void) snprintf(name, sizeof(name), "%s:%zu%s", p->name, k, p->removed ? " (removed)" : "");
-                        else if (k < p->n)
+                        if (roles[at] == 'c' && multi)
+                                (void) snprintf(name, sizeof(name), "%s:%u%s", p->name, index[at],
+                                                p->removed ? " (removed)" : "");
+                        else if (roles[at] == 'c')
                                 (void) snprintf(name, sizeof(name), "%s%s", p->name, p->removed ? " (removed)" : "");
                         else
-                                (void) snprintf(name, sizeof(name), "%s (%s)", SV_INAME(i), cand ? "new" : "old");
+                                (void) snprintf(name, sizeof(name), "%s (%s)", SV_INAME(i), roles[at] == 'n' ? "new" : "old");
                         status_row(s, conn, w, name, i, sockets, &use[at]);
                 }
+                groups_text(s, p, groups, sizeof(groups));
+                if (groups[0] && !json)
+                        sv_replyf(s, conn, CTL_REPLY_OUTPUT, "  group: %s", groups);
                 if (p->n_fdstore && !json)
                         status_fdstore(s, conn, p);
                 if (dropped && !json)
@@ -349,11 +408,14 @@ static void cmd_pid(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
         char *names[CTL_ARGS_MAX + 1];
         size_t n, n_names;
         bool json = take_json_flag(req, names, &n_names);
-        if (resolve(s, conn, names, n_names, false, &v, &n) < 0)
+        _cleanup_free_ SvNameTarget *t = NULL;
+        if (resolve(s, conn, names, n_names, false, &v, &n, &t) < 0)
                 return;
         for (size_t q = 0; q < n; q++)
                 for (unsigned k = 0; k < v[q]->n; k++) {
                         const Instance *i = v[q]->cur[k];
+                        if (!sv_name_target_has(&t[q], k))
+                                continue;
                         pid_t pid = i && i->pid > 0 ? i->pid : 0;
                         if (!json) {
                                 sv_replyf(s, conn, CTL_REPLY_OUTPUT, "%d", (int) pid);
@@ -377,7 +439,8 @@ static void cmd_signal(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
         }
         _cleanup_free_ Program **v = NULL;
         size_t n;
-        if (resolve(s, conn, req->args + 1, req->n_args - 1, false, &v, &n) < 0)
+        _cleanup_free_ SvNameTarget *t = NULL;
+        if (resolve(s, conn, req->args + 1, req->n_args - 1, false, &v, &n, &t) < 0)
                 return;
         unsigned sent = 0;
         char states[256] = "";
@@ -386,6 +449,8 @@ static void cmd_signal(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
         for (size_t q = 0; q < n; q++)
                 for (unsigned k = 0; k < v[q]->n; k++) {
                         const Instance *i = v[q]->cur[k];
+                        if (!sv_name_target_has(&t[q], k))
+                                continue;
                         if (i && i->pid > 0) {
                                 s->ops->signal(s->ctx, i->pid, sig, false);
                                 sv_replyf(s, conn, CTL_REPLY_PROGRESS, "%s: sent SIG%s to pid %d", SV_INAME(i),
@@ -467,6 +532,54 @@ static void follow_file(SvSupervisor *s, Program *p) {
         sv_program_set_numprocs(p, loaded->numprocs);
 }
 
+/* The indexes t names of p as one run [first, end); -EINVAL when there are gaps. */
+static int instance_run(const Program *p, const SvNameTarget *t, unsigned *ret_first, unsigned *ret_end) {
+        unsigned first = UINT32_MAX, end = 0, count = 0;
+        for (unsigned k = 0; k < SV_NAMES_INSTANCES_MAX && k < p->n; k++)
+                if (sv_name_target_has(t, k)) {
+                        first = k < first ? k : first;
+                        end = k + 1;
+                        count++;
+                }
+        if (count == 0 || count != end - first)
+                return -EINVAL;
+        if (ret_first)
+                *ret_first = first, *ret_end = end;
+        return 0;
+}
+
+/* start, stop or restart of some instances of p ("pool:1"): the others are not touched. */
+static void instance_job(SvSupervisor *s, SvConnId conn, Job *j, SvJobKind kind, Program *p, const SvNameTarget *t) {
+        char iname[SV_NAME_MAX + 16];
+        if (kind == SV_JOB_RESTART) {
+                unsigned first, end;
+                if (instance_run(p, t, &first, &end) < 0)
+                        return; /* refused before: not reached */
+                sv_replyf(s, conn, CTL_REPLY_PROGRESS, "%s: rolling out a new generation of %s:%u%s", p->name, p->name,
+                          first, end - first > 1 ? " and the next ones" : "");
+                sv_program_yield_health(p, "superseded by a restart");
+                sv_waiter_add(p, j, WAIT_ROLLOUT);
+                sv_instance_begin_rollout(p, first, end);
+                return;
+        }
+        for (unsigned k = 0; k < p->n; k++) {
+                if (!sv_name_target_has(t, k))
+                        continue;
+                (void) snprintf(iname, sizeof(iname), "%s:%u", p->name, k);
+                Waiter *w = sv_waiter_add(p, j, kind == SV_JOB_STOP ? WAIT_STOPPED : WAIT_RUNNING);
+                if (w)
+                        w->index = (int) k;
+                if (kind == SV_JOB_STOP) {
+                        if (!sv_index_live(p, k))
+                                sv_replyf(s, conn, CTL_REPLY_PROGRESS, "%s: already stopped", iname);
+                        sv_instance_stop(p, k, "stop requested");
+                } else {
+                        sv_replyf(s, conn, CTL_REPLY_PROGRESS, "%s: starting", iname);
+                        sv_instance_start(p, k, "start requested");
+                }
+        }
+}
+
 static void cmd_job(SvSupervisor *s, SvConnId conn, const CtlRequest *req, SvJobKind kind) {
         _cleanup_free_ Program **v = NULL;
         size_t n;
@@ -476,8 +589,17 @@ static void cmd_job(SvSupervisor *s, SvConnId conn, const CtlRequest *req, SvJob
                 sv_replyf(s, conn, CTL_REPLY_ERR, "sockvisord is shutting down");
                 return;
         }
-        if (resolve(s, conn, req->args, req->n_args, false, &v, &n) < 0)
+        _cleanup_free_ SvNameTarget *t = NULL;
+        if (resolve(s, conn, req->args, req->n_args, false, &v, &n, &t) < 0)
                 return;
+        for (size_t q = 0; q < n && kind == SV_JOB_RESTART; q++) /* a rollout takes one run of indexes */
+                if (!t[q].all && instance_run(v[q], &t[q], NULL, NULL) < 0) {
+                        sv_replyf(s, conn, CTL_REPLY_ERR,
+                                  "restart %s: name instances next to each other (%s:1 %s:2), one at a time, or the "
+                                  "whole program",
+                                  v[q]->name, v[q]->name, v[q]->name);
+                        return;
+                }
         if (kind != SV_JOB_STOP) /* refused before anything is done: nothing half-applies */
                 for (size_t q = 0; q < n; q++) {
                         Program *p = v[q];
@@ -499,6 +621,10 @@ static void cmd_job(SvSupervisor *s, SvConnId conn, const CtlRequest *req, SvJob
         }
         for (size_t q = 0; q < n; q++) {
                 Program *p = v[q];
+                if (!t[q].all) {
+                        instance_job(s, conn, j, kind, p, &t[q]);
+                        continue;
+                }
                 if (kind == SV_JOB_STOP) {
                         if (!sv_program_live(p))
                                 sv_replyf(s, conn, CTL_REPLY_PROGRESS, "%s: already stopped", p->name);

@@ -5,6 +5,7 @@
 #include "supervisor-internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,8 +140,9 @@ static Instance *program_ensure(Program *p, unsigned k) {
         return p->cur[k];
 }
 
-void sv_program_start(Program *p, const char *cause) {
-        for (unsigned k = 0; k < p->n; k++) {
+/* Starts indexes [first, end) of p. */
+static void start_range(Program *p, unsigned first, unsigned end, const char *cause) {
+        for (unsigned k = first; k < end && k < p->n; k++) {
                 Instance *i = program_ensure(p, k);
                 if (!i)
                         sv_logf(p->s, LOG_ERR, NULL, "program '%s': out of memory", p->name);
@@ -152,6 +154,14 @@ void sv_program_start(Program *p, const char *cause) {
                         sv_enqueue(p->s, i, SM_EV_START, cause);
         }
         p->dirty = true;
+}
+
+void sv_program_start(Program *p, const char *cause) {
+        start_range(p, 0, p->n, cause);
+}
+
+void sv_instance_start(Program *p, unsigned index, const char *cause) {
+        start_range(p, index, index + 1, cause);
 }
 
 /* Says what stopping i waits for. */
@@ -210,9 +220,10 @@ static void draining_remove(Program *p, Instance *i) {
                 }
 }
 
-void sv_program_stop(Program *p, const char *cause) {
+/* Stops indexes [first, end) of p: its current instances, candidates and old ones. */
+static void stop_range(Program *p, unsigned first, unsigned end, const char *cause) {
         SvSupervisor *s = p->s;
-        for (unsigned k = 0; k < p->cap; k++) {
+        for (unsigned k = first; k < end && k < p->cap; k++) {
                 Instance *c = p->cand[k];
                 if (c) { /* a candidate with no rollout to serve: it drains */
                         p->cand[k] = NULL;
@@ -229,11 +240,30 @@ void sv_program_stop(Program *p, const char *cause) {
                 }
         }
         for (Instance *d = p->draining; d; d = d->next) {
+                if (d->index < first || d->index >= end)
+                        continue;
                 if (d->sm.state == SM_STOPPING)
                         stop_progress(p, d);
                 sv_enqueue(s, d, SM_EV_STOP, cause);
         }
         p->dirty = true;
+}
+
+void sv_program_stop(Program *p, const char *cause) {
+        stop_range(p, 0, UINT_MAX, cause);
+}
+
+void sv_instance_stop(Program *p, unsigned index, const char *cause) {
+        stop_range(p, index, index + 1, cause);
+}
+
+bool sv_index_live(const Program *p, unsigned index) {
+        if (index < p->cap && (sv_instance_live(p->cur[index]) || p->cand[index]))
+                return true;
+        for (const Instance *d = p->draining; d; d = d->next)
+                if (d->index == index && sv_instance_live(d))
+                        return true;
+        return false;
 }
 
 /* ---- jobs and what they wait for ---- */
@@ -269,7 +299,7 @@ Waiter *sv_waiter_add(Program *p, Job *j, WaitFor what) {
         Waiter *w = calloc(1, sizeof(Waiter));
         if (!w)
                 return NULL;
-        *w = (Waiter){ .job = j, .what = what, .since_usec = sv_now(p->s) };
+        *w = (Waiter){ .job = j, .what = what, .since_usec = sv_now(p->s), .index = -1 };
         Waiter **pp = &p->waiters; /* in arrival order */
         while (*pp)
                 pp = &(*pp)->next;
@@ -317,8 +347,10 @@ static void rollout_step(Program *p, SvRolloutEvent ev, const SvRolloutInput *in
         rollout_apply(p, &res, why);
 }
 
-/* A rollout of indexes [first, end) to conf (end 0: all of them, to conf->numprocs). */
-static void begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr, unsigned first, unsigned end) {
+/* A rollout of indexes [first, end) to conf (end 0: all of them, to conf->numprocs);
+ * health: it replaces an unhealthy instance, and no job waits for it. */
+static void begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr, unsigned first, unsigned end,
+                          bool health) {
         SvSupervisor *s = p->s;
         unsigned n_old = p->n, busy = 0;
 
@@ -338,7 +370,7 @@ static void begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr, uns
         p->ro_cr = sv_cfgref_hold(cr);
         p->ro_conf = conf;
         p->ro_done = false;
-        p->ro_health = end != 0;
+        p->ro_health = health;
         p->ro_begin_usec = sv_now(s);
         p->ro_error[0] = '\0';
         p->n = conf->numprocs > n_old ? conf->numprocs : n_old;
@@ -363,7 +395,11 @@ static void begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr, uns
 }
 
 void sv_program_begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr) {
-        begin_rollout(p, conf, cr, 0, 0);
+        begin_rollout(p, conf, cr, 0, 0, false);
+}
+
+void sv_instance_begin_rollout(Program *p, unsigned first, unsigned end) {
+        begin_rollout(p, p->conf, p->cr, first, end, false);
 }
 
 /* The unhealthy instance to replace now, if nothing is in the way: no rollout, no job
@@ -392,7 +428,7 @@ static void replace_unhealthy(Program *p) {
         sv_events_milestone(p->s, SV_EVENT_UNHEALTHY, p->name, p->last_gen + 1,
                             "%s (generation %u, pid %d) is unhealthy (%s): replacing it", SV_INAME(i), i->gen,
                             (int) i->pid, i->health);
-        begin_rollout(p, p->conf, p->cr, i->index, i->index + 1);
+        begin_rollout(p, p->conf, p->cr, i->index, i->index + 1, true);
 }
 
 void sv_program_yield_health(Program *p, const char *why) {
@@ -672,7 +708,7 @@ void sv_settle(Program *p) {
                 next = w->next;
                 switch (w->what) {
                 case WAIT_STOPPED:
-                        if (!sv_program_live(p))
+                        if (w->index >= 0 ? !sv_index_live(p, (unsigned) w->index) : !sv_program_live(p))
                                 sv_waiter_done(p, w, true, "");
                         break;
                 case WAIT_ROLLOUT:
@@ -696,6 +732,8 @@ void sv_settle(Program *p) {
                         bool all = true;
                         char buf[512];
                         for (unsigned k = 0; k < p->n && !failed; k++) {
+                                if (w->index >= 0 && k != (unsigned) w->index)
+                                        continue;
                                 const char *v = start_verdict(p, p->cur[k], w->since_usec, buf, sizeof(buf));
                                 if (!v)
                                         all = false;

@@ -194,6 +194,7 @@ static void save_program(Saver *sv, const Program *p) {
                 sv_state_bool(o, "after_stop", w->after_stop);
                 sv_state_bool(o, "after_drain", w->after_drain);
                 sv_state_u64(o, "since", w->since_usec);
+                sv_state_u64(o, "index", (uint64_t) (w->index + 1)); /* 0: the whole program */
         }
         for (size_t k = 0; k < p->n_fdstore; k++) {
                 const StoredFd *f = &p->fdstore[k];
@@ -652,6 +653,7 @@ static int load_waiter(Loader *l, const SvStateRec *r, Program *p) {
                 .after_stop = sv_rec_bool(in, r, "after_stop"),
                 .after_drain = sv_rec_bool(in, r, "after_drain"),
                 .since_usec = sv_rec_u64(in, r, "since"),
+                .index = (int) opt_below(in, r, "index", SV_NUMPROCS_MAX + 1) - 1,
         };
         if (in->err)
                 return in->err;

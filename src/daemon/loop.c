@@ -27,6 +27,7 @@
 #include "sockvisor/doctor.h"
 #include "sockvisor/listener.h"
 #include "sockvisor/log.h"
+#include "sockvisor/names.h"
 #include "sockvisor/notify.h"
 #include "sockvisor/output.h"
 #include "sockvisor/process.h"
@@ -551,22 +552,34 @@ static void daemon_fetch(SvDaemon *d, SvCtlConn *c, const CtlRequest *req) {
  * own-stdout, own-stderr): what sockvisorctl tail and logs read. */
 static void daemon_logfiles(SvDaemon *d, SvCtlConn *c, const CtlRequest *req) {
         const SvConfig *cfg = sv_supervisor_config(d->sup);
-        for (size_t k = 0; k < req->n_args; k++)
-                if (!sv_config_find_program(cfg, req->args[k])) {
-                        char names[1024];
-                        size_t o = 0;
-                        names[0] = '\0';
-                        for (size_t q = 0; q < cfg->n_programs && o < sizeof(names); q++)
-                                o += (size_t) snprintf(names + o, sizeof(names) - o, "%s%s", q ? ", " : "",
-                                                       cfg->programs[q].name);
-                        sv_ctl_finish(c, false, "no program '%s'; programs: %s", req->args[k], names[0] ? names : "none");
-                        return;
-                }
+        /* names as every command takes them (names.c): a group is its programs, and an
+         * instance ("pool:1") its program, whose instances share the files */
+        size_t n = cfg->n_programs, n_members = sv_names_group_members(cfg);
+        _cleanup_free_ const char **names = calloc(n ? n : 1, sizeof(char *));
+        _cleanup_free_ unsigned *numprocs = calloc(n ? n : 1, sizeof(unsigned));
+        _cleanup_free_ SvNameTarget *t = calloc(n ? n : 1, sizeof(SvNameTarget));
+        _cleanup_free_ SvNameGroup *groups = calloc(cfg->n_groups ? cfg->n_groups : 1, sizeof(SvNameGroup));
+        _cleanup_free_ size_t *members = calloc(n_members ? n_members : 1, sizeof(size_t));
+        _cleanup_free_ bool *wanted_prog = calloc(n ? n : 1, sizeof(bool));
+        SvDiag diag = {};
+        size_t nt = 0;
+        if (!names || !numprocs || !t || !groups || !members || !wanted_prog) {
+                sv_ctl_finish(c, false, "out of memory");
+                return;
+        }
+        for (size_t q = 0; q < n; q++)
+                names[q] = cfg->programs[q].name, numprocs[q] = cfg->programs[q].numprocs;
+        sv_names_groups_from_config(cfg, names, NULL, n, groups, members);
+        SvNameSet set = { .names = names, .numprocs = numprocs, .n = n, .groups = groups, .n_groups = cfg->n_groups };
+        if (sv_names_resolve(&set, req->args, req->n_args, t, &nt, &diag) < 0) {
+                sv_ctl_finish(c, false, "%s", diag.msg);
+                return;
+        }
+        for (size_t k = 0; k < nt; k++)
+                wanted_prog[t[k].prog] = true;
         for (size_t q = 0; q < cfg->n_programs; q++) {
                 const SvProgramConf *pc = &cfg->programs[q];
-                bool wanted = req->n_args == 0;
-                for (size_t k = 0; k < req->n_args && !wanted; k++)
-                        wanted = strcmp(req->args[k], pc->name) == 0;
+                bool wanted = wanted_prog[q];
                 if (!wanted)
                         continue;
                 for (int w = 0; w < _SV_STREAM_MAX; w++) {

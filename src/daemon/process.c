@@ -287,7 +287,7 @@ int sv_process_spawn(const SvSpawnSpec *spec, const SvCredsCache *cache, const c
                 .split_output = stdout_fd >= 0 || stderr_fd >= 0,
                 .stdout_fd = stdout_fd,
                 .stderr_fd = stderr_fd,
-                .argv = c->argv,
+                .argv = sv_program_argv(c, spec->index), /* %(process_num)d differs per instance */
                 .env = &env,
                 .fds = spec->fds,
                 .n_fds = spec->n_fds,

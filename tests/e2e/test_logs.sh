@@ -206,7 +206,7 @@ out=$(ctl tail jour 2>&1) && fail "journal: tail jour succeeded" || true
 echo "$out" | grep -q "output = journal.*journalctl -t jour -n 10" && pass "journal: tail says: $out" ||
         fail "journal: tail jour said: $out"
 out=$(ctl tail nosuch 2>&1) || true
-echo "$out" | grep -q "no program 'nosuch'; programs: rot, follow" && pass "tail: an unknown name is named" ||
+echo "$out" | grep -q "no program or group 'nosuch'; known: rot, follow" && pass "tail: an unknown name is named" ||
         fail "tail nosuch said: $out"
 
 # --- 7. logs: every program's files, prefixed ---

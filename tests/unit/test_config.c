@@ -1,5 +1,5 @@
 /* Unit tests for config.c: the schema (sections, keys, values, defaults, cross-section
- * errors), the supervisord keys, signals, lookups and duration.c. The reader and the
+ * errors), the supervisord keys, signals and lookups (durations: test_duration.c). The reader and the
  * comparisons are in test_config_reader.c. */
 #include "config_test.h"
 
@@ -376,7 +376,7 @@ static void test_error_values(void **state) {
                 expect_error(t2, 2, "[sockvisord] control_mode");
         }
         expect_error("[sockvisord]\ncontrol = run/control.sock\n", 2, "[sockvisord] control");
-        static const char *const durations[] = { "1.5s", "-1", "5x", "s", "", "25h", "1 s", "10S" };
+        static const char *const durations[] = { "1.5.5s", "-1", "5x", "s", "", "25h", "1 s", "10S", "30s1m" };
         static const char *const duration_keys[] = { "startsecs", "ready_timeout", "stopwaitsecs" };
         for (size_t i = 0; i < ELEMENTSOF(durations); i++)
                 for (size_t k = 0; k < ELEMENTSOF(duration_keys); k++) {
@@ -746,87 +746,6 @@ static void test_lookups(void **state) {
         assert_null(sv_config_free(NULL));
 }
 
-/* ---- durations ---- */
-
-static void test_duration_parse(void **state) {
-        static const struct {
-                const char *s;
-                uint64_t usec;
-        } ok[] = {
-                { "500ms", 500 * USEC_PER_MSEC },
-                { "30s", 30 * USEC_PER_SEC },
-                { "2m", 120 * USEC_PER_SEC },
-                { "1h", 3600 * USEC_PER_SEC },
-                { "5", 5 * USEC_PER_SEC },
-                { "0", 0 },
-                { "0ms", 0 },
-                { "007s", 7 * USEC_PER_SEC },
-                { "1ms", USEC_PER_MSEC },
-                { "24h", 24 * 3600 * USEC_PER_SEC },
-                { "1440m", 24 * 3600 * USEC_PER_SEC },
-                { "86400", 24 * 3600 * USEC_PER_SEC },
-                { "86400000ms", 24 * 3600 * USEC_PER_SEC },
-        };
-        for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
-                uint64_t v = 12345;
-                int r = sv_duration_parse(ok[i].s, &v);
-                if (r != 0 || v != ok[i].usec)
-                        print_error("'%s' -> %d %llu\n", ok[i].s, r, (unsigned long long) v);
-                assert_int_equal(r, 0);
-                assert_true(v == ok[i].usec);
-        }
-        static const struct {
-                const char *s;
-                int r;
-        } bad[] = {
-                { "", -EINVAL },        { "-1", -EINVAL },        { "1.5s", -EINVAL },   { "5x", -EINVAL },
-                { "s", -EINVAL },       { "ms", -EINVAL },        { " 5", -EINVAL },     { "5 ", -EINVAL },
-                { "5 s", -EINVAL },     { "+5", -EINVAL },        { "5S", -EINVAL },     { "5sec", -EINVAL },
-                { "5us", -EINVAL },     { "1m30s", -EINVAL },     { "0x10", -EINVAL },   { "25h", -ERANGE },
-                { "86401", -ERANGE },   { "1441m", -ERANGE },     { "86400001ms", -ERANGE },
-                { "99999999999999999999999999", -ERANGE },        { "18446744073709551617", -ERANGE },
-                { "18446744073709551616ms", -ERANGE },
-        };
-        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                uint64_t v = 12345;
-                int r = sv_duration_parse(bad[i].s, &v);
-                if (r != bad[i].r)
-                        print_error("'%s' -> %d\n", bad[i].s, r);
-                assert_int_equal(r, bad[i].r);
-                assert_true(v == 12345); /* untouched on error */
-        }
-        uint64_t v = 1;
-        assert_int_equal(sv_duration_parse(NULL, &v), -EINVAL);
-}
-
-static void test_duration_format(void **state) {
-        static const struct {
-                uint64_t usec;
-                const char *s;
-        } cases[] = {
-                { 0, "0ms" },
-                { 850 * USEC_PER_MSEC, "850ms" },
-                { 999 * USEC_PER_MSEC, "999ms" },
-                { USEC_PER_SEC, "1.00s" },
-                { 1250 * USEC_PER_MSEC, "1.25s" },
-                { 30 * USEC_PER_SEC, "30.00s" },
-                { 59990 * USEC_PER_MSEC, "59.99s" },
-                { 60 * USEC_PER_SEC, "1m00s" },
-                { 125 * USEC_PER_SEC, "2m05s" },
-                { 3599 * USEC_PER_SEC, "59m59s" },
-                { 3600 * USEC_PER_SEC, "1h00m" },
-                { 5400 * USEC_PER_SEC, "1h30m" },
-                { 24 * 3600 * USEC_PER_SEC, "24h00m" },
-        };
-        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                char buf[32];
-                assert_ptr_equal(sv_duration_format(cases[i].usec, buf, sizeof(buf)), buf);
-                assert_string_equal(buf, cases[i].s);
-        }
-        char small[4];
-        sv_duration_format(125 * USEC_PER_SEC, small, sizeof(small));
-        assert_string_equal(small, "2m0"); /* cut, but terminated */
-}
 
 int main(void) {
         const struct CMUnitTest tests[] = {
@@ -858,8 +777,6 @@ int main(void) {
                 cmocka_unit_test(test_exitcodes),
                 cmocka_unit_test(test_signals),
                 cmocka_unit_test(test_lookups),
-                cmocka_unit_test(test_duration_parse),
-                cmocka_unit_test(test_duration_format),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -124,9 +124,10 @@ static void test_fd_ref_errors(void **state) {
         expect_error_at(t3, 8, "[socket:web] is not in this program's sockets=", "add it to sockets=");
         expect_error_at("[program:p]\ncommand = app %(fd:web)\n", 2, "no [socket:web] is defined",
                         "add a [socket:NAME] section");
-        /* other references: supervisord's %(program_name)s is not expanded silently */
-        _cleanup_free_ char *t4 = xasprintf("%s[program:p]\ncommand = app %%(program_name)s\nsockets = web\n", sockets);
-        expect_error_at(t4, 8, "%(program_name) is not a reference sockvisor knows", "%(fd:web), or %% for a literal %");
+        /* other references: an unknown one is not passed through silently */
+        _cleanup_free_ char *t4 = xasprintf("%s[program:p]\ncommand = app %%(progname)s\nsockets = web\n", sockets);
+        expect_error_at(t4, 8, "unknown expansion '%(progname)s'; known here: %(here)s, %(program_name)s",
+                        "%(fd:NAME) and %% for a literal %");
         expect_error_at("[program:p]\ncommand = app %(fd:)\n", 2, "no [socket:] is defined", NULL);
         expect_error_at("[program:p]\ncommand = app %(fd:web\n", 2, "unterminated %( at column 5", "%% for a literal %");
         expect_error_at("[program:p]\ncommand = app \"%(fd:web\"\n", 2, "unterminated %( at column 6", NULL);

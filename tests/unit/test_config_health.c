@@ -93,7 +93,7 @@ static void test_errors(void **state) {
                 { "healthcheck = http://db.example/\n", 10, "IP address or localhost", NULL },
                 { "healthcheck = http://127.0.0.1:%(port:nope)s/\n", 10, "'nope' is not in the program's sockets=", NULL },
                 { "healthcheck = http://127.0.0.1:%(port:sock)s/\n", 10, "has no port", "exec:COMMAND" },
-                { "healthcheck = http://127.0.0.1:%(fd:web)s/\n", 10, "not a reference", "%(port)s" },
+                { "healthcheck = http://127.0.0.1:%(fd:web)s/\n", 10, "unknown expansion '%(fd:web)s'", "%(port)s, %(port:NAME)s" },
                 { "healthcheck = http://127.0.0.1/a b\n", 10, "space or a control character", "%20" },
                 { "healthcheck = http://:80/\n", 10, "IP address or localhost", NULL },
                 { "healthcheck = exec:\n", 10, "healthcheck", NULL },

@@ -75,9 +75,9 @@ static void test_errors(void **state) {
                              "/var/log/app.stderr.log");
         expect_program_error("stdout_logfile = /var/log/\n", 3, "'/var/log/' names a directory", "/var/log/app.log");
         expect_program_error("stdout_logfile = /var/log/%(process_num)02d.log\n", 3,
-                             "%(process_num) is not supported: the instances of a program share its log files", NULL);
-        expect_program_error("stdout_logfile = /var/log/%(host_node_name)s.log\n", 3,
-                             "unknown expansion in '/var/log/%(host_node_name)s.log'", "%(program_name)s");
+                             "'%(process_num)d' is not known here (the instances of a program share this key", NULL);
+        expect_program_error("stdout_logfile = /var/log/%(hostname)s.log\n", 3,
+                             "unknown expansion '%(hostname)s'", "%(program_name)s");
         expect_program_error("stdout_logfile_maxbytes = 50XB\n", 3,
                              "stdout_logfile_maxbytes: '50XB' is not a size; e.g. 50MB (the default)", "0: never rotate");
         expect_program_error("stderr_logfile_maxbytes = -1\n", 3, "stderr_logfile_maxbytes: '-1' is not a size", NULL);
