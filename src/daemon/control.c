@@ -520,7 +520,8 @@ static bool control_accept_one(SvControl *ctl, int fd) {
 
         int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (cfd < 0) {
-                if (errno == EMFILE || errno == ENFILE) {
+                int e = errno; /* before the warning can change it */
+                if (e == EMFILE || e == ENFILE) {
                         /* out of fds: pause accepting for a second rather than spin on a ready socket */
                         control_warn(ctl, "out of file descriptors, pausing accept for 1s");
                         (void) sd_event_source_set_enabled(ctl->accept_src, SD_EVENT_OFF);
@@ -528,7 +529,7 @@ static bool control_accept_one(SvControl *ctl, int fd) {
                         (void) sd_event_add_time_relative(ctl->event, &ctl->resume_src, CLOCK_MONOTONIC,
                                                           USEC_PER_SEC, 0, resume_accept, ctl);
                 }
-                return errno == EINTR || errno == ECONNABORTED;
+                return e == EINTR || e == ECONNABORTED; /* worth another try now; EAGAIN and the rest are not */
         }
         if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
                 refuse(cfd, "cannot read the peer's credentials");
