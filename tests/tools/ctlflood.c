@@ -143,5 +143,10 @@ int main(int argc, char **argv) {
         }
         if (refill)
                 printf("re-opened %ld\n", reopened);
+        for (int k = 0; k < n; k++)
+                if (c[k].fd >= 0)
+                        close(c[k].fd);
+        free(c);
+        free(p);
         return opened == n ? 0 : 1;
 }
