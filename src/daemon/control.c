@@ -15,9 +15,24 @@
 
 #include "sockvisor/listener.h"
 #include "sockvisor/log.h"
+#include "sockvisor/ratelimit.h"
 #include "sockvisor/upgrade.h"
 
-#define CONN_MAX 64
+/* Room for many operators and streams; when full, the oldest connection that has not sent a
+ * complete request makes way, so a flood of idle connections never locks `status` out. */
+#define CONN_MAX 256
+/* Accepted per wake-up: a flood of connects cannot keep the loop from everything else. */
+#define ACCEPT_BUDGET 64
+#define BACKLOG 256
+/* sockvisorctl sends its request at once: a connection silent for 5 s is not a client. One
+ * that has begun a line gets 10 s in all, room for a slow typist on socat, none for a
+ * trickle of a byte every few seconds. Once the request is complete, no limit: events and
+ * logs -f stream for as long as the client reads. */
+#define IDLE_TIMEOUT_USEC (5 * USEC_PER_SEC)
+#define PARTIAL_TIMEOUT_USEC (10 * USEC_PER_SEC)
+/* What a flood would log (each refusal, drop and timeout): 10 lines at once, then 1 a second. */
+#define LOG_BURST 10
+#define LOG_INTERVAL_USEC (10 * USEC_PER_SEC)
 #define OUT_MAX (16u << 20) /* a reply larger than this means something is wrong */
 
 struct SvCtlConn {
@@ -31,6 +46,7 @@ struct SvCtlConn {
         bool dispatched, finished, broken;
         bool read_eof; /* the client half-closed: it sends nothing more, but may still read */
         bool dropping;
+        uint64_t accepted_usec; /* CLOCK_MONOTONIC: the request must be complete in time */
         uid_t uid;
         gid_t gid;
         pid_t pid;
@@ -50,6 +66,8 @@ struct SvControl {
         int fd, lock_fd;
         char *path;
         sd_event_source *accept_src, *resume_src;
+        sd_event_source *timeout_src; /* due at the first deadline of a connection without a request */
+        SvRateLimit log_limit;
         SvCtlDispatch dispatch;
         SvCtlHangup hangup;
         void *userdata;
@@ -385,6 +403,102 @@ static int conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         return 0;
 }
 
+static uint64_t control_now(SvControl *ctl) {
+        uint64_t now = 0;
+        (void) sd_event_now(ctl->event, CLOCK_MONOTONIC, &now);
+        return now;
+}
+
+/* One warning about a refused, dropped or timed-out connection, unless a flood has used up
+ * the allowance: then it is counted, and the next line allowed says how many were held back. */
+static void _printf_(2, 3) control_warn(SvControl *ctl, const char *fmt, ...) {
+        uint64_t suppressed = 0;
+        char text[256];
+        va_list ap;
+
+        if (!sv_ratelimit_allow(&ctl->log_limit, control_now(ctl), &suppressed))
+                return;
+        va_start(ap, fmt);
+        (void) vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        if (suppressed)
+                log_warning("control: %s (suppressed %" PRIu64 " messages like it)", text, suppressed);
+        else
+                log_warning("control: %s", text);
+}
+
+/* Until its request is complete, a connection has a deadline; after, none (streams). */
+static bool conn_has_deadline(const SvCtlConn *c) {
+        return !c->dispatched && !c->dropping;
+}
+
+static uint64_t conn_deadline(const SvCtlConn *c) {
+        return c->accepted_usec + (ctl_framer_pending(&c->in) ? PARTIAL_TIMEOUT_USEC : IDLE_TIMEOUT_USEC);
+}
+
+static int control_timeouts(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* Made with the control, off: it exists in every image from the start, so the fds an upgrade
+ * carries do not depend on whether a request was waiting (sd-event's timerfd comes with it). */
+static int control_add_timeouts(SvControl *ctl) {
+        int r = sd_event_add_time(ctl->event, &ctl->timeout_src, CLOCK_MONOTONIC, 0, 100 * USEC_PER_MSEC,
+                                  control_timeouts, ctl);
+        return r < 0 ? r : sd_event_source_set_enabled(ctl->timeout_src, SD_EVENT_OFF);
+}
+
+/* Arms the timeout source for the first deadline, or turns it off when nothing waits. */
+static void control_arm_timeouts(SvControl *ctl) {
+        uint64_t first = UINT64_MAX;
+        for (SvCtlConn *c = ctl->conns; c; c = c->next)
+                if (conn_has_deadline(c) && conn_deadline(c) < first)
+                        first = conn_deadline(c);
+        if (first == UINT64_MAX) {
+                (void) sd_event_source_set_enabled(ctl->timeout_src, SD_EVENT_OFF);
+                return;
+        }
+        (void) sd_event_source_set_time(ctl->timeout_src, first);
+        (void) sd_event_source_set_enabled(ctl->timeout_src, SD_EVENT_ONESHOT);
+}
+
+static int control_timeouts(sd_event_source *s, uint64_t usec, void *userdata) {
+        SvControl *ctl = userdata;
+        uint64_t now = control_now(ctl);
+        unsigned idle = 0, partial = 0;
+        for (SvCtlConn *c = ctl->conns, *next; c; c = next) {
+                next = c->next;
+                if (!conn_has_deadline(c) || conn_deadline(c) > now)
+                        continue;
+                if (ctl_framer_pending(&c->in))
+                        partial++;
+                else
+                        idle++;
+                conn_drop(c); /* nothing dispatched: no callbacks run, next stays valid */
+        }
+        if (idle)
+                control_warn(ctl, "closed %u connection(s) that sent nothing within %llus", idle,
+                             (unsigned long long) (IDLE_TIMEOUT_USEC / USEC_PER_SEC));
+        if (partial)
+                control_warn(ctl, "closed %u connection(s) with no complete request within %llus", partial,
+                             (unsigned long long) (PARTIAL_TIMEOUT_USEC / USEC_PER_SEC));
+        control_arm_timeouts(ctl);
+        return 0;
+}
+
+/* Full: the oldest connection still without a request (the list is newest first) makes way.
+ * Returns false when every connection has a request under way: then the new one is refused. */
+static bool control_make_room(SvControl *ctl) {
+        SvCtlConn *oldest = NULL;
+        for (SvCtlConn *c = ctl->conns; c; c = c->next)
+                if (conn_has_deadline(c))
+                        oldest = c;
+        if (!oldest)
+                return false;
+        control_warn(ctl, "%u connections (the most): closed the oldest without a request (pid %d, uid %u) to let "
+                     "a new one in", ctl->n_conns, (int) oldest->pid, (unsigned) oldest->uid);
+        conn_drop(oldest);
+        return true;
+}
+
 static int resume_accept(sd_event_source *s, uint64_t usec, void *userdata) {
         SvControl *ctl = userdata;
         (void) sd_event_source_set_enabled(ctl->accept_src, SD_EVENT_ON);
@@ -399,41 +513,44 @@ static void refuse(int fd, const char *why) {
         (void) safe_close(fd);
 }
 
-static int control_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        SvControl *ctl = userdata;
+/* Takes one connection in. Returns false when there is nothing (more) to accept now. */
+static bool control_accept_one(SvControl *ctl, int fd) {
         struct ucred cred;
         socklen_t clen = sizeof(cred);
 
         int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (cfd < 0) {
-                if (errno == EMFILE || errno == ENFILE) {
+                int e = errno; /* before the warning can change it */
+                if (e == EMFILE || e == ENFILE) {
                         /* out of fds: pause accepting for a second rather than spin on a ready socket */
-                        log_warning("control: out of file descriptors, pausing accept for 1s");
+                        control_warn(ctl, "out of file descriptors, pausing accept for 1s");
                         (void) sd_event_source_set_enabled(ctl->accept_src, SD_EVENT_OFF);
                         ctl->resume_src = sd_event_source_disable_unref(ctl->resume_src);
                         (void) sd_event_add_time_relative(ctl->event, &ctl->resume_src, CLOCK_MONOTONIC,
                                                           USEC_PER_SEC, 0, resume_accept, ctl);
                 }
-                return 0;
+                return e == EINTR || e == ECONNABORTED; /* worth another try now; EAGAIN and the rest are not */
         }
         if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
                 refuse(cfd, "cannot read the peer's credentials");
-                return 0;
+                return true;
         }
         /* Anyone the socket file lets in may connect; only root and our uid may control us.
          * The others may fetch the sockets their fetch_users= / fetch_groups= allow. */
         gid_t groups[SV_PEER_GROUPS_MAX];
         socklen_t glen = sizeof(groups);
         size_t n_groups = getsockopt(cfd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0 ? glen / sizeof(gid_t) : 0;
-        if (ctl->n_conns >= CONN_MAX) {
-                refuse(cfd, "too many control connections; try again");
-                return 0;
+        if (ctl->n_conns >= CONN_MAX && !control_make_room(ctl)) {
+                control_warn(ctl, "%u commands under way (the most): refused a connection from pid %d (uid %u)",
+                             ctl->n_conns, (int) cred.pid, (unsigned) cred.uid);
+                refuse(cfd, "too many control connections with commands under way; try again");
+                return true;
         }
 
         SvCtlConn *c = calloc(1, sizeof(SvCtlConn));
         if (!c) {
                 refuse(cfd, "out of memory");
-                return 0;
+                return true;
         }
         c->ctl = ctl;
         c->id = ++ctl->last_id;
@@ -441,6 +558,7 @@ static int control_accept(sd_event_source *s, int fd, uint32_t revents, void *us
         c->uid = cred.uid;
         c->gid = cred.gid;
         c->pid = cred.pid;
+        c->accepted_usec = control_now(ctl);
         c->privileged = cred.uid == 0 || cred.uid == geteuid();
         memcpy(c->groups, groups, n_groups * sizeof(gid_t));
         c->n_groups = n_groups;
@@ -448,9 +566,18 @@ static int control_accept(sd_event_source *s, int fd, uint32_t revents, void *us
         if (sd_event_add_io(ctl->event, &c->io, cfd, EPOLLIN | EPOLLRDHUP, conn_io, c) < 0) {
                 free(c);
                 refuse(cfd, "cannot watch the connection");
-                return 0;
+                return true;
         }
         conn_link(ctl, c);
+        return true;
+}
+
+static int control_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        SvControl *ctl = userdata;
+        for (int budget = ACCEPT_BUDGET; budget > 0; budget--) /* the rest wait for the next wake-up */
+                if (!control_accept_one(ctl, fd))
+                        break;
+        control_arm_timeouts(ctl);
         return 0;
 }
 
@@ -476,6 +603,7 @@ int sv_control_new(sd_event *e, const char *path, mode_t mode, SvCtlDispatch dis
                 return -ENOMEM;
         ctl->fd = ctl->lock_fd = -EBADF;
         ctl->event = e;
+        sv_ratelimit_init(&ctl->log_limit, LOG_BURST, LOG_INTERVAL_USEC);
         ctl->dispatch = dispatch;
         ctl->userdata = userdata;
         ctl->path = strdup(path);
@@ -488,12 +616,14 @@ int sv_control_new(sd_event *e, const char *path, mode_t mode, SvCtlDispatch dis
                 diag_set(d, 0, "control socket %s: cannot create its directory: %s", path, strerror(-r));
                 goto fail;
         }
-        r = sv_unix_listener_open(path, mode, SOCK_STREAM, 64, true, &ctl->fd, &ctl->lock_fd, d);
+        r = sv_unix_listener_open(path, mode, SOCK_STREAM, BACKLOG, true, &ctl->fd, &ctl->lock_fd, d);
         if (r < 0) {
                 diag_prefix(d, "control socket");
                 goto fail;
         }
         r = sd_event_add_io(e, &ctl->accept_src, ctl->fd, EPOLLIN, control_accept, ctl);
+        if (r >= 0)
+                r = control_add_timeouts(ctl);
         if (r < 0) {
                 diag_set(d, 0, "control socket %s: cannot watch it: %s", path, strerror(-r));
                 goto fail;
@@ -512,6 +642,7 @@ SvControl *sv_control_free(SvControl *ctl) {
                 conn_drop(ctl->conns);
         sd_event_source_disable_unref(ctl->accept_src);
         sd_event_source_disable_unref(ctl->resume_src);
+        sd_event_source_disable_unref(ctl->timeout_src);
         if (ctl->fd >= 0)
                 (void) unlink(ctl->path); /* ours: we hold its lock */
         (void) safe_close(ctl->fd);
@@ -584,6 +715,7 @@ static int conn_restore(SvControl *ctl, SvStateIn *in, const SvStateRec *rec, Sv
         c->dispatched = sv_rec_bool(in, rec, "dispatched");
         c->finished = sv_rec_bool(in, rec, "finished");
         c->read_eof = sv_rec_bool(in, rec, "read_eof");
+        c->accepted_usec = control_now(ctl); /* the new image gives it a full allowance again */
         const char *pending = sv_rec_str(in, rec, "in"), *out = sv_rec_str(in, rec, "out");
         ctl_framer_init(&c->in);
         size_t avail, n = strlen(pending), no = strlen(out);
@@ -621,6 +753,7 @@ int sv_control_restore(sd_event *e, SvStateIn *in, const SvStateRec *rec, SvCtlD
         if (!ctl)
                 return -ENOMEM;
         ctl->event = e;
+        sv_ratelimit_init(&ctl->log_limit, LOG_BURST, LOG_INTERVAL_USEC);
         ctl->dispatch = dispatch;
         ctl->userdata = userdata;
         ctl->path = strdup(sv_rec_str(in, rec, "path"));
@@ -636,6 +769,8 @@ int sv_control_restore(sd_event *e, SvStateIn *in, const SvStateRec *rec, SvCtlD
         r = in->err;
         if (r >= 0)
                 r = sd_event_add_io(e, &ctl->accept_src, ctl->fd, EPOLLIN, control_accept, ctl);
+        if (r >= 0)
+                r = control_add_timeouts(ctl);
         if (r >= 0)
                 r = sv_carry_add(carry, ctl->fd);
         if (r >= 0)
@@ -654,10 +789,12 @@ int sv_control_restore(sd_event *e, SvStateIn *in, const SvStateRec *rec, SvCtlD
                         free(c);
                 }
                 sd_event_source_disable_unref(ctl->accept_src);
+                sd_event_source_disable_unref(ctl->timeout_src);
                 free(ctl->path);
                 free(ctl);
                 return r;
         }
+        control_arm_timeouts(ctl);
         *ret = ctl;
         return 0;
 }

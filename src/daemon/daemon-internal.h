@@ -42,6 +42,7 @@ struct SvDaemon {
         void (*probed)(SvDaemon *d, SvInstanceId id, bool healthy, const char *why);
         int notify_fd, devnull_fd;
         char notify_name[108];
+        bool notify_owned; /* the running image: its exit removes the notify directory */
         sd_event_source *notify_src, *sigchld_src, *term_src, *int_src, *hup_src, *usr2_src;
         char self_path[4096]; /* the binary this image runs: what a plain upgrade re-executes */
         bool debug;

@@ -85,6 +85,24 @@ int sv_daemon_on_child(sd_event_source *s, const siginfo_t *si, void *userdata) 
         return 0;
 }
 
+/* A worker that runs as another user may send to the notify socket (an ACL entry); the
+ * socket is 0600 otherwise, so that no other local user can flood it. */
+static void notify_allow_user(SvDaemon *d, const SvProgramConf *c) {
+        SvCreds own = {};
+        const SvCreds *creds = NULL;
+        SvDiag diag = {};
+        if (!c->user || sv_process_creds(d->creds, c->user, c->group, &own, &creds, &diag) < 0 || !creds)
+                return; /* our own user, or one the spawn itself will report */
+        int r = sv_notify_allow(d->notify_name, creds->uid);
+        if (r < 0)
+                sv_log_errno(LOG_WARNING, r, "user %s (uid %u) cannot be let in to the notify socket %s; its READY=1 "
+                             "will not arrive", c->user, (unsigned) creds->uid, d->notify_name);
+        else if (r > 0)
+                log_warning("no ACLs on the filesystem of %s: the notify socket is open to every local user (0666) "
+                            "so that user %s can send to it", d->notify_name, c->user);
+        sv_creds_done(&own);
+}
+
 static int op_spawn(void *ctx, const SvSpawnSpec *spec, pid_t *ret_pid, SvDiag *diag) {
         SvDaemon *d = ctx;
         Watch *w = calloc(1, sizeof(Watch));
@@ -100,6 +118,8 @@ static int op_spawn(void *ctx, const SvSpawnSpec *spec, pid_t *ret_pid, SvDiag *
                 if (cgroup_fd < 0) /* not worth a failed start: it runs as it would without cgroups */
                         log_warning("%s: %s; it runs in sockvisord's cgroup", spec->instance, cd.msg);
         }
+        if (r >= 0)
+                notify_allow_user(d, spec->conf);
         if (r >= 0)
                 r = sv_process_spawn(spec, d->creds, d->notify_name, d->devnull_fd, out, err, cgroup_fd, &pid, diag);
         sv_cgroup_spawned(d->cgroups, r >= 0 ? pid : 0, cgroup_fd, r >= 0);
@@ -791,6 +811,7 @@ fail:
 
 int sv_daemon_run(SvDaemon *d) {
         log_info("sockvisord %s running (pid %d)", SV_VERSION, (int) getpid());
+        d->notify_owned = true; /* from now on an exit removes its directory (an upgrade does not) */
         if (!d->restored)
                 sv_supervisor_start_all(d->sup); /* READY=1 follows once the programs are ready */
         int r = sd_event_loop(d->event);
@@ -823,6 +844,8 @@ SvDaemon *sv_daemon_free(SvDaemon *d) {
         sv_carry_done(&d->carry);
         sv_cgroups_free(d->cgroups);
         (void) safe_close(d->notify_fd);
+        if (d->notify_owned)
+                sv_notify_remove(d->notify_name);
         (void) safe_close(d->devnull_fd);
         sv_passed_done(&d->passed);
         d->creds = sv_creds_cache_free(d->creds);

@@ -43,7 +43,7 @@ check_report() { # GENERATION
         grep -q "^fd 4 port $PC nonblock$" "$r" && grep -q "^fd 3 port $PD block$" "$r" &&
                 pass "gen $gen: blocking by default, non-blocking where asked" || fail "gen $gen: wrong O_NONBLOCK flags"
         grep -qx "env LISTEN_FDS=4" "$r" && grep -qx "env LISTEN_FDNAMES=d:c:b:a" "$r" && grep -qx "env LISTEN_PID=$pid" "$r" &&
-                grep -qx "env SOCKVISOR_GENERATION=$gen" "$r" && grep -q "^env NOTIFY_SOCKET=@" "$r" &&
+                grep -qx "env SOCKVISOR_GENERATION=$gen" "$r" && grep -q "^env NOTIFY_SOCKET=/" "$r" &&
                 pass "gen $gen: LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID=$pid, NOTIFY_SOCKET set" ||
                 fail "gen $gen: activation variables wrong"
         grep -qx "sigterm-blocked 0" "$r" && pass "gen $gen: SIGTERM not blocked" || fail "gen $gen: inherited a blocked SIGTERM"

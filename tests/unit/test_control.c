@@ -216,9 +216,51 @@ static void test_ids_lookup_reply(void **state) {
         close(e);
 }
 
+static bool closed_by_daemon(int fd) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        char c;
+        return poll(&p, 1, 0) > 0 && recv(fd, &c, 1, MSG_DONTWAIT) == 0;
+}
+
+/* Full (256): the oldest connection without a request makes way for each new one, a
+ * command under way is never the one, and a real request still gets in and is answered. */
+static void test_full_makes_room(void **state) {
+        enum { SILENT = 300 };
+        static int silent[SILENT];
+        char buf[1024];
+
+        int held = client("SOCKVISOR/1 hold\n", false);
+        want = 1;
+        assert_true(run_until(have_ids));
+        struct sockaddr_un sun = { .sun_family = AF_UNIX };
+        strcpy(sun.sun_path, W->path);
+        for (int k = 0; k < SILENT; k++) {
+                silent[k] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                assert_true(silent[k] >= 0);
+                assert_int_equal(connect(silent[k], (struct sockaddr *) &sun, sizeof(sun)), 0);
+                assert_true(sd_event_run(W->e, 0) >= 0); /* accepted before the backlog fills */
+        }
+        for (int k = 0; k < 5; k++)
+                assert_true(sd_event_run(W->e, 1000) >= 0);
+        /* 1 held + the 255 newest silent ones stay; the oldest went first */
+        for (int k = 0; k < SILENT; k++)
+                assert_int_equal(closed_by_daemon(silent[k]), k < SILENT + 1 - 256);
+        assert_non_null(sv_control_find(W->ctl, 1));
+        assert_int_equal(W->n_hung_up, 0);
+
+        int now = client("SOCKVISOR/1 now\n", false);
+        read_all(now, buf, sizeof(buf));
+        assert_string_equal(buf, "| row %s %d\n. \nOK done\n");
+        close(now);
+        for (int k = 0; k < SILENT; k++)
+                close(silent[k]);
+        close(held);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_ids_lookup_reply, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_full_makes_room, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
