@@ -517,6 +517,8 @@ static void test_restart_then_stale_events(void **state) {
         assert_false(sv_supervisor_owns_pid(S, 101));
 }
 
+static void upgrade(char **ret_text);
+
 /* Escapees are looked for once a generation's last process is reaped, with the sockets it
  * had and every live worker; what the ops found is counted in the program's stats. */
 static void test_escapees_after_generation(void **state) {
@@ -547,6 +549,14 @@ static void test_escapees_after_generation(void **state) {
         /* a crash of one of gen 2's: its generation still has a process */
         exited(4, CLD_KILLED, SIGKILL);
         assert_int_equal(F.escape_calls, 1);
+        /* the count crosses an upgrade */
+        char *text = NULL;
+        upgrade(&text);
+        assert_non_null(strstr(text, "n_escaped_killed"));
+        free(text);
+        sv_supervisor_program_view(S, 0, &v);
+        assert_string_equal(v.name, "app");
+        assert_int_equal(v.stats.escaped_killed, 1);
 }
 
 /* stop wins: the restart under way is answered ERR naming the stop, the stop OK once all is gone. */
