@@ -519,15 +519,20 @@ static void test_restart_then_stale_events(void **state) {
 
 static void upgrade(char **ret_text);
 
-/* Escapees are looked for once a generation's last process is reaped, with the sockets it
- * had and every live worker; what the ops found is counted in the program's stats. */
-static void test_escapees_after_generation(void **state) {
-        (void) state;
+/* APP2 started and every instance ready: app:0 (id 1, pid 101), app:1 (2, 102), job (3, 103). */
+static void start_app2(void) {
         setup(APP2);
         sv_supervisor_start_all(S);
         ready(1);
         ready(2);
         ready(3);
+}
+
+/* Escapees are looked for once a generation's last process is reaped, with the sockets it
+ * had and every live worker; what the ops found is counted in the program's stats. */
+static void test_escapees_after_generation(void **state) {
+        (void) state;
+        start_app2();
         F.escape_returns = 1;
         exited(3, CLD_EXITED, 0); /* job: no sockets, nothing to look for */
         assert_int_equal(F.escape_calls, 0);
@@ -677,11 +682,7 @@ static void test_start_spawn_fails(void **state) {
 /* Shutdown stops the highest priority first and waits for it before the next level. */
 static void test_shutdown_order(void **state) {
         (void) state;
-        setup(APP2);
-        sv_supervisor_start_all(S);
-        ready(1);
-        ready(2);
-        ready(3);
+        start_app2();
         expect_trace("open web tcp://127.0.0.1:8080 (startup) -> fd 50\n"
                      "spawn app:0 gen 1 id 1 fds 1 -> pid 101\n"
                      "arm 1 at +5.00s\n"
