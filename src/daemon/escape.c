@@ -142,29 +142,32 @@ static int pending_add(SvEscape *e, int pidfd, pid_t pid, const char *comm, uint
         return 0;
 }
 
-/* The parents of every holder and of their ancestors, up to sockvisord or init; a holder's
- * own start time into start[k]. */
-static size_t read_tree(const SvSockHolder *h, size_t nh, SvProcParent *tree, size_t cap, uint64_t *start) {
+/* The parents of every holder and of their ancestors, up to sockvisord or init, each with
+ * its start time (start[m] for tree[m]); returns how many were read. */
+static size_t read_tree(const SvSockHolder *h, size_t nh, SvProcParent *tree, uint64_t *start, size_t cap) {
         size_t n = 0;
         pid_t self = getpid();
         for (size_t k = 0; k < nh; k++) {
                 pid_t pid = h[k].pid;
-                start[k] = 0;
                 for (unsigned depth = 0; pid > 1 && pid != self && depth < SV_ESCAPEE_DEPTH_MAX && n < cap; depth++) {
                         bool known = false;
                         for (size_t m = 0; m < n && !known; m++)
                                 known = tree[m].pid == pid;
                         pid_t ppid;
-                        uint64_t t;
-                        if (known || read_stat(pid, &ppid, &t) < 0)
-                                break;
-                        if (depth == 0)
-                                start[k] = t;
+                        if (known || read_stat(pid, &ppid, &start[n]) < 0)
+                                break; /* the rest of its ancestry is read already, or it is gone */
                         tree[n++] = (SvProcParent){ .pid = pid, .ppid = ppid };
                         pid = ppid;
                 }
         }
         return n;
+}
+
+static uint64_t start_of(const SvProcParent *tree, const uint64_t *start, size_t n, pid_t pid) {
+        for (size_t m = 0; m < n; m++)
+                if (tree[m].pid == pid)
+                        return start[m];
+        return 0;
 }
 
 static const char *address_of(const SvEscapeQuery *q, uint64_t inode) {
@@ -174,8 +177,8 @@ static const char *address_of(const SvEscapeQuery *q, uint64_t inode) {
         return "?";
 }
 
-/* SIGTERM to escapee pid (holders[at] its record), through a pidfd opened now and checked to
- * be the process the holder was: 0, or a negative errno when it is gone or not the same. */
+/* SIGTERM to the escapee h, through a pidfd opened now and checked to be the process read
+ * (its start time): 0, or a negative errno when it is gone or not the same. */
 static int signal_escapee(SvEscape *e, const SvEscapeQuery *q, const SvSockHolder *h, uint64_t start) {
         int pidfd = pidfd_open_(h->pid);
         if (pidfd < 0)
@@ -219,8 +222,9 @@ unsigned sv_escape_sweep(SvEscape *e, const SvEscapeQuery *q) {
         if (nh == 0)
                 return 0;
         _cleanup_free_ pid_t *holders = calloc(nh, sizeof(pid_t));
-        _cleanup_free_ uint64_t *start = calloc(nh, sizeof(uint64_t));
-        _cleanup_free_ SvProcParent *tree = calloc(nh * SV_ESCAPEE_DEPTH_MAX, sizeof(SvProcParent));
+        size_t cap = nh * SV_ESCAPEE_DEPTH_MAX;
+        _cleanup_free_ uint64_t *start = calloc(cap, sizeof(uint64_t));
+        _cleanup_free_ SvProcParent *tree = calloc(cap, sizeof(SvProcParent));
         pid_t picked[ESCAPEES_MAX];
         if (!holders || !start || !tree)
                 return 0;
@@ -228,13 +232,13 @@ unsigned sv_escape_sweep(SvEscape *e, const SvEscapeQuery *q) {
                 holders[k] = h[k].pid;
         SvEscapeeFacts f = { .holders = holders, .n_holders = nh, .live = q->live, .n_live = q->n_live, .self = getpid() };
         f.tree = tree;
-        f.n_tree = read_tree(h, nh, tree, nh * SV_ESCAPEE_DEPTH_MAX, start);
+        f.n_tree = read_tree(h, nh, tree, start, cap);
         size_t n = sv_escapees_pick(&f, picked, ESCAPEES_MAX);
         unsigned signalled = 0;
         for (size_t m = 0; m < n; m++)
                 for (size_t k = 0; k < nh; k++)
                         if (h[k].pid == picked[m]) { /* its first record: the socket it was seen with first */
-                                signalled += signal_escapee(e, q, &h[k], start[k]) == 0;
+                                signalled += signal_escapee(e, q, &h[k], start_of(tree, start, f.n_tree, h[k].pid)) == 0;
                                 break;
                         }
         if (signalled)

@@ -23,7 +23,7 @@ listen = tcp://127.0.0.1:$PORT
 listen = tcp://127.0.0.1:$PORT2
 
 [program:app]
-command = $ESCAPEE $T/app.report
+command = $ESCAPEE --grandchild $T/app.report
 sockets = web
 ready = accepting
 stopwaitsecs = 2s
@@ -66,7 +66,8 @@ report_line() { # REPORT K
         [ -n "$line" ] || die "$1 has no line $2"
         WORKER=$(awk '{ print $2 }' <<<"$line")
         CHILD=$(awk '{ print $4 }' <<<"$line")
-        track "$WORKER" "$CHILD"
+        GRANDCHILD=$(awk '{ print $6 }' <<<"$line")
+        track "$WORKER" "$CHILD" $GRANDCHILD
 }
 # Dead: no /proc entry, or a zombie nobody reaps (after sockvisord is gone).
 dead() { gone "$1" || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
@@ -85,7 +86,7 @@ start_daemon "$T/sockvisor.ini"
 wait_state app 10 RUNNING || die "app is '$STATE', not RUNNING"
 wait_state stubborn 10 RUNNING || die "stubborn is '$STATE', not RUNNING"
 report_line "$T/app.report" 1
-W1=$WORKER C1=$CHILD
+W1=$WORKER C1=$CHILD G1=$GRANDCHILD
 INODE=$(ss -ltnHe "sport = :$PORT" | sed -n 's/.* ino:\([0-9]*\) .*/\1/p')
 [ -n "$INODE" ] || die "nothing listens on $PORT"
 [ "$(ps -o sid= -p "$C1" | tr -d ' ')" = "$C1" ] && pass "the child $C1 of worker $W1 leads a session of its own" ||
@@ -98,9 +99,10 @@ a=$(answers "$PORT" 10)
 # --- restart: the old generation's child is stopped, only the new one answers ---
 ctl restart app >"$T/restart.out" 2>&1 || fail "restart app failed: $(cat "$T/restart.out")"
 report_line "$T/app.report" 2
-W2=$WORKER C2=$CHILD
+W2=$WORKER C2=$CHILD G2=$GRANDCHILD
 [ "$(ctl pid app)" = "$W2" ] || fail "pid app says '$(ctl pid app)', the new worker reports $W2"
 wait_dead "$C1" 5 && pass "the escaped child $C1 of generation 1 is gone" || fail "the escaped child $C1 still runs"
+wait_dead "$G1" 5 && pass "and its child $G1 too" || fail "the escaped grandchild $G1 still runs"
 ok=0
 for _ in $(seq 1 30); do # bounded: 3 s
         a=$(answers "$PORT" 40)
@@ -117,20 +119,21 @@ grep -qF "escaped process $C1 (sv-escapee) held socket tcp://127.0.0.1:$PORT aft
         "$T/daemon.log" && pass "the log names the escaped process, its socket and generation" ||
         fail "the log does not say that $C1 escaped: $(grep -i escap "$T/daemon.log" | tail -n 3)"
 n=$(escaped_json app)
-[ "${n:-0}" -ge 1 ] && pass "status --json: escaped_killed = $n" || fail "status --json escaped_killed is '$n'"
-ctl status app | grep -q "escaped: 1 process outlived" && pass "status says so: $(ctl status app | grep escaped:)" ||
+[ "${n:-0}" = 2 ] && pass "status --json: escaped_killed = $n" || fail "status --json escaped_killed is '$n', not 2"
+ctl status app | grep -q "escaped: 2 processes outlived" && pass "status says so: $(ctl status app | grep escaped:)" ||
         fail "status has no escaped line: $(ctl status app)"
 
 # --- stop: nothing but sockvisord holds the socket, nobody answers ---
 ctl stop app >"$T/stop.out" 2>&1 || fail "stop app failed: $(cat "$T/stop.out")"
-wait_dead "$C2" 5 && pass "after stop, the escaped child $C2 of generation 2 is gone" || fail "$C2 still runs after stop"
+wait_dead "$C2" 5 && wait_dead "$G2" 5 && pass "after stop, the escaped child $C2 of generation 2 and its child $G2 are gone" ||
+        fail "$C2 or $G2 still runs after stop"
 h=$(holders_of "$INODE" | tr '\n' ' ')
 [ "$h" = "$DAEMON_PID " ] && pass "after stop only sockvisord ($DAEMON_PID) holds inode $INODE" ||
         fail "after stop inode $INODE is held by: $h (sockvisord is $DAEMON_PID)"
 a=$(answers "$PORT" 2)
 grep -q "worker=" <<<"$a" && fail "after stop, still served: $a" || pass "after stop nothing is served: $a"
 n=$(escaped_json app)
-[ "${n:-0}" -ge 2 ] && pass "escaped_killed = $n after the stop" || fail "escaped_killed is '$n' after the stop"
+[ "${n:-0}" -ge 4 ] && pass "escaped_killed = $n after the stop" || fail "escaped_killed is '$n' after the stop"
 
 # --- a child that ignores SIGTERM gets SIGKILL after stopwaitsecs (1 s) ---
 report_line "$T/stubborn.report" 1

@@ -9,7 +9,9 @@
  * answer each connection with "worker=PID\n", PID the worker's: the generation that served
  * it. Appends "worker W child C" to REPORT once both serve.
  *
- *   --ignore-term    the child ignores SIGTERM: only SIGKILL ends it */
+ *   --ignore-term    the child ignores SIGTERM: only SIGKILL ends it
+ *   --grandchild     the child forks one more that serves too (and is reported as
+ *                    "grandchild G" after the child) */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -58,15 +60,18 @@ static void serve(int lfd, const char *marker) {
 }
 
 int main(int argc, char **argv) {
-        bool ignore_term = false;
+        bool ignore_term = false, grandchild = false;
         int a = 1;
-        if (a < argc && strcmp(argv[a], "--ignore-term") == 0) {
-                ignore_term = true;
-                a++;
-        }
+        for (; a < argc && strncmp(argv[a], "--", 2) == 0; a++)
+                if (strcmp(argv[a], "--ignore-term") == 0)
+                        ignore_term = true;
+                else if (strcmp(argv[a], "--grandchild") == 0)
+                        grandchild = true;
+                else
+                        break;
         const char *fds = getenv("LISTEN_FDS");
         if (a + 1 != argc || !fds || atoi(fds) < 1) {
-                fprintf(stderr, "usage: LISTEN_FDS=1 sv-escapee [--ignore-term] REPORT (fd 3: a listening socket)\n");
+                fprintf(stderr, "usage: LISTEN_FDS=1 sv-escapee [--ignore-term] [--grandchild] REPORT (fd 3: a listening socket)\n");
                 return 2;
         }
         char marker[64];
@@ -85,17 +90,32 @@ int main(int argc, char **argv) {
                 leave_cgroup();
                 if (ignore_term)
                         signal(SIGTERM, SIG_IGN);
+                pid_t g = grandchild ? fork() : 0;
+                if (g < 0)
+                        _exit(1);
+                if (grandchild && g == 0) {
+                        close(ready[1]);
+                        serve(3, marker);
+                }
+                if (g > 0) /* through the pipe, before the worker reports */
+                        (void) !write(ready[1], &g, sizeof(g));
                 close(ready[1]); /* set up: the worker may report it */
                 serve(3, marker);
         }
         close(ready[1]);
+        pid_t g = 0;
         char b;
+        if (grandchild)
+                (void) !read(ready[0], &g, sizeof(g));
         (void) !read(ready[0], &b, 1); /* EOF once the child is set up */
         close(ready[0]);
         FILE *r = fopen(argv[a], "ae");
         if (!r)
                 return 1;
-        fprintf(r, "worker %d child %d\n", (int) worker, (int) child);
+        if (g > 0)
+                fprintf(r, "worker %d child %d grandchild %d\n", (int) worker, (int) child, (int) g);
+        else
+                fprintf(r, "worker %d child %d\n", (int) worker, (int) child);
         fclose(r);
         serve(3, marker);
 }
