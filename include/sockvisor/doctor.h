@@ -216,6 +216,11 @@ bool sv_doctor_overlaps(const SvDoctorQuery *q, const SvSockRec *rec, const char
 int sv_doctor_gather(const SvDoctorQuery *q, SvDoctorFacts *ret, SvDiag *d);
 void sv_doctor_facts_done(SvDoctorFacts *f);
 
+/* The processes that hold any of the sockets inodes[] (n of them), one record per process
+ * and socket, in one walk of /proc; processes we may not read are skipped. Returns 0 and a
+ * malloc'd *ret (free() it), or a negative errno. */
+int sv_doctor_find_holders(const uint64_t *inodes, size_t n, SvSockHolder **ret, size_t *ret_n);
+
 /* For sockvisord when its own bind of addr fails with EADDRINUSE: a multi-line human
  * explanation (who holds it, why, the fix), every line ending in '\n'. Returns 0 and a
  * malloc'd *ret_text, or a negative errno (then *ret_text is untouched). Takes a few ms;

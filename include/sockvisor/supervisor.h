@@ -83,6 +83,17 @@ typedef struct SvLogWho {
         unsigned generation;
 } SvLogWho;
 
+/* What ops->escapees looks for. Pointers are valid for the duration of the call only. */
+typedef struct SvEscapeQuery {
+        const char *program;
+        unsigned generation;       /* the one that stopped */
+        const SvSocketInfo *socks; /* its listening sockets */
+        size_t n_socks;
+        const pid_t *live;         /* every worker with a process now, of every program */
+        size_t n_live;
+        uint64_t grace_usec;       /* stopwaitsecs=: from SIGTERM to SIGKILL */
+} SvEscapeQuery;
+
 typedef struct SvOps {
         uint64_t (*now)(void *ctx); /* CLOCK_MONOTONIC, in microseconds */
         uint64_t (*realtime)(void *ctx); /* CLOCK_REALTIME, in microseconds: only for what people read */
@@ -148,7 +159,14 @@ typedef struct SvOps {
         /* Log capture (stdout_logfile=, stderr_logfile=): bytes of program's output dropped
          * so far because its file did not keep up, for status. Optional (NULL: none). */
         uint64_t (*output_dropped)(void *ctx, const char *program);
+
+        /* The last process of one generation of a program was reaped: what still holds its
+         * listening sockets outside the live workers (a child that called setsid()) gets
+         * SIGTERM now and SIGKILL after q->grace_usec. Returns how many got SIGTERM. Called
+         * only then, never per request or when idle. Optional (NULL: nothing is looked for). */
+        unsigned (*escapees)(void *ctx, const SvEscapeQuery *q);
 } SvOps;
+
 
 int sv_supervisor_new(const SvOps *ops, void *ctx, SvSupervisor **ret);
 SvSupervisor *sv_supervisor_free(SvSupervisor *s);
@@ -238,6 +256,7 @@ typedef struct SvProgramStats {
         uint64_t rollouts;      /* restarts and reloads rolled out to the end */
         uint64_t rollout_buckets[SV_ROLLOUT_BUCKETS]; /* of those, by duration (not cumulative) */
         uint64_t rollout_usec_sum;
+        uint64_t escaped_killed; /* processes that outlived their generation holding its sockets, signalled */
 } SvProgramStats;
 
 /* Introspection, for the simulator's invariants, tests and metrics. */

@@ -716,6 +716,65 @@ void sv_supervisor_start_all(SvSupervisor *s) {
         sv_dispatch(s); /* READY=1 at once when nothing needs to become ready */
 }
 
+static void add_pid(const Instance *i, pid_t *ret, size_t cap, size_t *n) {
+        if (!i || i->pid <= 0 || (ret && *n >= cap))
+                return;
+        if (ret)
+                ret[*n] = i->pid;
+        (*n)++;
+}
+
+/* The pids of p's instances with a process into ret (at most cap); returns how many were
+ * written (with ret NULL, how many there are). */
+static size_t program_pids(const Program *p, pid_t *ret, size_t cap) {
+        size_t n = 0;
+        for (unsigned k = 0; k < p->cap; k++) {
+                add_pid(p->cur[k], ret, cap, &n);
+                add_pid(p->cand[k], ret, cap, &n);
+        }
+        for (const Instance *d = p->draining; d; d = d->next)
+                add_pid(d, ret, cap, &n);
+        return n;
+}
+
+static bool generation_has_process(const Program *p, unsigned gen) {
+        for (unsigned k = 0; k < p->cap; k++)
+                if ((p->cur[k] && p->cur[k]->pid > 0 && p->cur[k]->gen == gen) ||
+                    (p->cand[k] && p->cand[k]->pid > 0 && p->cand[k]->gen == gen))
+                        return true;
+        for (const Instance *d = p->draining; d; d = d->next)
+                if (d->pid > 0 && d->gen == gen)
+                        return true;
+        return false;
+}
+
+/* i was reaped. Once its generation has no process left, what still holds its sockets
+ * outside every live worker (a child that called setsid() and went on serving old code)
+ * is the ops' to find and stop; each is counted. */
+static void sweep_escapees(SvSupervisor *s, Instance *i) {
+        Program *p = i->prog;
+        if (!s->ops->escapees || i->n_socks == 0 || generation_has_process(p, i->gen))
+                return;
+        size_t cap = 0, n_live = 0;
+        for (size_t q = 0; q < s->n_progs; q++)
+                cap += program_pids(s->progs[q], NULL, 0);
+        _cleanup_free_ pid_t *live = calloc(cap ? cap : 1, sizeof(pid_t));
+        SvSocketInfo socks[SV_PROGRAM_SOCKETS_MAX];
+        if (!live) {
+                sv_logf(s, LOG_ERR, i, "out of memory; what its generation left running is not looked for");
+                return;
+        }
+        for (size_t q = 0; q < s->n_progs; q++)
+                n_live += program_pids(s->progs[q], live + n_live, cap - n_live);
+        size_t n_socks = 0;
+        for (size_t k = 0; k < i->n_socks && n_socks < SV_PROGRAM_SOCKETS_MAX; k++)
+                socks[n_socks++] = i->socks[k]->info;
+        SvEscapeQuery q = { .program = p->name, .generation = i->gen, .socks = socks, .n_socks = n_socks,
+                            .live = live, .n_live = n_live, .grace_usec = i->conf->stopwait_usec };
+        unsigned n = s->ops->escapees(s->ctx, &q);
+        p->stats.escaped_killed += n;
+}
+
 void sv_supervisor_exited(SvSupervisor *s, SvInstanceId id, int code, int status) {
         Instance *i = sv_instance_find(s, id, 0);
         if (!i) {
@@ -732,6 +791,7 @@ void sv_supervisor_exited(SvSupervisor *s, SvInstanceId id, int code, int status
                 s->ops->signal(s->ctx, i->pid, 9 /* SIGKILL */, true);
         i->pid = 0; /* reaped: never signalled again (the pid may be reused) */
         i->kill_sent = false;
+        sweep_escapees(s, i);
         sv_instance_observe(s, i);
         sv_enqueue(s, i, SM_EV_EXIT, cause);
         sv_dispatch(s);

@@ -223,6 +223,8 @@ static void status_json(SvSupervisor *s, SvConnId conn, const Program *p, const 
         r = r < 0 ? r : groups ? json_object_set_new(o, "groups", groups) : -1;
         /* of the program's output, what its log files could not keep up with */
         r = r < 0 ? r : json_object_set_new(o, "output_dropped_bytes", json_integer((json_int_t) output_dropped));
+        /* processes that outlived their generation holding its sockets, stopped by sockvisord */
+        r = r < 0 ? r : json_object_set_new(o, "escaped_killed", json_integer((json_int_t) p->stats.escaped_killed));
         reply_json(s, conn, o, r == 0);
 }
 
@@ -337,6 +339,11 @@ static void cmd_status(SvSupervisor *s, SvConnId conn, const CtlRequest *req) {
                 if (dropped && !json)
                         sv_replyf(s, conn, CTL_REPLY_OUTPUT,
                                   "  output: dropped %" PRIu64 " bytes of output (its log file did not keep up)", dropped);
+                if (p->stats.escaped_killed && !json)
+                        sv_replyf(s, conn, CTL_REPLY_OUTPUT,
+                                  "  escaped: %" PRIu64 " process%s outlived %s generation holding its sockets; stopped "
+                                  "(escaped_killed)", p->stats.escaped_killed, p->stats.escaped_killed == 1 ? "" : "es",
+                                  p->stats.escaped_killed == 1 ? "its" : "their");
         }
         sv_replyf(s, conn, CTL_REPLY_OK, NULL);
 }

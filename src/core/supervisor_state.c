@@ -187,6 +187,7 @@ static void save_program(Saver *sv, const Program *p) {
         sv_state_u64(o, "n_rollouts", p->stats.rollouts);
         sv_state_ids(o, "rollout_buckets", p->stats.rollout_buckets, SV_ROLLOUT_BUCKETS);
         sv_state_u64(o, "rollout_usec_sum", p->stats.rollout_usec_sum);
+        sv_state_u64(o, "n_escaped_killed", p->stats.escaped_killed);
         for (const Waiter *w = p->waiters; w; w = w->next) {
                 sv_state_record(o, "wait");
                 sv_state_u64(o, "job", ptr_id(&sv->jobs, w->job));
@@ -618,6 +619,7 @@ static int load_program(Loader *l, const SvStateRec *r, Program **ret) {
                 .unhealthy = opt_below(in, r, "n_unhealthy", UINT64_MAX),
                 .rollouts = opt_below(in, r, "n_rollouts", UINT64_MAX),
                 .rollout_usec_sum = opt_below(in, r, "rollout_usec_sum", UINT64_MAX),
+                .escaped_killed = opt_below(in, r, "n_escaped_killed", UINT64_MAX),
         };
         if (sv_rec_opt(r, "rollout_buckets"))
                 (void) sv_rec_ids(in, r, "rollout_buckets", p->stats.rollout_buckets, SV_ROLLOUT_BUCKETS);

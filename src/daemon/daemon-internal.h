@@ -37,6 +37,7 @@ struct SvDaemon {
         struct SvMetrics *metrics;  /* metrics.c: the HTTP endpoint of metrics=, NULL when off */
         struct SvOutput *output;    /* output.c: the programs' log pipes and files */
         struct SvCgroups *cgroups;  /* cgroup.c: each worker's own cgroup v2; NULL where we cannot */
+        struct SvEscape *escape;    /* escape.c: what stopped generations left holding their sockets */
         /* health.c reports each probe here; loop.c sets it to call sv_supervisor_probed (a
          * test, to capture the results) */
         void (*probed)(SvDaemon *d, SvInstanceId id, bool healthy, const char *why);
@@ -91,6 +92,14 @@ void sv_health_stop_all(SvDaemon *d);
 void sv_health_drop_in_flight(SvDaemon *d);
 /* pid is an exec probe's command, not reaped yet: the orphan reaper must leave it alone. */
 bool sv_health_owns_pid(const SvDaemon *d, pid_t pid);
+
+/* escape.c: ops->escapees. sv_escape_sweep finds what holds q's sockets outside the live
+ * workers, sends it SIGTERM and arms its SIGKILL; returns how many got SIGTERM. At exit,
+ * sv_escape_free waits for them (at most 10 s) and SIGKILLs what is left. */
+typedef struct SvEscape SvEscape;
+SvEscape *sv_escape_new(sd_event *event);
+unsigned sv_escape_sweep(SvEscape *e, const SvEscapeQuery *q);
+SvEscape *sv_escape_free(SvEscape *e);
 
 /* metrics.c: [sockvisord] metrics=, /metrics and /healthz over HTTP. */
 typedef struct SvMetrics SvMetrics;

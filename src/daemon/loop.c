@@ -405,6 +405,11 @@ static uint64_t op_output_dropped(void *ctx, const char *program) {
         return sv_output_dropped(d->output, program);
 }
 
+static unsigned op_escapees(void *ctx, const SvEscapeQuery *q) {
+        SvDaemon *d = ctx;
+        return sv_escape_sweep(d->escape, q);
+}
+
 static void op_probe(void *ctx, SvInstanceId id, pid_t pid, const SvProgramConf *conf) {
         sv_health_set(ctx, id, pid, conf);
 }
@@ -447,6 +452,7 @@ const SvOps sv_daemon_ops = {
         .observe = op_observe,
         .probe = op_probe,
         .output_dropped = op_output_dropped,
+        .escapees = op_escapees,
 };
 
 /* ---- what the world tells us ---- */
@@ -750,6 +756,12 @@ int sv_daemon_alloc(const char *config_path, bool debug, SvDaemon **ret, SvDiag 
         else
                 log_info("no per-worker cgroups (%s): a worker's processes are tracked by process group; run as "
                          "root or under systemd with Delegate=yes for cgroups", cgd.msg);
+        d->escape = sv_escape_new(d->event);
+        if (!d->escape) {
+                r = -ENOMEM;
+                diag_set(diag, 0, "out of memory");
+                goto fail;
+        }
         r = sv_supervisor_new(&sv_daemon_ops, d, &d->sup);
         if (r < 0) {
                 diag_set(diag, 0, "out of memory");
@@ -842,6 +854,7 @@ SvDaemon *sv_daemon_free(SvDaemon *d) {
         sd_event_source_disable_unref(d->hup_src);
         sd_event_source_disable_unref(d->usr2_src);
         sv_carry_done(&d->carry);
+        d->escape = sv_escape_free(d->escape); /* after the workers: what they left gets its SIGKILL */
         sv_cgroups_free(d->cgroups);
         (void) safe_close(d->notify_fd);
         if (d->notify_owned)

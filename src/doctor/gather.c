@@ -336,6 +336,27 @@ static int proc_scan(SvDoctorFacts *f, Want *want, size_t n_want) {
         return r;
 }
 
+/* Every process holding one of inodes (listeners: forks count, each process once per
+ * inode), for sockvisord's search of what a stopped generation left behind. */
+int sv_doctor_find_holders(const uint64_t *inodes, size_t n, SvSockHolder **ret, size_t *ret_n) {
+        SvDoctorFacts f = {};
+        _cleanup_free_ Want *want = calloc(n ? n : 1, sizeof(Want));
+        if (!want)
+                return -ENOMEM;
+        for (size_t k = 0; k < n; k++)
+                want[k] = (Want){ .inode = inodes[k], .all_holders = true };
+        qsort(want, n, sizeof(Want), cmp_want);
+        int r = proc_scan(&f, want, n);
+        free(f.partial_pids); /* each of those was seen holding every inode: it is in holders */
+        if (r < 0) {
+                free(f.holders);
+                return r;
+        }
+        *ret = f.holders;
+        *ret_n = f.n_holders;
+        return 0;
+}
+
 /* ---------------------------------------------------------------- test binds */
 
 static void probe(SvBindProbe *p) {

@@ -273,6 +273,7 @@ typedef struct World {
         bool loaded;
 
         uint64_t n_spawns, n_signals;
+        uint64_t n_escape_sweeps; /* ops->escapees calls */
         bool sm_ready;
         bool shutting;
         uint64_t shutdown_deadline;

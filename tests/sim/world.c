@@ -535,6 +535,38 @@ static void op_probe(void *ctx, SvInstanceId id, pid_t pid, const SvProgramConf 
         ev_push(w, EV_PROBE, w->now + rng_range(&w->rng, 0, p->probe_timeout_usec), (uint64_t) p->pid, p->probe_token);
 }
 
+/* Asked once a generation's last process is reaped: none of that generation is alive, the
+ * live workers it is told of are exactly the processes alive, and its sockets are open ones
+ * of the world. The world's workers leave nothing behind: nothing is found. */
+static unsigned op_escapees(void *ctx, const SvEscapeQuery *q) {
+        World *w = ctx;
+        int prog = gen_name_index(q->program);
+        w->n_escape_sweeps++;
+        for (size_t k = 0; k < w->n_alive; k++) {
+                const Proc *p = &w->procs[w->alive[k]];
+                bool listed = false;
+                for (size_t m = 0; m < q->n_live && !listed; m++)
+                        listed = q->live[m] == p->pid;
+                if ((int) p->prog == prog && p->generation == q->generation)
+                        violation(w, "escapees", "asked what generation %u of %s left behind, but its pid %d is alive",
+                                  q->generation, q->program, (int) p->pid);
+                if (!listed)
+                        violation(w, "escapees", "pid %d (p%u gen %u) is alive but not among the %zu live workers",
+                                  (int) p->pid, p->prog, p->generation, q->n_live);
+        }
+        for (size_t m = 0; m < q->n_live; m++) {
+                const Proc *p = world_proc(w, q->live[m]);
+                if (!p || !p->alive)
+                        violation(w, "escapees", "pid %d is among the live workers but is not alive", (int) q->live[m]);
+        }
+        if (q->n_socks == 0)
+                violation(w, "escapees", "asked about generation %u of %s, which has no sockets", q->generation,
+                          q->program);
+        for (size_t k = 0; k < q->n_socks; k++)
+                (void) sock_of(w, &q->socks[k], "escapees");
+        return 0;
+}
+
 static int op_fd_carry(void *ctx, int fd, bool restoring) {
         return sfd_of(ctx, fd, restoring ? "restore" : "carry") ? 0 : -EBADF;
 }
@@ -645,6 +677,7 @@ const SvOps world_ops = {
         .fd_carry = op_fd_carry,
         .observe = op_observe,
         .probe = op_probe,
+        .escapees = op_escapees,
 };
 
 /* ---- events ---- */

@@ -35,6 +35,10 @@ typedef struct Fake {
         const char *fail_socket;    /* a socket name whose bind fails */
         unsigned n_sockets;
         int exited;                 /* -1: not yet */
+        unsigned escape_calls;      /* ops->escapees: calls, and what the last one asked */
+        unsigned escape_gen, escape_returns;
+        size_t escape_socks, escape_live;
+        pid_t escape_live_pids[8];
         char trace[32768];
         size_t n_trace;
         char logs[65536];
@@ -229,6 +233,18 @@ static void op_probe(void *ctx, SvInstanceId id, pid_t pid, const SvProgramConf 
         tracef("probe %llu pid %d %s", (unsigned long long) id, (int) pid, conf ? conf->health.target : "end");
 }
 
+/* Not traced (every scenario would have to say it): counted, and checked where it matters. */
+static unsigned op_escapees(void *ctx, const SvEscapeQuery *q) {
+        (void) ctx;
+        F.escape_calls++;
+        F.escape_gen = q->generation;
+        F.escape_socks = q->n_socks;
+        F.escape_live = q->n_live;
+        for (size_t k = 0; k < q->n_live && k < 8; k++)
+                F.escape_live_pids[k] = q->live[k];
+        return F.escape_returns;
+}
+
 static const SvOps ops = {
         .now = op_now,
         .realtime = op_realtime,
@@ -253,6 +269,7 @@ static const SvOps ops = {
         .fd_carry = op_fd_carry,
         .observe = op_observe,
         .probe = op_probe,
+        .escapees = op_escapees,
 };
 
 /* ---- helpers ---- */
@@ -500,6 +517,53 @@ static void test_restart_then_stale_events(void **state) {
         assert_false(sv_supervisor_owns_pid(S, 101));
 }
 
+static void upgrade(char **ret_text);
+
+/* APP2 started and every instance ready: app:0 (id 1, pid 101), app:1 (2, 102), job (3, 103). */
+static void start_app2(void) {
+        setup(APP2);
+        sv_supervisor_start_all(S);
+        ready(1);
+        ready(2);
+        ready(3);
+}
+
+/* Escapees are looked for once a generation's last process is reaped, with the sockets it
+ * had and every live worker; what the ops found is counted in the program's stats. */
+static void test_escapees_after_generation(void **state) {
+        (void) state;
+        start_app2();
+        F.escape_returns = 1;
+        exited(3, CLD_EXITED, 0); /* job: no sockets, nothing to look for */
+        assert_int_equal(F.escape_calls, 0);
+        command(7, "restart app");
+        ready(4); /* app:0 gen 2, then gen 1's app:0 is asked to stop */
+        exited(1, CLD_EXITED, 0);
+        assert_int_equal(F.escape_calls, 0); /* gen 1's app:1 (pid 102) still runs */
+        ready(5);
+        exited(2, CLD_EXITED, 0);
+        assert_int_equal(F.escape_calls, 1);
+        assert_int_equal(F.escape_gen, 1);
+        assert_int_equal(F.escape_socks, 1);
+        assert_int_equal(F.escape_live, 2); /* gen 2's two (job has exited) */
+        assert_true(F.escape_live_pids[0] >= 104 && F.escape_live_pids[1] >= 104);
+        SvProgramView v;
+        sv_supervisor_program_view(S, 0, &v);
+        assert_string_equal(v.name, "app");
+        assert_int_equal(v.stats.escaped_killed, 1);
+        /* a crash of one of gen 2's: its generation still has a process */
+        exited(4, CLD_KILLED, SIGKILL);
+        assert_int_equal(F.escape_calls, 1);
+        /* the count crosses an upgrade */
+        char *text = NULL;
+        upgrade(&text);
+        assert_non_null(strstr(text, "n_escaped_killed"));
+        free(text);
+        sv_supervisor_program_view(S, 0, &v);
+        assert_string_equal(v.name, "app");
+        assert_int_equal(v.stats.escaped_killed, 1);
+}
+
 /* stop wins: the restart under way is answered ERR naming the stop, the stop OK once all is gone. */
 static void test_stop_during_restart(void **state) {
         (void) state;
@@ -618,11 +682,7 @@ static void test_start_spawn_fails(void **state) {
 /* Shutdown stops the highest priority first and waits for it before the next level. */
 static void test_shutdown_order(void **state) {
         (void) state;
-        setup(APP2);
-        sv_supervisor_start_all(S);
-        ready(1);
-        ready(2);
-        ready(3);
+        start_app2();
         expect_trace("open web tcp://127.0.0.1:8080 (startup) -> fd 50\n"
                      "spawn app:0 gen 1 id 1 fds 1 -> pid 101\n"
                      "arm 1 at +5.00s\n"
@@ -1032,6 +1092,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_upgrade_mid_restart, teardown),
                 cmocka_unit_test_teardown(test_restore_refuses_bad_state, teardown),
                 cmocka_unit_test_teardown(test_observed_restart, teardown),
+                cmocka_unit_test_teardown(test_escapees_after_generation, teardown),
                 cmocka_unit_test_teardown(test_idle_drain_times_out, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

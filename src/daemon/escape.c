@@ -1,0 +1,274 @@
+/* ops->escapees: once a generation has stopped, the processes that still hold its listening
+ * sockets outside every live worker (a worker's child that called setsid() left the process
+ * group stop and kill reach, and goes on serving old code) get SIGTERM, and SIGKILL after the
+ * program's stopwaitsecs=. Which holders those are is core/escapee.c's to say; here are the
+ * /proc reads and the signals. Signals go through pidfds, checked against the start time
+ * read with the holder, so a pid reused meanwhile is never hit. */
+#include "daemon-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+#include "sockvisor/doctor.h"
+#include "sockvisor/duration.h"
+#include "sockvisor/escapee.h"
+#include "sockvisor/log.h"
+
+/* Escapees signalled in one sweep: more than a generation could sensibly leave. */
+#define ESCAPEES_MAX 256
+/* At exit, the longest sockvisord waits for what it sent SIGTERM before the SIGKILL. */
+#define EXIT_WAIT_MAX_USEC (10 * USEC_PER_SEC)
+
+typedef struct Pending {
+        int pidfd;
+        pid_t pid;
+        char comm[16];
+        uint64_t kill_at; /* CLOCK_MONOTONIC */
+} Pending;
+
+struct SvEscape {
+        sd_event *event;
+        sd_event_source *timer; /* the earliest kill_at */
+        Pending *v;
+        size_t n, cap;
+};
+
+static int pidfd_open_(pid_t pid) {
+        return (int) syscall(SYS_pidfd_open, pid, 0); /* always O_CLOEXEC */
+}
+
+static int pidfd_signal(int pidfd, int sig) {
+        return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? -errno : 0;
+}
+
+/* Gone (a zombie counts): its pidfd polls readable. */
+static bool pidfd_exited(int pidfd) {
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+        return poll(&p, 1, 0) > 0;
+}
+
+static int read_stat(pid_t pid, pid_t *ret_ppid, uint64_t *ret_start) {
+        char path[64], buf[1024];
+        (void) snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        (void) safe_close(fd);
+        if (n <= 0)
+                return -EIO;
+        buf[n] = '\0';
+        return sv_escapee_parse_stat(buf, ret_ppid, ret_start);
+}
+
+SvEscape *sv_escape_new(sd_event *event) {
+        SvEscape *e = calloc(1, sizeof(SvEscape));
+        if (e)
+                e->event = event;
+        return e;
+}
+
+static void pending_drop(SvEscape *e, size_t k) {
+        (void) safe_close(e->v[k].pidfd);
+        e->v[k] = e->v[--e->n];
+}
+
+static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+static void arm(SvEscape *e) {
+        uint64_t next = 0;
+        for (size_t k = 0; k < e->n; k++)
+                if (!next || e->v[k].kill_at < next)
+                        next = e->v[k].kill_at;
+        if (!next) {
+                if (e->timer)
+                        (void) sd_event_source_set_enabled(e->timer, SD_EVENT_OFF);
+                return;
+        }
+        if (!e->timer) {
+                if (sd_event_add_time(e->event, &e->timer, CLOCK_MONOTONIC, next, 10 * USEC_PER_MSEC, on_kill_timer, e) < 0) {
+                        log_error("cannot arm the timer that SIGKILLs escaped processes; they got SIGTERM only");
+                        return;
+                }
+        } else
+                (void) sd_event_source_set_time(e->timer, next);
+        (void) sd_event_source_set_enabled(e->timer, SD_EVENT_ONESHOT);
+}
+
+/* What SIGTERM did not end by its deadline (or, with all, at once) gets SIGKILL. */
+static void kill_due(SvEscape *e, uint64_t now, bool all) {
+        for (size_t k = 0; k < e->n;) {
+                Pending *p = &e->v[k];
+                if (!all && p->kill_at > now) {
+                        k++;
+                        continue;
+                }
+                if (!pidfd_exited(p->pidfd) && pidfd_signal(p->pidfd, SIGKILL) == 0)
+                        log_warning("escaped process %d (%s) was still running after SIGTERM; sent SIGKILL", (int) p->pid,
+                                    p->comm);
+                pending_drop(e, k);
+        }
+}
+
+static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        SvEscape *e = userdata;
+        kill_due(e, sv_clock_usec(), false);
+        arm(e);
+        return 0;
+}
+
+static int pending_add(SvEscape *e, int pidfd, pid_t pid, const char *comm, uint64_t kill_at) {
+        if (e->n == e->cap) {
+                size_t cap = e->cap ? e->cap * 2 : 8;
+                Pending *v = realloc(e->v, cap * sizeof(Pending));
+                if (!v)
+                        return -ENOMEM;
+                e->v = v;
+                e->cap = cap;
+        }
+        e->v[e->n] = (Pending){ .pidfd = pidfd, .pid = pid, .kill_at = kill_at };
+        (void) snprintf(e->v[e->n].comm, sizeof(e->v[e->n].comm), "%s", comm);
+        e->n++;
+        return 0;
+}
+
+/* The parents of every holder and of their ancestors, up to sockvisord or init, each with
+ * its start time (start[m] for tree[m]); returns how many were read. */
+static size_t read_tree(const SvSockHolder *h, size_t nh, SvProcParent *tree, uint64_t *start, size_t cap) {
+        size_t n = 0;
+        pid_t self = getpid();
+        for (size_t k = 0; k < nh; k++) {
+                pid_t pid = h[k].pid;
+                for (unsigned depth = 0; pid > 1 && pid != self && depth < SV_ESCAPEE_DEPTH_MAX && n < cap; depth++) {
+                        bool known = false;
+                        for (size_t m = 0; m < n && !known; m++)
+                                known = tree[m].pid == pid;
+                        pid_t ppid;
+                        if (known || read_stat(pid, &ppid, &start[n]) < 0)
+                                break; /* the rest of its ancestry is read already, or it is gone */
+                        tree[n++] = (SvProcParent){ .pid = pid, .ppid = ppid };
+                        pid = ppid;
+                }
+        }
+        return n;
+}
+
+static uint64_t start_of(const SvProcParent *tree, const uint64_t *start, size_t n, pid_t pid) {
+        for (size_t m = 0; m < n; m++)
+                if (tree[m].pid == pid)
+                        return start[m];
+        return 0;
+}
+
+static const char *address_of(const SvEscapeQuery *q, uint64_t inode) {
+        for (size_t k = 0; k < q->n_socks; k++)
+                if (q->socks[k].inode == inode)
+                        return q->socks[k].address;
+        return "?";
+}
+
+/* SIGTERM to the escapee h, through a pidfd opened now and checked to be the process read
+ * (its start time): 0, or a negative errno when it is gone or not the same. */
+static int signal_escapee(SvEscape *e, const SvEscapeQuery *q, const SvSockHolder *h, uint64_t start) {
+        int pidfd = pidfd_open_(h->pid);
+        if (pidfd < 0)
+                return -errno;
+        pid_t ppid;
+        uint64_t now_start;
+        int r = read_stat(h->pid, &ppid, &now_start);
+        if (r >= 0 && now_start != start)
+                r = -ESRCH; /* the pid is someone else's now */
+        if (r >= 0)
+                r = pidfd_signal(pidfd, SIGTERM);
+        if (r < 0) {
+                (void) safe_close(pidfd);
+                return r;
+        }
+        log_warning("escaped process %d (%s) held socket %s after generation %u of program '%s' stopped; sent SIGTERM, "
+                    "SIGKILL in %s", (int) h->pid, h->comm, address_of(q, h->inode), q->generation, q->program,
+                    sv_duration_format(q->grace_usec, (char[32]){}, 32));
+        if (pending_add(e, pidfd, h->pid, h->comm, sv_clock_usec() + q->grace_usec) < 0) {
+                (void) pidfd_signal(pidfd, SIGKILL); /* no memory to wait: no waiting */
+                (void) safe_close(pidfd);
+        }
+        return 0;
+}
+
+unsigned sv_escape_sweep(SvEscape *e, const SvEscapeQuery *q) {
+        uint64_t inodes[SV_PROGRAM_SOCKETS_MAX];
+        size_t n_inodes = 0, nh = 0;
+        for (size_t k = 0; k < q->n_socks && n_inodes < SV_PROGRAM_SOCKETS_MAX; k++)
+                if (q->socks[k].inode)
+                        inodes[n_inodes++] = q->socks[k].inode;
+        if (!e || n_inodes == 0)
+                return 0;
+        _cleanup_free_ SvSockHolder *h = NULL;
+        int r = sv_doctor_find_holders(inodes, n_inodes, &h, &nh);
+        if (r < 0) {
+                sv_log_errno(LOG_WARNING, r, "program '%s': cannot look for processes generation %u left holding its "
+                             "sockets", q->program, q->generation);
+                return 0;
+        }
+        if (nh == 0)
+                return 0;
+        _cleanup_free_ pid_t *holders = calloc(nh, sizeof(pid_t));
+        size_t cap = nh * SV_ESCAPEE_DEPTH_MAX;
+        _cleanup_free_ uint64_t *start = calloc(cap, sizeof(uint64_t));
+        _cleanup_free_ SvProcParent *tree = calloc(cap, sizeof(SvProcParent));
+        pid_t picked[ESCAPEES_MAX];
+        if (!holders || !start || !tree)
+                return 0;
+        for (size_t k = 0; k < nh; k++)
+                holders[k] = h[k].pid;
+        SvEscapeeFacts f = { .holders = holders, .n_holders = nh, .live = q->live, .n_live = q->n_live, .self = getpid() };
+        f.tree = tree;
+        f.n_tree = read_tree(h, nh, tree, start, cap);
+        size_t n = sv_escapees_pick(&f, picked, ESCAPEES_MAX);
+        unsigned signalled = 0;
+        for (size_t m = 0; m < n; m++)
+                for (size_t k = 0; k < nh; k++)
+                        if (h[k].pid == picked[m]) { /* its first record: the socket it was seen with first */
+                                signalled += signal_escapee(e, q, &h[k], start_of(tree, start, f.n_tree, h[k].pid)) == 0;
+                                break;
+                        }
+        if (signalled)
+                arm(e);
+        return signalled;
+}
+
+SvEscape *sv_escape_free(SvEscape *e) {
+        if (!e)
+                return NULL;
+        /* At exit: what got SIGTERM has until its deadline (at most EXIT_WAIT_MAX_USEC) to go,
+         * then SIGKILL; nothing outlives sockvisord holding its sockets. */
+        uint64_t until = sv_clock_usec() + EXIT_WAIT_MAX_USEC;
+        for (unsigned round = 0; e->n > 0 && round < 1000; round++) {
+                uint64_t now = sv_clock_usec();
+                for (size_t k = 0; k < e->n;)
+                        if (pidfd_exited(e->v[k].pidfd)) {
+                                siginfo_t si;
+                                (void) waitid(P_PIDFD, (id_t) e->v[k].pidfd, &si, WEXITED | WNOHANG); /* ours, once orphaned */
+                                pending_drop(e, k);
+                        } else
+                                k++;
+                kill_due(e, now, now >= until);
+                if (e->n > 0)
+                        (void) usleep(10000);
+        }
+        for (size_t k = 0; k < e->n; k++)
+                (void) safe_close(e->v[k].pidfd);
+        e->timer = sd_event_source_disable_unref(e->timer);
+        free(e->v);
+        free(e);
+        return NULL;
+}
