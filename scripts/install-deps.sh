@@ -14,6 +14,8 @@ packages=(
         nodejs gunicorn                  # unmodified servers: ready = accepting, intercept_bind (tests)
         prometheus                       # promtool check metrics, and a real scraper of /metrics (tests)
         clang libclang-rt-dev            # the libFuzzer targets (scripts/fuzz.sh): libFuzzer is in clang's runtime
+        mandoc groff-base                # the man pages' lint (tests/lint/check_man.sh)
+        dpkg-dev debhelper fakeroot lintian # the Debian package (debian/, tests/systemd/deb-test.sh)
 )
 missing=()
 for p in "${packages[@]}"; do

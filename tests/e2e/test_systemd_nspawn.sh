@@ -21,6 +21,13 @@ echo "(sockvisord runs in the container, not here: its journal is in the output 
 mkdir -p "$T/files"
 DESTDIR="$T/files/stage" cmake --install "$BUILD" >"$T/install.log" 2>&1 ||
         die "cmake --install $BUILD failed: $(tail -n 5 "$T/install.log")"
+# The installed config serves nothing and the demo worker is not installed: the test's own
+# config goes where the installed one is, and sockvisor-demo beside sockvisorctl.
+conf=$(find "$T/files/stage" -name sockvisor.ini -path '*/sockvisor/*' | head -n 1)
+ctl=$(find "$T/files/stage" -name sockvisorctl -type f -perm -u+x | head -n 1)
+[ -n "$conf" ] && [ -n "$ctl" ] || die "cmake --install put no sockvisor.ini or sockvisorctl in $T/files/stage"
+cp "$SD/nspawn.ini" "$conf"
+cp "$DEMO" "$(dirname "$ctl")/sockvisor-demo"
 cp "$LOADCLIENT" "$T/files/sv-loadclient"
 echo "SOCKET_UNIT=${SV_SD_SOCKET_UNIT:-1}" >"$T/files/settings"
 
