@@ -66,43 +66,26 @@ static uint64_t op_realtime(void *ctx) {
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
 }
 
-int sv_daemon_on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
-        Watch *w = userdata;
-        SvDaemon *d = w->d;
-        SvInstanceId id = w->id;
-        int code = si->si_code, status = si->si_status;
-        Watch **pp = sv_watch_find(&d->children, id);
-        if (pp)
-                watch_drop(pp); /* reaped by sd-event: the source has done its job */
-        sv_supervisor_exited(d->sup, id, code, status);
-        return 0;
+static void worker_exited(SvDaemon *d, void *userdata, uint64_t id, const siginfo_t *si) {
+        sv_supervisor_exited(d->sup, id, si->si_code, si->si_status);
 }
 
 static int op_spawn(void *ctx, const SvSpawnSpec *spec, pid_t *ret_pid, SvDiag *diag) {
         SvDaemon *d = ctx;
-        Watch *w = calloc(1, sizeof(Watch));
         pid_t pid;
-        if (!w)
-                return diag_set(diag, 0, "out of memory"), -ENOMEM;
         int out = -1, err = -1;
         int r = sv_output_prepare(d->output, spec->conf, &out, &err, diag); /* the log pipes, files opened */
         if (r >= 0)
                 r = sv_process_spawn(spec, d->creds, d->notify_name, d->devnull_fd, out, err, &pid, diag);
-        if (r < 0) {
-                free(w);
+        if (r < 0)
                 return r;
-        }
-        /* Right after fork, before the loop runs again: a child without a source is never reaped. */
-        *w = (Watch){ .d = d, .id = spec->id, .pid = pid };
-        r = sd_event_add_child(d->event, &w->src, pid, WEXITED, sv_daemon_on_child, w);
+        /* Right after fork, before the loop runs again: its exit must find its handler. */
+        r = sv_reaper_watch(d, pid, worker_exited, NULL, spec->id);
         if (r < 0) {
                 (void) kill(pid, SIGKILL);
                 (void) waitpid(pid, NULL, 0);
-                free(w);
                 return diag_set(diag, 0, "cannot watch the child: %s", strerror(-r)), r;
         }
-        w->next = d->children;
-        d->children = w;
         *ret_pid = pid;
         return 0;
 }
@@ -295,33 +278,14 @@ static int op_socket_import(void *ctx, const char *name, const SvSocketInfo *sav
 }
 
 /* A worker the previous image started: still our child (execve kept the pid), maybe a
- * zombie by now, which the child source then reaps at once. */
+ * zombie by now, which the reaper's first pass hands to its handler. */
 static int op_adopt(void *ctx, SvInstanceId id, pid_t pid) {
         SvDaemon *d = ctx;
         siginfo_t si = {};
-        int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        if (pidfd < 0)
+        /* WNOWAIT: only asks whether it is our child; the status stays for the reaper */
+        if (waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
                 return -errno;
-        /* WNOWAIT: only asks whether it is our child; the status stays for the source */
-        if (waitid((idtype_t) P_PIDFD, (id_t) pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
-                int r = -errno;
-                (void) close(pidfd);
-                return r;
-        }
-        Watch *w = calloc(1, sizeof(Watch));
-        int r = w ? sd_event_add_child_pidfd(d->event, &w->src, pidfd, WEXITED, sv_daemon_on_child, w) : -ENOMEM;
-        if (r < 0) {
-                free(w);
-                (void) close(pidfd);
-                return r;
-        }
-        (void) sd_event_source_set_child_pidfd_own(w->src, true);
-        w->d = d;
-        w->id = id;
-        w->pid = pid;
-        w->next = d->children;
-        d->children = w;
-        return 0;
+        return sv_reaper_watch(d, pid, worker_exited, NULL, id);
 }
 
 /* The fd store: the fds are ours; one that hangs up is dropped by the supervisor. */
@@ -424,27 +388,6 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
                         continue;
                 }
                 sv_supervisor_notify(d->sup, pid, &msg);
-        }
-        return 0;
-}
-
-/* We are a child subreaper: a worker's orphaned descendants become our children. Reap
- * those (never a watched worker: its child source does that, and needs the status). */
-static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        SvDaemon *d = userdata;
-        pid_t kids[1024];
-        int n = sv_procfs_children(kids, ELEMENTSOF(kids));
-        for (int k = 0; k < n; k++) {
-                bool watched = false;
-                for (const Watch *w = d->children; w && !watched; w = w->next)
-                        watched = w->pid == kids[k];
-                if (watched || sv_supervisor_owns_pid(d->sup, kids[k]) || sv_health_owns_pid(d, kids[k]))
-                        continue;
-                int status;
-                if (waitpid(kids[k], &status, WNOHANG) == kids[k])
-                        log_info("reaped pid %d, orphaned by a worker (%s %d)", (int) kids[k],
-                                 WIFEXITED(status) ? "status" : "signal",
-                                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
         }
         return 0;
 }
@@ -625,8 +568,6 @@ static int on_usr2(sd_event_source *s, const struct signalfd_siginfo *si, void *
 int sv_daemon_add_sources(SvDaemon *d, SvDiag *diag) {
         int r = sd_event_add_io(d->event, &d->notify_src, d->notify_fd, EPOLLIN, on_notify, d);
         if (r >= 0)
-                r = sd_event_add_signal(d->event, &d->sigchld_src, SIGCHLD, on_sigchld, d);
-        if (r >= 0)
                 r = sd_event_add_signal(d->event, &d->term_src, SIGTERM, on_term, d);
         if (r >= 0)
                 r = sd_event_add_signal(d->event, &d->int_src, SIGINT, on_term, d);
@@ -689,6 +630,11 @@ int sv_daemon_alloc(const char *config_path, bool debug, SvDaemon **ret, SvDiag 
         /* Orphaned descendants of workers are reparented to us, and reaped, instead of init. */
         if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
                 sv_log_errno(LOG_WARNING, errno, "cannot become a child subreaper; orphans of workers go to init");
+        r = sv_reaper_start(d); /* SIGCHLD: workers, probe commands and orphans */
+        if (r < 0) {
+                diag_set(diag, 0, "cannot watch for exiting children: %s", strerror(-r));
+                goto fail;
+        }
         r = sv_supervisor_new(&sv_daemon_ops, d, &d->sup);
         if (r < 0) {
                 diag_set(diag, 0, "out of memory");
@@ -767,14 +713,12 @@ SvDaemon *sv_daemon_free(SvDaemon *d) {
         d->output = sv_output_free(d->output); /* after the workers: what they wrote last is written */
         sv_observer_stop_all(d);
         sv_health_stop_all(d);
-        while (d->children)
-                watch_drop(&d->children);
         while (d->timers)
                 watch_drop(&d->timers);
         while (d->stored)
                 watch_drop(&d->stored);
         sd_event_source_disable_unref(d->notify_src);
-        sd_event_source_disable_unref(d->sigchld_src);
+        sv_reaper_stop(d);
         sd_event_source_disable_unref(d->term_src);
         sd_event_source_disable_unref(d->int_src);
         sd_event_source_disable_unref(d->hup_src);

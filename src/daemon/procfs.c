@@ -137,26 +137,58 @@ void sv_procfs_group_usage(const pid_t *pgids, size_t n, SvGroupUsage *ret) {
         free(t);
 }
 
-int sv_procfs_children(pid_t *ret, size_t cap) {
-        char path[64], buf[8192];
-        (void) snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int) getpid());
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+/* Appends the pids of one children file to ret while *n < cap, read to its end. */
+static int read_children_file(int dirfd, const char *name, pid_t *ret, size_t cap, size_t *n) {
+        int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
-                return -errno;
-        ssize_t len = read(fd, buf, sizeof(buf) - 1);
-        int e = errno;
-        (void) close(fd);
-        if (len < 0)
-                return -e;
-        buf[len] = '\0';
-        size_t n = 0;
-        char *save = NULL;
-        for (char *tok = strtok_r(buf, " \n", &save); tok && n < cap; tok = strtok_r(NULL, " \n", &save)) {
-                long pid = strtol(tok, NULL, 10);
-                if (pid > 0)
-                        ret[n++] = (pid_t) pid;
+                return errno == ENOENT ? 0 : -errno; /* the thread has just exited */
+        char buf[4096];
+        long pid = 0;
+        bool in_pid = false;
+        for (;;) {
+                ssize_t len = read(fd, buf, sizeof(buf));
+                if (len < 0 && errno == EINTR)
+                        continue;
+                if (len < 0) {
+                        int r = -errno;
+                        (void) close(fd);
+                        return r;
+                }
+                for (ssize_t k = 0; k < len; k++) /* a pid may be cut between two reads */
+                        if (buf[k] >= '0' && buf[k] <= '9') {
+                                pid = pid * 10 + (buf[k] - '0');
+                                in_pid = pid <= INT32_MAX;
+                        } else {
+                                if (in_pid && pid > 0 && *n < cap)
+                                        ret[(*n)++] = (pid_t) pid;
+                                pid = 0;
+                                in_pid = false;
+                        }
+                if (len == 0)
+                        break;
         }
-        return (int) n;
+        if (in_pid && pid > 0 && *n < cap)
+                ret[(*n)++] = (pid_t) pid;
+        (void) close(fd);
+        return 0;
+}
+
+int sv_procfs_children(pid_t *ret, size_t cap) {
+        DIR *d = opendir("/proc/self/task");
+        if (!d)
+                return -errno;
+        size_t n = 0;
+        int r = 0;
+        struct dirent *de;
+        while (r >= 0 && n < cap && (de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                char name[96];
+                (void) snprintf(name, sizeof(name), "%s/children", de->d_name);
+                r = read_children_file(dirfd(d), name, ret, cap, &n);
+        }
+        closedir(d);
+        return r < 0 ? r : (int) n;
 }
 
 int sv_procfs_parse_stat_ticks(const char *text, uint64_t *ret) {
