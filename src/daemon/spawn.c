@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "sockvisor/config.h"
+#include "sockvisor/fdlimit.h"
 #include "sockvisor/macro.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -156,7 +157,7 @@ _noreturn_ static void child_fail(int errfd, SpawnStage stage) {
 }
 
 /* Runs in the child only; nothing here may allocate. */
-_noreturn_ static void child_exec(const SvSpawnRequest *req, const char *path, int errfd) {
+_noreturn_ static void child_exec(const SvSpawnRequest *req, const char *path, int errfd, const struct rlimit *nofile) {
         sigset_t none;
         size_t n = req->n_fds;
         int base = 3 + (int) n;
@@ -209,6 +210,10 @@ _noreturn_ static void child_exec(const SvSpawnRequest *req, const char *path, i
         /* Everything from 3+n up closes at exec, whatever a library forgot to mark. */
         (void) syscall(__NR_close_range, (unsigned) base, ~0U, CLOSE_RANGE_CLOEXEC);
 
+        /* the soft fd limit sockvisord started with (it raised its own); fds above it are
+         * CLOEXEC, so none the worker keeps is out of its range */
+        if (nofile)
+                (void) setrlimit(RLIMIT_NOFILE, nofile);
         sv_worker_env_set_pid(req->env, getpid());
         execve(path, req->argv, req->env->envp);
         child_fail(errfd, STAGE_EXEC);
@@ -230,6 +235,7 @@ int sv_spawn(const SvSpawnRequest *req, pid_t *ret_pid, SvDiag *d) {
                 return r;
         }
 
+        const struct rlimit *nofile = sv_fdlimit_original(); /* read before fork: the child only copies */
         pid_t pid = fork();
         if (pid < 0) {
                 r = -errno;
@@ -240,7 +246,7 @@ int sv_spawn(const SvSpawnRequest *req, pid_t *ret_pid, SvDiag *d) {
         }
         if (pid == 0) {
                 (void) close(pipefd[0]);
-                child_exec(req, path, pipefd[1]);
+                child_exec(req, path, pipefd[1], nofile);
         }
 
         (void) safe_close(pipefd[1]);
