@@ -11,10 +11,10 @@ cat >"$T/orphans.sh" <<'EOF2'
 #!/bin/sh
 # Waits for the go file, then leaves $2 orphans behind: each subshell forks a sleep and
 # exits at once, so the sleep's parent is gone and it is reparented to the subreaper.
-for _ in $(seq 1 100); do [ -e "$1" ] && break; sleep 0.1; done
+for _ in $(seq 1 600); do [ -e "$1" ] && break; sleep 0.1; done
 i=0
 while [ "$i" -lt "$2" ]; do
-        ( sleep 2 & )
+        ( sleep 59 & )
         i=$((i + 1))
 done
 exec sleep 3600
@@ -43,25 +43,28 @@ bytes=$(cat /proc/"$DAEMON_PID"/task/*/children | wc -c)
 log "sockvisord has $kids children; its children files hold $bytes bytes"
 
 touch "$T/go"
-# The orphans appear under the daemon, sleeping 2 s each.
+# The orphans appear under the daemon (sleep 59: ours, by pid).
+orphans_now() { { ps -o pid=,args= --ppid "$DAEMON_PID" || true; } | awk '$2 == "sleep" && $3 == "59" { print $1 }'; }
 seen=0
-for _ in $(seq 1 100); do
-        seen=$({ ps -o args= --ppid "$DAEMON_PID" || true; } | grep -c '^sleep 2$' || true)
+for _ in $(seq 1 200); do
+        seen=$(orphans_now | wc -l)
         [ "$seen" -ge "$ORPHANS" ] && break
-        sleep 0.05
+        sleep 0.1
 done
 [ "$seen" -ge "$ORPHANS" ] && pass "$seen orphans reparented to sockvisord" ||
         fail "only $seen of $ORPHANS orphans under sockvisord"
+orphan_pids=$(orphans_now)
+kill -KILL $orphan_pids 2>/dev/null || true
 
-# Once they have exited (2 s, and a margin), none is left as a zombie: /proc/*/stat state Z
-# with sockvisord as the parent.
+# Once they have died, none is left as a zombie: /proc/*/stat state Z with sockvisord as
+# the parent.
 zombies_under() {
         { cat /proc/[0-9]*/stat 2>/dev/null || true; } |
                 awk -v p="$DAEMON_PID" '{ sub(/.*\) /, ""); if ($1 == "Z" && $2 == p) n++ } END { print n + 0 }'
 }
 z=0 left=0
 for _ in $(seq 1 100); do
-        left=$({ ps -o args= --ppid "$DAEMON_PID" || true; } | grep -c '^sleep 2$' || true)
+        left=$(orphans_now | wc -l)
         z=$(zombies_under)
         [ "$left" = 0 ] && [ "$z" = 0 ] && break
         sleep 0.1
