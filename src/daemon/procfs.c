@@ -109,7 +109,7 @@ static ProcEnt *load_procs(size_t *ret_n) {
         return v;
 }
 
-static int read_children_file(int dirfd, const char *name, pid_t *ret, size_t cap, size_t *n);
+static int read_task_children(const char *task_dir, pid_t *ret, size_t cap, size_t *n);
 
 /* Status of a few programs: a walk of each leader's descendants, not of all of /proc
  * (10,000 workers made that 190 ms per status of one). A worker leads its group, and its
@@ -135,17 +135,7 @@ static void descendant_usage(pid_t leader, SvGroupUsage *ret) {
                         ret->rss_bytes += st.rss_pages * page_size();
                 }
                 (void) snprintf(dir, sizeof(dir), "/proc/%d/task", (int) q[k]);
-                DIR *d = opendir(dir);
-                struct dirent *de;
-                while (d && n < DESCENDANTS_MAX && (de = readdir(d))) {
-                        char name[96];
-                        if (de->d_name[0] == '.')
-                                continue;
-                        (void) snprintf(name, sizeof(name), "%s/children", de->d_name);
-                        (void) read_children_file(dirfd(d), name, q, DESCENDANTS_MAX, &n);
-                }
-                if (d)
-                        closedir(d);
+                (void) read_task_children(dir, q, DESCENDANTS_MAX, &n);
         }
         free(q);
 }
@@ -219,21 +209,27 @@ static int read_children_file(int dirfd, const char *name, pid_t *ret, size_t ca
         return 0;
 }
 
-int sv_procfs_children(pid_t *ret, size_t cap) {
-        DIR *d = opendir("/proc/self/task");
+/* Appends the children of every thread in task_dir (/proc/PID/task) while *n < cap. */
+static int read_task_children(const char *task_dir, pid_t *ret, size_t cap, size_t *n) {
+        DIR *d = opendir(task_dir);
         if (!d)
                 return -errno;
-        size_t n = 0;
         int r = 0;
         struct dirent *de;
-        while (r >= 0 && n < cap && (de = readdir(d))) {
+        while (r >= 0 && *n < cap && (de = readdir(d))) {
                 if (de->d_name[0] == '.')
                         continue;
                 char name[96];
                 (void) snprintf(name, sizeof(name), "%s/children", de->d_name);
-                r = read_children_file(dirfd(d), name, ret, cap, &n);
+                r = read_children_file(dirfd(d), name, ret, cap, n);
         }
         closedir(d);
+        return r;
+}
+
+int sv_procfs_children(pid_t *ret, size_t cap) {
+        size_t n = 0;
+        int r = read_task_children("/proc/self/task", ret, cap, &n);
         return r < 0 ? r : (int) n;
 }
 
