@@ -7,8 +7,6 @@
 . "$(dirname "$0")/lib.sh"
 
 N=${SV_MANY_PROGRAMS_N:-1500}
-# under ASan every spawn costs several times more: fewer programs, still well over 1,024
-if ldd "$SOCKVISORD" 2>/dev/null | grep -q libasan; then N=${SV_MANY_PROGRAMS_N:-1100}; fi
 hard=$(ulimit -Hn)
 if [ "$hard" != unlimited ] && [ "$hard" -le $((N + 100)) ]; then
         log "SKIP: the hard fd limit ($hard) is too low for $N sockets"
