@@ -11,7 +11,7 @@
 #define SV_NAME_MAX 48            /* socket and program names; inih truncates at 49 */
 #define SV_CONFIG_LINE_MAX 4096   /* longest physical line, '\n' included */
 #define SV_SOCKETS_MAX 256        /* [socket:…] sections */
-#define SV_PROGRAMS_MAX 1024      /* [program:…] sections */
+#define SV_PROGRAMS_MAX 65536     /* [program:…] sections */
 #define SV_GROUPS_MAX 256         /* [group:…] sections */
 #define SV_PROGRAM_SOCKETS_MAX 64 /* sockets= entries of one program */
 #define SV_FDSTORE_MAX 64         /* fdstore_max of one program */

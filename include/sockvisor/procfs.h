@@ -14,8 +14,8 @@
  * One walk of /proc for all of them. */
 void sv_procfs_group_usage(const pid_t *pgids, size_t n, SvGroupUsage *ret);
 
-/* Our children, as /proc/self/task/PID/children lists them; at most cap. Returns how many,
- * or a negative errno. */
+/* Our children, as the children files of all our threads list them (each read to its end);
+ * at most cap. Returns how many, or a negative errno. */
 int sv_procfs_children(pid_t *ret, size_t cap);
 
 /* CPU time pid has used, user and system, its threads included and the children it has

@@ -241,6 +241,12 @@ SvSupervisor *sv_supervisor_abandon(SvSupervisor *s);
 
 /* A worker of ours (current, candidate or draining): orphan reaping leaves it alone. */
 bool sv_supervisor_owns_pid(const SvSupervisor *s, pid_t pid);
+/* Every worker with a process now, of every program: written to ret (at most cap), returns
+ * how many were written; with ret NULL, returns how many there are. */
+size_t sv_supervisor_live_pids(const SvSupervisor *s, pid_t *ret, size_t cap);
+/* ops->escapees answered later (a batched search): n processes that program's stopped
+ * generation left were signalled; counted in its escaped_killed. */
+void sv_supervisor_escaped(SvSupervisor *s, const char *program, unsigned n);
 /* The configuration running now (NULL before load). */
 const SvConfig *sv_supervisor_config(const SvSupervisor *s);
 

@@ -775,6 +775,21 @@ static void sweep_escapees(SvSupervisor *s, Instance *i) {
         p->stats.escaped_killed += n;
 }
 
+size_t sv_supervisor_live_pids(const SvSupervisor *s, pid_t *ret, size_t cap) {
+        size_t n = 0;
+        for (size_t q = 0; q < s->n_progs; q++)
+                n += program_pids(s->progs[q], ret ? ret + n : NULL, ret ? cap - n : 0);
+        return n;
+}
+
+void sv_supervisor_escaped(SvSupervisor *s, const char *program, unsigned n) {
+        for (size_t q = 0; q < s->n_progs; q++)
+                if (strcmp(s->progs[q]->name, program) == 0) {
+                        s->progs[q]->stats.escaped_killed += n;
+                        return;
+                }
+}
+
 void sv_supervisor_exited(SvSupervisor *s, SvInstanceId id, int code, int status) {
         Instance *i = sv_instance_find(s, id, 0);
         if (!i) {

@@ -9,12 +9,13 @@
 
 #include "sockvisor/control.h"
 #include "sockvisor/daemon.h"
+#include "sockvisor/pidmap.h"
 #include "sockvisor/process.h"
 #include "sockvisor/servicemgr.h"
 #include "sockvisor/supervisor.h"
 #include "sockvisor/upgrade.h"
 
-/* A child source or a timer, by instance id. */
+/* A timer or a stored fd's watch, by instance id (or fd). */
 typedef struct Watch {
         SvDaemon *d;
         SvInstanceId id;
@@ -30,7 +31,9 @@ struct SvDaemon {
         SvControl *control;
         SvPassedFds passed;
         SvCredsCache *creds; /* user= and group= looked up at load and reload */
-        Watch *children, *timers;
+        SvPidMap reapees; /* reaper.c: pid -> who handles its exit (workers, probe commands) */
+        sd_event_source *reap_more_src; /* reaper.c: a burst's rest, at the next iteration */
+        Watch *timers;
         Watch *stored;   /* stored fds watched for POLLHUP/POLLERR, by fd (in id) */
         struct Observer *observers; /* observer.c: ready = accepting and drain = idle watches */
         struct Prober *probers;     /* health.c: healthcheck= probes, by instance */
@@ -65,7 +68,15 @@ static inline uint64_t sv_clock_usec(void) {
 int sv_daemon_alloc(const char *config_path, bool debug, SvDaemon **ret, SvDiag *diag);
 Watch **sv_watch_find(Watch **list, SvInstanceId id);
 uint64_t sv_daemon_now(SvDaemon *d);
-int sv_daemon_on_child(sd_event_source *s, const siginfo_t *si, void *userdata);
+/* reaper.c: every child reaped from one SIGCHLD source. fn runs with the child still a
+ * zombie (its pid not reusable yet), id passed along; the child is reaped right after. A pid
+ * nobody watches is an orphan: reaped, logged at debug. */
+typedef void (*SvReapFn)(SvDaemon *d, void *userdata, uint64_t id, const siginfo_t *si);
+int sv_reaper_watch(SvDaemon *d, pid_t pid, SvReapFn fn, void *userdata, uint64_t id);
+void sv_reaper_unwatch(SvDaemon *d, pid_t pid);
+bool sv_reaper_watches(const SvDaemon *d, pid_t pid);
+int sv_reaper_start(SvDaemon *d);
+void sv_reaper_stop(SvDaemon *d);
 /* The event sources every image has: notify socket, signals. */
 int sv_daemon_add_sources(SvDaemon *d, SvDiag *diag);
 void sv_daemon_on_request(void *userdata, SvCtlConn *c, const CtlRequest *req);
@@ -93,11 +104,15 @@ void sv_health_drop_in_flight(SvDaemon *d);
 /* pid is an exec probe's command, not reaped yet: the orphan reaper must leave it alone. */
 bool sv_health_owns_pid(const SvDaemon *d, pid_t pid);
 
-/* escape.c: ops->escapees. sv_escape_sweep finds what holds q's sockets outside the live
- * workers, sends it SIGTERM and arms its SIGKILL; returns how many got SIGTERM. At exit,
- * sv_escape_free waits for them (at most 10 s) and SIGKILLs what is left. */
+/* escape.c: ops->escapees. sv_escape_sweep queues q; 100 ms later one search finds, for every
+ * generation queued, what holds its sockets outside the workers live then (live(), as
+ * sv_supervisor_live_pids), sends it SIGTERM and arms its SIGKILL, and reports how many per
+ * program through counted(). At exit, sv_escape_free searches what is still queued, waits
+ * for them (at most 10 s) and SIGKILLs what is left. */
 typedef struct SvEscape SvEscape;
-SvEscape *sv_escape_new(sd_event *event);
+typedef size_t (*SvEscapeLive)(void *userdata, pid_t *ret, size_t cap);
+typedef void (*SvEscapeCounted)(void *userdata, const char *program, unsigned n);
+SvEscape *sv_escape_new(sd_event *event, SvEscapeLive live, SvEscapeCounted counted, void *userdata);
 unsigned sv_escape_sweep(SvEscape *e, const SvEscapeQuery *q);
 SvEscape *sv_escape_free(SvEscape *e);
 

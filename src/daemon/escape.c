@@ -36,11 +36,30 @@ typedef struct Pending {
         uint64_t kill_at; /* CLOCK_MONOTONIC */
 } Pending;
 
+/* How long stopped generations are gathered for one search. */
+#define ESCAPE_BATCH_USEC (100 * USEC_PER_MSEC)
+
+/* One stopped generation waiting for the next search: a copy of its SvEscapeQuery. */
+typedef struct Query {
+        char *program;
+        unsigned generation;
+        uint64_t grace_usec;
+        uint64_t inodes[SV_PROGRAM_SOCKETS_MAX];
+        char *addresses[SV_PROGRAM_SOCKETS_MAX];
+        size_t n_socks;
+} Query;
+
 struct SvEscape {
         sd_event *event;
         sd_event_source *timer; /* the earliest kill_at */
         Pending *v;
         size_t n, cap;
+        sd_event_source *search_src; /* ESCAPE_BATCH_USEC after the first queued query */
+        Query *queries;
+        size_t n_queries, cap_queries;
+        SvEscapeLive live;
+        SvEscapeCounted counted;
+        void *userdata;
 };
 
 static int pidfd_open_(pid_t pid) {
@@ -71,10 +90,10 @@ static int read_stat(pid_t pid, pid_t *ret_ppid, uint64_t *ret_start) {
         return sv_escapee_parse_stat(buf, ret_ppid, ret_start);
 }
 
-SvEscape *sv_escape_new(sd_event *event) {
+SvEscape *sv_escape_new(sd_event *event, SvEscapeLive live, SvEscapeCounted counted, void *userdata) {
         SvEscape *e = calloc(1, sizeof(SvEscape));
         if (e)
-                e->event = event;
+                *e = (SvEscape){ .event = event, .live = live, .counted = counted, .userdata = userdata };
         return e;
 }
 
@@ -170,16 +189,16 @@ static uint64_t start_of(const SvProcParent *tree, const uint64_t *start, size_t
         return 0;
 }
 
-static const char *address_of(const SvEscapeQuery *q, uint64_t inode) {
+static const char *address_of(const Query *q, uint64_t inode) {
         for (size_t k = 0; k < q->n_socks; k++)
-                if (q->socks[k].inode == inode)
-                        return q->socks[k].address;
+                if (q->inodes[k] == inode)
+                        return q->addresses[k] ? q->addresses[k] : "?";
         return "?";
 }
 
 /* SIGTERM to the escapee h, through a pidfd opened now and checked to be the process read
  * (its start time): 0, or a negative errno when it is gone or not the same. */
-static int signal_escapee(SvEscape *e, const SvEscapeQuery *q, const SvSockHolder *h, uint64_t start) {
+static int signal_escapee(SvEscape *e, const Query *q, const SvSockHolder *h, uint64_t start) {
         int pidfd = pidfd_open_(h->pid);
         if (pidfd < 0)
                 return -errno;
@@ -204,51 +223,157 @@ static int signal_escapee(SvEscape *e, const SvEscapeQuery *q, const SvSockHolde
         return 0;
 }
 
-unsigned sv_escape_sweep(SvEscape *e, const SvEscapeQuery *q) {
-        uint64_t inodes[SV_PROGRAM_SOCKETS_MAX];
-        size_t n_inodes = 0, nh = 0;
-        for (size_t k = 0; k < q->n_socks && n_inodes < SV_PROGRAM_SOCKETS_MAX; k++)
-                if (q->socks[k].inode)
-                        inodes[n_inodes++] = q->socks[k].inode;
-        if (!e || n_inodes == 0)
-                return 0;
+static bool query_has(const Query *q, uint64_t inode) {
+        for (size_t k = 0; k < q->n_socks; k++)
+                if (q->inodes[k] == inode)
+                        return true;
+        return false;
+}
+
+static void queries_clear(SvEscape *e) {
+        for (size_t k = 0; k < e->n_queries; k++) {
+                free(e->queries[k].program);
+                for (size_t m = 0; m < e->queries[k].n_socks; m++)
+                        free(e->queries[k].addresses[m]);
+        }
+        e->n_queries = 0;
+}
+
+/* One /proc walk for every generation that stopped since the last: the holders of all
+ * their sockets at once, then, per generation, those that are escapees. live: every worker
+ * with a process now (NULL at exit: none). */
+static void search_queued(SvEscape *e, const pid_t *live, size_t n_live) {
+        _cleanup_free_ uint64_t *inodes = NULL;
+        size_t n_inodes = 0, nh = 0, cap_inodes = 0;
+        for (size_t k = 0; k < e->n_queries; k++)
+                cap_inodes += e->queries[k].n_socks;
+        inodes = calloc(cap_inodes ? cap_inodes : 1, sizeof(uint64_t));
+        if (!inodes)
+                return;
+        for (size_t k = 0; k < e->n_queries; k++)
+                for (size_t m = 0; m < e->queries[k].n_socks; m++) {
+                        bool dup = false;
+                        for (size_t j = 0; j < n_inodes && !dup; j++)
+                                dup = inodes[j] == e->queries[k].inodes[m];
+                        if (!dup)
+                                inodes[n_inodes++] = e->queries[k].inodes[m];
+                }
+        if (n_inodes == 0)
+                return;
         _cleanup_free_ SvSockHolder *h = NULL;
         int r = sv_doctor_find_holders(inodes, n_inodes, &h, &nh);
         if (r < 0) {
-                sv_log_errno(LOG_WARNING, r, "program '%s': cannot look for processes generation %u left holding its "
-                             "sockets", q->program, q->generation);
-                return 0;
+                sv_log_errno(LOG_WARNING, r, "cannot look for processes stopped generations left holding their sockets");
+                return;
         }
         if (nh == 0)
-                return 0;
+                return;
         _cleanup_free_ pid_t *holders = calloc(nh, sizeof(pid_t));
-        size_t cap = nh * SV_ESCAPEE_DEPTH_MAX;
+        _cleanup_free_ pid_t *signalled = calloc(nh, sizeof(pid_t));
+        size_t cap = nh * SV_ESCAPEE_DEPTH_MAX, n_signalled = 0;
         _cleanup_free_ uint64_t *start = calloc(cap, sizeof(uint64_t));
         _cleanup_free_ SvProcParent *tree = calloc(cap, sizeof(SvProcParent));
-        pid_t picked[ESCAPEES_MAX];
-        if (!holders || !start || !tree)
-                return 0;
-        for (size_t k = 0; k < nh; k++)
-                holders[k] = h[k].pid;
-        SvEscapeeFacts f = { .holders = holders, .n_holders = nh, .live = q->live, .n_live = q->n_live, .self = getpid() };
-        f.tree = tree;
-        f.n_tree = read_tree(h, nh, tree, start, cap);
-        size_t n = sv_escapees_pick(&f, picked, ESCAPEES_MAX);
-        unsigned signalled = 0;
-        for (size_t m = 0; m < n; m++)
-                for (size_t k = 0; k < nh; k++)
-                        if (h[k].pid == picked[m]) { /* its first record: the socket it was seen with first */
-                                signalled += signal_escapee(e, q, &h[k], start_of(tree, start, f.n_tree, h[k].pid)) == 0;
-                                break;
-                        }
-        if (signalled)
+        if (!holders || !signalled || !start || !tree)
+                return;
+        size_t n_tree = read_tree(h, nh, tree, start, cap);
+        for (size_t k = 0; k < e->n_queries; k++) {
+                const Query *q = &e->queries[k];
+                size_t n_holders = 0;
+                for (size_t m = 0; m < nh; m++)
+                        if (query_has(q, h[m].inode))
+                                holders[n_holders++] = h[m].pid;
+                if (n_holders == 0)
+                        continue;
+                SvEscapeeFacts f = { .holders = holders, .n_holders = n_holders, .live = live, .n_live = n_live,
+                                     .self = getpid(), .tree = tree, .n_tree = n_tree };
+                pid_t picked[ESCAPEES_MAX];
+                size_t n = sv_escapees_pick(&f, picked, ESCAPEES_MAX);
+                unsigned count = 0;
+                for (size_t p = 0; p < n; p++) {
+                        bool done_already = false; /* a socket two stopped programs shared */
+                        for (size_t j = 0; j < n_signalled && !done_already; j++)
+                                done_already = signalled[j] == picked[p];
+                        for (size_t m = 0; m < nh && !done_already; m++)
+                                if (h[m].pid == picked[p] && query_has(q, h[m].inode)) {
+                                        if (signal_escapee(e, q, &h[m], start_of(tree, start, n_tree, h[m].pid)) == 0) {
+                                                count++;
+                                                signalled[n_signalled++] = picked[p];
+                                        }
+                                        break;
+                                }
+                }
+                if (count && e->counted)
+                        e->counted(e->userdata, q->program, count);
+        }
+        if (n_signalled)
                 arm(e);
-        return signalled;
+}
+
+static void search(SvEscape *e, const pid_t *live, size_t n_live) {
+        search_queued(e, live, n_live);
+        queries_clear(e);
+}
+
+static int on_search(sd_event_source *s, uint64_t usec, void *userdata) {
+        SvEscape *e = userdata;
+        size_t n_live = e->live ? e->live(e->userdata, NULL, 0) : 0;
+        _cleanup_free_ pid_t *live = calloc(n_live ? n_live : 1, sizeof(pid_t));
+        if (!live) {
+                log_error("out of memory; what stopped generations left running is not looked for");
+                queries_clear(e);
+                return 0;
+        }
+        if (e->live)
+                n_live = e->live(e->userdata, live, n_live);
+        search(e, live, n_live);
+        return 0;
+}
+
+/* Queued, not searched: a rollout or a shutdown stops many generations within moments, and
+ * one walk of /proc (tens of ms with a few thousand processes) serves them all. */
+unsigned sv_escape_sweep(SvEscape *e, const SvEscapeQuery *q) {
+        if (!e || q->n_socks == 0)
+                return 0;
+        if (e->n_queries == e->cap_queries) {
+                size_t cap = e->cap_queries ? e->cap_queries * 2 : 8;
+                Query *v = realloc(e->queries, cap * sizeof(Query));
+                if (!v)
+                        return 0;
+                e->queries = v;
+                e->cap_queries = cap;
+        }
+        Query *n = &e->queries[e->n_queries];
+        *n = (Query){ .program = strdup(q->program), .generation = q->generation, .grace_usec = q->grace_usec };
+        if (!n->program)
+                return 0;
+        for (size_t k = 0; k < q->n_socks && n->n_socks < SV_PROGRAM_SOCKETS_MAX; k++)
+                if (q->socks[k].inode) {
+                        n->inodes[n->n_socks] = q->socks[k].inode;
+                        n->addresses[n->n_socks] = strdup(q->socks[k].address); /* NULL: logged as "?" */
+                        n->n_socks++;
+                }
+        e->n_queries++;
+        if (!e->search_src) {
+                if (sd_event_add_time_relative(e->event, &e->search_src, CLOCK_MONOTONIC, ESCAPE_BATCH_USEC,
+                                               10 * USEC_PER_MSEC, on_search, e) < 0) {
+                        on_search(NULL, 0, e); /* no timer: search now rather than never */
+                        return 0;
+                }
+        } else if (sd_event_source_get_enabled(e->search_src, NULL) == 0) {
+                (void) sd_event_source_set_time_relative(e->search_src, ESCAPE_BATCH_USEC);
+                (void) sd_event_source_set_enabled(e->search_src, SD_EVENT_ONESHOT);
+        }
+        return 0;
 }
 
 SvEscape *sv_escape_free(SvEscape *e) {
         if (!e)
                 return NULL;
+        /* At exit every worker is gone: what the last generations left is searched now. */
+        if (e->n_queries)
+                search(e, NULL, 0);
+        e->search_src = sd_event_source_disable_unref(e->search_src);
+        free(e->queries);
         /* At exit: what got SIGTERM has until its deadline (at most EXIT_WAIT_MAX_USEC) to go,
          * then SIGKILL; nothing outlives sockvisord holding its sockets. */
         uint64_t until = sv_clock_usec() + EXIT_WAIT_MAX_USEC;

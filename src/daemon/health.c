@@ -59,7 +59,6 @@ typedef struct Prober {
         size_t sent, got;
         char buf[SV_HEALTH_STATUS_MAX]; /* HTTP: the answer's start; EXEC: the output's */
         pid_t child;                    /* EXEC: until reaped, which may be after its probe ended */
-        sd_event_source *child_src;
         struct Prober *next;
 } Prober;
 
@@ -93,7 +92,8 @@ static void kill_child(Prober *p) {
 static void prober_free(Prober *p) {
         close_probe(p);
         sd_event_source_disable_unref(p->timer);
-        sd_event_source_disable_unref(p->child_src);
+        if (p->child > 0)
+                sv_reaper_unwatch(p->d, p->child); /* an orphan now: reaped as one */
         free(p->program);
         free(p->request);
         sv_strv_free(p->argv);
@@ -261,28 +261,26 @@ static int on_exec_output(sd_event_source *s, int fd, uint32_t revents, void *us
         return 0;
 }
 
-static int on_exec_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+static void on_exec_exit(SvDaemon *d, void *userdata, uint64_t id, const siginfo_t *si) {
         Prober *p = userdata;
-        /* still a zombie here (sd-event reaps after this callback), so its process group
+        /* still a zombie here (the reaper reaps after this callback), so its process group
          * cannot have been reused: what the command left running in it goes too */
         kill_child(p);
         p->child = 0;
-        p->child_src = sd_event_source_disable_unref(p->child_src);
         if (p->id == 0) { /* probing ended while it ran */
                 Prober **pp = find_ptr(p->d, p);
                 if (pp)
                         *pp = p->next;
                 prober_free(p);
-                return 0;
+                return;
         }
         if (p->phase != PHASE_RUNNING)
-                return 0; /* killed at its timeout, and reported then */
+                return; /* killed at its timeout, and reported then */
         if (p->fd >= 0)
                 (void) exec_drain(p); /* it has exited: what it wrote is in the pipe already */
         char why[SV_HEALTH_WHY_MAX];
         bool healthy = sv_health_exit_why(si->si_code, si->si_status, p->buf, p->got, why, sizeof(why));
         finish(p, healthy, why);
-        return 0;
 }
 
 /* The environment of an exec probe: the daemon's (without what only sockvisord sets, as a
@@ -371,10 +369,10 @@ static bool exec_start(Prober *p, char *why, size_t len) {
                 goto done;
         }
         /* Right after fork: a child without a source is never reaped. */
-        int r = sd_event_add_child(d->event, &p->child_src, pid, WEXITED, on_exec_exit, p);
+        int r = sv_reaper_watch(d, pid, on_exec_exit, p, p->id);
         if (r < 0) {
                 (void) kill(-pid, SIGKILL);
-                (void) kill(pid, SIGKILL); /* the orphan reaper (on_sigchld) reaps it */
+                (void) kill(pid, SIGKILL); /* the reaper reaps it as an orphan */
                 (void) snprintf(why, len, "cannot watch the probe's process: %s", strerror(-r));
                 goto done;
         }

@@ -68,21 +68,12 @@ static uint64_t op_realtime(void *ctx) {
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
 }
 
-int sv_daemon_on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
-        Watch *w = userdata;
-        SvDaemon *d = w->d;
-        SvInstanceId id = w->id;
-        int code = si->si_code, status = si->si_status;
-        pid_t pid = si->si_pid;
-        Watch **pp = sv_watch_find(&d->children, id);
-        if (pp)
-                watch_drop(pp); /* reaped by sd-event: the source has done its job */
-        int left = sv_cgroup_reaped(d->cgroups, pid, SV_CGROUP_GRACE_USEC);
+static void worker_exited(SvDaemon *d, void *userdata, uint64_t id, const siginfo_t *si) {
+        int left = sv_cgroup_reaped(d->cgroups, si->si_pid, SV_CGROUP_GRACE_USEC);
         if (left > 0)
-                log_info("pid %d exited leaving %d process%s in its cgroup: sent SIGTERM, SIGKILL in %ds", (int) pid, left,
-                         left == 1 ? "" : "es", (int) (SV_CGROUP_GRACE_USEC / USEC_PER_SEC));
-        sv_supervisor_exited(d->sup, id, code, status);
-        return 0;
+                log_info("pid %d exited leaving %d process%s in its cgroup: sent SIGTERM, SIGKILL in %ds", (int) si->si_pid,
+                         left, left == 1 ? "" : "es", (int) (SV_CGROUP_GRACE_USEC / USEC_PER_SEC));
+        sv_supervisor_exited(d->sup, id, si->si_code, si->si_status);
 }
 
 /* A worker that runs as another user may send to the notify socket (an ACL entry); the
@@ -105,10 +96,7 @@ static void notify_allow_user(SvDaemon *d, const SvProgramConf *c) {
 
 static int op_spawn(void *ctx, const SvSpawnSpec *spec, pid_t *ret_pid, SvDiag *diag) {
         SvDaemon *d = ctx;
-        Watch *w = calloc(1, sizeof(Watch));
         pid_t pid;
-        if (!w)
-                return diag_set(diag, 0, "out of memory"), -ENOMEM;
         int out = -1, err = -1;
         int r = sv_output_prepare(d->output, spec->conf, &out, &err, diag); /* the log pipes, files opened */
         int cgroup_fd = -1;
@@ -123,21 +111,15 @@ static int op_spawn(void *ctx, const SvSpawnSpec *spec, pid_t *ret_pid, SvDiag *
         if (r >= 0)
                 r = sv_process_spawn(spec, d->creds, d->notify_name, d->devnull_fd, out, err, cgroup_fd, &pid, diag);
         sv_cgroup_spawned(d->cgroups, r >= 0 ? pid : 0, cgroup_fd, r >= 0);
-        if (r < 0) {
-                free(w);
+        if (r < 0)
                 return r;
-        }
-        /* Right after fork, before the loop runs again: a child without a source is never reaped. */
-        *w = (Watch){ .d = d, .id = spec->id, .pid = pid };
-        r = sd_event_add_child(d->event, &w->src, pid, WEXITED, sv_daemon_on_child, w);
+        /* Right after fork, before the loop runs again: its exit must find its handler. */
+        r = sv_reaper_watch(d, pid, worker_exited, NULL, spec->id);
         if (r < 0) {
                 (void) kill(pid, SIGKILL);
                 (void) waitpid(pid, NULL, 0);
-                free(w);
                 return diag_set(diag, 0, "cannot watch the child: %s", strerror(-r)), r;
         }
-        w->next = d->children;
-        d->children = w;
         *ret_pid = pid;
         return 0;
 }
@@ -334,34 +316,15 @@ static int op_socket_import(void *ctx, const char *name, const SvSocketInfo *sav
 }
 
 /* A worker the previous image started: still our child (execve kept the pid), maybe a
- * zombie by now, which the child source then reaps at once. */
+ * zombie by now, which the reaper's first pass hands to its handler. */
 static int op_adopt(void *ctx, SvInstanceId id, pid_t pid) {
         SvDaemon *d = ctx;
         siginfo_t si = {};
-        int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        if (pidfd < 0)
+        /* WNOWAIT: only asks whether it is our child; the status stays for the reaper */
+        if (waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
                 return -errno;
-        /* WNOWAIT: only asks whether it is our child; the status stays for the source */
-        if (waitid((idtype_t) P_PIDFD, (id_t) pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
-                int r = -errno;
-                (void) close(pidfd);
-                return r;
-        }
-        Watch *w = calloc(1, sizeof(Watch));
-        int r = w ? sd_event_add_child_pidfd(d->event, &w->src, pidfd, WEXITED, sv_daemon_on_child, w) : -ENOMEM;
-        if (r < 0) {
-                free(w);
-                (void) close(pidfd);
-                return r;
-        }
-        (void) sd_event_source_set_child_pidfd_own(w->src, true);
         sv_cgroup_adopt(d->cgroups, pid);
-        w->d = d;
-        w->id = id;
-        w->pid = pid;
-        w->next = d->children;
-        d->children = w;
-        return 0;
+        return sv_reaper_watch(d, pid, worker_exited, NULL, id);
 }
 
 /* The fd store: the fds are ours; one that hangs up is dropped by the supervisor. */
@@ -403,6 +366,17 @@ static void op_observe(void *ctx, SvInstanceId id, pid_t pid, SvObserve what, co
 static uint64_t op_output_dropped(void *ctx, const char *program) {
         SvDaemon *d = ctx;
         return sv_output_dropped(d->output, program);
+}
+
+static size_t escape_live(void *userdata, pid_t *ret, size_t cap) {
+        SvDaemon *d = userdata;
+        return d->sup ? sv_supervisor_live_pids(d->sup, ret, cap) : 0;
+}
+
+static void escape_counted(void *userdata, const char *program, unsigned n) {
+        SvDaemon *d = userdata;
+        if (d->sup) /* NULL at exit, when the count no longer matters */
+                sv_supervisor_escaped(d->sup, program, n);
 }
 
 static unsigned op_escapees(void *ctx, const SvEscapeQuery *q) {
@@ -471,28 +445,6 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 }
                 sv_supervisor_notify(d->sup, pid, &msg);
         }
-        return 0;
-}
-
-/* We are a child subreaper: a worker's orphaned descendants become our children. Reap
- * those (never a watched worker: its child source does that, and needs the status). */
-static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        SvDaemon *d = userdata;
-        pid_t kids[1024];
-        int n = sv_procfs_children(kids, ELEMENTSOF(kids));
-        for (int k = 0; k < n; k++) {
-                bool watched = false;
-                for (const Watch *w = d->children; w && !watched; w = w->next)
-                        watched = w->pid == kids[k];
-                if (watched || sv_supervisor_owns_pid(d->sup, kids[k]) || sv_health_owns_pid(d, kids[k]))
-                        continue;
-                int status;
-                if (waitpid(kids[k], &status, WNOHANG) == kids[k])
-                        log_info("reaped pid %d, orphaned by a worker (%s %d)", (int) kids[k],
-                                 WIFEXITED(status) ? "status" : "signal",
-                                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-        }
-        sv_cgroup_sweep(d->cgroups); /* the cgroups those emptied */
         return 0;
 }
 
@@ -684,8 +636,6 @@ static int on_usr2(sd_event_source *s, const struct signalfd_siginfo *si, void *
 int sv_daemon_add_sources(SvDaemon *d, SvDiag *diag) {
         int r = sd_event_add_io(d->event, &d->notify_src, d->notify_fd, EPOLLIN, on_notify, d);
         if (r >= 0)
-                r = sd_event_add_signal(d->event, &d->sigchld_src, SIGCHLD, on_sigchld, d);
-        if (r >= 0)
                 r = sd_event_add_signal(d->event, &d->term_src, SIGTERM, on_term, d);
         if (r >= 0)
                 r = sd_event_add_signal(d->event, &d->int_src, SIGINT, on_term, d);
@@ -748,6 +698,11 @@ int sv_daemon_alloc(const char *config_path, bool debug, SvDaemon **ret, SvDiag 
         /* Orphaned descendants of workers are reparented to us, and reaped, instead of init. */
         if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
                 sv_log_errno(LOG_WARNING, errno, "cannot become a child subreaper; orphans of workers go to init");
+        r = sv_reaper_start(d); /* SIGCHLD: workers, probe commands and orphans */
+        if (r < 0) {
+                diag_set(diag, 0, "cannot watch for exiting children: %s", strerror(-r));
+                goto fail;
+        }
         SvDiag cgd = {};
         d->cgroups = sv_cgroups_open(d->event, &cgd);
         if (d->cgroups)
@@ -756,7 +711,7 @@ int sv_daemon_alloc(const char *config_path, bool debug, SvDaemon **ret, SvDiag 
         else
                 log_info("no per-worker cgroups (%s): a worker's processes are tracked by process group; run as "
                          "root or under systemd with Delegate=yes for cgroups", cgd.msg);
-        d->escape = sv_escape_new(d->event);
+        d->escape = sv_escape_new(d->event, escape_live, escape_counted, d);
         if (!d->escape) {
                 r = -ENOMEM;
                 diag_set(diag, 0, "out of memory");
@@ -841,14 +796,12 @@ SvDaemon *sv_daemon_free(SvDaemon *d) {
         d->output = sv_output_free(d->output); /* after the workers: what they wrote last is written */
         sv_observer_stop_all(d);
         sv_health_stop_all(d);
-        while (d->children)
-                watch_drop(&d->children);
         while (d->timers)
                 watch_drop(&d->timers);
         while (d->stored)
                 watch_drop(&d->stored);
         sd_event_source_disable_unref(d->notify_src);
-        sd_event_source_disable_unref(d->sigchld_src);
+        sv_reaper_stop(d);
         sd_event_source_disable_unref(d->term_src);
         sd_event_source_disable_unref(d->int_src);
         sd_event_source_disable_unref(d->hup_src);

@@ -13,6 +13,7 @@
 
 #include "sockvisor/config.h"
 #include "sockvisor/daemon.h"
+#include "sockvisor/fdlimit.h"
 #include "sockvisor/log.h"
 #include "sockvisor/process.h"
 #include "sockvisor/reloadplan.h"
@@ -67,6 +68,7 @@ static int config_load(const char *path, SvConfig **ret, SvDiag *d) {
  * middle of anything (sd-event also needs SIGCHLD blocked before the first child source). */
 static int block_signals(void) {
         sigset_t mask;
+        sv_fdlimit_raise(); /* before the first fd: every image, the restored one too */
         sigemptyset(&mask);
         sigaddset(&mask, SIGCHLD);
         sigaddset(&mask, SIGTERM);

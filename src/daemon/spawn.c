@@ -1,5 +1,9 @@
-/* fork + exec of a worker. fork/exec rather than posix_spawn: LISTEN_PID must be the
- * child's own pid, which only the child knows, as in systemd-socket-activate. */
+/* vfork + exec of a worker. Not posix_spawn: LISTEN_PID must be the child's own pid,
+ * which only the child knows, as in systemd-socket-activate. vfork rather than fork: a
+ * fork copies the page tables of the whole daemon, which with 10,000 programs was most of
+ * the start-up time; the vfork child shares our memory until its execve, so it runs only
+ * raw syscalls (no allocation, no glibc wrapper that takes a lock or signals our threads,
+ * as setresuid() does), and writes only its own stack and the SOCKVISOR_PID slot. */
 #include "sockvisor/spawn.h"
 
 #include <errno.h>
@@ -18,6 +22,7 @@
 #include <unistd.h>
 
 #include "sockvisor/config.h"
+#include "sockvisor/fdlimit.h"
 #include "sockvisor/macro.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -156,18 +161,19 @@ _noreturn_ static void child_fail(int errfd, SpawnStage stage) {
         _exit(127);
 }
 
-/* Runs in the child only; nothing here may allocate. */
-_noreturn_ static void child_exec(const SvSpawnRequest *req, const char *path, int errfd) {
+/* Runs in the vfork child only, on our memory: nothing here may allocate or lock. */
+_noreturn_ static void child_exec(const SvSpawnRequest *req, const char *path, int errfd, const struct rlimit *nofile) {
         sigset_t none;
         size_t n = req->n_fds;
         int base = 3 + (int) n;
         int tmp[SV_PROGRAM_SOCKETS_MAX];
 
-        (void) sigemptyset(&none);
-        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        /* dispositions first, then the mask: no handler of ours may run in the child */
         for (int sig = 1; sig < NSIG; sig++)
                 if (sig != SIGKILL && sig != SIGSTOP)
                         (void) signal(sig, SIG_DFL);
+        (void) sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
         (void) setpgid(0, 0);
         if (req->join_cgroup_fd > 0 && write(req->join_cgroup_fd, "0", 1) != 1)
                 child_fail(errfd, STAGE_CGROUP);
@@ -180,9 +186,10 @@ _noreturn_ static void child_exec(const SvSpawnRequest *req, const char *path, i
         if (req->umask >= 0)
                 (void) umask((mode_t) req->umask);
         /* groups before gid before uid: each step needs the privileges the next one drops */
-        if (req->creds && (setgroups(req->creds->n_groups, req->creds->groups) < 0 ||
-                           setresgid(req->creds->gid, req->creds->gid, req->creds->gid) < 0 ||
-                           setresuid(req->creds->uid, req->creds->uid, req->creds->uid) < 0))
+        /* raw syscalls: glibc's wrappers would make every thread of the daemon switch too */
+        if (req->creds && (syscall(SYS_setgroups, req->creds->n_groups, req->creds->groups) < 0 ||
+                           syscall(SYS_setresgid, req->creds->gid, req->creds->gid, req->creds->gid) < 0 ||
+                           syscall(SYS_setresuid, req->creds->uid, req->creds->uid, req->creds->uid) < 0))
                 child_fail(errfd, STAGE_CREDS);
         if (req->directory && chdir(req->directory) < 0)
                 child_fail(errfd, STAGE_CHDIR);
@@ -212,7 +219,11 @@ _noreturn_ static void child_exec(const SvSpawnRequest *req, const char *path, i
         /* Everything from 3+n up closes at exec, whatever a library forgot to mark. */
         (void) syscall(__NR_close_range, (unsigned) base, ~0U, CLOSE_RANGE_CLOEXEC);
 
-        sv_worker_env_set_pid(req->env, getpid());
+        /* the soft fd limit sockvisord started with (it raised its own); fds above it are
+         * CLOEXEC, so none the worker keeps is out of its range */
+        if (nofile)
+                (void) setrlimit(RLIMIT_NOFILE, nofile);
+        sv_worker_env_set_pid(req->env, (pid_t) syscall(SYS_getpid));
         execve(path, req->argv, req->env->envp);
         child_fail(errfd, STAGE_EXEC);
 }
@@ -233,17 +244,18 @@ int sv_spawn(const SvSpawnRequest *req, pid_t *ret_pid, SvDiag *d) {
                 return r;
         }
 
-        pid_t pid = fork();
+        const struct rlimit *nofile = sv_fdlimit_original(); /* read before fork: the child only copies */
+        pid_t pid = vfork(); /* we wait here until the child has exec'd or exited */
         if (pid < 0) {
                 r = -errno;
                 (void) safe_close(pipefd[0]);
                 (void) safe_close(pipefd[1]);
-                diag_set(d, 0, "fork failed: %s", strerror(-r));
+                diag_set(d, 0, "vfork failed: %s", strerror(-r));
                 return r;
         }
         if (pid == 0) {
                 (void) close(pipefd[0]);
-                child_exec(req, path, pipefd[1]);
+                child_exec(req, path, pipefd[1], nofile);
         }
 
         (void) safe_close(pipefd[1]);

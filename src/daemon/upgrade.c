@@ -1,6 +1,7 @@
 /* Self-upgrade, the daemon's half (upgrade.h): checks of the new binary, the state memfd,
  * the fds that cross execve. */
 #include "sockvisor/upgrade.h"
+#include "sockvisor/fdlimit.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -275,6 +276,9 @@ int sv_upgrade_memfd_read(int fd, char **ret_text, size_t *ret_len, SvDiag *d) {
 }
 
 int sv_upgrade_exec(int fd, char *const argv[]) {
+        sv_fdlimit_restore(); /* the next image raises it again, and knows the original */
         (void) execveat(fd, "", argv, environ, AT_EMPTY_PATH);
-        return -errno;
+        int r = -errno;
+        sv_fdlimit_reraise();
+        return r;
 }
