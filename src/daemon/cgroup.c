@@ -16,12 +16,15 @@
 
 #include "sockvisor/cgroupname.h"
 #include "sockvisor/macro.h"
+#include "sockvisor/pidmap.h"
 
+/* One worker's cgroup: in the live map by the worker's pid until it is reaped, then on the
+ * reaped list until the cgroup is empty and removed. */
 typedef struct CgEntry {
-        pid_t pid;   /* the worker; its cgroup may outlive it until emptied */
-        bool reaped;
-        bool killed;       /* SIGKILLed after the grace period */
+        pid_t pid;
+        bool killed;       /* reaped: SIGKILLed after the grace period */
         uint64_t kill_at;  /* reaped: SIGKILL what is left then (CLOCK_MONOTONIC usec) */
+        struct CgEntry *next_reaped;
         char name[256];
 } CgEntry;
 
@@ -31,8 +34,8 @@ struct SvCgroups {
         char path[4096];     /* absolute, for the log and for adopt */
         char rel[4096];      /* the same below the mount point: what /proc/PID/cgroup shows */
         char pending[256];   /* the name sv_cgroup_prepare made, until sv_cgroup_spawned */
-        CgEntry *e;
-        size_t n, cap;
+        SvPidMap live;       /* pid -> CgEntry: a lookup per signal and reap, with 10,000 workers */
+        CgEntry *reaped;     /* the few whose cgroup is not empty yet */
         sd_event *event;
         sd_event_source *kill_src; /* the next kill_at */
 };
@@ -196,28 +199,19 @@ const char *sv_cgroups_path(const SvCgroups *cg) {
 }
 
 static CgEntry *find(SvCgroups *cg, pid_t pid) {
-        for (size_t k = 0; cg && k < cg->n; k++)
-                if (cg->e[k].pid == pid)
-                        return &cg->e[k];
-        return NULL;
-}
-
-static void drop(SvCgroups *cg, CgEntry *e) {
-        *e = cg->e[--cg->n];
+        return cg ? sv_pidmap_get(&cg->live, pid) : NULL;
 }
 
 static bool add(SvCgroups *cg, pid_t pid, const char *name) {
-        if (cg->n == cg->cap) {
-                size_t nc = cg->cap ? cg->cap * 2 : 16;
-                CgEntry *ne = realloc(cg->e, nc * sizeof(*ne));
-                if (!ne)
-                        return false;
-                cg->e = ne;
-                cg->cap = nc;
-        }
-        CgEntry *e = &cg->e[cg->n++];
-        *e = (CgEntry){ .pid = pid };
+        CgEntry *e = calloc(1, sizeof(*e));
+        if (!e)
+                return false;
+        e->pid = pid;
         (void) snprintf(e->name, sizeof(e->name), "%s", name);
+        if (sv_pidmap_put(&cg->live, pid, e) < 0) {
+                free(e);
+                return false;
+        }
         return true;
 }
 
@@ -335,9 +329,8 @@ static void arm_kill(SvCgroups *cg);
 static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         SvCgroups *cg = userdata;
         uint64_t now = now_usec();
-        for (size_t k = 0; k < cg->n; k++) {
-                CgEntry *e = &cg->e[k];
-                if (e->reaped && !e->killed && e->kill_at <= now) {
+        for (CgEntry *e = cg->reaped; e; e = e->next_reaped) {
+                if (!e->killed && e->kill_at <= now) {
                         e->killed = true;
                         (void) signal_cgroup(cg, e->name, SIGKILL);
                 }
@@ -349,9 +342,9 @@ static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 /* One timer for every reaped cgroup still waiting for its SIGKILL: at the earliest. */
 static void arm_kill(SvCgroups *cg) {
         uint64_t next = 0;
-        for (size_t k = 0; k < cg->n; k++)
-                if (cg->e[k].reaped && !cg->e[k].killed && (!next || cg->e[k].kill_at < next))
-                        next = cg->e[k].kill_at;
+        for (const CgEntry *e = cg->reaped; e; e = e->next_reaped)
+                if (!e->killed && (!next || e->kill_at < next))
+                        next = e->kill_at;
         if (!next || !cg->event) {
                 if (cg->kill_src)
                         (void) sd_event_source_set_enabled(cg->kill_src, SD_EVENT_OFF);
@@ -366,28 +359,32 @@ static void arm_kill(SvCgroups *cg) {
 }
 
 int sv_cgroup_reaped(SvCgroups *cg, pid_t pid, uint64_t grace_usec) {
-        CgEntry *e = find(cg, pid);
+        CgEntry *e = cg ? sv_pidmap_remove(&cg->live, pid) : NULL;
         if (!e)
                 return 0;
-        e->reaped = true;
         int left = signal_cgroup(cg, e->name, SIGTERM);
         if (left == 0 && unlinkat(cg->dir_fd, e->name, AT_REMOVEDIR) == 0) {
-                drop(cg, e);
+                free(e);
                 return 0;
         }
         e->kill_at = now_usec() + grace_usec;
+        e->next_reaped = cg->reaped;
+        cg->reaped = e;
         arm_kill(cg);
         return left;
 }
 
 void sv_cgroup_sweep(SvCgroups *cg) {
-        size_t before = cg ? cg->n : 0;
-        for (size_t k = 0; cg && k < cg->n;)
-                if (cg->e[k].reaped && unlinkat(cg->dir_fd, cg->e[k].name, AT_REMOVEDIR) == 0)
-                        drop(cg, &cg->e[k]);
-                else
-                        k++;
-        if (cg && cg->n != before)
+        bool removed = false;
+        for (CgEntry **pp = cg ? &cg->reaped : NULL; pp && *pp;)
+                if (unlinkat(cg->dir_fd, (*pp)->name, AT_REMOVEDIR) == 0) {
+                        CgEntry *gone = *pp;
+                        *pp = gone->next_reaped;
+                        free(gone);
+                        removed = true;
+                } else
+                        pp = &(*pp)->next_reaped;
+        if (removed)
                 arm_kill(cg);
 }
 
@@ -398,30 +395,33 @@ void sv_cgroups_free(SvCgroups *cg) {
          * keep their cgroup populated until reaped. At exit every worker has been reaped, so
          * any child left is one of those. A second of grace, then SIGKILL and another
          * second: 200 rounds of 10 ms at most. */
-        for (unsigned round = 0; round < 200; round++) {
-                bool left = false;
-                for (size_t k = 0; k < cg->n; k++)
-                        if (cg->e[k].reaped) {
-                                left = true;
-                                if (round == 100 && !cg->e[k].killed) {
-                                        cg->e[k].killed = true;
-                                        (void) signal_cgroup(cg, cg->e[k].name, SIGKILL);
-                                }
+        for (unsigned round = 0; round < 200 && cg->reaped; round++) {
+                for (CgEntry *e = cg->reaped; e && round == 100; e = e->next_reaped)
+                        if (!e->killed) {
+                                e->killed = true;
+                                (void) signal_cgroup(cg, e->name, SIGKILL);
                         }
-                if (!left)
-                        break;
                 while (waitpid(-1, NULL, WNOHANG) > 0)
                         ;
                 sv_cgroup_sweep(cg);
-                if (cg->n)
+                if (cg->reaped)
                         (void) usleep(10000);
         }
         cg->kill_src = sd_event_source_disable_unref(cg->kill_src);
         /* Only empty ones go (rmdir refuses the others). */
-        for (size_t k = 0; k < cg->n; k++)
-                (void) unlinkat(cg->dir_fd, cg->e[k].name, AT_REMOVEDIR);
+        for (CgEntry *e = cg->reaped, *next; e; e = next) {
+                next = e->next_reaped;
+                (void) unlinkat(cg->dir_fd, e->name, AT_REMOVEDIR);
+                free(e);
+        }
+        for (size_t k = 0; k < cg->live.cap; k++)
+                if (cg->live.slots[k].pid > 0) {
+                        CgEntry *e = cg->live.slots[k].value;
+                        (void) unlinkat(cg->dir_fd, e->name, AT_REMOVEDIR);
+                        free(e);
+                }
+        sv_pidmap_done(&cg->live);
         close(cg->dir_fd);
         (void) rmdir(cg->path);
-        free(cg->e);
         free(cg);
 }
