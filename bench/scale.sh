@@ -27,20 +27,7 @@ cleanup() {
 trap cleanup EXIT
 
 ctl() { "$B/sockvisorctl" -s "$T/ctl.sock" "$@"; }
-ms_now() { date +%s%3N; }
-median_ms() { # RUNS ARGS...: median wall time of `sockvisorctl ARGS`, in ms (3 decimals)
-        local runs=$1 k t0 t1
-        shift
-        for k in $(seq 1 "$runs"); do
-                t0=$(date +%s%N)
-                ctl "$@" >/dev/null
-                t1=$(date +%s%N)
-                echo $(((t1 - t0) / 1000))
-        done | sort -n | awk '{ v[NR] = $1 } END { printf "%.1f", v[int((NR + 1) / 2)] / 1000 }'
-}
-switches() { # every thread's voluntary + involuntary context switches
-        cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { n += $2 } END { print n + 0 }'
-}
+. "$(dirname "$0")/lib.sh"
 
 PORT=$("$B/tests/sv-freeport")
 {
@@ -53,22 +40,5 @@ PORT=$("$B/tests/sv-freeport")
 t0=$(ms_now)
 "$B/sockvisord" -c "$T/scale.ini" >"$T/daemon.log" 2>&1 &
 DAEMON=$!
-running=0
-while [ $(($(ms_now) - t0)) -lt $((MAX_S * 1000)) ]; do
-        kill -0 "$DAEMON" 2>/dev/null || { tail -n 5 "$T/daemon.log" >&2; exit 1; }
-        running=$(ctl status 2>/dev/null | awk '$2 == "RUNNING"' | wc -l || true)
-        [ "$running" -ge "$N" ] && break
-        sleep 0.2
-done
-up_ms=$(($(ms_now) - t0))
-[ "$running" -ge "$N" ] || echo "only $running of $N RUNNING after $MAX_S s" >&2
-one=$(median_ms 9 status p1)
-all=$(median_ms 5 status)
-sleep 1
-s0=$(switches "$DAEMON")
-sleep 10
-s1=$(switches "$DAEMON")
-rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$DAEMON/status")
-fds=$(ls "/proc/$DAEMON/fd" | wc -l)
-printf 'programs %s\nrunning %s\nall_running_ms %s\nstatus_one_ms %s\nstatus_all_ms %s\n' "$N" "$running" "$up_ms" "$one" "$all"
-printf 'idle_wakeups_10s %s\nrss_kb %s\nfds %s\n' "$((s1 - s0))" "$rss" "$fds"
+wait_all_running "$DAEMON" "$t0" 0.2 "$T/daemon.log"
+measure_idle "$DAEMON"

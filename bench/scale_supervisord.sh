@@ -45,39 +45,11 @@ mkdir -p "$T/logs"
 } >"$T/sup.conf"
 
 ctl() { timeout 120 $PY -m supervisor.supervisorctl -c "$T/sup.conf" "$@"; }
-ms_now() { date +%s%3N; }
-median_ms() { # RUNS ARGS...
-        local runs=$1 k t0 t1
-        shift
-        for k in $(seq 1 "$runs"); do
-                t0=$(date +%s%N)
-                ctl "$@" >/dev/null || true # exit 3 when a program is not RUNNING
-                t1=$(date +%s%N)
-                echo $(((t1 - t0) / 1000))
-        done | sort -n | awk '{ v[NR] = $1 } END { printf "%.1f", v[int((NR + 1) / 2)] / 1000 }'
-}
-switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { n += $2 } END { print n + 0 }'; }
+. "$(dirname "$0")/lib.sh"
 
 t0=$(ms_now)
 (ulimit -n $((4 * N + 1024)) && exec $PY -m supervisor.supervisord -c "$T/sup.conf") >"$T/out.log" 2>&1 &
 SUP=$!
-running=0
-while [ $(($(ms_now) - t0)) -lt $((MAX_S * 1000)) ]; do
-        kill -0 "$SUP" 2>/dev/null || { tail -n 5 "$T/out.log" "$T/sup.log" >&2; exit 1; }
-        running=$(ctl status 2>/dev/null | awk '$2 == "RUNNING"' | wc -l || true)
-        [ "$running" -ge "$N" ] && break
-        sleep 1
-done
-up_ms=$(($(ms_now) - t0))
-[ "$running" -ge "$N" ] || echo "only $running of $N RUNNING after $MAX_S s" >&2
-one=$(median_ms 9 status p1)
-all=$(median_ms 5 status)
-sleep 1
-s0=$(switches "$SUP")
-sleep 10
-s1=$(switches "$SUP")
-rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$SUP/status")
-fds=$(ls "/proc/$SUP/fd" | wc -l)
-printf 'supervisord %s\nprograms %s\nrunning %s\nall_running_ms %s\nstatus_one_ms %s\nstatus_all_ms %s\n' \
-        "$version" "$N" "$running" "$up_ms" "$one" "$all"
-printf 'idle_wakeups_10s %s\nrss_kb %s\nfds %s\n' "$((s1 - s0))" "$rss" "$fds"
+wait_all_running "$SUP" "$t0" 1 "$T/out.log" "$T/sup.log"
+echo "supervisord $version"
+measure_idle "$SUP"
