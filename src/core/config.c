@@ -246,6 +246,13 @@ int config_begin_section(Parser *p, const char *name, size_t len) {
                                    "'_', '.' and '-'",
                                    (int) nlen, n, (int) len, name, SV_NAME_MAX);
 
+        /* every command reads "all" as every program: a program or group so named could
+         * never be named alone */
+        if ((is_program || is_group) && nlen == 3 && memcmp(n, "all", 3) == 0)
+                return config_fail(p, p->line,
+                                   "[%.*s]: 'all' is reserved (in every command it means every program); rename it",
+                                   (int) len, name);
+
         if (is_group)
                 return begin_group(p, n, nlen);
 

@@ -72,7 +72,7 @@ int config_logfile_key(Parser *p, SvProgramConf *pr, SvStream stream, int which,
                 if (sv_bytes_parse(v, &l->maxbytes) < 0)
                         return config_fail(p, p->line,
                                            "%s %s: '%s' is not a size; e.g. 50MB (the default), 1GB, 500KB or a number of "
-                                           "bytes, at most 1024TB; 0: never rotate",
+                                           "bytes (KB, MB and GB are the units; at most 1048576GB); 0: never rotate",
                                            p->section, key, v);
                 return 0;
         case 2:

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -179,6 +180,20 @@ int main(int argc, char **argv) {
         }
         if (restore_fd >= 0)
                 return run_restored(restore_fd, upgrade_failed);
+
+        /* As supervisord: a relative -c is taken from the directory we started in, so
+         * %(here)s is absolute and a reload finds the same file whatever the cwd is then. */
+        char abs_path[PATH_MAX];
+        if (config_path[0] != '/') {
+                char cwd[PATH_MAX];
+                if (!getcwd(cwd, sizeof(cwd)) || snprintf(abs_path, sizeof(abs_path), "%s/%s", cwd, config_path) >=
+                                                          (int) sizeof(abs_path)) {
+                        fprintf(stderr, "sockvisord: cannot make the config path '%s' absolute: %s; give -c an absolute "
+                                        "path\n", config_path, strerror(errno ? errno : ENAMETOOLONG));
+                        return EX_USAGE;
+                }
+                config_path = abs_path;
+        }
 
         SvConfig *config = NULL;
         SvDiag d = { 0 };

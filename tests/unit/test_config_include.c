@@ -358,6 +358,8 @@ static void test_groups(void **state) {
         expect_error("[group:g]\nprogram = web\n", 2, "[group:g]: unknown key 'program'; valid keys here are: programs");
         expect_error("[group:g]\nprograms = a;b\n", 2, "[group:g] programs: 'a;b' is not a list of program names");
         expect_error("[group:]\n", 1, "invalid name ''");
+        expect_error("[program:all]\ncommand = /bin/a\n", 1, "[program:all]: 'all' is reserved (in every command it means every program)");
+        expect_error("[group:all]\nprograms = a\n", 1, "[group:all]: 'all' is reserved");
         expect_error("[grup:g]\n", 1, "[program:NAME], [group:NAME] and [include]");
 }
 
