@@ -1,5 +1,7 @@
 # Shared by bench/scale.sh and bench/scale_supervisord.sh: sourced, not run. Each defines
-# ctl() (its supervisor's control client), then calls wait_all_running and measure_idle.
+# ctl() (its supervisor's control client) and running_count() (how many programs its log
+# says entered RUNNING: polling `status` of 10,000 programs would cost the supervisor more
+# than the start-up being measured), then calls wait_all_running and measure_idle.
 
 ms_now() { date +%s%3N; }
 
@@ -20,19 +22,20 @@ median_ms() { # RUNS ARGS...
 # Every thread's voluntary + involuntary context switches: its wakeups.
 switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { n += $2 } END { print n + 0 }'; }
 
-# Polls `ctl status` every POLL_S until N rows say RUNNING or MAX_S has passed since T0_MS;
-# sets RUNNING and UP_MS. The supervisor (PID) dying ends it with LOG's tail.
+# Polls running_count every POLL_S until it reaches N or MAX_S has passed since T0_MS, then
+# checks with one `ctl status`; sets RUNNING (from that status) and UP_MS. The supervisor
+# (PID) dying ends it with LOG's tail.
 wait_all_running() { # PID T0_MS POLL_S LOG...
         local pid=$1 t0=$2 poll=$3
         shift 3
         RUNNING=0
         while [ $(($(ms_now) - t0)) -lt $((MAX_S * 1000)) ]; do
                 kill -0 "$pid" 2>/dev/null || { tail -n 5 "$@" >&2; exit 1; }
-                RUNNING=$(ctl status 2>/dev/null | awk '$2 == "RUNNING"' | wc -l || true)
-                [ "$RUNNING" -ge "$N" ] && break
+                [ "$(running_count)" -ge "$N" ] && break
                 sleep "$poll"
         done
         UP_MS=$(($(ms_now) - t0))
+        RUNNING=$(ctl status 2>/dev/null | awk '$2 == "RUNNING"' | wc -l || true)
         [ "$RUNNING" -ge "$N" ] || echo "only $RUNNING of $N RUNNING after $MAX_S s" >&2
 }
 

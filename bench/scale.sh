@@ -27,6 +27,7 @@ cleanup() {
 trap cleanup EXIT
 
 ctl() { "$B/sockvisorctl" -s "$T/ctl.sock" "$@"; }
+running_count() { grep -c ': STARTING -> RUNNING' "$T/daemon.log" || true; }
 . "$(dirname "$0")/lib.sh"
 
 PORT=$("$B/tests/sv-freeport")
@@ -40,5 +41,5 @@ PORT=$("$B/tests/sv-freeport")
 t0=$(ms_now)
 "$B/sockvisord" -c "$T/scale.ini" >"$T/daemon.log" 2>&1 &
 DAEMON=$!
-wait_all_running "$DAEMON" "$t0" 0.2 "$T/daemon.log"
+wait_all_running "$DAEMON" "$t0" 0.1 "$T/daemon.log"
 measure_idle "$DAEMON"

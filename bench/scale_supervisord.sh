@@ -45,11 +45,12 @@ mkdir -p "$T/logs"
 } >"$T/sup.conf"
 
 ctl() { timeout 120 $PY -m supervisor.supervisorctl -c "$T/sup.conf" "$@"; }
+running_count() { grep -c 'entered RUNNING state' "$T/sup.log" || true; }
 . "$(dirname "$0")/lib.sh"
 
 t0=$(ms_now)
 (ulimit -n $((4 * N + 1024)) && exec $PY -m supervisor.supervisord -c "$T/sup.conf") >"$T/out.log" 2>&1 &
 SUP=$!
-wait_all_running "$SUP" "$t0" 1 "$T/out.log" "$T/sup.log"
+wait_all_running "$SUP" "$t0" 0.1 "$T/out.log" "$T/sup.log"
 echo "supervisord $version"
 measure_idle "$SUP"

@@ -6,14 +6,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-static size_t slot_of(const SvPidMap *m, pid_t pid) {
-        /* pids come in runs: a multiplicative hash spreads them over the table */
-        return (size_t) (((uint32_t) pid * 2654435761u) & (uint32_t) (m->cap - 1));
+static size_t slot_of(const SvPidMap *m, uint64_t key) {
+        /* pids and ids come in runs: a multiplicative (Fibonacci) hash spreads them */
+        return (size_t) ((key * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (m->cap - 1);
 }
 
-static size_t find(const SvPidMap *m, pid_t pid) {
-        size_t k = slot_of(m, pid);
-        while (m->slots[k].pid != 0 && m->slots[k].pid != pid) /* ends: the table is never full */
+static size_t find(const SvPidMap *m, uint64_t key) {
+        size_t k = slot_of(m, key);
+        while (m->slots[k].key != 0 && m->slots[k].key != key) /* ends: the table is never full */
                 k = (k + 1) & (m->cap - 1);
         return k;
 }
@@ -26,8 +26,8 @@ static int grow(SvPidMap *m) {
         if (!bigger.slots)
                 return -ENOMEM;
         for (size_t k = 0; k < m->cap; k++)
-                if (m->slots[k].pid != 0) {
-                        bigger.slots[find(&bigger, m->slots[k].pid)] = m->slots[k];
+                if (m->slots[k].key != 0) {
+                        bigger.slots[find(&bigger, m->slots[k].key)] = m->slots[k];
                         bigger.n++;
                 }
         free(m->slots);
@@ -35,38 +35,38 @@ static int grow(SvPidMap *m) {
         return 0;
 }
 
-int sv_pidmap_put(SvPidMap *m, pid_t pid, void *value) {
-        if (pid <= 0 || !value)
+int sv_idmap_put(SvPidMap *m, uint64_t key, void *value) {
+        if (key == 0 || !value)
                 return -EINVAL;
         if ((m->n + 1) * 2 > m->cap) { /* at most half full: probes stay short */
                 int r = grow(m);
                 if (r < 0)
                         return r;
         }
-        size_t k = find(m, pid);
-        if (m->slots[k].pid == 0)
+        size_t k = find(m, key);
+        if (m->slots[k].key == 0)
                 m->n++;
-        m->slots[k] = (SvPidSlot){ .pid = pid, .value = value };
+        m->slots[k] = (SvPidSlot){ .key = key, .value = value };
         return 0;
 }
 
-void *sv_pidmap_get(const SvPidMap *m, pid_t pid) {
-        if (m->cap == 0 || pid <= 0)
+void *sv_idmap_get(const SvPidMap *m, uint64_t key) {
+        if (m->cap == 0 || key == 0)
                 return NULL;
-        size_t k = find(m, pid);
-        return m->slots[k].pid == pid ? m->slots[k].value : NULL;
+        size_t k = find(m, key);
+        return m->slots[k].key == key ? m->slots[k].value : NULL;
 }
 
-void *sv_pidmap_remove(SvPidMap *m, pid_t pid) {
-        if (m->cap == 0 || pid <= 0)
+void *sv_idmap_remove(SvPidMap *m, uint64_t key) {
+        if (m->cap == 0 || key == 0)
                 return NULL;
-        size_t hole = find(m, pid), mask = m->cap - 1;
-        if (m->slots[hole].pid != pid)
+        size_t hole = find(m, key), mask = m->cap - 1;
+        if (m->slots[hole].key != key)
                 return NULL;
         void *value = m->slots[hole].value;
         /* backward shift: pull up each later entry of the run that may sit in the hole */
-        for (size_t k = (hole + 1) & mask; m->slots[k].pid != 0; k = (k + 1) & mask) {
-                size_t home = slot_of(m, m->slots[k].pid);
+        for (size_t k = (hole + 1) & mask; m->slots[k].key != 0; k = (k + 1) & mask) {
+                size_t home = slot_of(m, m->slots[k].key);
                 /* k's entry may move to hole unless its home lies in (hole, k], cyclically */
                 bool stays = hole <= k ? (home > hole && home <= k) : (home > hole || home <= k);
                 if (stays)

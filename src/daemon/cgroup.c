@@ -415,7 +415,7 @@ void sv_cgroups_free(SvCgroups *cg) {
                 free(e);
         }
         for (size_t k = 0; k < cg->live.cap; k++)
-                if (cg->live.slots[k].pid > 0) {
+                if (cg->live.slots[k].key != 0) {
                         CgEntry *e = cg->live.slots[k].value;
                         (void) unlinkat(cg->dir_fd, e->name, AT_REMOVEDIR);
                         free(e);

@@ -33,7 +33,7 @@ struct SvDaemon {
         SvCredsCache *creds; /* user= and group= looked up at load and reload */
         SvPidMap reapees; /* reaper.c: pid -> who handles its exit (workers, probe commands) */
         sd_event_source *reap_more_src; /* reaper.c: a burst's rest, at the next iteration */
-        Watch *timers;
+        SvPidMap timers;  /* instance id -> its armed timer (a Watch): one lookup per arm */
         Watch *stored;   /* stored fds watched for POLLHUP/POLLERR, by fd (in id) */
         struct Observer *observers; /* observer.c: ready = accepting and drain = idle watches */
         struct Prober *probers;     /* health.c: healthcheck= probes, by instance */

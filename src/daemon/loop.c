@@ -49,6 +49,13 @@ static void watch_drop(Watch **pp) {
         free(w);
 }
 
+static void timer_drop(Watch *t) {
+        if (t) {
+                sd_event_source_disable_unref(t->src);
+                free(t);
+        }
+}
+
 /* ---- SvOps ---- */
 
 uint64_t sv_daemon_now(SvDaemon *d) {
@@ -141,36 +148,34 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Watch *w = userdata;
         SvDaemon *d = w->d;
         SvInstanceId id = w->id;
-        Watch **pp = sv_watch_find(&d->timers, id);
-        if (pp)
-                watch_drop(pp); /* one-shot: a new deadline arms a new one */
+        timer_drop(sv_idmap_remove(&d->timers, id)); /* one-shot: a new deadline arms a new one */
         sv_supervisor_timer(d->sup, id);
         return 0;
 }
 
 static void op_arm(void *ctx, SvInstanceId id, uint64_t at_usec) {
         SvDaemon *d = ctx;
-        Watch **pp = sv_watch_find(&d->timers, id);
+        Watch *t = sv_idmap_get(&d->timers, id);
         if (at_usec == 0) {
-                if (pp)
-                        watch_drop(pp);
+                timer_drop(sv_idmap_remove(&d->timers, id));
                 return;
         }
-        if (pp) {
-                (void) sd_event_source_set_time((*pp)->src, at_usec);
-                (void) sd_event_source_set_enabled((*pp)->src, SD_EVENT_ONESHOT);
+        if (t) {
+                (void) sd_event_source_set_time(t->src, at_usec);
+                (void) sd_event_source_set_enabled(t->src, SD_EVENT_ONESHOT);
                 return;
         }
         Watch *w = calloc(1, sizeof(Watch));
-        if (!w || sd_event_add_time(d->event, &w->src, CLOCK_MONOTONIC, at_usec, USEC_PER_MSEC, on_timer, w) < 0) {
+        if (!w || sd_event_add_time(d->event, &w->src, CLOCK_MONOTONIC, at_usec, USEC_PER_MSEC, on_timer, w) < 0 ||
+            sv_idmap_put(&d->timers, id, w) < 0) {
+                if (w)
+                        sd_event_source_disable_unref(w->src);
                 free(w);
                 log_error("instance %" PRIu64 ": cannot arm a timer; it may wait until the next command", id);
                 return;
         }
         w->d = d;
         w->id = id;
-        w->next = d->timers;
-        d->timers = w;
 }
 
 /* The port doctor's diagnosis of an EADDRINUSE, to the log and into the error. */
@@ -796,8 +801,9 @@ SvDaemon *sv_daemon_free(SvDaemon *d) {
         d->output = sv_output_free(d->output); /* after the workers: what they wrote last is written */
         sv_observer_stop_all(d);
         sv_health_stop_all(d);
-        while (d->timers)
-                watch_drop(&d->timers);
+        for (size_t k = 0; k < d->timers.cap; k++)
+                timer_drop(d->timers.slots[k].value);
+        sv_pidmap_done(&d->timers);
         while (d->stored)
                 watch_drop(&d->stored);
         sd_event_source_disable_unref(d->notify_src);
