@@ -5,8 +5,10 @@
 # client's start included), its context switches over 10 s idle, its RSS and fd count.
 # supervisord is Debian's package, unpacked into a temp dir (apt-get download + dpkg -x:
 # nothing installed, no system-wide supervisord started). It keeps two pipes per child, so
-# its fd limit is raised to 4 N + 1,024 (root may raise the hard limit). Bounded: MAX_S
-# seconds (default 600) for the start-up; kills what it started, by pid.
+# it gets 4 N + 1,024 fds (minfds=, and the soft limit raised to that); when the hard limit
+# is lower (20,000 on these machines, and raising it needs CAP_SYS_RESOURCE), the script says
+# so and stops: supervisord cannot run N programs there. Bounded: MAX_S seconds (default
+# 600) for the start-up; kills what it started, by pid.
 #
 #   bench/scale_supervisord.sh BUILD_DIR [N]      (BUILD_DIR: for sv-freeport only)
 set -euo pipefail
@@ -14,6 +16,14 @@ set -euo pipefail
 N=${2:-10000}
 MAX_S=${MAX_S:-600}
 PY=/usr/bin/python3
+
+FDS=$((4 * N + 1024))
+HARD=$(ulimit -Hn)
+if [ "$HARD" != unlimited ] && [ "$HARD" -lt "$FDS" ]; then
+        echo "supervisord keeps 2 pipes per program: $N programs want $FDS fds, the hard limit here is $HARD" \
+                "(sockvisord needs 16); try N <= $(((HARD - 1024) / 4))" >&2
+        exit 1
+fi
 
 T=$(mktemp -d /tmp/sv-scale-sup.XXXXXX)
 SUP=
@@ -36,7 +46,7 @@ mkdir -p "$T/logs"
 {
         printf '[unix_http_server]\nfile = %s\n\n' "$T/sup.sock"
         printf '[supervisord]\nnodaemon = true\nlogfile = %s\npidfile = %s\nchildlogdir = %s\nminfds = %d\n\n' \
-                "$T/sup.log" "$T/sup.pid" "$T/logs" $((4 * N + 1024))
+                "$T/sup.log" "$T/sup.pid" "$T/logs" "$FDS"
         printf '[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n'
         printf '[supervisorctl]\nserverurl = unix://%s\n\n' "$T/sup.sock"
         for i in $(seq 1 "$N"); do
@@ -49,7 +59,7 @@ running_count() { grep -c 'entered RUNNING state' "$T/sup.log" || true; }
 . "$(dirname "$0")/lib.sh"
 
 t0=$(ms_now)
-(ulimit -n $((4 * N + 1024)) && exec $PY -m supervisor.supervisord -c "$T/sup.conf") >"$T/out.log" 2>&1 &
+(ulimit -n "$FDS" && exec $PY -m supervisor.supervisord -c "$T/sup.conf") >"$T/out.log" 2>&1 &
 SUP=$!
 wait_all_running "$SUP" "$t0" 0.1 "$T/out.log" "$T/sup.log"
 echo "supervisord $version"
