@@ -6,6 +6,7 @@
 #include "sockvisor/events.h"
 #include "sockvisor/job.h"
 #include "sockvisor/macro.h"
+#include "sockvisor/pidmap.h"
 #include "sockvisor/rollout.h"
 #include "sockvisor/supervisor.h"
 
@@ -147,6 +148,11 @@ struct SvSupervisor {
         Instance *graveyard; /* out of every slot: freed at the end of dispatch */
         Subscriber *subs;    /* sockvisorctl events, in arrival order */
         SvInstanceId last_id;
+        /* Every instance allocated, by id and by pid, so an event finds its instance in O(1);
+         * a hit still counts only when the instance sits in its program's slots (as the scan
+         * had it). index_lost: a put ran out of memory, so lookups scan as before. */
+        SvPidMap by_id, by_pid;
+        bool index_lost;
         bool dispatching;
         bool shutting_down, exited;
         bool started;    /* start_all ran: READY=1 may follow */
@@ -206,6 +212,10 @@ void sv_bury(SvSupervisor *s, Instance *i);
 void sv_instance_observe(SvSupervisor *s, Instance *i);
 /* The instance with that id (or, with id 0, that pid) in any slot of any program; NULL. */
 Instance *sv_instance_find(const SvSupervisor *s, SvInstanceId id, pid_t pid);
+/* Sets i->pid and keeps the by-pid index in step (pid 0: reaped or gone). */
+void sv_instance_set_pid(SvSupervisor *s, Instance *i, pid_t pid);
+/* Indexes an instance made outside sv_instance_new (the state file's). */
+void sv_instance_index(SvSupervisor *s, Instance *i);
 
 /* supervisor_program.c: what an instance's transition means, and the waiting jobs */
 void sv_react(SvSupervisor *s, Instance *i, const SmResult *res);

@@ -221,6 +221,7 @@ Instance *sv_instance_new(Program *p, unsigned index, unsigned gen, const SvProg
         i->gen = gen;
         i->conf = conf;
         i->cr = sv_cfgref_ref(cr);
+        sv_instance_index(s, i);
         sv_instance_take_sockets(s, i);
         sm_init(&i->sm, sv_now(s));
         return i;
@@ -255,6 +256,10 @@ Instance *sv_instance_free(SvSupervisor *s, Instance *i) {
                 return NULL;
         if (i->sm.deadline_usec) /* a timer still armed for it (one that fired is gone) */
                 s->ops->arm(s->ctx, i->id, 0);
+        if (sv_idmap_get(&s->by_id, i->id) == i)
+                (void) sv_idmap_remove(&s->by_id, i->id);
+        if (sv_pidmap_get(&s->by_pid, i->pid) == i)
+                (void) sv_pidmap_remove(&s->by_pid, i->pid);
         instance_release_sockets(s, i);
         free(i->socks);
         sv_cfgref_unref(i->cr);
@@ -286,9 +291,37 @@ static Instance *find_in_program(const Program *p, SvInstanceId id, pid_t pid) {
         return NULL;
 }
 
+void sv_instance_index(SvSupervisor *s, Instance *i) {
+        if (sv_idmap_put(&s->by_id, i->id, i) < 0 || (i->pid > 0 && sv_pidmap_put(&s->by_pid, i->pid, i) < 0))
+                s->index_lost = true;
+}
+
+void sv_instance_set_pid(SvSupervisor *s, Instance *i, pid_t pid) {
+        if (sv_pidmap_get(&s->by_pid, i->pid) == i)
+                (void) sv_pidmap_remove(&s->by_pid, i->pid);
+        i->pid = pid;
+        if (pid > 0 && sv_pidmap_put(&s->by_pid, pid, i) < 0)
+                s->index_lost = true;
+}
+
+/* In one of its program's slots (cur or cand at its index, or draining): what the scan finds. */
+static bool in_slots(const Instance *i) {
+        const Program *p = i->prog;
+        if (i->index < p->cap && (p->cur[i->index] == i || p->cand[i->index] == i))
+                return true;
+        for (const Instance *d = p->draining; d; d = d->next)
+                if (d == i)
+                        return true;
+        return false;
+}
+
 Instance *sv_instance_find(const SvSupervisor *s, SvInstanceId id, pid_t pid) {
         if (!id && pid <= 0)
                 return NULL;
+        if (!s->index_lost) {
+                Instance *i = id ? sv_idmap_get(&s->by_id, id) : sv_pidmap_get(&s->by_pid, pid);
+                return i && (id ? i->id == id : i->pid == pid) && in_slots(i) ? i : NULL;
+        }
         for (size_t q = 0; q < s->n_progs; q++) {
                 Instance *i = find_in_program(s->progs[q], id, pid);
                 if (i)
@@ -364,7 +397,7 @@ static int instance_spawn(SvSupervisor *s, Instance *i) {
                 sv_logf(s, LOG_ERR, i, "cannot start: %s", i->error);
                 return r;
         }
-        i->pid = pid;
+        sv_instance_set_pid(s, i, pid);
         i->error[0] = i->status[0] = i->exit_text[0] = '\0';
         i->spawned_usec = sv_now(s);
         sv_logf(s, LOG_INFO, i, "started: %s", i->conf->command);
@@ -690,6 +723,8 @@ SvSupervisor *sv_supervisor_free(SvSupervisor *s) {
         for (size_t q = 0; q < s->n_progs; q++)
                 sv_program_free(s, s->progs[q]);
         free(s->progs);
+        sv_pidmap_done(&s->by_id);
+        sv_pidmap_done(&s->by_pid);
         while (s->jobs) { /* parts of no program: answer them */
                 Job *j = s->jobs;
                 j->j.pending = 1;
@@ -804,7 +839,7 @@ void sv_supervisor_exited(SvSupervisor *s, SvInstanceId id, int code, int status
          * stopped: a stop means the whole service. */
         if (i->sm.state == SM_STOPPING && i->conf->killasgroup && i->pid > 0)
                 s->ops->signal(s->ctx, i->pid, 9 /* SIGKILL */, true);
-        i->pid = 0; /* reaped: never signalled again (the pid may be reused) */
+        sv_instance_set_pid(s, i, 0); /* reaped: never signalled again (the pid may be reused) */
         i->kill_sent = false;
         sweep_escapees(s, i);
         sv_instance_observe(s, i);

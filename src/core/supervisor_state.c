@@ -776,6 +776,7 @@ static int load_instance(Loader *l, const SvStateRec *r, Program *p) {
         (void) snprintf(i->status, sizeof(i->status), "%s", sv_rec_str(in, r, "status"));
         (void) snprintf(i->health, sizeof(i->health), "%s", sv_rec_opt(r, "health") ? sv_rec_str(in, r, "health") : "");
         /* linked before anything can fail below, so the program frees it */
+        sv_instance_index(s, i);
         if (slot)
                 *slot = i;
         else {
@@ -911,7 +912,7 @@ static void resume_instance(SvSupervisor *s, Instance *i) {
         if (i->pid > 0 && s->ops->adopt(s->ctx, i->id, i->pid) < 0) {
                 sv_logf(s, LOG_WARNING, i, "gone during the upgrade (no child of ours any more); counted as exited");
                 (void) snprintf(i->exit_text, sizeof(i->exit_text), "unknown status");
-                i->pid = 0;
+                sv_instance_set_pid(s, i, 0);
                 sv_enqueue(s, i, SM_EV_EXIT, "exited during the upgrade, status unknown");
         }
         if (i->sm.deadline_usec)
