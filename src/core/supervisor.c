@@ -194,6 +194,16 @@ static bool dequeue(SvSupervisor *s, Event *ret) {
         return true;
 }
 
+/* Empty after a burst (start-up queues an event per program: 4 MB with 10,000): give the
+ * ring back rather than hold its peak for the daemon's life. */
+static void shrink_queue(SvSupervisor *s) {
+        if (s->q_len > 0 || s->q_cap <= 64)
+                return;
+        free(s->queue);
+        s->queue = NULL;
+        s->q_cap = s->q_head = 0;
+}
+
 /* ---- instances ---- */
 
 bool sv_state_terminal(SmState st) {
@@ -699,6 +709,7 @@ void sv_dispatch(SvSupervisor *s) {
                         break;
         }
         gc(s);
+        shrink_queue(s);
         if (!s->exited)
                 report(s);
         s->dispatching = false;
