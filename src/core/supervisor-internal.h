@@ -112,7 +112,7 @@ struct Program {
         bool ro_health; /* the rollout replaces one unhealthy instance (index ro.next - 1): no job asked */
         uint64_t ro_begin_usec; /* when it began, for its duration */
         SvProgramStats stats;
-        char ro_error[512];
+        char *ro_error; /* why the last rollout failed, or NULL: see sv_program_ro_error */
         Waiter *waiters;
         bool removed;   /* dropped by a reload: freed once stopped */
         bool stop_sent; /* shutdown: this program's level was asked to stop */
@@ -221,6 +221,11 @@ void sv_instance_index(SvSupervisor *s, Instance *i);
 void sv_react(SvSupervisor *s, Instance *i, const SmResult *res);
 void sv_settle(Program *p);
 void sv_program_free(SvSupervisor *s, Program *p);
+/* Why the last rollout failed, "" when it did not. Allocated only then (a 512-byte array in
+ * every program was 5 MB with 10,000); out of memory leaves it "". */
+void sv_program_set_ro_error(Program *p, const char *fmt, ...) _printf_(2, 3);
+void sv_program_clear_ro_error(Program *p);
+const char *sv_program_ro_error(const Program *p);
 void sv_waiter_done(Program *p, Waiter *w, bool ok, const char *text);
 
 /* supervisor_fdstore.c */

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,8 +91,29 @@ void sv_program_free(SvSupervisor *s, Program *p) {
         free(p->cand);
         sv_cfgref_release(p->cr);
         sv_cfgref_release(p->ro_cr);
+        free(p->ro_error);
         free(p->name);
         free(p);
+}
+
+void sv_program_set_ro_error(Program *p, const char *fmt, ...) {
+        char buf[512]; /* the length the array had */
+        va_list ap;
+        va_start(ap, fmt);
+        (void) vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        sv_program_clear_ro_error(p);
+        if (buf[0])
+                p->ro_error = strdup(buf);
+}
+
+void sv_program_clear_ro_error(Program *p) {
+        free(p->ro_error);
+        p->ro_error = NULL;
+}
+
+const char *sv_program_ro_error(const Program *p) {
+        return p->ro_error ? p->ro_error : "";
 }
 
 bool sv_program_live(const Program *p) {
@@ -356,7 +378,7 @@ static void begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr, uns
 
         if (sv_program_resize(p, conf->numprocs > n_old ? conf->numprocs : n_old) < 0) {
                 p->ro_done = false;
-                (void) snprintf(p->ro_error, sizeof(p->ro_error), "out of memory starting the restart");
+                sv_program_set_ro_error(p, "out of memory starting the restart");
                 return;
         }
         for (unsigned k = first; k < (end ? end : n_old) && k < n_old; k++) /* a retry timer would race the new generation */
@@ -372,7 +394,7 @@ static void begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr, uns
         p->ro_done = false;
         p->ro_health = health;
         p->ro_begin_usec = sv_now(s);
-        p->ro_error[0] = '\0';
+        sv_program_clear_ro_error(p);
         p->n = conf->numprocs > n_old ? conf->numprocs : n_old;
         SvRolloutInput in = {
                 .gen = ++p->last_gen,
@@ -570,16 +592,15 @@ static void rollout_apply(Program *p, const SvRolloutResult *res, const char *wh
                 p->stats.rollbacks++;
                 unsigned n = serving(p, now_serving, sizeof(now_serving));
                 if (n)
-                        (void) snprintf(p->ro_error, sizeof(p->ro_error), "%s; rolled back: %s keep%s serving", why,
-                                        now_serving, n == 1 ? "s" : "");
+                        sv_program_set_ro_error(p, "%s; rolled back: %s keep%s serving", why, now_serving, n == 1 ? "s" : "");
                 else
-                        (void) snprintf(p->ro_error, sizeof(p->ro_error), "%s; nothing else is running", why);
-                sv_logf(s, LOG_ERR, NULL, "program '%s': restart failed: %s", p->name, p->ro_error);
-                sv_events_milestone(s, SV_EVENT_ROLLOUT_FAILED, p->name, p->ro.gen, "%s", p->ro_error);
+                        sv_program_set_ro_error(p, "%s; nothing else is running", why);
+                sv_logf(s, LOG_ERR, NULL, "program '%s': restart failed: %s", p->name, sv_program_ro_error(p));
+                sv_events_milestone(s, SV_EVENT_ROLLOUT_FAILED, p->name, p->ro.gen, "%s", sv_program_ro_error(p));
                 for (Waiter *w = p->waiters, *next; w; w = next) {
                         next = w->next;
                         if (w->what == WAIT_ROLLOUT)
-                                sv_waiter_done(p, w, false, p->ro_error);
+                                sv_waiter_done(p, w, false, sv_program_ro_error(p));
                 }
         }
         p->dirty = true;
@@ -717,7 +738,7 @@ void sv_settle(Program *p) {
                         if (p->ro_done)
                                 sv_waiter_done(p, w, true, "");
                         else
-                                sv_waiter_done(p, w, false, p->ro_error[0] ? p->ro_error : "the restart did not run");
+                                sv_waiter_done(p, w, false, p->ro_error ? p->ro_error : "the restart did not run");
                         break;
                 case WAIT_RUNNING: {
                         if (w->after_stop || w->after_drain) { /* queued: go once nothing is in the way */

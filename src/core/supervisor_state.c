@@ -176,7 +176,7 @@ static void save_program(Saver *sv, const Program *p) {
         sv_state_u64(o, "ro_cfg", ptr_id(&sv->cfgs, p->ro_cr));
         sv_state_u64(o, "ro_conf", p->ro_cr ? conf_index(p->ro_cr, p->ro_conf) : 0);
         sv_state_bool(o, "ro_done", p->ro_done);
-        sv_state_str(o, "ro_error", p->ro_error);
+        sv_state_str(o, "ro_error", sv_program_ro_error(p));
         sv_state_bool(o, "ro_health", p->ro_health);
         sv_state_u64(o, "ro_end", p->ro.end);
         sv_state_u64(o, "ro_begin", p->ro_begin_usec);
@@ -624,7 +624,7 @@ static int load_program(Loader *l, const SvStateRec *r, Program **ret) {
         if (sv_rec_opt(r, "rollout_buckets"))
                 (void) sv_rec_ids(in, r, "rollout_buckets", p->stats.rollout_buckets, SV_ROLLOUT_BUCKETS);
         p->ro_done = sv_rec_bool(in, r, "ro_done");
-        (void) snprintf(p->ro_error, sizeof(p->ro_error), "%s", sv_rec_str(in, r, "ro_error"));
+        sv_program_set_ro_error(p, "%s", sv_rec_str(in, r, "ro_error"));
         if (in->err)
                 return in->err;
         if (strcmp(ro, sv_rollout_state_to_string(SV_RO_ROLLING)) == 0)
