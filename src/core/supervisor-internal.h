@@ -82,7 +82,7 @@ struct Instance {
         unsigned health_streak; /* replacements of unhealthy instances in a row behind this one */
         char health[192];     /* why it is (or was last) unhealthy, or the last failed probe */
         char exit_text[64];   /* "status 0", "signal KILL" */
-        char error[256];      /* why the last spawn failed */
+        char *error;          /* why the last spawn failed, or NULL: read with sv_text */
         char status[SV_NOTIFY_STATUS_MAX];
         Instance *next; /* in Program.draining or SvSupervisor.graveyard */
 };
@@ -212,6 +212,12 @@ void sv_bury(SvSupervisor *s, Instance *i);
 void sv_instance_observe(SvSupervisor *s, Instance *i);
 /* The instance with that id (or, with id 0, that pid) in any slot of any program; NULL. */
 Instance *sv_instance_find(const SvSupervisor *s, SvInstanceId id, pid_t pid);
+/* A message kept only while there is one (most instances and programs never have one):
+ * *slot is NULL for "", else the text formatted into max bytes, as an array of max had it.
+ * Out of memory leaves it "". */
+void sv_text_set(char **slot, size_t max, const char *fmt, ...) _printf_(3, 4);
+void sv_text_clear(char **slot);
+const char *sv_text(const char *t);
 /* Sets i->pid and keeps the by-pid index in step (pid 0: reaped or gone). */
 void sv_instance_set_pid(SvSupervisor *s, Instance *i, pid_t pid);
 /* Indexes an instance made outside sv_instance_new (the state file's). */
@@ -223,9 +229,9 @@ void sv_settle(Program *p);
 void sv_program_free(SvSupervisor *s, Program *p);
 /* Why the last rollout failed, "" when it did not. Allocated only then (a 512-byte array in
  * every program was 5 MB with 10,000); out of memory leaves it "". */
-void sv_program_set_ro_error(Program *p, const char *fmt, ...) _printf_(2, 3);
-void sv_program_clear_ro_error(Program *p);
-const char *sv_program_ro_error(const Program *p);
+#define sv_program_set_ro_error(p, ...) sv_text_set(&(p)->ro_error, 512, __VA_ARGS__)
+#define sv_program_clear_ro_error(p) sv_text_clear(&(p)->ro_error)
+#define sv_program_ro_error(p) sv_text((p)->ro_error)
 void sv_waiter_done(Program *p, Waiter *w, bool ok, const char *text);
 
 /* supervisor_fdstore.c */

@@ -271,6 +271,7 @@ Instance *sv_instance_free(SvSupervisor *s, Instance *i) {
         if (sv_pidmap_get(&s->by_pid, i->pid) == i)
                 (void) sv_pidmap_remove(&s->by_pid, i->pid);
         instance_release_sockets(s, i);
+        free(i->error);
         free(i->socks);
         sv_cfgref_unref(i->cr);
         free(i);
@@ -312,6 +313,26 @@ void sv_instance_set_pid(SvSupervisor *s, Instance *i, pid_t pid) {
         i->pid = pid;
         if (pid > 0 && sv_pidmap_put(&s->by_pid, pid, i) < 0)
                 s->index_lost = true;
+}
+
+void sv_text_set(char **slot, size_t max, const char *fmt, ...) {
+        char buf[512];
+        va_list ap;
+        va_start(ap, fmt);
+        (void) vsnprintf(buf, max < sizeof(buf) ? max : sizeof(buf), fmt, ap);
+        va_end(ap);
+        sv_text_clear(slot);
+        if (buf[0])
+                *slot = strdup(buf);
+}
+
+void sv_text_clear(char **slot) {
+        free(*slot);
+        *slot = NULL;
+}
+
+const char *sv_text(const char *t) {
+        return t ? t : "";
 }
 
 /* In one of its program's slots (cur or cand at its index, or draining): what the scan finds. */
@@ -403,12 +424,13 @@ static int instance_spawn(SvSupervisor *s, Instance *i) {
         };
         int r = s->ops->spawn(s->ctx, &spec, &pid, &d);
         if (r < 0) {
-                (void) snprintf(i->error, sizeof(i->error), "%s", d.msg[0] ? d.msg : strerror(-r));
-                sv_logf(s, LOG_ERR, i, "cannot start: %s", i->error);
+                sv_text_set(&i->error, 256, "%s", d.msg[0] ? d.msg : strerror(-r));
+                sv_logf(s, LOG_ERR, i, "cannot start: %s", sv_text(i->error));
                 return r;
         }
         sv_instance_set_pid(s, i, pid);
-        i->error[0] = i->status[0] = i->exit_text[0] = '\0';
+        sv_text_clear(&i->error);
+        i->status[0] = i->exit_text[0] = '\0';
         i->spawned_usec = sv_now(s);
         sv_logf(s, LOG_INFO, i, "started: %s", i->conf->command);
         return 0;
@@ -475,7 +497,7 @@ static void instance_feed(SvSupervisor *s, Instance *i, SmEvent ev, const char *
         }
         bool spawn_failed = res.actions & SM_ACT_SPAWN && instance_spawn(s, i) < 0;
         if (spawn_failed) /* what comes next is the failure's to say, timer included */
-                sv_enqueue(s, i, SM_EV_SPAWN_FAILED, i->error);
+                sv_enqueue(s, i, SM_EV_SPAWN_FAILED, sv_text(i->error));
         else if (res.actions & SM_ACT_ARM_TIMER)
                 s->ops->arm(s->ctx, i->id, i->sm.deadline_usec);
         if (res.to == SM_BACKOFF && res.from != SM_BACKOFF && i->sm.deadline_usec > now)
@@ -1010,7 +1032,7 @@ static void instance_view(const Instance *i, SvInstanceRole role, SvInstanceView
         sv_instance_name(i, v->name, sizeof(v->name));
         if (i->sm.unhealthy)
                 (void) snprintf(v->why, sizeof(v->why), "unhealthy: %s", i->health);
-        else if (i->pid <= 0 && i->sm.outcome == SM_OUTCOME_SPAWN_FAILED && i->error[0])
+        else if (i->pid <= 0 && i->sm.outcome == SM_OUTCOME_SPAWN_FAILED && i->error)
                 (void) snprintf(v->why, sizeof(v->why), "%s", i->error);
         else if (i->pid <= 0 && i->exit_text[0])
                 (void) snprintf(v->why, sizeof(v->why), "exited with %s", i->exit_text);

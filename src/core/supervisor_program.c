@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,26 +93,6 @@ void sv_program_free(SvSupervisor *s, Program *p) {
         free(p->ro_error);
         free(p->name);
         free(p);
-}
-
-void sv_program_set_ro_error(Program *p, const char *fmt, ...) {
-        char buf[512]; /* the length the array had */
-        va_list ap;
-        va_start(ap, fmt);
-        (void) vsnprintf(buf, sizeof(buf), fmt, ap);
-        va_end(ap);
-        sv_program_clear_ro_error(p);
-        if (buf[0])
-                p->ro_error = strdup(buf);
-}
-
-void sv_program_clear_ro_error(Program *p) {
-        free(p->ro_error);
-        p->ro_error = NULL;
-}
-
-const char *sv_program_ro_error(const Program *p) {
-        return p->ro_error ? p->ro_error : "";
 }
 
 bool sv_program_live(const Program *p) {
@@ -615,7 +594,7 @@ static void candidate_failure(const Instance *i, char *buf, size_t len) {
                 (void) snprintf(buf, len, "%sgeneration %u was not ready within %s", who, i->gen,
                                 SV_DUR(i->conf->ready_timeout_usec));
         else if (i->sm.outcome == SM_OUTCOME_SPAWN_FAILED)
-                (void) snprintf(buf, len, "%sgeneration %u could not be started: %s", who, i->gen, i->error);
+                (void) snprintf(buf, len, "%sgeneration %u could not be started: %s", who, i->gen, sv_text(i->error));
         else if (i->prog->s->shutting_down)
                 (void) snprintf(buf, len, "%sgeneration %u was stopped: sockvisord is shutting down", who, i->gen);
         else
@@ -671,7 +650,7 @@ void sv_react(SvSupervisor *s, Instance *i, const SmResult *res) {
         if (res->to == SM_BACKOFF && has_waiter(p, WAIT_RUNNING))
                 sv_progress(s, p, "%s: %s (%s), retrying in %s", SV_INAME(i),
                             i->sm.outcome == SM_OUTCOME_SPAWN_FAILED ? "could not be started" : "exited",
-                            i->sm.outcome == SM_OUTCOME_SPAWN_FAILED || !i->exit_text[0] ? i->error : i->exit_text,
+                            i->sm.outcome == SM_OUTCOME_SPAWN_FAILED || !i->exit_text[0] ? sv_text(i->error) : i->exit_text,
                             SV_DUR(i->sm.deadline_usec > now ? i->sm.deadline_usec - now : 0));
         if (sv_state_terminal(res->to) && i->start_when_stopped && !s->shutting_down && !p->removed) {
                 /* a start came while it was stopping: now it has stopped, start it afresh; a
@@ -712,10 +691,10 @@ static const char *start_verdict(const Program *p, const Instance *i, uint64_t s
                 (void) snprintf(buf, len, "%swas not ready within %s; state %s", who,
                                 SV_DUR(sv_ready_bound_usec(i->conf)), next);
         else if (i->sm.outcome == SM_OUTCOME_SPAWN_FAILED)
-                (void) snprintf(buf, len, "%scould not be started: %s; state %s", who, i->error, next);
+                (void) snprintf(buf, len, "%scould not be started: %s; state %s", who, sv_text(i->error), next);
         else
                 (void) snprintf(buf, len, "%sexited with %s before it was ready; state %s", who,
-                                i->exit_text[0] ? i->exit_text : i->error[0] ? i->error : "an error", next);
+                                i->exit_text[0] ? i->exit_text : i->error ? i->error : "an error", next);
         return buf;
 }
 

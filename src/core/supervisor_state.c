@@ -143,7 +143,7 @@ static void save_instance(Saver *sv, const Instance *i, const char *where) {
         sv_state_u64(o, "start_wanted", i->start_wanted_usec);
         sv_state_bool(o, "expected_exit", i->expected_exit);
         sv_state_str(o, "exit_text", i->exit_text);
-        sv_state_str(o, "error", i->error);
+        sv_state_str(o, "error", sv_text(i->error));
         sv_state_str(o, "status", i->status);
         /* health (written since watchdog= and healthcheck=; a reader finds them optional) */
         sv_state_bool(o, "unhealthy", i->sm.unhealthy);
@@ -772,7 +772,7 @@ static int load_instance(Loader *l, const SvStateRec *r, Program *p) {
                 .expected_exit = sv_rec_bool(in, r, "expected_exit"),
         };
         (void) snprintf(i->exit_text, sizeof(i->exit_text), "%s", sv_rec_str(in, r, "exit_text"));
-        (void) snprintf(i->error, sizeof(i->error), "%s", sv_rec_str(in, r, "error"));
+        sv_text_set(&i->error, 256, "%s", sv_rec_str(in, r, "error"));
         (void) snprintf(i->status, sizeof(i->status), "%s", sv_rec_str(in, r, "status"));
         (void) snprintf(i->health, sizeof(i->health), "%s", sv_rec_opt(r, "health") ? sv_rec_str(in, r, "health") : "");
         /* linked before anything can fail below, so the program frees it */
