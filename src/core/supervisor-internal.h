@@ -80,7 +80,7 @@ struct Instance {
         unsigned probe_failures; /* failed probes in a row */
         bool replace_wanted;  /* unhealthy, and its delay is over: replace it once nothing is in the way */
         unsigned health_streak; /* replacements of unhealthy instances in a row behind this one */
-        char health[192];     /* why it is (or was last) unhealthy, or the last failed probe */
+        char *health;         /* why it is (or was last) unhealthy, or the last failed probe; NULL: none (sv_text) */
         char exit_text[64];   /* "status 0", "signal KILL" */
         char *error;          /* why the last spawn failed, or NULL: read with sv_text */
         char status[SV_NOTIFY_STATUS_MAX];

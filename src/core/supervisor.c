@@ -272,6 +272,7 @@ Instance *sv_instance_free(SvSupervisor *s, Instance *i) {
                 (void) sv_pidmap_remove(&s->by_pid, i->pid);
         instance_release_sockets(s, i);
         free(i->error);
+        free(i->health);
         free(i->socks);
         sv_cfgref_unref(i->cr);
         free(i);
@@ -386,10 +387,9 @@ static void count_transition(Instance *i, const SmResult *res, unsigned failed_b
 /* Why an instance that was healthy is unhealthy now, for its log line and status. */
 static void health_verdict(Instance *i, SmEvent ev, const char *cause) {
         if (ev == SM_EV_TIMEOUT)
-                (void) snprintf(i->health, sizeof(i->health), "no WATCHDOG=1 within %s",
-                                SV_DUR(i->conf->watchdog_usec));
+                sv_text_set(&i->health, 192, "no WATCHDOG=1 within %s", SV_DUR(i->conf->watchdog_usec));
         else
-                (void) snprintf(i->health, sizeof(i->health), "%s", cause);
+                sv_text_set(&i->health, 192, "%s", cause);
 }
 
 static int instance_spawn(SvSupervisor *s, Instance *i) {
@@ -464,7 +464,7 @@ static void instance_feed(SvSupervisor *s, Instance *i, SmEvent ev, const char *
                 health_verdict(i, ev, cause);
                 if (i->sm.deadline_usec > now)
                         sv_logf(s, LOG_WARNING, i, "unhealthy: %s; replacing it in %s (unhealthy replacements in a "
-                                "row: %u)", i->health, SV_DUR(i->sm.deadline_usec - now), i->health_streak);
+                                "row: %u)", sv_text(i->health), SV_DUR(i->sm.deadline_usec - now), i->health_streak);
         }
         if (res.actions & SM_ACT_REPLACE) { /* once nothing is in the way: sv_settle */
                 i->replace_wanted = true;
@@ -584,18 +584,18 @@ void sv_supervisor_probed(SvSupervisor *s, SvInstanceId id, bool healthy, const 
                 if (i->probe_failures)
                         sv_logf(s, LOG_INFO, i, "health check passed again after %u failed", i->probe_failures);
                 i->probe_failures = 0;
-                i->health[0] = '\0';
+                sv_text_clear(&i->health);
                 i->prog->dirty = true;
                 return;
         }
         i->probe_failures++;
-        (void) snprintf(i->health, sizeof(i->health), "%s", why && why[0] ? why : "failed");
-        sv_logf(s, LOG_WARNING, i, "health check failed (%u of %u in a row): %s", i->probe_failures, need, i->health);
+        sv_text_set(&i->health, 192, "%s", why && why[0] ? why : "failed");
+        sv_logf(s, LOG_WARNING, i, "health check failed (%u of %u in a row): %s", i->probe_failures, need, sv_text(i->health));
         i->prog->dirty = true;
         if (i->probe_failures >= need) {
                 char cause[256];
                 (void) snprintf(cause, sizeof(cause), "%u health check%s failed in a row, the last: %s",
-                                i->probe_failures, i->probe_failures == 1 ? "" : "s", i->health);
+                                i->probe_failures, i->probe_failures == 1 ? "" : "s", sv_text(i->health));
                 sv_enqueue(s, i, SM_EV_UNHEALTHY, cause);
         }
         sv_dispatch(s);
@@ -1031,7 +1031,7 @@ static void instance_view(const Instance *i, SvInstanceRole role, SvInstanceView
         };
         sv_instance_name(i, v->name, sizeof(v->name));
         if (i->sm.unhealthy)
-                (void) snprintf(v->why, sizeof(v->why), "unhealthy: %s", i->health);
+                (void) snprintf(v->why, sizeof(v->why), "unhealthy: %s", sv_text(i->health));
         else if (i->pid <= 0 && i->sm.outcome == SM_OUTCOME_SPAWN_FAILED && i->error)
                 (void) snprintf(v->why, sizeof(v->why), "%s", i->error);
         else if (i->pid <= 0 && i->exit_text[0])

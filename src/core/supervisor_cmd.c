@@ -120,12 +120,12 @@ static void status_extra_of(const SvSupervisor *s, const Instance *i, char *extr
                                         c->gen);
                 else
                         (void) snprintf(next, sizeof(next), "to be replaced once the job under way is done");
-                (void) snprintf(extra, len, "unhealthy: %s; %s", i->health, next);
+                (void) snprintf(extra, len, "unhealthy: %s; %s", sv_text(i->health), next);
         } else if (i->sm.unhealthy && i->sm.state == SM_STOPPING)
-                (void) snprintf(extra, len, "replaced, unhealthy: %s", i->health);
+                (void) snprintf(extra, len, "replaced, unhealthy: %s", sv_text(i->health));
         else if (i->probe_failures && i->sm.state == SM_RUNNING)
                 (void) snprintf(extra, len, "health check failing (%u of %u): %s", i->probe_failures,
-                                i->conf->health.failures, i->health);
+                                i->conf->health.failures, sv_text(i->health));
         /* what an observed instance waits for, when it says nothing itself */
         if (!extra[0] && i->observing != SV_OBSERVE_NONE)
                 (void) snprintf(extra, len, "%s (at most %s more)",

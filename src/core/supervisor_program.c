@@ -425,10 +425,10 @@ static void replace_unhealthy(Program *p) {
                 return;
         i->replace_wanted = false;
         sv_logf(p->s, LOG_WARNING, i, "unhealthy (%s): replacing it with generation %u; it serves until that one is "
-                "ready", i->health, p->last_gen + 1);
+                "ready", sv_text(i->health), p->last_gen + 1);
         sv_events_milestone(p->s, SV_EVENT_UNHEALTHY, p->name, p->last_gen + 1,
                             "%s (generation %u, pid %d) is unhealthy (%s): replacing it", SV_INAME(i), i->gen,
-                            (int) i->pid, i->health);
+                            (int) i->pid, sv_text(i->health));
         begin_rollout(p, p->conf, p->cr, i->index, i->index + 1, true);
 }
 
@@ -512,7 +512,7 @@ static void rollout_apply(Program *p, const SvRolloutResult *res, const char *wh
                         char cause[256];
                         if (old->sm.unhealthy)
                                 (void) snprintf(cause, sizeof(cause), "unhealthy (%s): replaced by generation %u",
-                                                old->health, c ? c->gen : 0);
+                                                sv_text(old->health), c ? c->gen : 0);
                         else
                                 (void) snprintf(cause, sizeof(cause), "replaced by generation %u", c ? c->gen : 0);
                         drain(p, old, (res->actions & SV_RO_ACT_DRAIN_OLD) != 0, cause);

@@ -150,7 +150,7 @@ static void save_instance(Saver *sv, const Instance *i, const char *where) {
         sv_state_bool(o, "replace_wanted", i->replace_wanted);
         sv_state_u64(o, "probe_failures", i->probe_failures);
         sv_state_u64(o, "health_streak", i->health_streak);
-        sv_state_str(o, "health", i->health);
+        sv_state_str(o, "health", sv_text(i->health));
 }
 
 static void save_program(Saver *sv, const Program *p) {
@@ -774,7 +774,7 @@ static int load_instance(Loader *l, const SvStateRec *r, Program *p) {
         (void) snprintf(i->exit_text, sizeof(i->exit_text), "%s", sv_rec_str(in, r, "exit_text"));
         sv_text_set(&i->error, 256, "%s", sv_rec_str(in, r, "error"));
         (void) snprintf(i->status, sizeof(i->status), "%s", sv_rec_str(in, r, "status"));
-        (void) snprintf(i->health, sizeof(i->health), "%s", sv_rec_opt(r, "health") ? sv_rec_str(in, r, "health") : "");
+        sv_text_set(&i->health, 192, "%s", sv_rec_opt(r, "health") ? sv_rec_str(in, r, "health") : "");
         /* linked before anything can fail below, so the program frees it */
         sv_instance_index(s, i);
         if (slot)
