@@ -6,6 +6,7 @@
 #include "sockvisor/events.h"
 #include "sockvisor/job.h"
 #include "sockvisor/macro.h"
+#include "sockvisor/pidmap.h"
 #include "sockvisor/rollout.h"
 #include "sockvisor/supervisor.h"
 
@@ -79,9 +80,9 @@ struct Instance {
         unsigned probe_failures; /* failed probes in a row */
         bool replace_wanted;  /* unhealthy, and its delay is over: replace it once nothing is in the way */
         unsigned health_streak; /* replacements of unhealthy instances in a row behind this one */
-        char health[192];     /* why it is (or was last) unhealthy, or the last failed probe */
+        char *health;         /* why it is (or was last) unhealthy, or the last failed probe; NULL: none (sv_text) */
         char exit_text[64];   /* "status 0", "signal KILL" */
-        char error[256];      /* why the last spawn failed */
+        char *error;          /* why the last spawn failed, or NULL: read with sv_text */
         char status[SV_NOTIFY_STATUS_MAX];
         Instance *next; /* in Program.draining or SvSupervisor.graveyard */
 };
@@ -111,7 +112,7 @@ struct Program {
         bool ro_health; /* the rollout replaces one unhealthy instance (index ro.next - 1): no job asked */
         uint64_t ro_begin_usec; /* when it began, for its duration */
         SvProgramStats stats;
-        char ro_error[512];
+        char *ro_error; /* why the last rollout failed, or NULL: see sv_program_ro_error */
         Waiter *waiters;
         bool removed;   /* dropped by a reload: freed once stopped */
         bool stop_sent; /* shutdown: this program's level was asked to stop */
@@ -147,6 +148,11 @@ struct SvSupervisor {
         Instance *graveyard; /* out of every slot: freed at the end of dispatch */
         Subscriber *subs;    /* sockvisorctl events, in arrival order */
         SvInstanceId last_id;
+        /* Every instance allocated, by id and by pid, so an event finds its instance in O(1);
+         * a hit still counts only when the instance sits in its program's slots (as the scan
+         * had it). index_lost: a put ran out of memory, so lookups scan as before. */
+        SvPidMap by_id, by_pid;
+        bool index_lost;
         bool dispatching;
         bool shutting_down, exited;
         bool started;    /* start_all ran: READY=1 may follow */
@@ -206,11 +212,26 @@ void sv_bury(SvSupervisor *s, Instance *i);
 void sv_instance_observe(SvSupervisor *s, Instance *i);
 /* The instance with that id (or, with id 0, that pid) in any slot of any program; NULL. */
 Instance *sv_instance_find(const SvSupervisor *s, SvInstanceId id, pid_t pid);
+/* A message kept only while there is one (most instances and programs never have one):
+ * *slot is NULL for "", else the text formatted into max bytes, as an array of max had it.
+ * Out of memory leaves it "". */
+void sv_text_set(char **slot, size_t max, const char *fmt, ...) _printf_(3, 4);
+void sv_text_clear(char **slot);
+const char *sv_text(const char *t);
+/* Sets i->pid and keeps the by-pid index in step (pid 0: reaped or gone). */
+void sv_instance_set_pid(SvSupervisor *s, Instance *i, pid_t pid);
+/* Indexes an instance made outside sv_instance_new (the state file's). */
+void sv_instance_index(SvSupervisor *s, Instance *i);
 
 /* supervisor_program.c: what an instance's transition means, and the waiting jobs */
 void sv_react(SvSupervisor *s, Instance *i, const SmResult *res);
 void sv_settle(Program *p);
 void sv_program_free(SvSupervisor *s, Program *p);
+/* Why the last rollout failed, "" when it did not. Allocated only then (a 512-byte array in
+ * every program was 5 MB with 10,000); out of memory leaves it "". */
+#define sv_program_set_ro_error(p, ...) sv_text_set(&(p)->ro_error, 512, __VA_ARGS__)
+#define sv_program_clear_ro_error(p) sv_text_clear(&(p)->ro_error)
+#define sv_program_ro_error(p) sv_text((p)->ro_error)
 void sv_waiter_done(Program *p, Waiter *w, bool ok, const char *text);
 
 /* supervisor_fdstore.c */

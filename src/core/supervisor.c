@@ -194,6 +194,16 @@ static bool dequeue(SvSupervisor *s, Event *ret) {
         return true;
 }
 
+/* Empty after a burst (start-up queues an event per program: 4 MB with 10,000): give the
+ * ring back rather than hold its peak for the daemon's life. */
+static void shrink_queue(SvSupervisor *s) {
+        if (s->q_len > 0 || s->q_cap <= 64)
+                return;
+        free(s->queue);
+        s->queue = NULL;
+        s->q_cap = s->q_head = 0;
+}
+
 /* ---- instances ---- */
 
 bool sv_state_terminal(SmState st) {
@@ -221,6 +231,7 @@ Instance *sv_instance_new(Program *p, unsigned index, unsigned gen, const SvProg
         i->gen = gen;
         i->conf = conf;
         i->cr = sv_cfgref_ref(cr);
+        sv_instance_index(s, i);
         sv_instance_take_sockets(s, i);
         sm_init(&i->sm, sv_now(s));
         return i;
@@ -255,7 +266,13 @@ Instance *sv_instance_free(SvSupervisor *s, Instance *i) {
                 return NULL;
         if (i->sm.deadline_usec) /* a timer still armed for it (one that fired is gone) */
                 s->ops->arm(s->ctx, i->id, 0);
+        if (sv_idmap_get(&s->by_id, i->id) == i)
+                (void) sv_idmap_remove(&s->by_id, i->id);
+        if (sv_pidmap_get(&s->by_pid, i->pid) == i)
+                (void) sv_pidmap_remove(&s->by_pid, i->pid);
         instance_release_sockets(s, i);
+        free(i->error);
+        free(i->health);
         free(i->socks);
         sv_cfgref_unref(i->cr);
         free(i);
@@ -286,9 +303,57 @@ static Instance *find_in_program(const Program *p, SvInstanceId id, pid_t pid) {
         return NULL;
 }
 
+void sv_instance_index(SvSupervisor *s, Instance *i) {
+        if (sv_idmap_put(&s->by_id, i->id, i) < 0 || (i->pid > 0 && sv_pidmap_put(&s->by_pid, i->pid, i) < 0))
+                s->index_lost = true;
+}
+
+void sv_instance_set_pid(SvSupervisor *s, Instance *i, pid_t pid) {
+        if (sv_pidmap_get(&s->by_pid, i->pid) == i)
+                (void) sv_pidmap_remove(&s->by_pid, i->pid);
+        i->pid = pid;
+        if (pid > 0 && sv_pidmap_put(&s->by_pid, pid, i) < 0)
+                s->index_lost = true;
+}
+
+void sv_text_set(char **slot, size_t max, const char *fmt, ...) {
+        char buf[512];
+        va_list ap;
+        va_start(ap, fmt);
+        (void) vsnprintf(buf, max < sizeof(buf) ? max : sizeof(buf), fmt, ap);
+        va_end(ap);
+        sv_text_clear(slot);
+        if (buf[0])
+                *slot = strdup(buf);
+}
+
+void sv_text_clear(char **slot) {
+        free(*slot);
+        *slot = NULL;
+}
+
+const char *sv_text(const char *t) {
+        return t ? t : "";
+}
+
+/* In one of its program's slots (cur or cand at its index, or draining): what the scan finds. */
+static bool in_slots(const Instance *i) {
+        const Program *p = i->prog;
+        if (i->index < p->cap && (p->cur[i->index] == i || p->cand[i->index] == i))
+                return true;
+        for (const Instance *d = p->draining; d; d = d->next)
+                if (d == i)
+                        return true;
+        return false;
+}
+
 Instance *sv_instance_find(const SvSupervisor *s, SvInstanceId id, pid_t pid) {
         if (!id && pid <= 0)
                 return NULL;
+        if (!s->index_lost) {
+                Instance *i = id ? sv_idmap_get(&s->by_id, id) : sv_pidmap_get(&s->by_pid, pid);
+                return i && (id ? i->id == id : i->pid == pid) && in_slots(i) ? i : NULL;
+        }
         for (size_t q = 0; q < s->n_progs; q++) {
                 Instance *i = find_in_program(s->progs[q], id, pid);
                 if (i)
@@ -322,10 +387,9 @@ static void count_transition(Instance *i, const SmResult *res, unsigned failed_b
 /* Why an instance that was healthy is unhealthy now, for its log line and status. */
 static void health_verdict(Instance *i, SmEvent ev, const char *cause) {
         if (ev == SM_EV_TIMEOUT)
-                (void) snprintf(i->health, sizeof(i->health), "no WATCHDOG=1 within %s",
-                                SV_DUR(i->conf->watchdog_usec));
+                sv_text_set(&i->health, 192, "no WATCHDOG=1 within %s", SV_DUR(i->conf->watchdog_usec));
         else
-                (void) snprintf(i->health, sizeof(i->health), "%s", cause);
+                sv_text_set(&i->health, 192, "%s", cause);
 }
 
 static int instance_spawn(SvSupervisor *s, Instance *i) {
@@ -360,12 +424,13 @@ static int instance_spawn(SvSupervisor *s, Instance *i) {
         };
         int r = s->ops->spawn(s->ctx, &spec, &pid, &d);
         if (r < 0) {
-                (void) snprintf(i->error, sizeof(i->error), "%s", d.msg[0] ? d.msg : strerror(-r));
-                sv_logf(s, LOG_ERR, i, "cannot start: %s", i->error);
+                sv_text_set(&i->error, 256, "%s", d.msg[0] ? d.msg : strerror(-r));
+                sv_logf(s, LOG_ERR, i, "cannot start: %s", sv_text(i->error));
                 return r;
         }
-        i->pid = pid;
-        i->error[0] = i->status[0] = i->exit_text[0] = '\0';
+        sv_instance_set_pid(s, i, pid);
+        sv_text_clear(&i->error);
+        i->status[0] = i->exit_text[0] = '\0';
         i->spawned_usec = sv_now(s);
         sv_logf(s, LOG_INFO, i, "started: %s", i->conf->command);
         return 0;
@@ -399,7 +464,7 @@ static void instance_feed(SvSupervisor *s, Instance *i, SmEvent ev, const char *
                 health_verdict(i, ev, cause);
                 if (i->sm.deadline_usec > now)
                         sv_logf(s, LOG_WARNING, i, "unhealthy: %s; replacing it in %s (unhealthy replacements in a "
-                                "row: %u)", i->health, SV_DUR(i->sm.deadline_usec - now), i->health_streak);
+                                "row: %u)", sv_text(i->health), SV_DUR(i->sm.deadline_usec - now), i->health_streak);
         }
         if (res.actions & SM_ACT_REPLACE) { /* once nothing is in the way: sv_settle */
                 i->replace_wanted = true;
@@ -432,7 +497,7 @@ static void instance_feed(SvSupervisor *s, Instance *i, SmEvent ev, const char *
         }
         bool spawn_failed = res.actions & SM_ACT_SPAWN && instance_spawn(s, i) < 0;
         if (spawn_failed) /* what comes next is the failure's to say, timer included */
-                sv_enqueue(s, i, SM_EV_SPAWN_FAILED, i->error);
+                sv_enqueue(s, i, SM_EV_SPAWN_FAILED, sv_text(i->error));
         else if (res.actions & SM_ACT_ARM_TIMER)
                 s->ops->arm(s->ctx, i->id, i->sm.deadline_usec);
         if (res.to == SM_BACKOFF && res.from != SM_BACKOFF && i->sm.deadline_usec > now)
@@ -519,18 +584,18 @@ void sv_supervisor_probed(SvSupervisor *s, SvInstanceId id, bool healthy, const 
                 if (i->probe_failures)
                         sv_logf(s, LOG_INFO, i, "health check passed again after %u failed", i->probe_failures);
                 i->probe_failures = 0;
-                i->health[0] = '\0';
+                sv_text_clear(&i->health);
                 i->prog->dirty = true;
                 return;
         }
         i->probe_failures++;
-        (void) snprintf(i->health, sizeof(i->health), "%s", why && why[0] ? why : "failed");
-        sv_logf(s, LOG_WARNING, i, "health check failed (%u of %u in a row): %s", i->probe_failures, need, i->health);
+        sv_text_set(&i->health, 192, "%s", why && why[0] ? why : "failed");
+        sv_logf(s, LOG_WARNING, i, "health check failed (%u of %u in a row): %s", i->probe_failures, need, sv_text(i->health));
         i->prog->dirty = true;
         if (i->probe_failures >= need) {
                 char cause[256];
                 (void) snprintf(cause, sizeof(cause), "%u health check%s failed in a row, the last: %s",
-                                i->probe_failures, i->probe_failures == 1 ? "" : "s", i->health);
+                                i->probe_failures, i->probe_failures == 1 ? "" : "s", sv_text(i->health));
                 sv_enqueue(s, i, SM_EV_UNHEALTHY, cause);
         }
         sv_dispatch(s);
@@ -666,6 +731,7 @@ void sv_dispatch(SvSupervisor *s) {
                         break;
         }
         gc(s);
+        shrink_queue(s);
         if (!s->exited)
                 report(s);
         s->dispatching = false;
@@ -690,6 +756,8 @@ SvSupervisor *sv_supervisor_free(SvSupervisor *s) {
         for (size_t q = 0; q < s->n_progs; q++)
                 sv_program_free(s, s->progs[q]);
         free(s->progs);
+        sv_pidmap_done(&s->by_id);
+        sv_pidmap_done(&s->by_pid);
         while (s->jobs) { /* parts of no program: answer them */
                 Job *j = s->jobs;
                 j->j.pending = 1;
@@ -804,7 +872,7 @@ void sv_supervisor_exited(SvSupervisor *s, SvInstanceId id, int code, int status
          * stopped: a stop means the whole service. */
         if (i->sm.state == SM_STOPPING && i->conf->killasgroup && i->pid > 0)
                 s->ops->signal(s->ctx, i->pid, 9 /* SIGKILL */, true);
-        i->pid = 0; /* reaped: never signalled again (the pid may be reused) */
+        sv_instance_set_pid(s, i, 0); /* reaped: never signalled again (the pid may be reused) */
         i->kill_sent = false;
         sweep_escapees(s, i);
         sv_instance_observe(s, i);
@@ -963,8 +1031,8 @@ static void instance_view(const Instance *i, SvInstanceRole role, SvInstanceView
         };
         sv_instance_name(i, v->name, sizeof(v->name));
         if (i->sm.unhealthy)
-                (void) snprintf(v->why, sizeof(v->why), "unhealthy: %s", i->health);
-        else if (i->pid <= 0 && i->sm.outcome == SM_OUTCOME_SPAWN_FAILED && i->error[0])
+                (void) snprintf(v->why, sizeof(v->why), "unhealthy: %s", sv_text(i->health));
+        else if (i->pid <= 0 && i->sm.outcome == SM_OUTCOME_SPAWN_FAILED && i->error)
                 (void) snprintf(v->why, sizeof(v->why), "%s", i->error);
         else if (i->pid <= 0 && i->exit_text[0])
                 (void) snprintf(v->why, sizeof(v->why), "exited with %s", i->exit_text);

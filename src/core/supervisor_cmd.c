@@ -108,7 +108,7 @@ static void format_sockets(const Program *p, char *buf, size_t len) {
 static void status_extra_of(const SvSupervisor *s, const Instance *i, char *extra, size_t len) {
         uint64_t now = sv_now(s);
         sv_status_extra(extra, len, i->sm.state, i->sm.deadline_usec > now ? i->sm.deadline_usec - now : 0,
-                        i->exit_text, i->error, i->status);
+                        i->exit_text, sv_text(i->error), i->status);
         /* health first: it says what sockvisord will do about the instance */
         if (i->sm.unhealthy && i->sm.state == SM_RUNNING) {
                 const Instance *c = i->index < i->prog->cap ? i->prog->cand[i->index] : NULL;
@@ -120,12 +120,12 @@ static void status_extra_of(const SvSupervisor *s, const Instance *i, char *extr
                                         c->gen);
                 else
                         (void) snprintf(next, sizeof(next), "to be replaced once the job under way is done");
-                (void) snprintf(extra, len, "unhealthy: %s; %s", i->health, next);
+                (void) snprintf(extra, len, "unhealthy: %s; %s", sv_text(i->health), next);
         } else if (i->sm.unhealthy && i->sm.state == SM_STOPPING)
-                (void) snprintf(extra, len, "replaced, unhealthy: %s", i->health);
+                (void) snprintf(extra, len, "replaced, unhealthy: %s", sv_text(i->health));
         else if (i->probe_failures && i->sm.state == SM_RUNNING)
                 (void) snprintf(extra, len, "health check failing (%u of %u): %s", i->probe_failures,
-                                i->conf->health.failures, i->health);
+                                i->conf->health.failures, sv_text(i->health));
         /* what an observed instance waits for, when it says nothing itself */
         if (!extra[0] && i->observing != SV_OBSERVE_NONE)
                 (void) snprintf(extra, len, "%s (at most %s more)",
@@ -522,7 +522,7 @@ static void start_progress(SvSupervisor *s, SvConnId conn, Program *p) {
                 else if (st == SM_BACKOFF)
                         sv_replyf(s, conn, CTL_REPLY_PROGRESS,
                                   "%s: was waiting to retry (%s); starting it now, waiting up to %s for it to be ready",
-                                  who, i->exit_text[0] ? i->exit_text : i->error, SV_DUR(sv_ready_bound_usec(p->conf)));
+                                  who, i->exit_text[0] ? i->exit_text : sv_text(i->error), SV_DUR(sv_ready_bound_usec(p->conf)));
                 else
                         sv_replyf(s, conn, CTL_REPLY_PROGRESS, "%s: starting, waiting up to %s for it to be ready", who,
                                   SV_DUR(sv_ready_bound_usec(p->conf)));

@@ -90,6 +90,7 @@ void sv_program_free(SvSupervisor *s, Program *p) {
         free(p->cand);
         sv_cfgref_release(p->cr);
         sv_cfgref_release(p->ro_cr);
+        free(p->ro_error);
         free(p->name);
         free(p);
 }
@@ -356,7 +357,7 @@ static void begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr, uns
 
         if (sv_program_resize(p, conf->numprocs > n_old ? conf->numprocs : n_old) < 0) {
                 p->ro_done = false;
-                (void) snprintf(p->ro_error, sizeof(p->ro_error), "out of memory starting the restart");
+                sv_program_set_ro_error(p, "out of memory starting the restart");
                 return;
         }
         for (unsigned k = first; k < (end ? end : n_old) && k < n_old; k++) /* a retry timer would race the new generation */
@@ -372,7 +373,7 @@ static void begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr, uns
         p->ro_done = false;
         p->ro_health = health;
         p->ro_begin_usec = sv_now(s);
-        p->ro_error[0] = '\0';
+        sv_program_clear_ro_error(p);
         p->n = conf->numprocs > n_old ? conf->numprocs : n_old;
         SvRolloutInput in = {
                 .gen = ++p->last_gen,
@@ -424,10 +425,10 @@ static void replace_unhealthy(Program *p) {
                 return;
         i->replace_wanted = false;
         sv_logf(p->s, LOG_WARNING, i, "unhealthy (%s): replacing it with generation %u; it serves until that one is "
-                "ready", i->health, p->last_gen + 1);
+                "ready", sv_text(i->health), p->last_gen + 1);
         sv_events_milestone(p->s, SV_EVENT_UNHEALTHY, p->name, p->last_gen + 1,
                             "%s (generation %u, pid %d) is unhealthy (%s): replacing it", SV_INAME(i), i->gen,
-                            (int) i->pid, i->health);
+                            (int) i->pid, sv_text(i->health));
         begin_rollout(p, p->conf, p->cr, i->index, i->index + 1, true);
 }
 
@@ -511,7 +512,7 @@ static void rollout_apply(Program *p, const SvRolloutResult *res, const char *wh
                         char cause[256];
                         if (old->sm.unhealthy)
                                 (void) snprintf(cause, sizeof(cause), "unhealthy (%s): replaced by generation %u",
-                                                old->health, c ? c->gen : 0);
+                                                sv_text(old->health), c ? c->gen : 0);
                         else
                                 (void) snprintf(cause, sizeof(cause), "replaced by generation %u", c ? c->gen : 0);
                         drain(p, old, (res->actions & SV_RO_ACT_DRAIN_OLD) != 0, cause);
@@ -570,16 +571,15 @@ static void rollout_apply(Program *p, const SvRolloutResult *res, const char *wh
                 p->stats.rollbacks++;
                 unsigned n = serving(p, now_serving, sizeof(now_serving));
                 if (n)
-                        (void) snprintf(p->ro_error, sizeof(p->ro_error), "%s; rolled back: %s keep%s serving", why,
-                                        now_serving, n == 1 ? "s" : "");
+                        sv_program_set_ro_error(p, "%s; rolled back: %s keep%s serving", why, now_serving, n == 1 ? "s" : "");
                 else
-                        (void) snprintf(p->ro_error, sizeof(p->ro_error), "%s; nothing else is running", why);
-                sv_logf(s, LOG_ERR, NULL, "program '%s': restart failed: %s", p->name, p->ro_error);
-                sv_events_milestone(s, SV_EVENT_ROLLOUT_FAILED, p->name, p->ro.gen, "%s", p->ro_error);
+                        sv_program_set_ro_error(p, "%s; nothing else is running", why);
+                sv_logf(s, LOG_ERR, NULL, "program '%s': restart failed: %s", p->name, sv_program_ro_error(p));
+                sv_events_milestone(s, SV_EVENT_ROLLOUT_FAILED, p->name, p->ro.gen, "%s", sv_program_ro_error(p));
                 for (Waiter *w = p->waiters, *next; w; w = next) {
                         next = w->next;
                         if (w->what == WAIT_ROLLOUT)
-                                sv_waiter_done(p, w, false, p->ro_error);
+                                sv_waiter_done(p, w, false, sv_program_ro_error(p));
                 }
         }
         p->dirty = true;
@@ -594,7 +594,7 @@ static void candidate_failure(const Instance *i, char *buf, size_t len) {
                 (void) snprintf(buf, len, "%sgeneration %u was not ready within %s", who, i->gen,
                                 SV_DUR(i->conf->ready_timeout_usec));
         else if (i->sm.outcome == SM_OUTCOME_SPAWN_FAILED)
-                (void) snprintf(buf, len, "%sgeneration %u could not be started: %s", who, i->gen, i->error);
+                (void) snprintf(buf, len, "%sgeneration %u could not be started: %s", who, i->gen, sv_text(i->error));
         else if (i->prog->s->shutting_down)
                 (void) snprintf(buf, len, "%sgeneration %u was stopped: sockvisord is shutting down", who, i->gen);
         else
@@ -650,7 +650,7 @@ void sv_react(SvSupervisor *s, Instance *i, const SmResult *res) {
         if (res->to == SM_BACKOFF && has_waiter(p, WAIT_RUNNING))
                 sv_progress(s, p, "%s: %s (%s), retrying in %s", SV_INAME(i),
                             i->sm.outcome == SM_OUTCOME_SPAWN_FAILED ? "could not be started" : "exited",
-                            i->sm.outcome == SM_OUTCOME_SPAWN_FAILED || !i->exit_text[0] ? i->error : i->exit_text,
+                            i->sm.outcome == SM_OUTCOME_SPAWN_FAILED || !i->exit_text[0] ? sv_text(i->error) : i->exit_text,
                             SV_DUR(i->sm.deadline_usec > now ? i->sm.deadline_usec - now : 0));
         if (sv_state_terminal(res->to) && i->start_when_stopped && !s->shutting_down && !p->removed) {
                 /* a start came while it was stopping: now it has stopped, start it afresh; a
@@ -691,10 +691,10 @@ static const char *start_verdict(const Program *p, const Instance *i, uint64_t s
                 (void) snprintf(buf, len, "%swas not ready within %s; state %s", who,
                                 SV_DUR(sv_ready_bound_usec(i->conf)), next);
         else if (i->sm.outcome == SM_OUTCOME_SPAWN_FAILED)
-                (void) snprintf(buf, len, "%scould not be started: %s; state %s", who, i->error, next);
+                (void) snprintf(buf, len, "%scould not be started: %s; state %s", who, sv_text(i->error), next);
         else
                 (void) snprintf(buf, len, "%sexited with %s before it was ready; state %s", who,
-                                i->exit_text[0] ? i->exit_text : i->error[0] ? i->error : "an error", next);
+                                i->exit_text[0] ? i->exit_text : i->error ? i->error : "an error", next);
         return buf;
 }
 
@@ -717,7 +717,7 @@ void sv_settle(Program *p) {
                         if (p->ro_done)
                                 sv_waiter_done(p, w, true, "");
                         else
-                                sv_waiter_done(p, w, false, p->ro_error[0] ? p->ro_error : "the restart did not run");
+                                sv_waiter_done(p, w, false, p->ro_error ? p->ro_error : "the restart did not run");
                         break;
                 case WAIT_RUNNING: {
                         if (w->after_stop || w->after_drain) { /* queued: go once nothing is in the way */

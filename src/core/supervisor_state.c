@@ -143,14 +143,14 @@ static void save_instance(Saver *sv, const Instance *i, const char *where) {
         sv_state_u64(o, "start_wanted", i->start_wanted_usec);
         sv_state_bool(o, "expected_exit", i->expected_exit);
         sv_state_str(o, "exit_text", i->exit_text);
-        sv_state_str(o, "error", i->error);
+        sv_state_str(o, "error", sv_text(i->error));
         sv_state_str(o, "status", i->status);
         /* health (written since watchdog= and healthcheck=; a reader finds them optional) */
         sv_state_bool(o, "unhealthy", i->sm.unhealthy);
         sv_state_bool(o, "replace_wanted", i->replace_wanted);
         sv_state_u64(o, "probe_failures", i->probe_failures);
         sv_state_u64(o, "health_streak", i->health_streak);
-        sv_state_str(o, "health", i->health);
+        sv_state_str(o, "health", sv_text(i->health));
 }
 
 static void save_program(Saver *sv, const Program *p) {
@@ -176,7 +176,7 @@ static void save_program(Saver *sv, const Program *p) {
         sv_state_u64(o, "ro_cfg", ptr_id(&sv->cfgs, p->ro_cr));
         sv_state_u64(o, "ro_conf", p->ro_cr ? conf_index(p->ro_cr, p->ro_conf) : 0);
         sv_state_bool(o, "ro_done", p->ro_done);
-        sv_state_str(o, "ro_error", p->ro_error);
+        sv_state_str(o, "ro_error", sv_program_ro_error(p));
         sv_state_bool(o, "ro_health", p->ro_health);
         sv_state_u64(o, "ro_end", p->ro.end);
         sv_state_u64(o, "ro_begin", p->ro_begin_usec);
@@ -624,7 +624,7 @@ static int load_program(Loader *l, const SvStateRec *r, Program **ret) {
         if (sv_rec_opt(r, "rollout_buckets"))
                 (void) sv_rec_ids(in, r, "rollout_buckets", p->stats.rollout_buckets, SV_ROLLOUT_BUCKETS);
         p->ro_done = sv_rec_bool(in, r, "ro_done");
-        (void) snprintf(p->ro_error, sizeof(p->ro_error), "%s", sv_rec_str(in, r, "ro_error"));
+        sv_program_set_ro_error(p, "%s", sv_rec_str(in, r, "ro_error"));
         if (in->err)
                 return in->err;
         if (strcmp(ro, sv_rollout_state_to_string(SV_RO_ROLLING)) == 0)
@@ -772,10 +772,11 @@ static int load_instance(Loader *l, const SvStateRec *r, Program *p) {
                 .expected_exit = sv_rec_bool(in, r, "expected_exit"),
         };
         (void) snprintf(i->exit_text, sizeof(i->exit_text), "%s", sv_rec_str(in, r, "exit_text"));
-        (void) snprintf(i->error, sizeof(i->error), "%s", sv_rec_str(in, r, "error"));
+        sv_text_set(&i->error, 256, "%s", sv_rec_str(in, r, "error"));
         (void) snprintf(i->status, sizeof(i->status), "%s", sv_rec_str(in, r, "status"));
-        (void) snprintf(i->health, sizeof(i->health), "%s", sv_rec_opt(r, "health") ? sv_rec_str(in, r, "health") : "");
+        sv_text_set(&i->health, 192, "%s", sv_rec_opt(r, "health") ? sv_rec_str(in, r, "health") : "");
         /* linked before anything can fail below, so the program frees it */
+        sv_instance_index(s, i);
         if (slot)
                 *slot = i;
         else {
@@ -911,7 +912,7 @@ static void resume_instance(SvSupervisor *s, Instance *i) {
         if (i->pid > 0 && s->ops->adopt(s->ctx, i->id, i->pid) < 0) {
                 sv_logf(s, LOG_WARNING, i, "gone during the upgrade (no child of ours any more); counted as exited");
                 (void) snprintf(i->exit_text, sizeof(i->exit_text), "unknown status");
-                i->pid = 0;
+                sv_instance_set_pid(s, i, 0);
                 sv_enqueue(s, i, SM_EV_EXIT, "exited during the upgrade, status unknown");
         }
         if (i->sm.deadline_usec)
