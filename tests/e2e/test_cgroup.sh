@@ -104,6 +104,6 @@ wait_gone "$sesc" 8 && pass "and is SIGKILLed after the grace ($(($(ms_now) - t0
 read_escapee
 stop_daemon
 [ "$DAEMON_RC" -eq 0 ] && pass "shutdown: exit 0" || fail "shutdown: exit $DAEMON_RC"
-gone "$esc" && pass "shutdown ended the setsid'd child" || fail "the child $esc outlived sockvisord"
+wait_gone "$esc" 5 && pass "shutdown ended the setsid'd child" || fail "the child $esc outlived sockvisord by 5 s"
 [ ! -d "$base" ] && pass "shutdown removed $base" || fail "$base is still there: $(ls "$base" 2>&1 | tr '\n' ' ')"
 finish
