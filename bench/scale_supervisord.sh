@@ -28,10 +28,15 @@ fi
 T=$(mktemp -d /tmp/sv-scale-sup.XXXXXX)
 SUP=
 cleanup() {
-        if [ -n "$SUP" ] && kill -TERM "$SUP" 2>/dev/null; then
+        local kids=
+        if [ -n "$SUP" ] && kids=$(cat /proc/"$SUP"/task/*/children 2>/dev/null) && kill -TERM "$SUP" 2>/dev/null; then
                 for _ in $(seq 1 600); do kill -0 "$SUP" 2>/dev/null || break; sleep 0.1; done
                 kill -KILL "$SUP" 2>/dev/null || true
         fi
+        # a supervisord killed before it stopped them leaves its `sleep 3600`s to init: ours, by pid
+        for p in $kids; do
+                [ "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" = "sleep 3600 " ] && kill -KILL "$p" 2>/dev/null
+        done
         rm -rf "$T"
 }
 trap cleanup EXIT
