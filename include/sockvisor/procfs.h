@@ -24,6 +24,8 @@ int sv_procfs_children(pid_t *ret, size_t cap);
 int sv_procfs_cpu_usec(pid_t pid, uint64_t *ret);
 /* Resident memory of pid (/proc/PID/statm, resident pages times the page size), in bytes. */
 int sv_procfs_rss_bytes(pid_t pid, uint64_t *ret);
+/* The first len - 1 bytes of /proc/PID/NAME, NUL-terminated: 0 or a negative errno. */
+int sv_procfs_read(pid_t pid, const char *name, char *buf, size_t len);
 /* Open fds of this process (entries of /proc/self/fd, less the one the count uses). */
 int sv_procfs_self_fds(unsigned *ret);
 

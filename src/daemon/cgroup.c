@@ -1,6 +1,7 @@
 /* Per-instance cgroups v2: make, join (in the child, see spawn.c), signal, empty, remove.
  * Everything is done relative to the directory fd of our own cgroup, which we made. */
 #include "sockvisor/cgroup.h"
+#include "daemon-internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -318,17 +319,11 @@ int sv_cgroup_signal(SvCgroups *cg, pid_t pid, int sig) {
         return e ? signal_cgroup(cg, e->name, sig) : 0;
 }
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
 static void arm_kill(SvCgroups *cg);
 
 static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         SvCgroups *cg = userdata;
-        uint64_t now = now_usec();
+        uint64_t now = sv_clock_usec();
         for (CgEntry *e = cg->reaped; e; e = e->next_reaped) {
                 if (!e->killed && e->kill_at <= now) {
                         e->killed = true;
@@ -367,7 +362,7 @@ int sv_cgroup_reaped(SvCgroups *cg, pid_t pid, uint64_t grace_usec) {
                 free(e);
                 return 0;
         }
-        e->kill_at = now_usec() + grace_usec;
+        e->kill_at = sv_clock_usec() + grace_usec;
         e->next_reaped = cg->reaped;
         cg->reaped = e;
         arm_kill(cg);

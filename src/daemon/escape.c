@@ -22,6 +22,7 @@
 #include "sockvisor/doctor.h"
 #include "sockvisor/duration.h"
 #include "sockvisor/escapee.h"
+#include "sockvisor/procfs.h"
 #include "sockvisor/log.h"
 
 /* Escapees signalled in one sweep: more than a generation could sensibly leave. */
@@ -77,17 +78,9 @@ static bool pidfd_exited(int pidfd) {
 }
 
 static int read_stat(pid_t pid, pid_t *ret_ppid, uint64_t *ret_start) {
-        char path[64], buf[1024];
-        (void) snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-                return -errno;
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        (void) safe_close(fd);
-        if (n <= 0)
-                return -EIO;
-        buf[n] = '\0';
-        return sv_escapee_parse_stat(buf, ret_ppid, ret_start);
+        char buf[1024];
+        int r = sv_procfs_read(pid, "stat", buf, sizeof(buf));
+        return r < 0 ? r : sv_escapee_parse_stat(buf, ret_ppid, ret_start);
 }
 
 SvEscape *sv_escape_new(sd_event *event, SvEscapeLive live, SvEscapeCounted counted, void *userdata) {

@@ -47,8 +47,7 @@ static uint64_t page_size(void) {
         return page > 0 ? (uint64_t) page : 4096;
 }
 
-/* The first bytes of /proc/PID/NAME, NUL-terminated. */
-static int read_proc(pid_t pid, const char *name, char *buf, size_t len) {
+int sv_procfs_read(pid_t pid, const char *name, char *buf, size_t len) {
         char path[64];
         (void) snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, name);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -89,7 +88,7 @@ static ProcEnt *load_procs(size_t *ret_n) {
                 ProcStat st;
                 if (de->d_name[0] < '1' || de->d_name[0] > '9')
                         continue;
-                if (read_proc((pid_t) strtol(de->d_name, NULL, 10), "stat", buf, sizeof(buf)) < 0 ||
+                if (sv_procfs_read((pid_t) strtol(de->d_name, NULL, 10), "stat", buf, sizeof(buf)) < 0 ||
                     parse_stat(buf, &st) < 0 || st.state == 'Z')
                         continue;
                 if (n == cap) {
@@ -127,7 +126,7 @@ static void descendant_usage(pid_t leader, SvGroupUsage *ret) {
         for (size_t k = 0; k < n; k++) { /* bounded: DESCENDANTS_MAX pids in all */
                 char buf[1024], dir[64];
                 ProcStat st;
-                if (read_proc(q[k], "stat", buf, sizeof(buf)) < 0 || parse_stat(buf, &st) < 0)
+                if (sv_procfs_read(q[k], "stat", buf, sizeof(buf)) < 0 || parse_stat(buf, &st) < 0)
                         continue;
                 if (st.state != 'Z' && st.pgrp == leader) {
                         ret->procs++;
@@ -253,7 +252,7 @@ int sv_procfs_parse_statm_resident(const char *text, uint64_t *ret) {
 int sv_procfs_cpu_usec(pid_t pid, uint64_t *ret) {
         char buf[1024];
         uint64_t ticks;
-        int r = read_proc(pid, "stat", buf, sizeof(buf));
+        int r = sv_procfs_read(pid, "stat", buf, sizeof(buf));
         if (r < 0)
                 return r;
         r = sv_procfs_parse_stat_ticks(buf, &ticks);
@@ -266,7 +265,7 @@ int sv_procfs_cpu_usec(pid_t pid, uint64_t *ret) {
 int sv_procfs_rss_bytes(pid_t pid, uint64_t *ret) {
         char buf[256];
         uint64_t pages;
-        int r = read_proc(pid, "statm", buf, sizeof(buf));
+        int r = sv_procfs_read(pid, "statm", buf, sizeof(buf));
         if (r < 0)
                 return r;
         r = sv_procfs_parse_statm_resident(buf, &pages);
