@@ -34,7 +34,7 @@ PORT=$("$B/tests/sv-freeport")
 {
         printf '[sockvisord]\ncontrol = %s\n\n[socket:web]\nlisten = tcp://127.0.0.1:%s\n\n' "$T/ctl.sock" "$PORT"
         for i in $(seq 1 "$N"); do
-                printf '[program:p%d]\ncommand = sleep 3600\nsockets = web\n\n' "$i"
+                printf '[program:p%d]\ncommand = %s\nsockets = web\n\n' "$i" "${CMD:-sleep 3600}"
         done
 } >"$T/scale.ini"
 

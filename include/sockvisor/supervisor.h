@@ -89,8 +89,6 @@ typedef struct SvEscapeQuery {
         unsigned generation;       /* the one that stopped */
         const SvSocketInfo *socks; /* its listening sockets */
         size_t n_socks;
-        const pid_t *live;         /* every worker with a process now, of every program */
-        size_t n_live;
         uint64_t grace_usec;       /* stopwaitsecs=: from SIGTERM to SIGKILL */
 } SvEscapeQuery;
 
@@ -244,6 +242,9 @@ bool sv_supervisor_owns_pid(const SvSupervisor *s, pid_t pid);
 /* Every worker with a process now, of every program: written to ret (at most cap), returns
  * how many were written; with ret NULL, returns how many there are. */
 size_t sv_supervisor_live_pids(const SvSupervisor *s, pid_t *ret, size_t cap);
+/* Recounts what STATUS=, READY=1 and the shutdown order read and compares it with the
+ * running totals: false, with why filled, when they differ (a bug). The simulator's check. */
+bool sv_supervisor_check_counts(const SvSupervisor *s, char *why, size_t len);
 /* ops->escapees answered later (a batched search): n processes that program's stopped
  * generation left were signalled; counted in its escaped_killed. */
 void sv_supervisor_escaped(SvSupervisor *s, const char *program, unsigned n);

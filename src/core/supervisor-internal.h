@@ -94,6 +94,17 @@ typedef struct StoredFd {
         bool poll; /* dropped on POLLHUP/POLLERR (FDPOLL=0 clears it) */
 } StoredFd;
 
+/* What one program adds to the supervisor's counts (supervisor_tally.c). */
+typedef struct SvTally {
+        unsigned total;     /* indexes in use */
+        unsigned running;   /* current instances RUNNING */
+        unsigned failing;   /* FATAL or BACKOFF */
+        unsigned unsettled; /* autostarted, not removed, STARTING or BACKOFF: READY=1 waits */
+        unsigned rolling;   /* 1: a rollout under way */
+        unsigned live;      /* 1: sv_program_live */
+        unsigned stopping;  /* 1: live, and its shutdown level was asked to stop */
+} SvTally;
+
 struct Program {
         SvSupervisor *s;
         char *name;
@@ -116,7 +127,9 @@ struct Program {
         Waiter *waiters;
         bool removed;   /* dropped by a reload: freed once stopped */
         bool stop_sent; /* shutdown: this program's level was asked to stop */
-        bool dirty;     /* changed since its waiters were last looked at */
+        bool dirty;     /* changed since its waiters were last looked at: set with sv_program_dirty */
+        bool listed;    /* in SvSupervisor.touched */
+        SvTally tally;  /* what it added to SvSupervisor.totals at its last recount */
         StoredFd *fdstore; /* in the order stored */
         size_t n_fdstore;
 };
@@ -153,12 +166,29 @@ struct SvSupervisor {
          * had it). index_lost: a put ran out of memory, so lookups scan as before. */
         SvPidMap by_id, by_pid;
         bool index_lost;
+        /* Programs touched (fed an event, or dirty) since the last recount, each once; the
+         * sum of every program's tally. touched_lost: a put ran out of memory, so every
+         * program is looked at as before the list. */
+        Program **touched;
+        size_t n_touched, cap_touched;
+        bool touched_lost, recount_all;
+        SvTally totals;
+        bool any_removed;      /* some program is removed and not yet freed */
         bool dispatching;
         bool shutting_down, exited;
         bool started;    /* start_all ran: READY=1 may follow */
         bool ready_sent; /* READY=1 told to the service manager */
         char last_status[256];
 };
+
+/* supervisor_tally.c */
+void sv_program_touch(Program *p);
+void sv_program_dirty(Program *p); /* dirty = true, and listed */
+void sv_tally_forget(SvSupervisor *s, Program *p); /* p is about to be freed */
+void sv_tally_update(SvSupervisor *s);
+/* The dirty programs in priority order, malloc'd into *ret (NULL when none). */
+size_t sv_dirty_programs(SvSupervisor *s, Program ***ret);
+bool sv_any_dirty(const SvSupervisor *s);
 
 /* supervisor.c */
 uint64_t sv_now(const SvSupervisor *s);

@@ -455,6 +455,7 @@ static void instance_feed(SvSupervisor *s, Instance *i, SmEvent ev, const char *
         SmOutcome outcome_before = i->sm.outcome;
 
         sm_step(&i->sm, ev, now, &pol, &res);
+        sv_program_touch(i->prog); /* its counts are looked at again */
         if (!res.handled) {
                 sv_logf(s, LOG_DEBUG, i, "%s ignored in state %s", sm_event_to_string(ev), sm_state_to_string(res.from));
                 return;
@@ -468,7 +469,7 @@ static void instance_feed(SvSupervisor *s, Instance *i, SmEvent ev, const char *
         }
         if (res.actions & SM_ACT_REPLACE) { /* once nothing is in the way: sv_settle */
                 i->replace_wanted = true;
-                i->prog->dirty = true;
+                sv_program_dirty(i->prog);
         }
         if (res.from != res.to)
                 sv_logf(s, LOG_INFO, i, "%s -> %s (%s)", sm_state_to_string(res.from), sm_state_to_string(res.to),
@@ -585,13 +586,13 @@ void sv_supervisor_probed(SvSupervisor *s, SvInstanceId id, bool healthy, const 
                         sv_logf(s, LOG_INFO, i, "health check passed again after %u failed", i->probe_failures);
                 i->probe_failures = 0;
                 sv_text_clear(&i->health);
-                i->prog->dirty = true;
+                sv_program_dirty(i->prog);
                 return;
         }
         i->probe_failures++;
         sv_text_set(&i->health, 192, "%s", why && why[0] ? why : "failed");
         sv_logf(s, LOG_WARNING, i, "health check failed (%u of %u in a row): %s", i->probe_failures, need, sv_text(i->health));
-        i->prog->dirty = true;
+        sv_program_dirty(i->prog);
         if (i->probe_failures >= need) {
                 char cause[256];
                 (void) snprintf(cause, sizeof(cause), "%u health check%s failed in a row, the last: %s",
@@ -604,8 +605,8 @@ void sv_supervisor_probed(SvSupervisor *s, SvInstanceId id, bool healthy, const 
 /* ---- shutdown, GC, reporting ---- */
 
 static void shutdown_step(SvSupervisor *s) {
-        if (!s->shutting_down || s->exited)
-                return;
+        if (!s->shutting_down || s->exited || s->totals.stopping)
+                return; /* the level being stopped is not down yet: sv_stop_order_next's WAIT, in O(1) */
         SvStopItem *v = calloc(s->n_progs ? s->n_progs : 1, sizeof(SvStopItem));
         if (!v)
                 return;
@@ -620,6 +621,7 @@ static void shutdown_step(SvSupervisor *s) {
                         Program *p = s->progs[q];
                         if (sv_program_live(p) && !p->stop_sent && p->conf->priority == level) {
                                 p->stop_sent = true;
+                                sv_program_touch(p);
                                 sv_program_stop(p, "sockvisord is shutting down");
                         }
                 }
@@ -637,8 +639,10 @@ static void gc(SvSupervisor *s) {
                 s->graveyard = i->next;
                 sv_instance_free(s, i);
         }
-        for (size_t q = 0; q < s->n_progs;) {
+        bool removed_left = false;
+        for (size_t q = 0; q < s->n_progs && s->any_removed;) {
                 Program *p = s->progs[q];
+                removed_left |= p->removed;
                 if (p->removed && !sv_program_live(p) && !p->waiters) {
                         sv_logf(s, LOG_INFO, NULL, "program '%s': stopped and removed", p->name);
                         sv_program_free(s, p);
@@ -647,35 +651,16 @@ static void gc(SvSupervisor *s) {
                 } else
                         q++;
         }
-}
-
-/* Autostarted programs have settled (ready, or given up): what READY=1 waits for. */
-static bool startup_settled(const SvSupervisor *s) {
-        for (size_t q = 0; q < s->n_progs; q++) {
-                const Program *p = s->progs[q];
-                if (!p->conf->autostart || p->removed)
-                        continue;
-                for (unsigned k = 0; k < p->n; k++) {
-                        SmState st = p->cur[k] ? p->cur[k]->sm.state : SM_STOPPED;
-                        if (st == SM_STARTING || st == SM_BACKOFF)
-                                return false;
-                }
-        }
-        return true;
+        s->any_removed = removed_left && s->any_removed; /* still one to free later */
 }
 
 /* Keeps STATUS= current, and sends READY=1 once start-up has settled. */
 static void report(SvSupervisor *s) {
-        SvStatusCounts c = { .stopping = s->shutting_down };
+        SvStatusCounts c = { .stopping = s->shutting_down, .total = s->totals.total, .running = s->totals.running,
+                             .failing = s->totals.failing };
         char status[256], msg[300];
-        for (size_t q = 0; q < s->n_progs; q++) {
+        for (size_t q = 0; q < s->n_progs && s->totals.rolling; q++) { /* the first rolling, by priority */
                 const Program *p = s->progs[q];
-                for (unsigned k = 0; k < p->n; k++) {
-                        const Instance *i = p->cur[k];
-                        c.total++;
-                        c.running += i && i->sm.state == SM_RUNNING;
-                        c.failing += i && (i->sm.state == SM_FATAL || i->sm.state == SM_BACKOFF);
-                }
                 if (p->ro.state == SV_RO_ROLLING && !c.rolling_program) {
                         c.rolling_program = p->name;
                         c.rolling_gen = p->ro.gen;
@@ -685,7 +670,7 @@ static void report(SvSupervisor *s) {
         for (const HeldSocket *h = s->socks; h; h = h->next)
                 c.sockets += h->configured;
         sv_status_summary(status, sizeof(status), &c);
-        if (s->started && !s->ready_sent && !s->shutting_down && startup_settled(s)) {
+        if (s->started && !s->ready_sent && !s->shutting_down && s->totals.unsettled == 0) {
                 s->ready_sent = true;
                 (void) snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%s", status);
                 s->ops->service_manager(s->ctx, msg);
@@ -717,21 +702,25 @@ void sv_dispatch(SvSupervisor *s) {
                         if (i)
                                 instance_feed(s, i, e.ev, e.cause);
                 }
-                for (size_t q = 0; q < s->n_progs; q++)
-                        if (s->progs[q]->dirty) {
-                                s->progs[q]->dirty = false;
-                                sv_settle(s->progs[q]);
+                Program **settle;
+                size_t n_settle = sv_dirty_programs(s, &settle);
+                for (size_t k = 0; k < n_settle; k++)
+                        if (settle[k]->dirty) {
+                                settle[k]->dirty = false;
+                                sv_settle(settle[k]);
                         }
-                bool dirty = false; /* a settle that changed something looks again */
-                for (size_t q = 0; q < s->n_progs && !dirty; q++)
-                        dirty = s->progs[q]->dirty;
-                if (s->q_len == 0 && !dirty)
+                free(settle);
+                bool dirty = sv_any_dirty(s); /* a settle that changed something looks again */
+                if (s->q_len == 0 && !dirty) {
+                        sv_tally_update(s); /* what the shutdown order and READY=1 read */
                         shutdown_step(s);
+                }
                 if (s->q_len == 0 && !dirty)
                         break;
         }
         gc(s);
         shrink_queue(s);
+        sv_tally_update(s);
         if (!s->exited)
                 report(s);
         s->dispatching = false;
@@ -772,6 +761,7 @@ SvSupervisor *sv_supervisor_free(SvSupervisor *s) {
         }
         sv_events_end_all(s, NULL);
         free(s->queue);
+        free(s->touched);
         free(s);
         return NULL;
 }
@@ -823,22 +813,12 @@ static void sweep_escapees(SvSupervisor *s, Instance *i) {
         Program *p = i->prog;
         if (!s->ops->escapees || i->n_socks == 0 || generation_has_process(p, i->gen))
                 return;
-        size_t cap = 0, n_live = 0;
-        for (size_t q = 0; q < s->n_progs; q++)
-                cap += program_pids(s->progs[q], NULL, 0);
-        _cleanup_free_ pid_t *live = calloc(cap ? cap : 1, sizeof(pid_t));
         SvSocketInfo socks[SV_PROGRAM_SOCKETS_MAX];
-        if (!live) {
-                sv_logf(s, LOG_ERR, i, "out of memory; what its generation left running is not looked for");
-                return;
-        }
-        for (size_t q = 0; q < s->n_progs; q++)
-                n_live += program_pids(s->progs[q], live + n_live, cap - n_live);
         size_t n_socks = 0;
         for (size_t k = 0; k < i->n_socks && n_socks < SV_PROGRAM_SOCKETS_MAX; k++)
                 socks[n_socks++] = i->socks[k]->info;
         SvEscapeQuery q = { .program = p->name, .generation = i->gen, .socks = socks, .n_socks = n_socks,
-                            .live = live, .n_live = n_live, .grace_usec = i->conf->stopwait_usec };
+                            .grace_usec = i->conf->stopwait_usec };
         unsigned n = s->ops->escapees(s->ctx, &q);
         p->stats.escaped_killed += n;
 }
@@ -905,7 +885,7 @@ void sv_supervisor_notify(SvSupervisor *s, pid_t pid, const SvNotifyMsg *m) {
                 sv_fdstore_message(s, i, m);
         if (m->has_status) {
                 (void) snprintf(i->status, sizeof(i->status), "%s", m->status);
-                i->prog->dirty = true;
+                sv_program_dirty(i->prog);
         }
         if (m->stopping)
                 sv_logf(s, LOG_DEBUG, i, "STOPPING=1");

@@ -24,7 +24,7 @@ static void drop_at(Program *p, size_t k) {
         p->s->ops->fd_close(p->s->ctx, p->fdstore[k].fd);
         memmove(p->fdstore + k, p->fdstore + k + 1, (p->n_fdstore - k - 1) * sizeof(StoredFd));
         p->n_fdstore--;
-        p->dirty = true;
+        sv_program_dirty(p);
 }
 
 void sv_fdstore_drop_all(Program *p, const char *why) {
@@ -103,7 +103,7 @@ void sv_fdstore_message(SvSupervisor *s, Instance *i, const SvNotifyMsg *m) {
                 if (e->poll)
                         s->ops->fd_watch(s->ctx, e->fd);
         }
-        p->dirty = true;
+        sv_program_dirty(p);
         sv_logf(s, LOG_INFO, i, "stored %zu fd%s as '%s' (%zu of %u); later generations get them", m->n_fds,
                 m->n_fds == 1 ? "" : "s", m->fdname, p->n_fdstore, conf->fdstore_max);
 }

@@ -54,6 +54,7 @@ Program *sv_program_new(SvSupervisor *s, const SvProgramConf *conf, CfgRef *cr) 
                 free(p);
                 return NULL;
         }
+        sv_program_touch(p); /* counted at the next recount */
         return p;
 }
 
@@ -65,9 +66,11 @@ void sv_program_set_conf(Program *p, const SvProgramConf *conf, CfgRef *cr) {
         p->conf = conf;
         p->cr = cr;
         sv_fdstore_trim(p);
+        sv_program_touch(p); /* autostart= may have changed */
 }
 
 void sv_program_free(SvSupervisor *s, Program *p) {
+        sv_tally_forget(s, p);
         for (unsigned k = 0; k < p->cap; k++) {
                 sv_instance_free(s, p->cur[k]);
                 sv_instance_free(s, p->cand[k]);
@@ -154,7 +157,7 @@ static void start_range(Program *p, unsigned first, unsigned end, const char *ca
                 else if (i->sm.state != SM_RUNNING && i->sm.state != SM_STARTING)
                         sv_enqueue(p->s, i, SM_EV_START, cause);
         }
-        p->dirty = true;
+        sv_program_dirty(p);
 }
 
 void sv_program_start(Program *p, const char *cause) {
@@ -210,7 +213,7 @@ void sv_program_set_numprocs(Program *p, unsigned n) {
                         drain(p, i, false, "numprocs lowered");
                 }
         p->n = n;
-        p->dirty = true;
+        sv_program_dirty(p);
 }
 
 static void draining_remove(Program *p, Instance *i) {
@@ -247,7 +250,7 @@ static void stop_range(Program *p, unsigned first, unsigned end, const char *cau
                         stop_progress(p, d);
                 sv_enqueue(s, d, SM_EV_STOP, cause);
         }
-        p->dirty = true;
+        sv_program_dirty(p);
 }
 
 void sv_program_stop(Program *p, const char *cause) {
@@ -306,7 +309,7 @@ Waiter *sv_waiter_add(Program *p, Job *j, WaitFor what) {
                 pp = &(*pp)->next;
         *pp = w;
         sv_job_join(&j->j);
-        p->dirty = true;
+        sv_program_dirty(p);
         return w;
 }
 
@@ -340,6 +343,7 @@ static void rollout_apply(Program *p, const SvRolloutResult *res, const char *wh
 static void rollout_step(Program *p, SvRolloutEvent ev, const SvRolloutInput *in, const char *why) {
         SvRolloutResult res;
         sv_rollout_step(&p->ro, ev, in, &res);
+        sv_program_touch(p);
         if (!res.handled) {
                 sv_logf(p->s, LOG_DEBUG, NULL, "program '%s': rollout %s ignored while %s", p->name,
                         sv_rollout_event_to_string(ev), sv_rollout_state_to_string(res.from));
@@ -392,7 +396,7 @@ static void begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr, uns
                 sv_events_milestone(s, SV_EVENT_ROLLOUT_BEGIN, p->name, in.gen, "%s", what);
         }
         rollout_step(p, SV_RO_EV_BEGIN, &in, NULL);
-        p->dirty = true;
+        sv_program_dirty(p);
 }
 
 void sv_program_begin_rollout(Program *p, const SvProgramConf *conf, CfgRef *cr) {
@@ -582,7 +586,7 @@ static void rollout_apply(Program *p, const SvRolloutResult *res, const char *wh
                                 sv_waiter_done(p, w, false, sv_program_ro_error(p));
                 }
         }
-        p->dirty = true;
+        sv_program_dirty(p);
 }
 
 /* Why a candidate ended before it was ready. */
@@ -608,7 +612,7 @@ static const char *start_verdict(const Program *p, const Instance *i, uint64_t s
 void sv_react(SvSupervisor *s, Instance *i, const SmResult *res) {
         Program *p = i->prog;
         uint64_t now = sv_now(s);
-        p->dirty = true;
+        sv_program_dirty(p);
 
         if (is_candidate(i)) {
                 bool ours = p->ro.state == SV_RO_ROLLING && i->gen == p->ro.gen;

@@ -134,6 +134,8 @@ static void programs_update(SvSupervisor *s, SvConnId conn, Job *job, const SvCo
                 case SV_PROG_REMOVE:
                         a->removed++;
                         p->removed = true;
+                        s->any_removed = true;
+                        sv_program_touch(p);
                         sv_replyf(s, conn, CTL_REPLY_PROGRESS, "program %s: removed; stopping it", p->name);
                         sv_program_stop(p, "removed from the configuration");
                         break;

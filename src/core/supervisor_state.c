@@ -598,6 +598,10 @@ static int load_program(Loader *l, const SvStateRec *r, Program **ret) {
         p->removed = removed;
         p->stop_sent = sv_rec_bool(in, r, "stop_sent");
         p->dirty = sv_rec_bool(in, r, "dirty");
+        s->any_removed |= removed;
+        s->recount_all = true; /* its instances come after it */
+        if (p->dirty)
+                sv_program_touch(p);
         p->ro = (SvRollout){
                 .gen = (unsigned) sv_rec_u64(in, r, "ro_gen"),
                 .n_old = (unsigned) sv_rec_below(in, r, "ro_n_old", SV_NUMPROCS_MAX * 2 + 1),
@@ -934,7 +938,7 @@ void sv_supervisor_resume(SvSupervisor *s) {
                 }
                 for (Instance *i = p->draining; i; i = i->next)
                         resume_instance(s, i);
-                p->dirty = true; /* its waiters look again, as after any event */
+                sv_program_dirty(p); /* its waiters look again, as after any event */
         }
         sv_events_milestone(s, SV_EVENT_UPGRADE, NULL, 0, "a new sockvisord image took over: same pid, sockets and "
                             "workers");

@@ -150,6 +150,9 @@ void check_step(World *w) {
         if (w->failed)
                 return;
         check_health(w);
+        char why[256];
+        if (!sv_supervisor_check_counts(w->sv, why, sizeof(why)))
+                violation(w, "13 counts", "%s", why);
         size_t held = sv_supervisor_n_sockets(w->sv);
         if (w->socks_open != held)
                 violation(w, "5 no leak", "the world has %zu sockets open, the supervisor holds %zu", w->socks_open, held);

@@ -542,23 +542,30 @@ static unsigned op_escapees(void *ctx, const SvEscapeQuery *q) {
         World *w = ctx;
         int prog = gen_name_index(q->program);
         w->n_escape_sweeps++;
+        /* The daemon's search asks for the live workers when it runs: the same answer. */
+        size_t n_live = sv_supervisor_live_pids(w->sv, NULL, 0);
+        pid_t *live = calloc(n_live ? n_live : 1, sizeof(pid_t));
+        if (!live)
+                abort();
+        n_live = sv_supervisor_live_pids(w->sv, live, n_live);
         for (size_t k = 0; k < w->n_alive; k++) {
                 const Proc *p = &w->procs[w->alive[k]];
                 bool listed = false;
-                for (size_t m = 0; m < q->n_live && !listed; m++)
-                        listed = q->live[m] == p->pid;
+                for (size_t m = 0; m < n_live && !listed; m++)
+                        listed = live[m] == p->pid;
                 if ((int) p->prog == prog && p->generation == q->generation)
                         violation(w, "escapees", "asked what generation %u of %s left behind, but its pid %d is alive",
                                   q->generation, q->program, (int) p->pid);
                 if (!listed)
                         violation(w, "escapees", "pid %d (p%u gen %u) is alive but not among the %zu live workers",
-                                  (int) p->pid, p->prog, p->generation, q->n_live);
+                                  (int) p->pid, p->prog, p->generation, n_live);
         }
-        for (size_t m = 0; m < q->n_live; m++) {
-                const Proc *p = world_proc(w, q->live[m]);
+        for (size_t m = 0; m < n_live; m++) {
+                const Proc *p = world_proc(w, live[m]);
                 if (!p || !p->alive)
-                        violation(w, "escapees", "pid %d is among the live workers but is not alive", (int) q->live[m]);
+                        violation(w, "escapees", "pid %d is among the live workers but is not alive", (int) live[m]);
         }
+        free(live);
         if (q->n_socks == 0)
                 violation(w, "escapees", "asked about generation %u of %s, which has no sockets", q->generation,
                           q->program);

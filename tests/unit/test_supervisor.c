@@ -239,9 +239,8 @@ static unsigned op_escapees(void *ctx, const SvEscapeQuery *q) {
         F.escape_calls++;
         F.escape_gen = q->generation;
         F.escape_socks = q->n_socks;
-        F.escape_live = q->n_live;
-        for (size_t k = 0; k < q->n_live && k < 8; k++)
-                F.escape_live_pids[k] = q->live[k];
+        /* the daemon's search asks for the live workers as it runs */
+        F.escape_live = sv_supervisor_live_pids(S, F.escape_live_pids, 8);
         return F.escape_returns;
 }
 
