@@ -101,7 +101,6 @@ typedef struct SvTally {
         unsigned failing;   /* FATAL or BACKOFF */
         unsigned unsettled; /* autostarted, not removed, STARTING or BACKOFF: READY=1 waits */
         unsigned rolling;   /* 1: a rollout under way */
-        unsigned live;      /* 1: sv_program_live */
         unsigned stopping;  /* 1: live, and its shutdown level was asked to stop */
 } SvTally;
 
@@ -186,8 +185,7 @@ void sv_program_touch(Program *p);
 void sv_program_dirty(Program *p); /* dirty = true, and listed */
 void sv_tally_forget(SvSupervisor *s, Program *p); /* p is about to be freed */
 void sv_tally_update(SvSupervisor *s);
-/* The dirty programs in priority order, malloc'd into *ret (NULL when none). */
-size_t sv_dirty_programs(SvSupervisor *s, Program ***ret);
+void sv_touched_sort(SvSupervisor *s);
 bool sv_any_dirty(const SvSupervisor *s);
 
 /* supervisor.c */
@@ -203,6 +201,7 @@ void sv_program_set_conf(Program *p, const SvProgramConf *conf, CfgRef *cr);
 int sv_program_resize(Program *p, unsigned n);
 void sv_program_set_numprocs(Program *p, unsigned n);
 void sv_program_sort(SvSupervisor *s);
+int sv_program_order_cmp(const void *a, const void *b); /* Program **: s->progs's order */
 void sv_enqueue(SvSupervisor *s, const Instance *i, SmEvent ev, const char *cause);
 void sv_dispatch(SvSupervisor *s);
 void sv_program_start(Program *p, const char *cause);

@@ -455,7 +455,6 @@ static void instance_feed(SvSupervisor *s, Instance *i, SmEvent ev, const char *
         SmOutcome outcome_before = i->sm.outcome;
 
         sm_step(&i->sm, ev, now, &pol, &res);
-        sv_program_touch(i->prog); /* its counts are looked at again */
         if (!res.handled) {
                 sv_logf(s, LOG_DEBUG, i, "%s ignored in state %s", sm_event_to_string(ev), sm_state_to_string(res.from));
                 return;
@@ -639,7 +638,7 @@ static void gc(SvSupervisor *s) {
                 s->graveyard = i->next;
                 sv_instance_free(s, i);
         }
-        bool removed_left = false;
+        bool removed_left = false; /* one still stopping: looked at again next time */
         for (size_t q = 0; q < s->n_progs && s->any_removed;) {
                 Program *p = s->progs[q];
                 removed_left |= p->removed;
@@ -651,7 +650,7 @@ static void gc(SvSupervisor *s) {
                 } else
                         q++;
         }
-        s->any_removed = removed_left && s->any_removed; /* still one to free later */
+        s->any_removed = removed_left;
 }
 
 /* Keeps STATUS= current, and sends READY=1 once start-up has settled. */
@@ -685,6 +684,22 @@ static void report(SvSupervisor *s) {
         }
 }
 
+/* Settles the dirty programs, in priority order. A settle may touch more programs: read by
+ * index, as the list may grow (and move) under it; those appended wait for the next round. */
+static void settle_dirty(SvSupervisor *s) {
+        bool all = s->touched_lost; /* the list is incomplete: every program */
+        size_t n = all ? s->n_progs : s->n_touched;
+        if (!all)
+                sv_touched_sort(s);
+        for (size_t k = 0; k < n; k++) {
+                Program *p = all ? s->progs[k] : s->touched[k];
+                if (p->dirty) {
+                        p->dirty = false;
+                        sv_settle(p);
+                }
+        }
+}
+
 void sv_dispatch(SvSupervisor *s) {
         if (s->dispatching)
                 return; /* an entry point called from an op: its events wait in the queue */
@@ -702,14 +717,7 @@ void sv_dispatch(SvSupervisor *s) {
                         if (i)
                                 instance_feed(s, i, e.ev, e.cause);
                 }
-                Program **settle;
-                size_t n_settle = sv_dirty_programs(s, &settle);
-                for (size_t k = 0; k < n_settle; k++)
-                        if (settle[k]->dirty) {
-                                settle[k]->dirty = false;
-                                sv_settle(settle[k]);
-                        }
-                free(settle);
+                settle_dirty(s);
                 bool dirty = sv_any_dirty(s); /* a settle that changed something looks again */
                 if (s->q_len == 0 && !dirty) {
                         sv_tally_update(s); /* what the shutdown order and READY=1 read */

@@ -115,7 +115,7 @@ bool sv_program_running(const Program *p) {
         return false;
 }
 
-static int priority_cmp(const void *a, const void *b) {
+int sv_program_order_cmp(const void *a, const void *b) {
         const Program *pa = *(Program *const *) a, *pb = *(Program *const *) b;
         if (pa->conf->priority != pb->conf->priority)
                 return pa->conf->priority < pb->conf->priority ? -1 : 1;
@@ -123,7 +123,7 @@ static int priority_cmp(const void *a, const void *b) {
 }
 
 void sv_program_sort(SvSupervisor *s) {
-        qsort(s->progs, s->n_progs, sizeof(Program *), priority_cmp);
+        qsort(s->progs, s->n_progs, sizeof(Program *), sv_program_order_cmp);
 }
 
 /* The current instance of index k, ready to be started. One that has ended starts again
@@ -343,7 +343,6 @@ static void rollout_apply(Program *p, const SvRolloutResult *res, const char *wh
 static void rollout_step(Program *p, SvRolloutEvent ev, const SvRolloutInput *in, const char *why) {
         SvRolloutResult res;
         sv_rollout_step(&p->ro, ev, in, &res);
-        sv_program_touch(p);
         if (!res.handled) {
                 sv_logf(p->s, LOG_DEBUG, NULL, "program '%s': rollout %s ignored while %s", p->name,
                         sv_rollout_event_to_string(ev), sv_rollout_state_to_string(res.from));

@@ -13,9 +13,8 @@
 #include "supervisor-internal.h"
 
 static void tally_of(const Program *p, SvTally *t) {
-        bool live = sv_program_live(p);
-        *t = (SvTally){ .total = p->n, .rolling = p->ro.state == SV_RO_ROLLING, .live = live,
-                        .stopping = live && p->stop_sent };
+        *t = (SvTally){ .total = p->n, .rolling = p->ro.state == SV_RO_ROLLING,
+                        .stopping = p->stop_sent && sv_program_live(p) };
         bool startup = p->conf->autostart && !p->removed;
         for (unsigned k = 0; k < p->n && k < p->cap; k++) {
                 const Instance *i = p->cur[k];
@@ -32,7 +31,6 @@ static void tally_add(SvTally *sum, const SvTally *t, int sign) {
         sum->failing += (unsigned) sign * t->failing;
         sum->unsettled += (unsigned) sign * t->unsettled;
         sum->rolling += (unsigned) sign * t->rolling;
-        sum->live += (unsigned) sign * t->live;
         sum->stopping += (unsigned) sign * t->stopping;
 }
 
@@ -107,44 +105,9 @@ void sv_tally_update(SvSupervisor *s) {
         }
 }
 
-/* The dirty programs in the order s->progs has them (priority order), for this round's settles. */
-static int progs_order_cmp(const void *a, const void *b) {
-        const Program *pa = *(Program *const *) a, *pb = *(Program *const *) b;
-        if (pa->conf->priority != pb->conf->priority)
-                return pa->conf->priority < pb->conf->priority ? -1 : 1;
-        return pa->conf->line < pb->conf->line ? -1 : pa->conf->line > pb->conf->line;
-}
-
-size_t sv_dirty_programs(SvSupervisor *s, Program ***ret) {
-        *ret = NULL;
-        if (s->touched_lost) { /* the list is incomplete: every program, as they stand */
-                size_t n = 0;
-                Program **v = malloc((s->n_progs ? s->n_progs : 1) * sizeof(Program *));
-                if (!v)
-                        return 0;
-                for (size_t q = 0; q < s->n_progs; q++)
-                        if (s->progs[q]->dirty)
-                                v[n++] = s->progs[q];
-                *ret = v;
-                return n;
-        }
-        size_t n = 0;
-        for (size_t k = 0; k < s->n_touched; k++)
-                n += s->touched[k]->dirty;
-        if (n == 0)
-                return 0;
-        Program **v = malloc(n * sizeof(Program *));
-        if (!v) { /* settled next round, or at the next event */
-                s->touched_lost = true;
-                return 0;
-        }
-        n = 0;
-        for (size_t k = 0; k < s->n_touched; k++)
-                if (s->touched[k]->dirty)
-                        v[n++] = s->touched[k];
-        qsort(v, n, sizeof(Program *), progs_order_cmp);
-        *ret = v;
-        return n;
+/* The touched list in the order s->progs has them (priority order): the order settles run in. */
+void sv_touched_sort(SvSupervisor *s) {
+        qsort(s->touched, s->n_touched, sizeof(Program *), sv_program_order_cmp);
 }
 
 bool sv_any_dirty(const SvSupervisor *s) {
@@ -172,11 +135,11 @@ bool sv_supervisor_check_counts(const SvSupervisor *s, char *why, size_t len) {
         }
         if (memcmp(&sum, &s->totals, sizeof(sum)) != 0) {
                 (void) snprintf(why, len,
-                                "tally total/running/failing/unsettled/rolling/live/stopping %u/%u/%u/%u/%u/%u/%u, "
-                                "recounted %u/%u/%u/%u/%u/%u/%u",
+                                "tally total/running/failing/unsettled/rolling/stopping %u/%u/%u/%u/%u/%u, "
+                                "recounted %u/%u/%u/%u/%u/%u",
                                 s->totals.total, s->totals.running, s->totals.failing, s->totals.unsettled,
-                                s->totals.rolling, s->totals.live, s->totals.stopping, sum.total, sum.running,
-                                sum.failing, sum.unsettled, sum.rolling, sum.live, sum.stopping);
+                                s->totals.rolling, s->totals.stopping, sum.total, sum.running, sum.failing,
+                                sum.unsettled, sum.rolling, sum.stopping);
                 return false;
         }
         return true;
