@@ -107,7 +107,8 @@ void sv_tally_update(SvSupervisor *s) {
 
 /* The touched list in the order s->progs has them (priority order): the order settles run in. */
 void sv_touched_sort(SvSupervisor *s) {
-        qsort(s->touched, s->n_touched, sizeof(Program *), sv_program_order_cmp);
+        if (s->n_touched > 1) /* touched is NULL until the first touch, and qsort's base must not be */
+                qsort(s->touched, s->n_touched, sizeof(Program *), sv_program_order_cmp);
 }
 
 bool sv_any_dirty(const SvSupervisor *s) {
