@@ -1,14 +1,16 @@
 #!/bin/bash
-# Scale: N programs (default 10,000) in one config, each `sleep 3600` with one shared
+# Scale: N programs (default 10,000) in one config, each `sleep 3600` (or CMD) with one shared
 # listening socket on 127.0.0.1 passed to every worker (the daemon's cost is what is
 # measured, not a server's; SV_SOCKETS_MAX is 256, so not a socket each). Prints the time
 # from the daemon's start until all N are RUNNING, the latency of `sockvisorctl status`
 # for one program and for all (median of 9 and 5 runs; the client's own start included),
 # the daemon's context switches over 10 s idle (its wakeups: every thread counted), its
-# RSS and its fd count. Bounded: MAX_S seconds (default 300) for the start-up, then it
-# kills the daemon it started, by pid.
+# RSS and its fd count. First, as spawn_floor_ms, the floor under the start-up figure: N
+# copies of the same command started by a bare posix_spawnp loop (bench/spawn_floor.c) on
+# the same machine in the same run. Bounded: MAX_S seconds (default 300) for the start-up,
+# then it kills the daemon it started, by pid.
 #
-#   bench/scale.sh BUILD_DIR [N]
+#   [CMD='sleep 3600'] bench/scale.sh BUILD_DIR [N]
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [N]" >&2; exit 64; }
 B=$(cd "$1" && pwd)
@@ -37,6 +39,10 @@ PORT=$("$B/tests/sv-freeport")
                 printf '[program:p%d]\ncommand = %s\nsockets = web\n\n' "$i" "${CMD:-sleep 3600}"
         done
 } >"$T/scale.ini"
+
+cc -std=c17 -O2 -o "$T/spawn_floor" "$(dirname "$0")/spawn_floor.c"
+read -r -a CMD_ARGV <<<"${CMD:-sleep 3600}"
+echo "spawn_floor_ms $("$T/spawn_floor" "$N" "${CMD_ARGV[@]}")"
 
 t0=$(ms_now)
 "$B/sockvisord" -c "$T/scale.ini" >"$T/daemon.log" 2>&1 &
