@@ -76,6 +76,9 @@ struct SvControl {
         unsigned n_conns;
 };
 
+static bool conn_has_deadline(const SvCtlConn *c);
+static void control_arm_timeouts(SvControl *ctl);
+
 /* The other half of conn_drop's unlinking: a new (or carried-over) connection joins. */
 static void conn_link(SvControl *ctl, SvCtlConn *c) {
         c->next = ctl->conns;
@@ -92,6 +95,7 @@ static void conn_drop(SvCtlConn *c) {
 
         if (c->dropping)
                 return;
+        bool had_deadline = conn_has_deadline(c);
         c->dropping = true;
         if (c->prev)
                 c->prev->next = c->next;
@@ -112,6 +116,8 @@ static void conn_drop(SvCtlConn *c) {
                 (void) safe_close(c->send_fds[k]);
         free(c->out);
         free(c);
+        if (had_deadline)
+                control_arm_timeouts(ctl);
 }
 
 static void conn_append_text(SvCtlConn *c, CtlReplyKind kind, const char *text) {
@@ -328,6 +334,7 @@ static void conn_handle_line(SvCtlConn *c, const char *line, size_t len) {
                               (unsigned) c->uid);
         } else {
                 c->dispatched = true;
+                control_arm_timeouts(c->ctl); /* its deadline is gone: an idle daemon has no timer due */
                 log_debug("control: uid %u pid %d: %s%s%s", (unsigned) c->uid, (int) c->pid, req->verb,
                           req->n_args ? " " : "", req->n_args ? req->args[0] : "");
                 c->ctl->dispatch(c->ctl->userdata, c, req); /* may finish, and free, c */

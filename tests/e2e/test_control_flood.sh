@@ -4,7 +4,7 @@
 # `status` answers quickly while it holds, a stream (events) already under way is neither
 # dropped nor timed out, the log lines about it stay few ("suppressed N"), and the daemon's
 # fds are back to where they were soon after. Then the timeouts themselves: a silent
-# connection is closed after 5 s, a half line after 10 s.
+# connection is closed after 5 s, a half line after 10 s. Last, an idle daemon does not wake.
 . "$(dirname "$0")/lib.sh"
 
 CTLFLOOD=$BUILD/tests/sv-ctlflood
@@ -95,7 +95,19 @@ read -r half_ms < <(awk '/^half-line:/ { print $(NF - 1) }' "$T/timeouts.out")
 [ "${half_ms:-0}" -ge 9500 ] && [ "${half_ms:-0}" -le 12000 ] && pass "a half line is closed after ${half_ms} ms (10 s)" ||
         fail "half-line connection closed after ${half_ms:-never} ms, not about 10 s"
 
+# Idle means idle: once the last connection has its answer, no timeout timer stays due (it
+# was left armed for a deadline that no longer applied, and woke the daemon 5 s later).
 kill "$EVENTS_PID" 2>/dev/null || true
+wait "$EVENTS_PID" 2>/dev/null || true
+ctl status >/dev/null 2>&1 || fail "status before the idle check failed"
+sleep 0.5
+switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { n += $2 } END { print n + 0 }'; }
+s0=$(switches "$DAEMON_PID")
+sleep 6
+s1=$(switches "$DAEMON_PID")
+[ "$s1" = "$s0" ] && pass "idle daemon: 0 wakeups in the 6 s after the last command (its 5 s deadline included)" ||
+        fail "idle daemon woke $((s1 - s0)) times in the 6 s after the last command"
+
 stop_daemon
 [ "$DAEMON_RC" = 0 ] && pass "sockvisord exited 0" || fail "sockvisord exited $DAEMON_RC"
 finish
