@@ -104,29 +104,34 @@ static int unknown(const SvNameSet *set, const char *arg, SvDiag *d) {
         return -ENOENT;
 }
 
+/* The targets being built: program k's is ret[slot[k] - 1] (slot[k] 0: none yet), so a
+ * mention finds an earlier one in O(1), not by a scan (status of 10,000 was quadratic). */
+typedef struct {
+        SvNameTarget *ret;
+        size_t n;
+        size_t *slot;
+} Targets;
+
 /* Adds program k (index -1: all of it) to the targets, merging with an earlier mention. */
-static void add(SvNameTarget *ret, size_t *n, size_t k, int index) {
-        SvNameTarget *t = NULL;
-        for (size_t q = 0; q < *n && !t; q++)
-                if (ret[q].prog == k)
-                        t = &ret[q];
-        if (!t) {
-                t = &ret[(*n)++];
-                *t = (SvNameTarget){ .prog = k };
+static void add(Targets *ts, size_t k, int index) {
+        if (!ts->slot[k]) {
+                ts->ret[ts->n] = (SvNameTarget){ .prog = k };
+                ts->slot[k] = ++ts->n;
         }
+        SvNameTarget *t = &ts->ret[ts->slot[k] - 1];
         if (index < 0)
                 t->all = true;
         else
                 t->mask[index / 64] |= UINT64_C(1) << (index % 64);
 }
 
-static void add_group(const SvNameSet *set, const SvNameGroup *g, SvNameTarget *ret, size_t *n) {
+static void add_group(const SvNameSet *set, const SvNameGroup *g, Targets *ts) {
         for (size_t m = 0; m < g->n_members; m++)
                 if (g->members[m] < set->n && visible(set, g->members[m]))
-                        add(ret, n, g->members[m], -1);
+                        add(ts, g->members[m], -1);
 }
 
-static int resolve_one(const SvNameSet *set, const char *arg, SvNameTarget *ret, size_t *n, SvDiag *d) {
+static int resolve_one(const SvNameSet *set, const char *arg, Targets *ts, SvDiag *d) {
         const char *colon = strchr(arg, ':');
         size_t len = colon ? (size_t) (colon - arg) : strlen(arg);
         size_t k = find_program(set, arg, len);
@@ -134,9 +139,9 @@ static int resolve_one(const SvNameSet *set, const char *arg, SvNameTarget *ret,
 
         if (!colon || strcmp(colon, ":*") == 0) {
                 if (k < set->n)
-                        add(ret, n, k, -1);
+                        add(ts, k, -1);
                 else if (g)
-                        add_group(set, g, ret, n);
+                        add_group(set, g, ts);
                 else
                         return unknown(set, arg, d);
                 return 0;
@@ -158,14 +163,14 @@ static int resolve_one(const SvNameSet *set, const char *arg, SvNameTarget *ret,
                         return diag_set(d, 0, "'%s': %.*s has instances %.*s:0 to %.*s:%u", arg, (int) len, arg, (int) len,
                                         arg, (int) len, arg, np - 1),
                                -ERANGE;
-                add(ret, n, k, (int) idx);
+                add(ts, k, (int) idx);
                 return 0;
         }
         if (g) { /* GROUP:PROG */
                 size_t m = find_program(set, rest, strlen(rest));
                 for (size_t q = 0; q < g->n_members && m < set->n; q++)
                         if (g->members[q] == m) {
-                                add(ret, n, m, -1);
+                                add(ts, m, -1);
                                 return 0;
                         }
                 return diag_set(d, 0, "'%s': group %s has no program '%s'", arg, g->name, rest), -ENOENT;
@@ -175,20 +180,24 @@ static int resolve_one(const SvNameSet *set, const char *arg, SvNameTarget *ret,
 
 int sv_names_resolve(const SvNameSet *set, char *const *args, size_t n_args, SvNameTarget *ret, size_t *ret_n,
                      SvDiag *d) {
-        size_t n = 0;
         if (n_args == 0 || (n_args == 1 && strcmp(args[0], "all") == 0)) {
+                size_t n = 0; /* each program once: nothing to merge */
                 for (size_t k = 0; k < set->n; k++)
                         if (visible(set, k))
-                                add(ret, &n, k, -1);
+                                ret[n++] = (SvNameTarget){ .prog = k, .all = true };
                 *ret_n = n;
                 return 0;
         }
-        for (size_t a = 0; a < n_args; a++) {
-                int r = resolve_one(set, args[a], ret, &n, d);
-                if (r < 0)
-                        return r;
-        }
-        *ret_n = n;
+        Targets ts = { .ret = ret, .slot = calloc(set->n ? set->n : 1, sizeof(size_t)) };
+        if (!ts.slot)
+                return diag_set(d, 0, "out of memory resolving names"), -ENOMEM;
+        int r = 0;
+        for (size_t a = 0; a < n_args && r >= 0; a++)
+                r = resolve_one(set, args[a], &ts, d);
+        free(ts.slot);
+        if (r < 0)
+                return r;
+        *ret_n = ts.n;
         return 0;
 }
 
