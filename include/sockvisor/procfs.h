@@ -9,10 +9,20 @@
 
 #include "sockvisor/supervisor.h"
 
+/* One reading of every live process in /proc (group, CPU, memory), kept for the next
+ * status of many programs: 10,000 workers cost ~100 ms a walk, so a `watch status` does
+ * not walk per request. */
+typedef struct SvProcSample SvProcSample;
+#define SV_PROC_SAMPLE_MAX_AGE_USEC (1000 * 1000)
+SvProcSample *sv_proc_sample_free(SvProcSample *s);
+
 /* For each pgids[k] > 0, the live (not zombie) processes in that process group: how many,
  * their CPU time (user + system) and resident memory, summed; zeros where pgids[k] <= 0.
- * One walk of /proc for all of them. */
-void sv_procfs_group_usage(const pid_t *pgids, size_t n, SvGroupUsage *ret);
+ * Up to 16 groups: a walk of each leader's descendants. More: from *cache, when it is
+ * younger than SV_PROC_SAMPLE_MAX_AGE_USEC at now_usec and holds every group asked for;
+ * otherwise one walk of all of /proc, which replaces *cache. */
+void sv_procfs_group_usage(SvProcSample **cache, uint64_t now_usec, const pid_t *pgids, size_t n,
+                           SvGroupUsage *ret);
 
 /* Our children, as the children files of all our threads list them (each read to its end);
  * at most cap. Returns how many, or a negative errno. */

@@ -41,6 +41,7 @@ struct SvDaemon {
         struct SvOutput *output;    /* output.c: the programs' log pipes and files */
         struct SvCgroups *cgroups;  /* cgroup.c: each worker's own cgroup v2; NULL where we cannot */
         struct SvEscape *escape;    /* escape.c: what stopped generations left holding their sockets */
+        struct SvProcSample *proc_sample; /* procfs.c: the last walk of /proc, for status of many */
         /* health.c reports each probe here; loop.c sets it to call sv_supervisor_probed (a
          * test, to capture the results) */
         void (*probed)(SvDaemon *d, SvInstanceId id, bool healthy, const char *why);

@@ -263,7 +263,8 @@ static void op_reply(void *ctx, SvConnId conn, CtlReplyKind kind, const char *te
 }
 
 static void op_usage(void *ctx, const pid_t *pgids, size_t n, SvGroupUsage *ret) {
-        sv_procfs_group_usage(pgids, n, ret);
+        SvDaemon *d = ctx;
+        sv_procfs_group_usage(&d->proc_sample, sv_clock_usec(), pgids, n, ret);
 }
 
 static void op_service_manager(void *ctx, const char *assignments) {
@@ -815,6 +816,7 @@ SvDaemon *sv_daemon_free(SvDaemon *d) {
         sv_carry_done(&d->carry);
         d->escape = sv_escape_free(d->escape); /* after the workers: what they left gets its SIGKILL */
         sv_cgroups_free(d->cgroups);
+        d->proc_sample = sv_proc_sample_free(d->proc_sample);
         (void) safe_close(d->notify_fd);
         if (d->notify_owned)
                 sv_notify_remove(d->notify_name);
