@@ -26,7 +26,7 @@ typedef struct CgEntry {
         bool killed;       /* reaped: SIGKILLed after the grace period */
         uint64_t kill_at;  /* reaped: SIGKILL what is left then (CLOCK_MONOTONIC usec) */
         struct CgEntry *next_reaped;
-        char name[256];
+        char name[]; /* its directory's: as long as it is (10,000 of 256 bytes were 2.5 MB) */
 } CgEntry;
 
 struct SvCgroups {
@@ -204,11 +204,12 @@ static CgEntry *find(SvCgroups *cg, pid_t pid) {
 }
 
 static bool add(SvCgroups *cg, pid_t pid, const char *name) {
-        CgEntry *e = calloc(1, sizeof(*e));
+        size_t len = strlen(name);
+        CgEntry *e = calloc(1, sizeof(*e) + len + 1);
         if (!e)
                 return false;
         e->pid = pid;
-        (void) snprintf(e->name, sizeof(e->name), "%s", name);
+        memcpy(e->name, name, len + 1);
         if (sv_pidmap_put(&cg->live, pid, e) < 0) {
                 free(e);
                 return false;
