@@ -763,6 +763,7 @@ int sv_daemon_new(const char *config_path, SvConfig *config, bool debug, SvDaemo
                 diag_set(diag, 0, "cannot open the notify socket: %s", strerror(-r));
                 goto fail;
         }
+        d->notify_owned = true; /* made here: a failure below removes it (exit 71 left it behind) */
         r = sv_daemon_add_sources(d, diag);
         if (r < 0)
                 goto fail;

@@ -53,10 +53,20 @@ out=$(timeout 10 "$SOCKVISORD" -c "$T/busy2.ini" 2>&1) || rc=$?
 # --- a second daemon on the same control socket is refused; the first keeps running ---
 sed -i "s|$BUSY|$PORT|" "$T/busy.ini"
 rc=0
-out=$(timeout 10 "$SOCKVISORD" -c "$T/busy.ini" 2>&1) || rc=$?
+"$SOCKVISORD" -c "$T/busy.ini" >"$T/second.out" 2>&1 & # no timeout(1): its pid names the notify directory
+second=$!
+for _ in $(seq 1 100); do kill -0 "$second" 2>/dev/null || break; sleep 0.1; done
+kill -KILL "$second" 2>/dev/null || true
+wait "$second" || rc=$?
+out=$(cat "$T/second.out")
 [ "$rc" = 71 ] && grep -q "control socket" <<<"$out" && grep -q "another sockvisord" <<<"$out" &&
         pass "a second daemon on the same control socket is refused: $(grep control <<<"$out" | head -1)" ||
         fail "second daemon (rc $rc): $out"
+# It had made its notify directory (notify-PID-XXXXXX) before the control socket failed.
+notify_base=/run/sockvisor
+[ "$(id -u)" = 0 ] || notify_base=${XDG_RUNTIME_DIR:-/tmp}
+left=$(find "$notify_base" -maxdepth 1 -name "notify-$second-*" 2>/dev/null | head -n 1)
+[ -z "$left" ] && pass "the refused daemon removed its notify directory" || fail "the refused daemon left $left"
 ctl status >/dev/null && pass "the first daemon still answers" || fail "the first daemon stopped answering"
 
 # --- control socket: 0600, and the peer's uid is checked even when the mode lets it in ---
