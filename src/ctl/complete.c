@@ -49,20 +49,24 @@ static void once(const char *s, char *last, size_t len) {
         (void) snprintf(last, len, "%s", s);
 }
 
-/* Groups are few: a list of copies, searched (past max, a repeat may be printed again). */
-static void group(const char *g, char **seen, size_t *n_seen, size_t max) {
+/* Groups are few: a list of copies, searched (past max, a repeat may be printed again).
+ * A group is offered as GROUP and GROUP:*, and with prog (its row's program) as GROUP:PROG
+ * the first time prog is seen (new_prog). */
+static void group(const char *g, const char *prog, bool new_prog, char **seen, size_t *n_seen, size_t max) {
         if (!g || !g[0])
                 return;
+        if (new_prog && prog)
+                printf("%s:%s\n", g, prog);
         for (size_t k = 0; k < *n_seen; k++)
                 if (strcmp(seen[k], g) == 0)
                         return;
-        puts(g);
+        printf("%s\n%s:*\n", g, g);
         if (*n_seen < max && (seen[*n_seen] = strdup(g)))
                 (*n_seen)++;
 }
 
-/* status --json rows: programs, their instances (pool:1) and, when status carries them,
- * their groups ("group": "web", or "groups": ["web", ...]). sockets --json: each socket's
+/* status --json rows: programs, their instances (pool:1, pool:*) and, when status carries
+ * them, their groups ("group": "web", or "groups": ["web", ...]: web, web:*, web:PROG). sockets --json: each socket's
  * name, or its address (for why). */
 static void ask(const char *path, const char *what) {
         bool names = strcmp(what, "names") == 0;
@@ -87,11 +91,17 @@ static void ask(const char *path, const char *what) {
                         json_t *gs = json_object_get(row, "groups"), *g;
                         size_t i;
 
+                        bool new_prog = prog && strcmp(prog, last_prog) != 0;
+
                         once(prog, last_prog, sizeof(last_prog));
-                        if (inst && prog && strcmp(inst, prog) != 0)
+                        if (inst && prog && strcmp(inst, prog) != 0) {
+                                if (new_prog) /* instances: every one, as NAME:* */
+                                        printf("%s:*\n", prog);
                                 once(inst, last_inst, sizeof(last_inst));
-                        group(field(row, "group"), groups, &n_groups, ELEMENTSOF(groups));
-                        json_array_foreach(gs, i, g) group(json_string_value(g), groups, &n_groups, ELEMENTSOF(groups));
+                        }
+                        group(field(row, "group"), prog, new_prog, groups, &n_groups, ELEMENTSOF(groups));
+                        json_array_foreach(gs, i, g)
+                                group(json_string_value(g), prog, new_prog, groups, &n_groups, ELEMENTSOF(groups));
                 }
                 json_decref(row);
         }

@@ -19,6 +19,9 @@ cat >>"$T/sockvisor.ini" <<EOF
 command = $DEMO
 sockets = web
 numprocs = 2
+
+[group:front]
+programs = app,pool
 EOF
 start_daemon "$T/sockvisor.ini"
 for _ in $(seq 1 100); do status_rows | grep -q "^pool:1 RUNNING " && break; sleep 0.1; done
@@ -158,7 +161,13 @@ got=$(complete_words "$SOCKVISORCTL" -s "$CTL" stop "")
 has all "$got" && pass "stop offers all" || fail "stop: $got"
 # bash splits "pool:" at the colon: what follows it is what is offered.
 got=$(complete_words "$SOCKVISORCTL" -s "$CTL" restart pool :)
-[ "$(tr '\n' ' ' <<<"$got")" = "0 1 " ] && pass "restart pool: (split at ':'): 0 1" || fail "restart pool: : $got"
+[ "$(tr '\n' ' ' <<<"$got")" = "* 0 1 " ] && pass "restart pool: (split at ':'): * 0 1" || fail "restart pool: : $got"
+# Groups: GROUP, GROUP:* and GROUP:PROG for each member, as every command takes them.
+got=$(complete_words "$SOCKVISORCTL" -s "$CTL" restart f)
+[ "$(sort <<<"$got" | tr '\n' ' ')" = "front front:* front:app front:pool " ] &&
+        pass "restart f: front front:* front:app front:pool" || fail "restart f: $got"
+got=$(complete_words "$SOCKVISORCTL" -s "$CTL" stop front : p)
+[ "$got" = pool ] && pass "stop front:p (split at ':'): pool" || fail "stop front : p: $got"
 got=$(complete_words "$SOCKVISORCTL" tail --)
 has --follow "$got" && has --lines "$got" && has --socket "$got" && ! has --json "$got" &&
         pass "tail --: its options: $(tr '\n' ' ' <<<"$got")" || fail "tail options: $got"
