@@ -3,8 +3,8 @@
 # Installed as bash-completion/completions/sockvisorctl; or `source` this file. Commands and
 # options come from the sockvisorctl that is run (`sockvisorctl __complete commands`,
 # `__complete options CMD`), so they never drift from the binary; program and group names,
-# instances (pool:1, pool:*), members (web:app, web:*) and socket names are asked of the running daemon, within half a
-# second, and are simply not offered when none answers.
+# instances (pool:1, pool:*), group members (web:app, web:*) and socket names are asked of
+# the running daemon, within half a second, and are simply not offered when none answers.
 
 # words[] and cword from COMP_WORDS and COMP_CWORD, with the pieces bash split at ':' and
 # '=' (COMP_WORDBREAKS) put back together: pool:1, tcp://127.0.0.1:8080, --socket=/x.
