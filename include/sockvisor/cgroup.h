@@ -33,6 +33,10 @@ int sv_cgroup_prepare(SvCgroups *cg, const char *instance, unsigned generation, 
 void sv_cgroup_spawned(SvCgroups *cg, pid_t pid, int procs_fd, bool ok);
 /* After an upgrade: pid (a worker the new image adopts) is in one of our cgroups; find it. */
 void sv_cgroup_adopt(SvCgroups *cg, pid_t pid);
+/* After an upgrade, once every worker is adopted: the leaves none of them is in (what the
+ * previous image's reaped workers left) are removed when empty, else SIGKILLed after
+ * grace_usec and removed once empty. */
+void sv_cgroups_adopt_rest(SvCgroups *cg, uint64_t grace_usec);
 
 /* Sends sig to every process in the cgroup of worker pid (SIGKILL through cgroup.kill, in
  * one step). Returns how many processes it signalled, 0 when pid has no cgroup. */

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "sockvisor/cgroupname.h"
+#include "sockvisor/log.h"
 #include "sockvisor/macro.h"
 #include "sockvisor/pidmap.h"
 
@@ -40,6 +42,8 @@ struct SvCgroups {
         sd_event *event;
         sd_event_source *kill_src; /* the next kill_at */
 };
+
+static void arm_kill(SvCgroups *cg);
 
 /* The whole of a small /proc file, NUL-terminated, or NULL. */
 static char *read_all(const char *path) {
@@ -269,6 +273,63 @@ void sv_cgroup_adopt(SvCgroups *cg, pid_t pid) {
                 (void) add(cg, pid, own + n + 1);
 }
 
+static int name_cmp(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* The previous image's reaped list did not come across the execve: a leaf of our directory
+ * that no adopted worker is in is one of those (or was emptied since). Empty: removed.
+ * Populated: what its worker left, already sent SIGTERM; it is ours to SIGKILL after
+ * grace_usec, as the previous image would have, and to remove once empty. */
+void sv_cgroups_adopt_rest(SvCgroups *cg, uint64_t grace_usec) {
+        if (!cg)
+                return;
+        size_t n = 0;
+        const char **live = calloc(cg->live.n ? cg->live.n : 1, sizeof(char *));
+        if (!live)
+                return;
+        for (size_t k = 0; k < cg->live.cap && n < cg->live.n; k++)
+                if (cg->live.slots[k].key != 0)
+                        live[n++] = ((CgEntry *) cg->live.slots[k].value)->name;
+        qsort(live, n, sizeof(char *), name_cmp);
+
+        int fd = openat(cg->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d) {
+                if (fd >= 0)
+                        close(fd);
+                free(live);
+                return;
+        }
+        unsigned removed = 0, kept = 0;
+        uint64_t kill_at = sv_clock_usec() + grace_usec;
+        for (struct dirent *de; (de = readdir(d));) {
+                const char *name = de->d_name;
+                if (de->d_type != DT_DIR || name[0] == '.' || strcmp(name, "probe") == 0 ||
+                    bsearch(&name, live, n, sizeof(char *), name_cmp))
+                        continue;
+                if (unlinkat(cg->dir_fd, name, AT_REMOVEDIR) == 0) {
+                        removed++;
+                        continue;
+                }
+                size_t len = strlen(name);
+                CgEntry *e = calloc(1, sizeof(*e) + len + 1);
+                if (!e)
+                        break;
+                memcpy(e->name, name, len + 1);
+                e->kill_at = kill_at;
+                e->next_reaped = cg->reaped;
+                cg->reaped = e;
+                kept++;
+        }
+        closedir(d);
+        free(live);
+        if (removed || kept)
+                log_info("cgroups after the upgrade: removed %u emptied, %u still holding what a stopped worker left "
+                         "(SIGKILL in %" PRIu64 " s)", removed, kept, grace_usec / 1000000);
+        arm_kill(cg);
+}
+
 /* Sends sig to every pid in NAME/cgroup.procs (0: only counts them); returns how many, or -errno. */
 static int for_each_proc(SvCgroups *cg, const char *name, int sig) {
         char procs[300], buf[4096];
@@ -319,8 +380,6 @@ int sv_cgroup_signal(SvCgroups *cg, pid_t pid, int sig) {
         CgEntry *e = find(cg, pid);
         return e ? signal_cgroup(cg, e->name, sig) : 0;
 }
-
-static void arm_kill(SvCgroups *cg);
 
 static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         SvCgroups *cg = userdata;

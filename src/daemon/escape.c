@@ -307,19 +307,38 @@ static void search(SvEscape *e, const pid_t *live, size_t n_live) {
         queries_clear(e);
 }
 
-static int on_search(sd_event_source *s, uint64_t usec, void *userdata) {
-        SvEscape *e = userdata;
+/* Searches what is queued, sparing the workers live now. */
+static void search_now(SvEscape *e) {
         size_t n_live = e->live ? e->live(e->userdata, NULL, 0) : 0;
         _cleanup_free_ pid_t *live = calloc(n_live ? n_live : 1, sizeof(pid_t));
         if (!live) {
                 log_error("out of memory; what stopped generations left running is not looked for");
                 queries_clear(e);
-                return 0;
+                return;
         }
         if (e->live)
                 n_live = e->live(e->userdata, live, n_live);
         search(e, live, n_live);
+}
+
+static int on_search(sd_event_source *s, uint64_t usec, void *userdata) {
+        search_now(userdata);
         return 0;
+}
+
+void sv_escape_before_exec(SvEscape *e) {
+        if (!e)
+                return;
+        if (e->n_queries)
+                search_now(e);
+        if (e->search_src)
+                (void) sd_event_source_set_enabled(e->search_src, SD_EVENT_OFF);
+        if (e->n > 0)
+                log_warning("upgrade: %zu escaped process(es) still within their SIGTERM grace get SIGKILL now (the "
+                            "next image does not carry their deadlines)",
+                            e->n);
+        kill_due(e, sv_clock_usec(), true);
+        arm(e);
 }
 
 /* Queued, not searched: a rollout or a shutdown stops many generations within moments, and

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sockvisor/cgroup.h"
 #include "sockvisor/listener.h"
 #include "sockvisor/log.h"
 #include "sockvisor/notify.h"
@@ -162,6 +163,7 @@ void sv_daemon_upgrade(SvDaemon *d, SvConnId conn, const char *path) {
         char *argv[] = { t.path, "--restore", num, d->debug ? "--debug" : NULL, NULL };
         sv_observer_thaw_all(d); /* nothing stays frozen across execve */
         sv_health_drop_in_flight(d); /* nor runs a probe the next image would not know of */
+        sv_escape_before_exec(d->escape); /* nor waits a SIGKILL the next image would not send */
         int r = sv_carry_cloexec(&d->carry, false);
         if (r >= 0)
                 r = sv_upgrade_exec(t.fd, argv);
@@ -276,6 +278,7 @@ int sv_daemon_restore(int memfd, const char *failed, SvDaemon **ret, SvDiag *dia
 
         /* the point of no return: the workers are ours from here on */
         sv_supervisor_resume(d->sup);
+        sv_cgroups_adopt_rest(d->cgroups, SV_CGROUP_GRACE_USEC);
         (void) sv_metrics_resume(d);
         if (sv_carry_cloexec(&d->carry, true) < 0)
                 log_warning("after the upgrade: cannot set close-on-exec on every inherited fd: %s", strerror(errno));

@@ -100,6 +100,28 @@ if gone "$sesc"; then fail "the SIGTERM-ignoring child $sesc went within 2 s"; e
 wait_gone "$sesc" 8 && pass "and is SIGKILLed after the grace ($(($(ms_now) - t0)) ms after its worker died)" ||
         fail "the SIGTERM-ignoring child $sesc survived the grace period"
 
+# The same within an upgrade: the new image finds the leaf no worker it adopted is in, and
+# sends the SIGKILL the previous image had pending.
+rm -f "$T/stubborn.pid"
+ctl start stubborn >/dev/null || fail "start stubborn again failed"
+wait_for_file "$T/stubborn.pid" || die "stubborn wrote no pid the second time"
+sesc=$(cat "$T/stubborn.pid")
+ESCAPEES+=("$sesc")
+spid=$(ctl pid stubborn)
+leaf=$(cg_of "$sesc")
+t0=$(ms_now)
+kill -KILL "$spid"
+for _ in $(seq 1 30); do grep -q "pid $spid exited leaving 1 process in its cgroup" "$T/daemon.log" && break; sleep 0.1; done
+ctl upgrade >"$T/upgrade.out" 2>&1 || fail "upgrade failed: $(cat "$T/upgrade.out")"
+gone "$sesc" && fail "the SIGTERM-ignoring child $sesc went at the upgrade, before its grace was over"
+wait_gone "$sesc" 8 && pass "across an upgrade, the SIGTERM-ignoring child is SIGKILLed after the grace ($(($(ms_now) - t0)) ms)" ||
+        fail "the SIGTERM-ignoring child $sesc survived the grace across the upgrade"
+grep -q "cgroups after the upgrade: removed [0-9]* emptied, 1 still holding" "$T/daemon.log" &&
+        pass "the new image took the leaf over: $(grep -o 'cgroups after the upgrade: .*' "$T/daemon.log" | tail -n 1)" ||
+        fail "the new image did not say it took the leaf $leaf over"
+for _ in $(seq 1 30); do [ -d "$CGMOUNT$leaf" ] || break; sleep 0.1; done
+[ -n "$leaf" ] && [ ! -d "$CGMOUNT$leaf" ] && pass "and removed its cgroup $leaf" || fail "$CGMOUNT$leaf is still there"
+
 # shutdown: nothing of ours is left in the hierarchy.
 read_escapee
 stop_daemon

@@ -11,6 +11,8 @@ PY=$(command -v python3) || die "python3 is not installed"
 PORT=$("$FREEPORT")
 PORT2=$("$FREEPORT")
 [ "$PORT" != "$PORT2" ] || PORT2=$("$FREEPORT")
+PORT3=$("$FREEPORT")
+while [ "$PORT3" = "$PORT" ] || [ "$PORT3" = "$PORT2" ]; do PORT3=$("$FREEPORT"); done
 
 cat >"$T/sockvisor.ini" <<INI
 [sockvisord]
@@ -33,6 +35,15 @@ command = $ESCAPEE --ignore-term $T/stubborn.report
 sockets = stub
 ready = accepting
 stopwaitsecs = 1s
+
+[socket:slow]
+listen = tcp://127.0.0.1:$PORT3
+
+[program:slow]
+command = $ESCAPEE --ignore-term $T/slow.report
+sockets = slow
+ready = accepting
+stopwaitsecs = 60s
 INI
 
 # N connections to PORT: "ANSWER COUNT" lines (the "worker=PID" markers, "unserved" for a
@@ -144,6 +155,21 @@ wait_dead "$S1" 6 && ms=$(($(ms_now) - t0)) && pass "the child $S1 that ignores 
         fail "the child $S1 that ignores SIGTERM still runs"
 grep -qF "escaped process $S1 (sv-escapee) was still running after SIGTERM; sent SIGKILL" "$T/daemon.log" &&
         pass "the log says SIGKILL followed" || fail "no SIGKILL logged for $S1"
+
+# --- an upgrade within the grace: the next image does not carry the deadline, so the SIGKILL
+# comes before the execve, not never ---
+wait_state slow 10 RUNNING || fail "slow is '$STATE', not RUNNING"
+report_line "$T/slow.report" 1
+L1=$CHILD
+ctl stop slow >"$T/stop3.out" 2>&1 || fail "stop slow failed: $(cat "$T/stop3.out")"
+for _ in $(seq 1 50); do grep -qF "escaped process $L1 " "$T/daemon.log" && break; sleep 0.1; done
+grep -qF "escaped process $L1 (sv-escapee) held socket" "$T/daemon.log" || fail "no SIGTERM logged for $L1"
+gone "$L1" && fail "$L1 went on SIGTERM, which it ignores"
+ctl upgrade >"$T/upgrade.out" 2>&1 || fail "upgrade failed: $(cat "$T/upgrade.out")"
+wait_dead "$L1" 5 && pass "an upgrade 60 s before its SIGKILL was due: the escaped child $L1 is gone" ||
+        fail "the escaped child $L1 outlived the upgrade (its SIGKILL was due 60 s after the stop)"
+grep -q "upgrade: 1 escaped process(es) still within their SIGTERM grace get SIGKILL now" "$T/daemon.log" &&
+        pass "the log says the upgrade cut its grace short" || fail "no log line about the SIGKILL before the upgrade"
 
 # --- shutdown: escapees go before sockvisord exits, one ignoring SIGTERM too ---
 ctl start app >/dev/null 2>&1 || fail "start app failed"
