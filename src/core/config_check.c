@@ -49,6 +49,10 @@ static int resolve_sockets(Parser *p, SvProgramConf *pr, const char *list, unsig
                 pr->socket_idx[pr->n_sockets++] = (size_t) idx;
                 s += n;
         }
+        /* to fit: room for SV_PROGRAM_SOCKETS_MAX was 512 bytes a program, 5 MB for 10,000 */
+        size_t *fit = realloc(pr->socket_idx, (pr->n_sockets ? pr->n_sockets : 1) * sizeof(size_t));
+        if (fit)
+                pr->socket_idx = fit;
         return 0;
 }
 
