@@ -3,7 +3,8 @@
  * fork copies the page tables of the whole daemon, which with 10,000 programs was most of
  * the start-up time; the vfork child shares our memory until its execve, so it runs only
  * raw syscalls (no allocation, no glibc wrapper that takes a lock or signals our threads,
- * as setresuid() does), and writes only its own stack and the SOCKVISOR_PID slot. */
+ * as setresuid() does), and writes only its own stack, the SOCKVISOR_PID slot and, when
+ * it cannot exec, the report of why (SpawnError). */
 #include "sockvisor/spawn.h"
 
 #include <errno.h>
@@ -41,7 +42,10 @@ typedef enum SpawnStage {
         STAGE_CGROUP,
 } SpawnStage;
 
+/* What the vfork child reports when it cannot exec: written into the parent's memory,
+ * which it shares until then (no pipe: that was 5 syscalls on every spawn's path). */
 typedef struct SpawnError {
+        bool failed;
         int stage;
         int err;
 } SpawnError;
@@ -155,33 +159,54 @@ int sv_find_executable(const char *argv0, char *const *envp, char **ret_path, Sv
         return last;
 }
 
-_noreturn_ static void child_fail(int errfd, SpawnStage stage) {
-        SpawnError e = { .stage = stage, .err = errno };
-        (void) !write(errfd, &e, sizeof(e));
+_noreturn_ static void child_fail(volatile SpawnError *report, SpawnStage stage) {
+        report->err = errno;
+        report->stage = stage;
+        report->failed = true;
         _exit(127);
 }
 
+/* The signals whose disposition here is not SIG_DFL (a handler, or SIG_IGN, ours or from our
+ * parent): what the child resets. Read once, at the first spawn: sockvisord sets its
+ * dispositions (SIGPIPE) before it starts anything, and resetting all 62 in every child
+ * was 62 syscalls on each spawn's path, which the vfork parent waits out. */
+typedef struct SigList {
+        bool taken;
+        unsigned n;
+        int sig[NSIG];
+} SigList;
+
+static const SigList *nondefault_signals(void) {
+        static SigList list;
+        if (!list.taken) {
+                for (int sig = 1; sig < NSIG; sig++) {
+                        struct sigaction sa;
+                        if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) < 0)
+                                continue;
+                        if ((sa.sa_flags & SA_SIGINFO) || sa.sa_handler != SIG_DFL)
+                                list.sig[list.n++] = sig;
+                }
+                list.taken = true;
+        }
+        return &list;
+}
+
 /* Runs in the vfork child only, on our memory: nothing here may allocate or lock. */
-_noreturn_ static void child_exec(const SvSpawnRequest *req, const char *path, int errfd, const struct rlimit *nofile) {
+_noreturn_ static void child_exec(const SvSpawnRequest *req, const char *path, volatile SpawnError *report,
+                                  const struct rlimit *nofile, const SigList *reset) {
         sigset_t none;
         size_t n = req->n_fds;
         int base = 3 + (int) n;
         int tmp[SV_PROGRAM_SOCKETS_MAX];
 
         /* dispositions first, then the mask: no handler of ours may run in the child */
-        for (int sig = 1; sig < NSIG; sig++)
-                if (sig != SIGKILL && sig != SIGSTOP)
-                        (void) signal(sig, SIG_DFL);
+        for (unsigned k = 0; k < reset->n; k++)
+                (void) signal(reset->sig[k], SIG_DFL);
         (void) sigemptyset(&none);
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
         (void) setpgid(0, 0);
         if (req->join_cgroup_fd > 0 && write(req->join_cgroup_fd, "0", 1) != 1)
-                child_fail(errfd, STAGE_CGROUP);
-
-        /* The error pipe must survive the moves below: put it above the target range too. */
-        errfd = fcntl(errfd, F_DUPFD_CLOEXEC, base);
-        if (errfd < 0)
-                _exit(127);
+                child_fail(report, STAGE_CGROUP);
 
         if (req->umask >= 0)
                 (void) umask((mode_t) req->umask);
@@ -190,32 +215,32 @@ _noreturn_ static void child_exec(const SvSpawnRequest *req, const char *path, i
         if (req->creds && (syscall(SYS_setgroups, req->creds->n_groups, req->creds->groups) < 0 ||
                            syscall(SYS_setresgid, req->creds->gid, req->creds->gid, req->creds->gid) < 0 ||
                            syscall(SYS_setresuid, req->creds->uid, req->creds->uid, req->creds->uid) < 0))
-                child_fail(errfd, STAGE_CREDS);
+                child_fail(report, STAGE_CREDS);
         if (req->directory && chdir(req->directory) < 0)
-                child_fail(errfd, STAGE_CHDIR);
+                child_fail(report, STAGE_CHDIR);
         if (req->stdin_fd >= 0 && req->stdin_fd != STDIN_FILENO && dup2(req->stdin_fd, STDIN_FILENO) < 0)
-                child_fail(errfd, STAGE_STDIN);
+                child_fail(report, STAGE_STDIN);
         if (!req->split_output && req->output_fd >= 0 &&
             (dup2(req->output_fd, STDOUT_FILENO) < 0 || dup2(req->output_fd, STDERR_FILENO) < 0))
-                child_fail(errfd, STAGE_OUTPUT);
+                child_fail(report, STAGE_OUTPUT);
         if (req->split_output) {
                 /* stderr_fd may be our fd 1 (stderr_logfile = /dev/stdout): keep it before fd 1 changes */
                 int err = req->stderr_fd == STDOUT_FILENO ? fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, base) : req->stderr_fd;
                 if ((req->stdout_fd >= 0 && req->stdout_fd != STDOUT_FILENO && dup2(req->stdout_fd, STDOUT_FILENO) < 0) ||
                     (req->stderr_fd >= 0 && (err < 0 || (err != STDERR_FILENO && dup2(err, STDERR_FILENO) < 0))))
-                        child_fail(errfd, STAGE_OUTPUT);
+                        child_fail(report, STAGE_OUTPUT);
         }
 
         /* Pass 1: copy every socket above 3+n, so pass 2 can never overwrite one still needed. */
         for (size_t i = 0; i < n; i++) {
                 tmp[i] = fcntl(req->fds[i], F_DUPFD_CLOEXEC, base);
                 if (tmp[i] < 0)
-                        child_fail(errfd, STAGE_DUP);
+                        child_fail(report, STAGE_DUP);
         }
         /* Pass 2: into place; dup2 clears CLOEXEC on the target only. */
         for (size_t i = 0; i < n; i++)
                 if (dup2(tmp[i], 3 + (int) i) < 0)
-                        child_fail(errfd, STAGE_DUP);
+                        child_fail(report, STAGE_DUP);
         /* Everything from 3+n up closes at exec, whatever a library forgot to mark. */
         (void) syscall(__NR_close_range, (unsigned) base, ~0U, CLOSE_RANGE_CLOEXEC);
 
@@ -225,12 +250,12 @@ _noreturn_ static void child_exec(const SvSpawnRequest *req, const char *path, i
                 (void) setrlimit(RLIMIT_NOFILE, nofile);
         sv_worker_env_set_pid(req->env, (pid_t) syscall(SYS_getpid));
         execve(path, req->argv, req->env->envp);
-        child_fail(errfd, STAGE_EXEC);
+        child_fail(report, STAGE_EXEC);
 }
 
 int sv_spawn(const SvSpawnRequest *req, pid_t *ret_pid, SvDiag *d) {
         _cleanup_free_ char *path = NULL;
-        int pipefd[2];
+        volatile SpawnError e = {};
         int r;
 
         if (req->n_fds > SV_PROGRAM_SOCKETS_MAX)
@@ -238,43 +263,26 @@ int sv_spawn(const SvSpawnRequest *req, pid_t *ret_pid, SvDiag *d) {
         r = sv_find_executable(req->argv[0], req->env->envp, &path, d);
         if (r < 0)
                 return r;
-        if (pipe2(pipefd, O_CLOEXEC) < 0) {
-                r = -errno;
-                diag_set(d, 0, "cannot create a pipe: %s", strerror(-r));
-                return r;
-        }
 
         const struct rlimit *nofile = sv_fdlimit_original(); /* read before fork: the child only copies */
+        const SigList *reset = nondefault_signals();
         pid_t pid = vfork(); /* we wait here until the child has exec'd or exited */
         if (pid < 0) {
                 r = -errno;
-                (void) safe_close(pipefd[0]);
-                (void) safe_close(pipefd[1]);
                 diag_set(d, 0, "vfork failed: %s", strerror(-r));
                 return r;
         }
-        if (pid == 0) {
-                (void) close(pipefd[0]);
-                child_exec(req, path, pipefd[1], nofile);
-        }
+        if (pid == 0)
+                child_exec(req, path, &e, nofile, reset);
 
-        (void) safe_close(pipefd[1]);
-        SpawnError e;
-        ssize_t got;
-        do
-                got = read(pipefd[0], &e, sizeof(e)); /* EOF: the exec happened (the pipe was CLOEXEC) */
-        while (got < 0 && errno == EINTR);
-        (void) safe_close(pipefd[0]);
-
-        if (got == 0) {
+        /* back: the child has exec'd, or reported why not in e and exited */
+        if (!e.failed) {
                 *ret_pid = pid;
                 return 0;
         }
 
         /* The child reported a failure and is exiting: reap it here, it never reaches the loop. */
         (void) waitpid(pid, NULL, 0);
-        if (got != (ssize_t) sizeof(e))
-                return diag_set(d, 0, "the child died before it could exec");
         switch (e.stage) {
         case STAGE_CREDS:
                 diag_set(d, 0, "cannot switch to uid %u gid %u: %s", (unsigned) req->creds->uid,

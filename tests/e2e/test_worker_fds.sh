@@ -47,6 +47,11 @@ check_report() { # GENERATION
                 pass "gen $gen: LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID=$pid, NOTIFY_SOCKET set" ||
                 fail "gen $gen: activation variables wrong"
         grep -qx "sigterm-blocked 0" "$r" && pass "gen $gen: SIGTERM not blocked" || fail "gen $gen: inherited a blocked SIGTERM"
+        # sockvisord ignores SIGPIPE, and a shell's background job (it, here) SIGINT and SIGQUIT
+        local ign
+        ign=$(awk '$1 == "SigIgn:" { print $2 }' "/proc/$pid/status" 2>/dev/null)
+        [ "$ign" = 0000000000000000 ] && pass "gen $gen: no signal ignored (SigIgn $ign)" ||
+                fail "gen $gen: the worker inherited ignored signals: SigIgn ${ign:-unreadable}"
 }
 
 start_daemon "$T/sockvisor.ini"
