@@ -35,8 +35,9 @@ void sv_cgroup_spawned(SvCgroups *cg, pid_t pid, int procs_fd, bool ok);
 void sv_cgroup_adopt(SvCgroups *cg, pid_t pid);
 /* After an upgrade, once every worker is adopted: the leaves none of them is in (what the
  * previous image's reaped workers left) are removed when empty, else SIGKILLed after
- * grace_usec and removed once empty. */
-void sv_cgroups_adopt_rest(SvCgroups *cg, uint64_t grace_usec);
+ * grace_usec and removed once empty. workers: every live worker's pid; when one of them
+ * was not adopted into a leaf, no populated leaf is touched. */
+void sv_cgroups_adopt_rest(SvCgroups *cg, uint64_t grace_usec, const pid_t *workers, size_t n_workers);
 
 /* Sends sig to every process in the cgroup of worker pid (SIGKILL through cgroup.kill, in
  * one step). Returns how many processes it signalled, 0 when pid has no cgroup. */

@@ -71,7 +71,7 @@ static void group(const char *g, const char *prog, bool new_prog, char **seen, s
 static void ask(const char *path, const char *what) {
         bool names = strcmp(what, "names") == 0;
         char *json_arg[] = { "--json" };
-        char **lines = NULL, last_prog[256] = "", last_inst[256] = "", *groups[256];
+        char **lines = NULL, last_prog[256] = "", last_inst[256] = "", last_every[300] = "", *groups[256];
         size_t n = 0, n_groups = 0;
 
         if (ctl_client_lines(path, names ? "status" : "sockets", json_arg, 1, CTL_COMPLETE_TIMEOUT_MS, &lines, &n) != 0)
@@ -95,8 +95,9 @@ static void ask(const char *path, const char *what) {
 
                         once(prog, last_prog, sizeof(last_prog));
                         if (inst && prog && strcmp(inst, prog) != 0) {
-                                if (new_prog) /* instances: every one, as NAME:* */
-                                        printf("%s:*\n", prog);
+                                char every[300]; /* its instances: every one, as NAME:* */
+                                (void) snprintf(every, sizeof(every), "%s:*", prog);
+                                once(every, last_every, sizeof(last_every));
                                 once(inst, last_inst, sizeof(last_inst));
                         }
                         group(field(row, "group"), prog, new_prog, groups, &n_groups, ELEMENTSOF(groups));

@@ -269,8 +269,12 @@ void sv_cgroup_adopt(SvCgroups *cg, pid_t pid) {
         _cleanup_free_ char *text = read_all(path);
         size_t n = strlen(cg->rel);
         if (text && sv_cgroup_find_own(text, own, sizeof(own)) == 0 && strncmp(own, cg->rel, n) == 0 &&
-            own[n] == '/' && !strchr(own + n + 1, '/'))
+            own[n] == '/' && own[n + 1]) {
+                char *nested = strchr(own + n + 1, '/');
+                if (nested) /* a worker may make cgroups below its own: its leaf is the first step */
+                        *nested = '\0';
                 (void) add(cg, pid, own + n + 1);
+        }
 }
 
 static int name_cmp(const void *a, const void *b) {
@@ -281,9 +285,18 @@ static int name_cmp(const void *a, const void *b) {
  * that no adopted worker is in is one of those (or was emptied since). Empty: removed.
  * Populated: what its worker left, already sent SIGTERM; it is ours to SIGKILL after
  * grace_usec, as the previous image would have, and to remove once empty. */
-void sv_cgroups_adopt_rest(SvCgroups *cg, uint64_t grace_usec) {
+void sv_cgroups_adopt_rest(SvCgroups *cg, uint64_t grace_usec, const pid_t *workers, size_t n_workers) {
         if (!cg)
                 return;
+        /* A worker whose cgroup could not be read would look like leftovers and be killed
+         * with them: then nothing populated is touched, only empty leaves go. */
+        size_t unplaced = 0;
+        for (size_t k = 0; k < n_workers; k++)
+                unplaced += !find(cg, workers[k]);
+        if (unplaced)
+                log_warning("cgroups after the upgrade: %zu worker(s) not found in one of ours; what the previous "
+                            "image's stopped workers left in theirs is not killed",
+                            unplaced);
         size_t n = 0;
         const char **live = calloc(cg->live.n ? cg->live.n : 1, sizeof(char *));
         if (!live)
@@ -312,6 +325,8 @@ void sv_cgroups_adopt_rest(SvCgroups *cg, uint64_t grace_usec) {
                         removed++;
                         continue;
                 }
+                if (unplaced)
+                        continue;
                 size_t len = strlen(name);
                 CgEntry *e = calloc(1, sizeof(*e) + len + 1);
                 if (!e)

@@ -115,9 +115,11 @@ typedef size_t (*SvEscapeLive)(void *userdata, pid_t *ret, size_t cap);
 typedef void (*SvEscapeCounted)(void *userdata, const char *program, unsigned n);
 SvEscape *sv_escape_new(sd_event *event, SvEscapeLive live, SvEscapeCounted counted, void *userdata);
 unsigned sv_escape_sweep(SvEscape *e, const SvEscapeQuery *q);
-/* Before an upgrade's execve: what is queued is searched now, and what got SIGTERM gets
- * SIGKILL now, since neither the queue nor the deadlines cross the execve. */
-void sv_escape_before_exec(SvEscape *e);
+/* Before an upgrade: neither the queue nor the SIGKILL deadlines cross the execve. So what
+ * is queued is searched before the state is written (its counts go in the state), and
+ * what got SIGTERM gets SIGKILL right before the execve. */
+void sv_escape_search_queued(SvEscape *e);
+void sv_escape_kill_pending(SvEscape *e);
 SvEscape *sv_escape_free(SvEscape *e);
 
 /* metrics.c: [sockvisord] metrics=, /metrics and /healthz over HTTP. */

@@ -326,17 +326,20 @@ static int on_search(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-void sv_escape_before_exec(SvEscape *e) {
-        if (!e)
+void sv_escape_search_queued(SvEscape *e) {
+        if (!e || !e->n_queries)
                 return;
-        if (e->n_queries)
-                search_now(e);
+        search_now(e);
         if (e->search_src)
                 (void) sd_event_source_set_enabled(e->search_src, SD_EVENT_OFF);
-        if (e->n > 0)
-                log_warning("upgrade: %zu escaped process(es) still within their SIGTERM grace get SIGKILL now (the "
-                            "next image does not carry their deadlines)",
-                            e->n);
+}
+
+void sv_escape_kill_pending(SvEscape *e) {
+        if (!e || e->n == 0)
+                return;
+        log_warning("upgrade: %zu escaped process(es) still within their SIGTERM grace get SIGKILL now (the next "
+                    "image does not carry their deadlines)",
+                    e->n);
         kill_due(e, sv_clock_usec(), true);
         arm(e);
 }

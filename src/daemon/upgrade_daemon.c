@@ -147,6 +147,7 @@ void sv_daemon_upgrade(SvDaemon *d, SvConnId conn, const char *path) {
         }
         say(d, conn, CTL_REPLY_PROGRESS, "re-executing %s in place (pid %d); the new image answers", t.path,
             (int) getpid());
+        sv_escape_search_queued(d->escape); /* before the state: what it finds is counted in it */
         if (write_state(d, conn, &t, exe_fd, t0, &o, &diag) < 0)
                 goto refused;
         memfd = sv_upgrade_memfd(o.buf, o.len, &diag);
@@ -163,7 +164,7 @@ void sv_daemon_upgrade(SvDaemon *d, SvConnId conn, const char *path) {
         char *argv[] = { t.path, "--restore", num, d->debug ? "--debug" : NULL, NULL };
         sv_observer_thaw_all(d); /* nothing stays frozen across execve */
         sv_health_drop_in_flight(d); /* nor runs a probe the next image would not know of */
-        sv_escape_before_exec(d->escape); /* nor waits a SIGKILL the next image would not send */
+        sv_escape_kill_pending(d->escape); /* nor waits a SIGKILL the next image would not send */
         int r = sv_carry_cloexec(&d->carry, false);
         if (r >= 0)
                 r = sv_upgrade_exec(t.fd, argv);
@@ -278,7 +279,12 @@ int sv_daemon_restore(int memfd, const char *failed, SvDaemon **ret, SvDiag *dia
 
         /* the point of no return: the workers are ours from here on */
         sv_supervisor_resume(d->sup);
-        sv_cgroups_adopt_rest(d->cgroups, SV_CGROUP_GRACE_USEC);
+        size_t n_workers = sv_supervisor_live_pids(d->sup, NULL, 0);
+        pid_t *workers = calloc(n_workers ? n_workers : 1, sizeof(pid_t));
+        if (workers)
+                sv_cgroups_adopt_rest(d->cgroups, SV_CGROUP_GRACE_USEC, workers,
+                                      sv_supervisor_live_pids(d->sup, workers, n_workers));
+        free(workers);
         (void) sv_metrics_resume(d);
         if (sv_carry_cloexec(&d->carry, true) < 0)
                 log_warning("after the upgrade: cannot set close-on-exec on every inherited fd: %s", strerror(errno));

@@ -170,6 +170,8 @@ wait_dead "$L1" 5 && pass "an upgrade 60 s before its SIGKILL was due: the escap
         fail "the escaped child $L1 outlived the upgrade (its SIGKILL was due 60 s after the stop)"
 grep -q "upgrade: 1 escaped process(es) still within their SIGTERM grace get SIGKILL now" "$T/daemon.log" &&
         pass "the log says the upgrade cut its grace short" || fail "no log line about the SIGKILL before the upgrade"
+n=$(escaped_json slow)
+[ "${n:-0}" = 1 ] && pass "the new image counts it: escaped_killed = $n" || fail "after the upgrade escaped_killed of slow is '$n', not 1"
 
 # --- shutdown: escapees go before sockvisord exits, one ignoring SIGTERM too ---
 ctl start app >/dev/null 2>&1 || fail "start app failed"
