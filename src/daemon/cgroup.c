@@ -415,17 +415,8 @@ static void arm_kill(SvCgroups *cg) {
         for (const CgEntry *e = cg->reaped; e; e = e->next_reaped)
                 if (!e->killed && (!next || e->kill_at < next))
                         next = e->kill_at;
-        if (!next || !cg->event) {
-                if (cg->kill_src)
-                        (void) sd_event_source_set_enabled(cg->kill_src, SD_EVENT_OFF);
-                return;
-        }
-        if (!cg->kill_src) {
-                if (sd_event_add_time(cg->event, &cg->kill_src, CLOCK_MONOTONIC, next, 10000, on_kill_timer, cg) < 0)
-                        return;
-        } else
-                (void) sd_event_source_set_time(cg->kill_src, next);
-        (void) sd_event_source_set_enabled(cg->kill_src, SD_EVENT_ONESHOT);
+        if (cg->event || cg->kill_src)
+                (void) sv_timer_oneshot(cg->event, &cg->kill_src, next, on_kill_timer, cg);
 }
 
 int sv_cgroup_reaped(SvCgroups *cg, pid_t pid, uint64_t grace_usec) {

@@ -69,6 +69,12 @@ static inline uint64_t sv_clock_usec(void) {
 int sv_daemon_alloc(const char *config_path, bool debug, SvDaemon **ret, SvDiag *diag);
 Watch **sv_watch_find(Watch **list, SvInstanceId id);
 uint64_t sv_daemon_now(SvDaemon *d);
+
+/* One timer for the earliest of a set of deadlines (escapees', leftover cgroups' SIGKILLs):
+ * *src, made on first use, is moved to at_usec (CLOCK_MONOTONIC) and fires once; at_usec 0
+ * turns it off. Returns 0, or a negative errno when it cannot be made. */
+int sv_timer_oneshot(sd_event *event, sd_event_source **src, uint64_t at_usec, sd_event_time_handler_t cb,
+                     void *userdata);
 /* reaper.c: every child reaped from one SIGCHLD source. fn runs with the child still a
  * zombie (its pid not reusable yet), id passed along; the child is reaped right after. A pid
  * nobody watches is an orphan: reaped, logged at debug. */

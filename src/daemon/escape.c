@@ -102,19 +102,8 @@ static void arm(SvEscape *e) {
         for (size_t k = 0; k < e->n; k++)
                 if (!next || e->v[k].kill_at < next)
                         next = e->v[k].kill_at;
-        if (!next) {
-                if (e->timer)
-                        (void) sd_event_source_set_enabled(e->timer, SD_EVENT_OFF);
-                return;
-        }
-        if (!e->timer) {
-                if (sd_event_add_time(e->event, &e->timer, CLOCK_MONOTONIC, next, 10 * USEC_PER_MSEC, on_kill_timer, e) < 0) {
-                        log_error("cannot arm the timer that SIGKILLs escaped processes; they got SIGTERM only");
-                        return;
-                }
-        } else
-                (void) sd_event_source_set_time(e->timer, next);
-        (void) sd_event_source_set_enabled(e->timer, SD_EVENT_ONESHOT);
+        if (sv_timer_oneshot(e->event, &e->timer, next, on_kill_timer, e) < 0)
+                log_error("cannot arm the timer that SIGKILLs escaped processes; they got SIGTERM only");
 }
 
 /* What SIGTERM did not end by its deadline (or, with all, at once) gets SIGKILL. */

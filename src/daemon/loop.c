@@ -58,6 +58,16 @@ static void timer_drop(Watch *t) {
 
 /* ---- SvOps ---- */
 
+int sv_timer_oneshot(sd_event *event, sd_event_source **src, uint64_t at_usec, sd_event_time_handler_t cb,
+                     void *userdata) {
+        if (at_usec == 0)
+                return *src ? sd_event_source_set_enabled(*src, SD_EVENT_OFF) : 0;
+        if (!*src)
+                return sd_event_add_time(event, src, CLOCK_MONOTONIC, at_usec, 10 * USEC_PER_MSEC, cb, userdata);
+        int r = sd_event_source_set_time(*src, at_usec);
+        return r < 0 ? r : sd_event_source_set_enabled(*src, SD_EVENT_ONESHOT);
+}
+
 uint64_t sv_daemon_now(SvDaemon *d) {
         uint64_t t = 0;
         if (sd_event_now(d->event, CLOCK_MONOTONIC, &t) < 0)
