@@ -207,13 +207,20 @@ static CgEntry *find(SvCgroups *cg, pid_t pid) {
         return cg ? sv_pidmap_get(&cg->live, pid) : NULL;
 }
 
-static bool add(SvCgroups *cg, pid_t pid, const char *name) {
+/* An entry for the cgroup called name, or NULL. */
+static CgEntry *entry_new(const char *name) {
         size_t len = strlen(name);
         CgEntry *e = calloc(1, sizeof(*e) + len + 1);
+        if (e)
+                memcpy(e->name, name, len + 1);
+        return e;
+}
+
+static bool add(SvCgroups *cg, pid_t pid, const char *name) {
+        CgEntry *e = entry_new(name);
         if (!e)
                 return false;
         e->pid = pid;
-        memcpy(e->name, name, len + 1);
         if (sv_pidmap_put(&cg->live, pid, e) < 0) {
                 free(e);
                 return false;
@@ -327,11 +334,9 @@ void sv_cgroups_adopt_rest(SvCgroups *cg, uint64_t grace_usec, const pid_t *work
                 }
                 if (unplaced)
                         continue;
-                size_t len = strlen(name);
-                CgEntry *e = calloc(1, sizeof(*e) + len + 1);
+                CgEntry *e = entry_new(name);
                 if (!e)
                         break;
-                memcpy(e->name, name, len + 1);
                 e->kill_at = kill_at;
                 e->next_reaped = cg->reaped;
                 cg->reaped = e;
